@@ -1,0 +1,95 @@
+using Microsoft.ML.HyperSparse.Onnx;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HyperSparse.Engine.Models;
+
+/// <summary>The network architectures the engine trains.</summary>
+internal enum Architecture
+{
+    /// <summary>LeNet-5: two 5×5 convolutions (6, 16 filters) with max-pooling, then 120-84-classes fully connected.</summary>
+    LeNet5,
+    /// <summary>Multi-layer perceptron 300-100-classes on the flattened image.</summary>
+    Mlp,
+    /// <summary>CIFAR-style ResNet-20, 16/32/64 wide (n = 3 basic blocks per stage).</summary>
+    ResNet20,
+    /// <summary>The paper's ResNet-32 at double width, 32/64/128 (n = 5 basic blocks per stage).</summary>
+    ResNet32,
+    /// <summary>The paper's VGG-19 with batch normalisation (CIFAR variant: 16 convolutions, one linear classifier).</summary>
+    Vgg19,
+}
+
+/// <summary>Shape of the images a network takes: channels × height × width.</summary>
+internal readonly record struct ImageShape(int Channels, int Height, int Width)
+{
+    public int Size => Channels * Height * Width;
+    public override string ToString() => $"{Channels}×{Height}×{Width}";
+}
+
+/// <summary>One conv or linear weight in the global prunable set, with its state-dict name.</summary>
+internal sealed record PrunableLayer(string Name, Parameter Weight)
+{
+    public long Count => Weight.numel();
+    public long[] Shape => Weight.shape;
+}
+
+/// <summary>
+/// Base of every engine network: a module mapping [N, C, H, W] to logits [N, classes] that can list its prunable
+/// weights (all conv and linear weights, in registration order, as the reference does) and describe itself for export.
+/// </summary>
+internal abstract class ImageClassifier : nn.Module<Tensor, Tensor>
+{
+    protected ImageClassifier(string name, ImageShape input, int classCount) : base(name)
+    {
+        if (classCount < 2) throw new ArgumentOutOfRangeException(nameof(classCount), classCount, "A classifier needs at least 2 classes.");
+        if (input.Channels < 1 || input.Height < 1 || input.Width < 1)
+            throw new ArgumentOutOfRangeException(nameof(input), input, "Image dimensions must be positive.");
+        Input = input;
+        ClassCount = classCount;
+    }
+
+    public ImageShape Input { get; }
+    public int ClassCount { get; }
+
+    /// <summary>All Conv2d and Linear weights in module registration order; biases and BatchNorm are not in the set.</summary>
+    public IReadOnlyList<PrunableLayer> PrunableLayers()
+    {
+        var layers = new List<PrunableLayer>();
+        foreach (var (name, module) in named_modules())
+        {
+            switch (module)
+            {
+                case Conv2d conv: layers.Add(new PrunableLayer(name + ".weight", conv.weight!)); break;
+                case Linear linear: layers.Add(new PrunableLayer(name + ".weight", linear.weight!)); break;
+            }
+        }
+        return layers;
+    }
+
+    /// <summary>Describes the network as shapes and arrays for the ONNX writer (eval form: BN running statistics).</summary>
+    public abstract IReadOnlyList<NetworkNode> Describe();
+
+    protected static float[] ToArray(Tensor t)
+    {
+        using var c = t.detach().contiguous().cpu().to_type(ScalarType.Float32);
+        return c.data<float>().ToArray();
+    }
+
+    protected static Conv2dNode DescribeConv(string name, Conv2d conv, string input, string output, int stride, int padding)
+    {
+        var w = conv.weight!;
+        var shape = w.shape;
+        return new Conv2dNode(name, input, output,
+            (int)shape[0], (int)shape[1], (int)shape[2], (int)shape[3],
+            stride, stride, padding, padding,
+            ToArray(w), conv.bias is null ? null : ToArray(conv.bias), Prunable: true);
+    }
+
+    protected static BatchNormNode DescribeBatchNorm(string name, BatchNorm2d bn, string input, string output) =>
+        new(name, input, output, ToArray(bn.weight!), ToArray(bn.bias!), ToArray(bn.running_mean!), ToArray(bn.running_var!), (float)bn.eps);
+
+    protected static LinearNode DescribeLinear(string name, Linear linear, string input, string output) =>
+        new(name, input, output, (int)linear.out_features, (int)linear.in_features,
+            ToArray(linear.weight!), linear.bias is null ? null : ToArray(linear.bias), Prunable: true);
+}

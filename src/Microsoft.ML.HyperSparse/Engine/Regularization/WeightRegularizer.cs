@@ -1,0 +1,119 @@
+using Microsoft.ML.HyperSparse.Engine.Pruning;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HyperSparse.Engine.Regularization;
+
+/// <summary>The regularisers ART can use: the paper's HyperSparse loss, or L1/L2 for the ablation.</summary>
+internal enum RegularizerKind
+{
+    HyperSparse,
+    L1,
+    L2,
+}
+
+/// <summary>
+/// A penalty on the global prunable weight vector, applied by adding λ·∂R/∂w to each weight's gradient after the
+/// cross-entropy backward pass (the reference's "method 2"); equal to back-propagating CE + λ·R.
+/// </summary>
+internal abstract class WeightRegularizer
+{
+    public abstract RegularizerKind Kind { get; }
+
+    /// <summary>∂R/∂w for each weight tensor, same shapes, computed from the current values.</summary>
+    public abstract IReadOnlyList<Tensor> Gradients(IReadOnlyList<Tensor> weights);
+
+    /// <summary>grad += λ·∂R/∂w for each weight (gradients are created when missing).</summary>
+    public void AddToGradients(IReadOnlyList<Tensor> weights, double lambda)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var gradients = Gradients(weights);
+        for (var i = 0; i < weights.Count; i++)
+        {
+            var grad = weights[i].grad;
+            if (grad is null) weights[i].grad = gradients[i].mul(lambda).MoveToOuterDisposeScope();
+            else grad.add_(gradients[i], alpha: lambda);
+        }
+    }
+
+    public static WeightRegularizer Create(RegularizerKind kind, double pruningRate) => kind switch
+    {
+        RegularizerKind.HyperSparse => new HyperSparseRegularizer(pruningRate),
+        RegularizerKind.L1 => new L1Regularizer(),
+        RegularizerKind.L2 => new L2Regularizer(),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown regulariser."),
+    };
+}
+
+/// <summary>
+/// The HyperSparse loss of Glandorf et al. with its adaptive scale. Per mini-batch, over the global vector w of N weights:
+/// s = 0.6585 / a_(⌊κN⌋) (the pruning threshold, treated as a constant), A = Σ|w|, T = Σ tanh(s|w|), and
+/// ∂L/∂wᵢ = sign(wᵢ)·s·sech²(s|wᵢ|)·A/T. 0.6585 ≈ artanh(1/√3) puts the inflection of the gradient curve at the threshold:
+/// weights below it get an L1-like push of at least 1, the top-(1−κ) weights almost none.
+/// </summary>
+internal sealed class HyperSparseRegularizer : WeightRegularizer
+{
+    /// <summary>artanh(1/√3) rounded as in the reference.</summary>
+    public const double InflectionScale = 0.6585;
+
+    public HyperSparseRegularizer(double pruningRate)
+    {
+        _ = MagnitudePruning.ThresholdIndex(1, pruningRate); // validates κ
+        PruningRate = pruningRate;
+    }
+
+    public double PruningRate { get; }
+
+    public override RegularizerKind Kind => RegularizerKind.HyperSparse;
+
+    public override IReadOnlyList<Tensor> Gradients(IReadOnlyList<Tensor> weights)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var magnitudes = MagnitudePruning.Magnitudes(weights);
+        var threshold = MagnitudePruning.Threshold(magnitudes, PruningRate);
+        // With more than κN exact zeros the threshold is 0 and s is infinite; the limit of s·sech²(s·a) is 0 for a > 0
+        // and sign(0) = 0, so a tiny positive threshold gives the limit without NaN.
+        var s = InflectionScale / Math.Max(threshold, 1e-30);
+        var tanh = magnitudes.mul(s).tanh_();
+        var sumAbs = magnitudes.sum(ScalarType.Float64).item<double>();
+        var sumTanh = tanh.sum(ScalarType.Float64).item<double>();
+        var ratio = sumTanh > 0 ? sumAbs / sumTanh : 0;
+        // coefficient_i = s·(1 − tanh²(s|w_i|))·A/T
+        var coefficient = tanh.pow_(2).neg_().add_(1).mul_(s * ratio);
+        var result = new List<Tensor>(weights.Count);
+        long offset = 0;
+        foreach (var w in weights)
+        {
+            var n = w.numel();
+            result.Add(coefficient.narrow(0, offset, n).view(w.shape).mul(w.detach().sign()).MoveToOuterDisposeScope());
+            offset += n;
+        }
+        return result;
+    }
+}
+
+/// <summary>R = Σ|w|; ∂R/∂w = sign(w).</summary>
+internal sealed class L1Regularizer : WeightRegularizer
+{
+    public override RegularizerKind Kind => RegularizerKind.L1;
+
+    public override IReadOnlyList<Tensor> Gradients(IReadOnlyList<Tensor> weights)
+    {
+        using var _ = no_grad();
+        return weights.Select(w => w.detach().sign()).ToList();
+    }
+}
+
+/// <summary>R = Σw² (no ½, as the reference's lx_loss with p = 2); ∂R/∂w = 2w.</summary>
+internal sealed class L2Regularizer : WeightRegularizer
+{
+    public override RegularizerKind Kind => RegularizerKind.L2;
+
+    public override IReadOnlyList<Tensor> Gradients(IReadOnlyList<Tensor> weights)
+    {
+        using var _ = no_grad();
+        return weights.Select(w => w.detach().mul(2)).ToList();
+    }
+}
