@@ -1,0 +1,391 @@
+using System.Diagnostics;
+using Microsoft.ML.HyperSparse.Engine.Data;
+using Microsoft.ML.HyperSparse.Engine.Models;
+using Microsoft.ML.HyperSparse.Engine.Native;
+using Microsoft.ML.HyperSparse.Engine.Pruning;
+using Microsoft.ML.HyperSparse.Engine.Regularization;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Microsoft.ML.HyperSparse.Engine.Training;
+
+/// <summary>A trained, pruned network with its mask and report. Dispose releases the tensors.</summary>
+internal sealed class TrainingResult : IDisposable
+{
+    public required ImageClassifier Model { get; init; }
+    public required PruningMask Mask { get; init; }
+    public required TrainingReport Report { get; init; }
+    public required Normalization Normalization { get; init; }
+
+    public void Dispose()
+    {
+        Mask.Dispose();
+        Model.Dispose();
+    }
+}
+
+/// <summary>
+/// Runs the paper's schedule on raw tensors: dense warm-up, Adaptive Regularized Training with a per-epoch magnitude-prune
+/// probe and the windowed stop rule, the selected pruned copy, then masked fine-tuning with a fresh optimiser and step
+/// decay. <see cref="PruningMethod.OneShotMagnitude"/> runs the same loop without ART.
+/// </summary>
+internal sealed partial class ArtTrainer
+{
+    private readonly TrainingOptions options;
+    private readonly Action<EpochRecord>? onEpoch;
+    private readonly Action<string>? log;
+
+    public ArtTrainer(TrainingOptions options, Action<EpochRecord>? onEpoch = null, Action<string>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        this.options = options;
+        this.onEpoch = onEpoch;
+        this.log = log;
+    }
+
+    public TrainingResult Train(ImageDataset train, ImageDataset? validation, Normalization normalization, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(normalization);
+        if (train.Count == 0) throw new ArgumentException("The training set is empty.", nameof(train));
+        if (normalization.Channels != train.Channels)
+            throw new ArgumentException($"Normalization has {normalization.Channels} channels but the images have {train.Channels}.", nameof(normalization));
+        if (validation is not null && (validation.Channels, validation.Height, validation.Width) != (train.Channels, train.Height, train.Width))
+            throw new ArgumentException(
+                $"Validation images are {validation.Channels}×{validation.Height}×{validation.Width} but training images are {train.Channels}×{train.Height}×{train.Width}.",
+                nameof(validation));
+
+        TorchRuntime.EnsureLoaded();
+        TorchRuntime.TuneAllocatorForTraining(options.TuneAllocator);
+        torch.set_num_threads(options.Threads ?? Environment.ProcessorCount);
+
+        var shape = new ImageShape(train.Channels, train.Height, train.Width);
+        torch.random.manual_seed(options.Seed);
+        var model = ModelFactory.Create(options.Architecture, shape, train.ClassCount);
+        var run = new Run(this, model, train, validation, normalization, cancellation);
+        try
+        {
+            return run.Execute();
+        }
+        catch
+        {
+            run.DisposeAll();
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The mutable state of one training run (what a checkpoint saves).</summary>
+    private sealed partial class Run
+    {
+        private readonly ArtTrainer owner;
+        private readonly TrainingOptions options;
+        private readonly ImageClassifier model;
+        private readonly IReadOnlyList<PrunableLayer> layers;
+        private readonly IReadOnlyList<Tensor> weights;
+        private readonly ImageDataset train;
+        private readonly BatchLoader trainLoader;
+        private readonly BatchLoader probeLoader;
+        private readonly BatchLoader? validationLoader;
+        private readonly Normalization normalization;
+        private readonly CancellationToken cancellation;
+        private readonly TrainingReport report;
+        private ImageClassifier? probe;
+        private Sgd sgd;
+        private ArtStopRule<Snapshot> stopRule;
+
+        private TrainingPhase phase = TrainingPhase.Warmup;
+        private int epoch;
+        private int phaseEpoch;
+        private PruningMask? mask;
+        private long epochStarted;
+
+        public Run(ArtTrainer owner, ImageClassifier model, ImageDataset train, ImageDataset? validation, Normalization normalization, CancellationToken cancellation)
+        {
+            this.owner = owner;
+            options = owner.options;
+            this.model = model;
+            this.train = train;
+            this.normalization = normalization;
+            this.cancellation = cancellation;
+            layers = model.PrunableLayers();
+            weights = layers.Select(l => (Tensor)l.Weight).ToList();
+            var augmentation = new Augmentation(options.CropPadding, options.HorizontalFlip);
+            trainLoader = new BatchLoader(train, options.BatchSize, normalization, augmentation, shuffle: true, options.Seed);
+            // The reference measures the pruned copy on the training loader, augmentation included, in eval mode.
+            probeLoader = new BatchLoader(train, Math.Max(options.BatchSize, 256), normalization, augmentation, shuffle: false, options.Seed + 7919);
+            if (validation is not null)
+                validationLoader = new BatchLoader(validation, Math.Max(options.BatchSize, 256), normalization, Augmentation.None, shuffle: false, options.Seed);
+            sgd = NewOptimizer();
+            stopRule = new ArtStopRule<Snapshot>(options.StopWindowHalfSize);
+            report = new TrainingReport
+            {
+                Architecture = options.Architecture.ToString(),
+                Method = options.Method.ToString(),
+                Regularizer = options.Method == PruningMethod.Art ? options.Regularizer.ToString() : "None",
+                RequestedPruningRate = options.PruningRate,
+                Options = options,
+            };
+        }
+
+        private Sgd NewOptimizer() => new(model.parameters(), options.Momentum, options.WeightDecay);
+
+        public TrainingResult Execute()
+        {
+            model.train();
+            if (options.CheckpointDirectory is not null)
+            {
+                Directory.CreateDirectory(options.CheckpointDirectory);
+                if (options.Resume) TryResume();
+            }
+            var regularizer = options.Method == PruningMethod.Art ? WeightRegularizer.Create(options.Regularizer, options.PruningRate) : null;
+
+            while (true)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                epochStarted = Stopwatch.GetTimestamp();
+                switch (phase)
+                {
+                    case TrainingPhase.Warmup when phaseEpoch >= options.WarmupEpochs:
+                        if (options.Method == PruningMethod.OneShotMagnitude) BeginFineTune(MagnitudePruning.Prune(layers, options.PruningRate), null);
+                        else { phase = TrainingPhase.Art; phaseEpoch = 0; }
+                        continue;
+                    case TrainingPhase.Warmup:
+                        FinishEpoch(RunEpoch(options.LearningRate, null, 0), options.LearningRate, 0, null);
+                        break;
+                    case TrainingPhase.Art:
+                        RunArtEpoch(regularizer!);
+                        break;
+                    case TrainingPhase.FineTune when phaseEpoch >= options.FineTuneEpochs:
+                        return Finish();
+                    case TrainingPhase.FineTune:
+                        var rate = ArtSchedule.StepLearningRate(options.LearningRate, options.LearningRateDecay, options.LearningRateSteps, phaseEpoch);
+                        FinishEpoch(RunEpoch(rate, null, 0), rate, 0, null);
+                        break;
+                }
+            }
+        }
+
+        private void RunArtEpoch(WeightRegularizer regularizer)
+        {
+            var lambda = ArtSchedule.Lambda(options.LambdaInit, options.LambdaGrowth, options.WarmupEpochs, epoch);
+            var artEpoch = phaseEpoch;
+            var (loss, denseAccuracy) = RunEpoch(options.LearningRate, regularizer, lambda);
+
+            // Probe: a magnitude-pruned copy of the model, measured on the (augmented) training data in eval mode.
+            probe ??= ModelFactory.Create(options.Architecture, model.Input, model.ClassCount);
+            CopyState(model, probe);
+            MagnitudePruning.Prune(probe.PrunableLayers(), options.PruningRate).Dispose();
+            var prunedAccuracy = Evaluate(probe, probeLoader, epoch).Accuracy;
+            var entry = new ArtStopRule<Snapshot>.Entry(artEpoch, prunedAccuracy, Snapshot.Of(probe));
+            var (stop, evicted) = stopRule.Push(entry, denseAccuracy);
+            foreach (var old in evicted) if (!stopRule.Holds(old)) old.Snapshot.Dispose();
+
+            var capReached = artEpoch + 1 >= options.MaxArtEpochs;
+            if (stop || capReached)
+            {
+                report.ArtStopReason = stop ? ArtStopReason.StopRuleFired : ArtStopReason.CapReached;
+                // With no improvement at all (every probe at 0 %), the newest pruned copy is the only sensible choice.
+                var chosen = stopRule.Best ?? entry;
+                report.SelectedArtEpoch = chosen.ArtEpoch;
+                if (!stop)
+                    report.Notes.Add($"ART stopped at the cap of {options.MaxArtEpochs} epochs before its stop rule fired " +
+                                     $"(pruned train accuracy {prunedAccuracy:F2} % vs dense {denseAccuracy:F2} %); the best pruned copy so far was fine-tuned.");
+                owner.log?.Invoke(stop
+                    ? $"ART stop rule fired after {artEpoch + 1} ART epochs; fine-tuning the pruned copy of ART epoch {chosen.ArtEpoch}."
+                    : $"ART cap of {options.MaxArtEpochs} epochs reached without the stop rule firing; pruning anyway (ART epoch {chosen.ArtEpoch}).");
+                // Record the epoch (dense model) before switching phase, so the report shows it as ART.
+                FinishEpoch((loss, denseAccuracy), options.LearningRate, lambda, prunedAccuracy, advanceCheckpoint: false);
+                chosen.Snapshot.LoadInto(model);
+                BeginFineTune(MaskFromZeros(layers), null);
+                ClearStopRule();
+                SaveCheckpoint();
+                return;
+            }
+            FinishEpoch((loss, denseAccuracy), options.LearningRate, lambda, prunedAccuracy);
+        }
+
+        private void BeginFineTune(PruningMask newMask, string? note)
+        {
+            mask?.Dispose();
+            mask = newMask;
+            mask.ApplyToWeights(layers);
+            if (note is not null) report.Notes.Add(note);
+            // The reference creates a fresh SGD for fine-tuning, so momentum restarts.
+            sgd.Dispose();
+            sgd = NewOptimizer();
+            phase = TrainingPhase.FineTune;
+            phaseEpoch = 0;
+        }
+
+        private void ClearStopRule()
+        {
+            foreach (var e in stopRule.Window) e.Snapshot.Dispose();
+            stopRule.Best?.Snapshot.Dispose();
+            stopRule = new ArtStopRule<Snapshot>(options.StopWindowHalfSize);
+        }
+
+        /// <summary>One pass over the shuffled, augmented training data. Returns mean loss and running top-1 (%).</summary>
+        private (double Loss, double Accuracy) RunEpoch(double learningRate, WeightRegularizer? regularizer, double lambda)
+        {
+            model.train();
+            double lossSum = 0;
+            long correct = 0, seen = 0;
+            foreach (var batch in trainLoader.Epoch(epoch))
+            {
+                cancellation.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                var (images, labels) = batch.ToTensors();
+                var logits = model.call(images);
+                var loss = F.cross_entropy(logits, labels);
+                sgd.ZeroGrad();
+                loss.backward();
+                if (regularizer is not null && lambda != 0) regularizer.AddToGradients(weights, lambda);
+                if (mask is not null)
+                {
+                    // Fine-tune rule: after backward, before the step, zero the pruned weights and their gradients.
+                    mask.ApplyToGradients(layers);
+                    mask.ApplyToWeights(layers);
+                }
+                sgd.Step(learningRate);
+                lossSum += loss.item<float>() * batch.Count;
+                correct += logits.argmax(1).eq(labels).sum().item<long>();
+                seen += batch.Count;
+            }
+            return (lossSum / seen, 100.0 * correct / seen);
+        }
+
+        private (double Loss, double Accuracy) Evaluate(ImageClassifier network, BatchLoader loader, int loaderEpoch)
+        {
+            network.eval();
+            try
+            {
+                using var _ = no_grad();
+                double lossSum = 0;
+                long correct = 0, seen = 0;
+                foreach (var batch in loader.Epoch(loaderEpoch))
+                {
+                    cancellation.ThrowIfCancellationRequested();
+                    using var scope = NewDisposeScope();
+                    var (images, labels) = batch.ToTensors();
+                    var logits = network.call(images);
+                    lossSum += F.cross_entropy(logits, labels).item<float>() * batch.Count;
+                    correct += logits.argmax(1).eq(labels).sum().item<long>();
+                    seen += batch.Count;
+                }
+                return (lossSum / seen, 100.0 * correct / seen);
+            }
+            finally
+            {
+                network.train();
+            }
+        }
+
+        private void FinishEpoch((double Loss, double Accuracy) result, double learningRate, double lambda, double? pruned,
+            bool advanceCheckpoint = true)
+        {
+            var record = new EpochRecord
+            {
+                Phase = phase,
+                Epoch = epoch,
+                PhaseEpoch = phaseEpoch,
+                LearningRate = learningRate,
+                Lambda = lambda,
+                TrainLoss = result.Loss,
+                TrainAccuracy = result.Accuracy,
+                PrunedTrainAccuracy = pruned,
+                ValidationAccuracy = validationLoader is null ? null : Evaluate(model, validationLoader, 0).Accuracy,
+                Sparsity = CurrentSparsity(),
+                Seconds = Stopwatch.GetElapsedTime(epochStarted).TotalSeconds,
+            };
+            report.Epochs.Add(record);
+            epoch++;
+            phaseEpoch++;
+            owner.onEpoch?.Invoke(record);
+            if (advanceCheckpoint) SaveCheckpoint();
+        }
+
+        private double CurrentSparsity()
+        {
+            using var _ = no_grad();
+            long zeros = 0, total = 0;
+            foreach (var w in weights)
+            {
+                using var z = w.eq(0).sum();
+                zeros += z.item<long>();
+                total += w.numel();
+            }
+            return (double)zeros / total;
+        }
+
+        private TrainingResult Finish()
+        {
+            mask ??= MaskFromZeros(layers);
+            report.Layers = layers.Select((l, i) => new LayerSparsity(l.Name, l.Shape, l.Count, PruningMask.KeptIn(mask.Layers[i].Mask))).ToList();
+            var result = new TrainingResult { Model = model, Mask = mask, Report = report, Normalization = normalization };
+            mask = null;
+            DisposeAll();
+            model.eval();
+            return result;
+        }
+
+        public void DisposeAll()
+        {
+            ClearStopRule();
+            probe?.Dispose();
+            probe = null;
+            sgd.Dispose();
+            mask?.Dispose();
+            mask = null;
+        }
+
+        private static PruningMask MaskFromZeros(IReadOnlyList<PrunableLayer> layers)
+        {
+            using var _ = no_grad();
+            // A magnitude-pruned copy keeps exactly its non-zero weights (kept means |w| > τ ≥ 0).
+            return new PruningMask(layers.Select(l => (l.Name, l.Weight.detach().ne(0).to_type(ScalarType.Float32))).ToList());
+        }
+
+        private static void CopyState(nn.Module source, nn.Module target)
+        {
+            using var _ = no_grad();
+            var to = target.state_dict();
+            foreach (var (name, tensor) in source.state_dict()) to[name].copy_(tensor);
+        }
+    }
+
+    /// <summary>A deep copy of a module's state dict (parameters and buffers).</summary>
+    internal sealed class Snapshot : IDisposable
+    {
+        private Snapshot(Dictionary<string, Tensor> tensors) => Tensors = tensors;
+
+        public Dictionary<string, Tensor> Tensors { get; }
+
+        public static Snapshot Of(nn.Module module)
+        {
+            using var _ = no_grad();
+            return new Snapshot(module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone()));
+        }
+
+        public static Snapshot From(Dictionary<string, Tensor> tensors) => new(tensors);
+
+        public void LoadInto(nn.Module module)
+        {
+            using var _ = no_grad();
+            foreach (var (name, tensor) in module.state_dict())
+            {
+                if (!Tensors.TryGetValue(name, out var saved))
+                    throw new InvalidDataException($"The saved state has no tensor '{name}'.");
+                tensor.copy_(saved);
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var t in Tensors.Values) t.Dispose();
+            Tensors.Clear();
+        }
+    }
+}

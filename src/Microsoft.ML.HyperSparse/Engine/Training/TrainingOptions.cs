@@ -1,0 +1,80 @@
+using Microsoft.ML.HyperSparse.Engine.Models;
+using Microsoft.ML.HyperSparse.Engine.Regularization;
+
+namespace Microsoft.ML.HyperSparse.Engine.Training;
+
+/// <summary>How the network is brought to the target sparsity.</summary>
+internal enum PruningMethod
+{
+    /// <summary>Warm-up, then Adaptive Regularized Training until its stop rule fires (or the cap), then prune and fine-tune.</summary>
+    Art,
+    /// <summary>The baseline: dense training for the warm-up epochs, one-shot global magnitude prune, masked fine-tune.</summary>
+    OneShotMagnitude,
+}
+
+/// <summary>
+/// Every engine hyper-parameter, defaulting to the paper's reference code (utils/arg.py). Validate() throws
+/// ArgumentOutOfRangeException naming the option and the bad value.
+/// </summary>
+internal sealed record TrainingOptions
+{
+    public Architecture Architecture { get; init; } = Architecture.ResNet32;
+    public PruningMethod Method { get; init; } = PruningMethod.Art;
+    public RegularizerKind Regularizer { get; init; } = RegularizerKind.HyperSparse;
+
+    /// <summary>κ: the fraction of prunable weights removed.</summary>
+    public double PruningRate { get; init; } = 0.9;
+    public double LambdaInit { get; init; } = 5e-6;
+    /// <summary>η: λ is multiplied by this after every ART epoch.</summary>
+    public double LambdaGrowth { get; init; } = 1.05;
+    public int WarmupEpochs { get; init; } = 60;
+    /// <summary>The reference has no end to ART; this cap forces the prune (and the report says so).</summary>
+    public int MaxArtEpochs { get; init; } = 300;
+    /// <summary>m: the stop rule averages the pruned accuracy over 2m+1 epochs.</summary>
+    public int StopWindowHalfSize { get; init; } = 1;
+    public int FineTuneEpochs { get; init; } = 160;
+    public int BatchSize { get; init; } = 64;
+    public double LearningRate { get; init; } = 0.1;
+    public double Momentum { get; init; } = 0.9;
+    public double WeightDecay { get; init; } = 1e-4;
+    public double LearningRateDecay { get; init; } = 0.1;
+    /// <summary>Fine-tune epochs (0-based, relative to the fine-tune phase) at which the rate is multiplied by the decay.</summary>
+    public IReadOnlyList<int> LearningRateSteps { get; init; } = new[] { 80, 120 };
+    public int CropPadding { get; init; } = 4;
+    public bool HorizontalFlip { get; init; } = true;
+    public int Seed { get; init; } = 42;
+    /// <summary>Intra-op threads for libtorch; null = all cores.</summary>
+    public int? Threads { get; init; }
+    /// <summary>Applies the glibc malloc setting that avoids per-step mmap/munmap of activations (Linux only).</summary>
+    public bool TuneAllocator { get; init; } = true;
+    /// <summary>When set, a checkpoint is written after every epoch; with <see cref="Resume"/> training continues from the newest.</summary>
+    public string? CheckpointDirectory { get; init; }
+    public bool Resume { get; init; }
+
+    public void Validate()
+    {
+        Check(PruningRate is > 0 and < 1, nameof(PruningRate), PruningRate, "in (0, 1)");
+        Check(LambdaInit >= 0 && double.IsFinite(LambdaInit), nameof(LambdaInit), LambdaInit, "≥ 0 and finite");
+        Check(LambdaGrowth > 0 && double.IsFinite(LambdaGrowth), nameof(LambdaGrowth), LambdaGrowth, "> 0 and finite");
+        Check(WarmupEpochs >= 0, nameof(WarmupEpochs), WarmupEpochs, "≥ 0");
+        Check(MaxArtEpochs >= 1, nameof(MaxArtEpochs), MaxArtEpochs, "≥ 1");
+        Check(StopWindowHalfSize >= 0, nameof(StopWindowHalfSize), StopWindowHalfSize, "≥ 0");
+        Check(FineTuneEpochs >= 0, nameof(FineTuneEpochs), FineTuneEpochs, "≥ 0");
+        Check(BatchSize >= 1, nameof(BatchSize), BatchSize, "≥ 1");
+        Check(LearningRate > 0 && double.IsFinite(LearningRate), nameof(LearningRate), LearningRate, "> 0 and finite");
+        Check(Momentum is >= 0 and < 1, nameof(Momentum), Momentum, "in [0, 1)");
+        Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), nameof(WeightDecay), WeightDecay, "≥ 0 and finite");
+        Check(LearningRateDecay is > 0 and <= 1, nameof(LearningRateDecay), LearningRateDecay, "in (0, 1]");
+        Check(LearningRateSteps.All(s => s >= 0), nameof(LearningRateSteps), string.Join(",", LearningRateSteps), "non-negative epochs");
+        Check(CropPadding >= 0, nameof(CropPadding), CropPadding, "≥ 0");
+        Check(Threads is null or >= 1, nameof(Threads), Threads!, "≥ 1 or null");
+        Check(!Resume || CheckpointDirectory is not null, nameof(Resume), Resume, "true only with a CheckpointDirectory");
+        if (Method == PruningMethod.OneShotMagnitude)
+            Check(WarmupEpochs + FineTuneEpochs >= 1, nameof(WarmupEpochs), WarmupEpochs, "with FineTuneEpochs at least 1 epoch in all");
+    }
+
+    private static void Check(bool ok, string option, object value, string expected)
+    {
+        if (!ok) throw new ArgumentOutOfRangeException(option, value, $"Option '{option}' must be {expected}; found {value}.");
+    }
+}

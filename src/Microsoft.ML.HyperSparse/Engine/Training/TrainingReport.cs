@@ -1,0 +1,77 @@
+namespace Microsoft.ML.HyperSparse.Engine.Training;
+
+/// <summary>The phases of a run, in order.</summary>
+internal enum TrainingPhase
+{
+    Warmup,
+    Art,
+    FineTune,
+}
+
+/// <summary>Why ART ended.</summary>
+internal enum ArtStopReason
+{
+    /// <summary>No ART phase (one-shot magnitude pruning).</summary>
+    NotApplicable,
+    /// <summary>The windowed pruned train accuracy exceeded the dense one: the paper's rule.</summary>
+    StopRuleFired,
+    /// <summary>The ART epoch cap was reached first; the best pruned copy so far was taken.</summary>
+    CapReached,
+}
+
+/// <summary>One finished epoch, as reported to progress listeners and kept in the report.</summary>
+internal sealed record EpochRecord
+{
+    public required TrainingPhase Phase { get; init; }
+    /// <summary>0-based global epoch.</summary>
+    public required int Epoch { get; init; }
+    /// <summary>0-based epoch within its phase.</summary>
+    public required int PhaseEpoch { get; init; }
+    public required double LearningRate { get; init; }
+    /// <summary>λ of the epoch (0 outside ART).</summary>
+    public required double Lambda { get; init; }
+    public required double TrainLoss { get; init; }
+    /// <summary>Running top-1 (%) over the epoch, train mode, augmented.</summary>
+    public required double TrainAccuracy { get; init; }
+    /// <summary>ART only: top-1 (%) of the magnitude-pruned copy on the augmented train set, eval mode.</summary>
+    public double? PrunedTrainAccuracy { get; init; }
+    /// <summary>Top-1 (%) on the validation set, when one was given.</summary>
+    public double? ValidationAccuracy { get; init; }
+    /// <summary>Fraction of prunable weights that are exactly zero at the end of the epoch.</summary>
+    public required double Sparsity { get; init; }
+    public required double Seconds { get; init; }
+}
+
+/// <summary>Kept weights of one prunable layer in the final model.</summary>
+internal sealed record LayerSparsity(string Name, long[] Shape, long Total, long Kept)
+{
+    public double Sparsity => Total == 0 ? 0 : 1.0 - (double)Kept / Total;
+}
+
+/// <summary>What a training run did and reached: enough to reproduce its figures without the logs.</summary>
+internal sealed record TrainingReport
+{
+    public required string Architecture { get; init; }
+    public required string Method { get; init; }
+    public required string Regularizer { get; init; }
+    public required double RequestedPruningRate { get; init; }
+    public required TrainingOptions Options { get; init; }
+    public List<EpochRecord> Epochs { get; init; } = new();
+    public int WarmupEpochs => Epochs.Count(e => e.Phase == TrainingPhase.Warmup);
+    public int ArtEpochs => Epochs.Count(e => e.Phase == TrainingPhase.Art);
+    public int FineTuneEpochs => Epochs.Count(e => e.Phase == TrainingPhase.FineTune);
+    public ArtStopReason ArtStopReason { get; set; }
+    /// <summary>The ART epoch (0-based) whose pruned copy was fine-tuned.</summary>
+    public int? SelectedArtEpoch { get; set; }
+    public List<LayerSparsity> Layers { get; set; } = new();
+    public long PrunableWeights => Layers.Sum(l => l.Total);
+    public long KeptWeights => Layers.Sum(l => l.Kept);
+    public double AchievedSparsity => PrunableWeights == 0 ? 0 : 1.0 - (double)KeptWeights / PrunableWeights;
+    public double? FinalValidationAccuracy => Epochs.LastOrDefault()?.ValidationAccuracy;
+    public double? BestValidationAccuracy => Epochs.Where(e => e.Phase == TrainingPhase.FineTune).Max(e => e.ValidationAccuracy);
+    public double TotalSeconds => Epochs.Sum(e => e.Seconds);
+    /// <summary>Human-readable notes: cap reached, resumed from a checkpoint, skipped corrupt checkpoints.</summary>
+    public List<string> Notes { get; init; } = new();
+
+    public double SecondsIn(TrainingPhase phase) => Epochs.Where(e => e.Phase == phase).Sum(e => e.Seconds);
+}
