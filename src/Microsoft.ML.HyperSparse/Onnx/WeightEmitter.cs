@@ -10,6 +10,7 @@ internal sealed class WeightEmitter(GraphProto graph)
 {
     // Shape tensors and the CumSum axis are shared by all layers that need them; emitted once, on first use.
     private readonly Dictionary<string, TensorProto> _shared = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _sharedNodes = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Emits the weight of layer <paramref name="layerName"/> as the tensor <c>{layerName}.weight</c> and returns its report.
@@ -82,17 +83,22 @@ internal sealed class WeightEmitter(GraphProto graph)
         (byte[] gaps, float[] values) = GapCoding.Encode(weight);
         string numelName = Shared(candidate, $"numel.{weight.Length}", () => [weight.LongLength]);
         string axisName = Shared(candidate, "cumsum.axis", () => [], scalar: true);
+        string zerosName = $"zeros.{weight.Length}";
+        if (!_sharedNodes.Contains(zerosName) && candidate.SharedNodes.All(n => n.Output[0] != zerosName))
+            candidate.SharedNodes.Add(OnnxProtos.Node("ConstantOfShape", null, [numelName], zerosName));
+
         string gapsName = name + ".gaps", valuesName = name + ".kept";
         candidate.Initializers.Add(OnnxProtos.UInt8(gapsName, gaps, gaps.Length));
         candidate.Initializers.Add(OnnxProtos.Float(valuesName, values, values.Length));
 
         // Every input below is an initializer, so ONNX Runtime constant-folds this chain once at session creation and the
-        // Conv/Gemm sees an ordinary constant weight (prepacked like a dense one).
-        candidate.Nodes.Add(OnnxProtos.Node("Cast", null, [gapsName], name + ".gaps64", OnnxProtos.Attr("to", (long)TensorProto.Types.DataType.Int64)));
-        candidate.Nodes.Add(OnnxProtos.Node("CumSum", null, [name + ".gaps64", axisName], name + ".pos"));
-        candidate.Nodes.Add(OnnxProtos.Node("ConstantOfShape", null, [numelName], name + ".zeros"));
-        candidate.Nodes.Add(OnnxProtos.Node("ScatterElements", null, [name + ".zeros", name + ".pos", valuesName], name + ".flat"));
-        candidate.Nodes.Add(OnnxProtos.Node("Reshape", null, [name + ".flat", shapeName], name));
+        // Conv/Gemm sees an ordinary constant weight (prepacked like a dense one). Intermediate names are kept short
+        // because each appears twice per layer; the zero vector is shared by all layers of the same element count.
+        string gaps64 = name + ".g64", positions = name + ".pos", flat = name + ".flat";
+        candidate.Nodes.Add(OnnxProtos.Node("Cast", null, [gapsName], gaps64, OnnxProtos.Attr("to", (long)TensorProto.Types.DataType.Int64)));
+        candidate.Nodes.Add(OnnxProtos.Node("CumSum", null, [gaps64, axisName], positions));
+        candidate.Nodes.Add(OnnxProtos.Node("ScatterElements", null, [zerosName, positions, valuesName], flat));
+        candidate.Nodes.Add(OnnxProtos.Node("Reshape", null, [flat, shapeName], name));
         return candidate;
     }
 
@@ -116,6 +122,12 @@ internal sealed class WeightEmitter(GraphProto graph)
             graph.Initializer.Add(tensor);
         }
 
+        foreach (NodeProto node in candidate.SharedNodes)
+        {
+            _sharedNodes.Add(node.Output[0]);
+            graph.Node.Add(node);
+        }
+
         graph.Initializer.Add(candidate.Initializers);
         graph.Node.Add(candidate.Nodes);
         if (candidate.Sparse is not null)
@@ -128,12 +140,13 @@ internal sealed class WeightEmitter(GraphProto graph)
         public OnnxWeightEncoding Encoding { get; } = encoding;
         public List<TensorProto> Initializers { get; } = [];
         public List<TensorProto> SharedInitializers { get; } = [];
+        public List<NodeProto> SharedNodes { get; } = [];
         public List<NodeProto> Nodes { get; } = [];
         public SparseTensorProto? Sparse { get; init; }
 
         public long Bytes =>
             Initializers.Concat(SharedInitializers).Sum(OnnxProtos.FieldBytes)
-            + Nodes.Sum(OnnxProtos.FieldBytes)
+            + Nodes.Concat(SharedNodes).Sum(OnnxProtos.FieldBytes)
             + (Sparse is null ? 0 : OnnxProtos.FieldBytes(Sparse));
     }
 }
