@@ -76,11 +76,26 @@ internal static class OnnxModelWriter
         }
         catch
         {
-            File.Delete(temporary);
+            TryDelete(temporary);
             throw;
         }
 
         return result;
+    }
+
+    // Best effort: a failure to clean up must not hide the error that made the write fail.
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
     }
 
     private static void ValidateOptions(OnnxExportOptions options)

@@ -12,9 +12,14 @@ public sealed class OnnxModelWriterTests
 
     private static readonly OnnxExportOptions AllOutputs = new() { PredictedIndexOutputName = "PredictedIndex", LogitsOutputName = "Logits" };
 
-    public static IEnumerable<object[]> Networks => [["LeNet"], ["ResNet"]];
+    public static IEnumerable<object[]> Networks => [["LeNet"], ["ResNet"], ["SharedConv"]];
 
-    private static NetworkDescription Network(string name) => name == "LeNet" ? TestNetworks.LeNet() : TestNetworks.ResNet();
+    private static NetworkDescription Network(string name) => name switch
+    {
+        "LeNet" => TestNetworks.LeNet(),
+        "ResNet" => TestNetworks.ResNet(),
+        _ => TestNetworks.SharedConv(),
+    };
 
     private static Dictionary<string, float[]> Run(NetworkDescription net, OnnxWeightEncoding encoding) =>
         OrtRunner.Run(OnnxModelWriter.Write(net, AllOutputs with { WeightEncoding = encoding }).Bytes,
@@ -63,6 +68,20 @@ public sealed class OnnxModelWriterTests
         OnnxSizeReport sparse = OnnxModelWriter.Write(TestNetworks.ResNet(), new() { WeightEncoding = OnnxWeightEncoding.SparseInitializer }).Size;
         Assert.AreEqual(OnnxWeightEncoding.SparseInitializer, Layer(sparse, "block.conv1").Encoding);
         Assert.AreEqual(OnnxWeightEncoding.SparseInitializer, Layer(sparse, "block.down.conv").Encoding);
+    }
+
+    [TestMethod]
+    public void NetworkLowering_Lower_FoldsOnlyBatchNormsWhoseConvHasNoOtherReader()
+    {
+        IReadOnlyList<NetworkNode> shared = NetworkLowering.Lower(TestNetworks.SharedConv());
+        Assert.AreEqual(1, shared.OfType<BatchNormNode>().Count(), "conv output also feeds the Add");
+        Assert.AreEqual("c", shared.OfType<Conv2dNode>().Single().Output);
+
+        IReadOnlyList<NetworkNode> resnet = NetworkLowering.Lower(TestNetworks.ResNet());
+        Assert.AreEqual("block.bn3", resnet.OfType<BatchNormNode>().Single().Name);
+        Conv2dNode stem = resnet.OfType<Conv2dNode>().First();
+        Assert.AreEqual("s.b", stem.Output, "folded conv writes the BN's output");
+        Assert.IsNotNull(stem.Bias, "folding creates the bias");
     }
 
     [TestMethod]

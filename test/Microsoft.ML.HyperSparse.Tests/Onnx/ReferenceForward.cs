@@ -52,7 +52,7 @@ internal static class ReferenceForward
         ReluNode => new(x.Data.Select(v => Math.Max(v, 0f)).ToArray(), x.Shape),
         MaxPoolNode pool => Pool(x, pool.Kernel, pool.Stride, pool.Pad, max: true),
         AvgPoolNode pool => Pool(x, pool.Kernel, pool.Stride, 0, max: false),
-        GlobalAvgPoolNode => Pool(x, x.Shape[1], 1, 0, max: false) with { Shape = [x.Shape[0], 1, 1] },
+        GlobalAvgPoolNode => GlobalAverage(x),
         FlattenNode => new(x.Data, [x.Data.Length]),
         AddNode add => new(x.Data.Zip(tensors[add.Other].Data, (a, b) => a + b).ToArray(), x.Shape),
         LinearNode linear => Linear(linear, x),
@@ -124,6 +124,21 @@ internal static class ReferenceForward
         }
 
         return new(y, [channels, outH, outW]);
+    }
+
+    private static Tensor GlobalAverage(Tensor x)
+    {
+        int plane = x.Shape[1] * x.Shape[2];
+        var y = new float[x.Shape[0]];
+        for (int c = 0; c < y.Length; c++)
+        {
+            double sum = 0;
+            for (int i = 0; i < plane; i++)
+                sum += x.Data[c * plane + i];
+            y[c] = (float)(sum / plane);
+        }
+
+        return new(y, [x.Shape[0], 1, 1]);
     }
 
     private static Tensor Linear(LinearNode linear, Tensor x)

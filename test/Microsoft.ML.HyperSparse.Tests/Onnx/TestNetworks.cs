@@ -106,6 +106,29 @@ internal static class TestNetworks
         };
     }
 
+    /// <summary>
+    /// conv(3→8, 90%) whose output feeds both a BN and the Add after it, so that BN cannot be folded; flatten, linear(8·6·6→4).
+    /// </summary>
+    public static NetworkDescription SharedConv(int seed = 4)
+    {
+        var random = new Random(seed);
+        return new NetworkDescription
+        {
+            InputName = "image", Channels = 3, Height = 6, Width = 6, ClassCount = 4,
+            PixelScale = 1f / 255, Mean = [0.4f, 0.5f, 0.6f], Std = [0.2f, 0.3f, 0.25f],
+            Nodes =
+            [
+                new Conv2dNode("conv", NetworkDescription.NormalizedTensor, "c", 8, 3, 3, 3, 1, 1, 1, 1,
+                    Sparse(random, 8 * 27, 0.90), Uniform(random, 8, 0.1), Prunable: true),
+                BatchNorm(random, "bn", "c", "b", 8),
+                new AddNode("add", "b", "c", "s"),
+                new FlattenNode("flatten", "s", "f"),
+                new LinearNode("fc", "f", NetworkDescription.LogitsTensor, 4, 8 * 36,
+                    Sparse(random, 4 * 288, 0.5), Uniform(random, 4, 0.1), Prunable: true),
+            ],
+        };
+    }
+
     /// <summary>Raw pixel batch in 0..255, [batch, C, H, W].</summary>
     public static float[] Pixels(NetworkDescription net, int batch, int seed = 7)
     {
@@ -125,9 +148,11 @@ internal static class TestNetworks
 
     /// <summary>Uniform values in ±scale, never exactly zero.</summary>
     public static float[] Uniform(Random random, int n, double scale) =>
-        Enumerable.Range(0, n).Select(_ => (float)((random.NextDouble() * 2 - 1) * scale) is var v && v != 0f ? v : 1e-3f).ToArray();
+        Enumerable.Range(0, n).Select(_ => NonZero((float)((random.NextDouble() * 2 - 1) * scale))).ToArray();
 
-    private static BatchNormNode BatchNorm(Random random, string name, string input, string output, int channels)
+    private static float NonZero(float value) => value == 0f ? 1e-3f : value;
+
+    public static BatchNormNode BatchNorm(Random random, string name, string input, string output, int channels)
     {
         float[] scale = Enumerable.Range(0, channels).Select(_ => (float)(0.5 + random.NextDouble())).ToArray();
         scale[channels / 2] = -scale[channels / 2]; // a negative γ turns folded zeros into −0 unless the writer cleans them
