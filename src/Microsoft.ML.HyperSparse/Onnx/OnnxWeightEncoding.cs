@@ -1,0 +1,21 @@
+namespace Microsoft.ML.HyperSparse.Onnx;
+
+/// <summary>How the weights of prunable convolution and linear layers are stored in the ONNX file.</summary>
+/// <remarks>
+/// Whatever the encoding, ONNX Runtime sees the same weight values, so outputs are bit-identical. Per layer the writer
+/// falls back to a plain dense initializer wherever that is smaller than the chosen encoding (dense or tiny layers).
+/// </remarks>
+internal enum OnnxWeightEncoding
+{
+    /// <summary>
+    /// Kept values (float32) plus uint8 gaps between kept positions, rebuilt in-graph with standard operators
+    /// (Cast, CumSum, ConstantOfShape, ScatterElements, Reshape) that ONNX Runtime constant-folds at session creation.
+    /// </summary>
+    Compact,
+
+    /// <summary>Spec-conformant <c>GraphProto.sparse_initializer</c> with INT64 linear indices.</summary>
+    SparseInitializer,
+
+    /// <summary>Plain float32 initializers.</summary>
+    Dense,
+}

@@ -1,0 +1,340 @@
+using Microsoft.ML.HyperSparse.Onnx;
+using Microsoft.ML.OnnxRuntime;
+using Onnx;
+
+namespace Microsoft.ML.HyperSparse.Tests.Onnx;
+
+[TestClass]
+public sealed class OnnxModelWriterTests
+{
+    private const int Batch = 3;
+    private static readonly OnnxWeightEncoding[] Encodings = Enum.GetValues<OnnxWeightEncoding>();
+
+    private static readonly OnnxExportOptions AllOutputs = new() { PredictedIndexOutputName = "PredictedIndex", LogitsOutputName = "Logits" };
+
+    public static IEnumerable<object[]> Networks => [["LeNet"], ["ResNet"], ["SharedConv"]];
+
+    private static NetworkDescription Network(string name) => name switch
+    {
+        "LeNet" => TestNetworks.LeNet(),
+        "ResNet" => TestNetworks.ResNet(),
+        _ => TestNetworks.SharedConv(),
+    };
+
+    private static Dictionary<string, float[]> Run(NetworkDescription net, OnnxWeightEncoding encoding) =>
+        OrtRunner.Run(OnnxModelWriter.Write(net, AllOutputs with { WeightEncoding = encoding }).Bytes,
+            net, TestNetworks.Pixels(net, Batch), Batch, "Score", "PredictedIndex", "Logits");
+
+    [TestMethod]
+    [DynamicData(nameof(Networks))]
+    public void OnnxModelWriter_Write_DenseMatchesNaiveReference(string network)
+    {
+        NetworkDescription net = Network(network);
+        Dictionary<string, float[]> ort = Run(net, OnnxWeightEncoding.Dense);
+
+        float[][] logits = ReferenceForward.Logits(net, TestNetworks.Pixels(net, Batch), Batch);
+        float[] expectedLogits = logits.SelectMany(r => r).ToArray();
+        float[] expectedScore = ReferenceForward.Softmax(logits).SelectMany(r => r).ToArray();
+        float[] expectedIndex = logits.Select(r => (float)Array.IndexOf(r, r.Max())).ToArray();
+
+        AssertClose(expectedLogits, ort["Logits"], 1e-4, "logits");
+        AssertClose(expectedScore, ort["Score"], 1e-4, "score");
+        CollectionAssert.AreEqual(expectedIndex, ort["PredictedIndex"]);
+        Assert.IsTrue(expectedLogits.Max() - expectedLogits.Min() > 0.1, "logits are not degenerate");
+    }
+
+    [TestMethod]
+    [DynamicData(nameof(Networks))]
+    public void OnnxModelWriter_Write_EveryEncodingBitIdenticalToDense(string network)
+    {
+        NetworkDescription net = Network(network);
+        Dictionary<string, float[]> dense = Run(net, OnnxWeightEncoding.Dense);
+        foreach (OnnxWeightEncoding encoding in Encodings)
+        {
+            Dictionary<string, float[]> encoded = Run(net, encoding);
+            foreach ((string output, float[] expected) in dense)
+                CollectionAssert.AreEqual(Bits(expected), Bits(encoded[output]), $"{encoding} {output}");
+        }
+    }
+
+    [TestMethod]
+    public void OnnxModelWriter_Write_EncodingsActuallyUsedPerLayer()
+    {
+        OnnxSizeReport compact = OnnxModelWriter.Write(TestNetworks.LeNet(), new()).Size;
+        Assert.AreEqual(OnnxWeightEncoding.Compact, Layer(compact, "conv2").Encoding);
+        Assert.AreEqual(OnnxWeightEncoding.Compact, Layer(compact, "fc1").Encoding);
+        Assert.AreEqual(OnnxWeightEncoding.Dense, Layer(compact, "fc2").Encoding, "non-prunable layer stays dense");
+
+        OnnxSizeReport sparse = OnnxModelWriter.Write(TestNetworks.ResNet(), new() { WeightEncoding = OnnxWeightEncoding.SparseInitializer }).Size;
+        Assert.AreEqual(OnnxWeightEncoding.SparseInitializer, Layer(sparse, "block.conv1").Encoding);
+        Assert.AreEqual(OnnxWeightEncoding.SparseInitializer, Layer(sparse, "block.down.conv").Encoding);
+    }
+
+    [TestMethod]
+    public void NetworkLowering_Lower_FoldsOnlyBatchNormsWhoseConvHasNoOtherReader()
+    {
+        IReadOnlyList<NetworkNode> shared = NetworkLowering.Lower(TestNetworks.SharedConv());
+        Assert.AreEqual(1, shared.OfType<BatchNormNode>().Count(), "conv output also feeds the Add");
+        Assert.AreEqual("c", shared.OfType<Conv2dNode>().Single().Output);
+
+        IReadOnlyList<NetworkNode> resnet = NetworkLowering.Lower(TestNetworks.ResNet());
+        Assert.AreEqual("block.bn3", resnet.OfType<BatchNormNode>().Single().Name);
+        Conv2dNode stem = resnet.OfType<Conv2dNode>().First();
+        Assert.AreEqual("s.b", stem.Output, "folded conv writes the BN's output");
+        Assert.IsNotNull(stem.Bias, "folding creates the bias");
+    }
+
+    [TestMethod]
+    public void OnnxModelWriter_Write_ZeroKeptLayerWorksInEveryEncoding()
+    {
+        NetworkDescription net = TestNetworks.ResNet();
+        foreach (OnnxWeightEncoding encoding in Encodings)
+        {
+            OnnxExportResult result = OnnxModelWriter.Write(net, new() { WeightEncoding = encoding });
+            OnnxLayerSize shortcut = Layer(result.Size, "block.down.conv");
+            Assert.AreEqual(0L, shortcut.KeptCount);
+            Assert.AreEqual(encoding, shortcut.Encoding);
+            float[] score = OrtRunner.Run(result.Bytes, net, TestNetworks.Pixels(net, Batch), Batch, "Score")["Score"];
+            Assert.IsTrue(score.All(float.IsFinite), $"{encoding}: finite scores");
+        }
+
+        GraphProto compact = Model(OnnxModelWriter.Write(net, new()).Bytes).Graph;
+        NodeProto zeros = compact.Node.Single(n => n.Output[0] == "block.down.conv.weight");
+        Assert.AreEqual("ConstantOfShape", zeros.OpType);
+    }
+
+    [TestMethod]
+    public void OnnxModelWriter_Write_CompactDecodeIsConstantFoldedByOrt()
+    {
+        byte[] model = OnnxModelWriter.Write(TestNetworks.LeNet(), new()).Bytes;
+        Assert.IsTrue(Model(model).Graph.Node.Any(n => n.OpType == "ScatterElements"));
+
+        List<string> ops = OrtRunner.OptimizedOpTypes(model);
+        string[] decodeOps = ["Cast", "CumSum", "ConstantOfShape", "ScatterElements", "Reshape"];
+        Assert.IsFalse(ops.Any(decodeOps.Contains), $"ops after ORT optimisation: {string.Join(", ", ops)}");
+    }
+
+    [TestMethod]
+    [DataRow(0.90, 6)]
+    [DataRow(0.98, 20)]
+    public void OnnxModelWriter_Write_CompactIsSmallerThanDenseByFactor(double sparsity, int factor)
+    {
+        OnnxExportResult result = OnnxModelWriter.Write(TestNetworks.Wide(sparsity), new());
+        OnnxSizeReport size = result.Size;
+        Console.WriteLine($"sparsity {sparsity}: dense {size.DenseBytes} B, compact {size.ShippedBytes} B, bound {size.BoundBytes:F0} B, " +
+                          $"ratio {size.CompressionRatio:F1}, shipped/bound {size.ShippedBytes / size.BoundBytes:F3}");
+        foreach (OnnxLayerSize layer in size.Layers)
+            Console.WriteLine($"  {layer.Name} {layer.OpType} [{string.Join('x', layer.Shape)}] kept {layer.KeptCount} {layer.Encoding} {layer.WeightBytes} B (bound {layer.BoundBytes:F0})");
+
+        Assert.AreEqual(result.Bytes.LongLength, size.ShippedBytes);
+        Assert.AreEqual(OnnxModelWriter.Write(TestNetworks.Wide(sparsity), new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes.LongLength, size.DenseBytes);
+        Assert.IsTrue(size.ShippedBytes * factor <= size.DenseBytes, $"compact {size.ShippedBytes} B vs dense {size.DenseBytes} B");
+        Assert.IsTrue(size.BoundBytes < size.ShippedBytes, "the bound is a lower bound");
+    }
+
+    [TestMethod]
+    public void OnnxModelWriter_Write_CompactLargeConvNearInformationBound()
+    {
+        // One 256→256 3×3 conv at 98% sparsity (reference numbers: dense 2,359,435 B, int32 sparse 94,531 B, bound 57,611 B).
+        var random = new Random(11);
+        var net = new NetworkDescription
+        {
+            InputName = "x", Channels = 256, Height = 3, Width = 3, ClassCount = 256,
+            Mean = new float[256], Std = Enumerable.Repeat(1f, 256).ToArray(),
+            Nodes =
+            [
+                new Conv2dNode("conv", NetworkDescription.NormalizedTensor, "c", 256, 256, 3, 3, 1, 1, 0, 0,
+                    TestNetworks.Sparse(random, 256 * 256 * 9, 0.98), null, Prunable: true),
+                new FlattenNode("flatten", "c", NetworkDescription.LogitsTensor),
+            ],
+        };
+
+        OnnxLayerSize compact = Layer(OnnxModelWriter.Write(net, new()).Size, "conv");
+        OnnxLayerSize sparse = Layer(OnnxModelWriter.Write(net, new() { WeightEncoding = OnnxWeightEncoding.SparseInitializer }).Size, "conv");
+        OnnxLayerSize dense = Layer(OnnxModelWriter.Write(net, new() { WeightEncoding = OnnxWeightEncoding.Dense }).Size, "conv");
+        Console.WriteLine($"dense {dense.WeightBytes} B, sparse_initializer {sparse.WeightBytes} B, compact {compact.WeightBytes} B, bound {compact.BoundBytes:F0} B");
+
+        Assert.AreEqual(OnnxWeightEncoding.Compact, compact.Encoding);
+        Assert.IsTrue(compact.WeightBytes < 1.05 * compact.BoundBytes, $"compact {compact.WeightBytes} B vs bound {compact.BoundBytes:F0} B");
+        Assert.IsTrue(compact.WeightBytes < sparse.WeightBytes);
+    }
+
+    [TestMethod]
+    public void OnnxSizeReport_BoundBytes_CountsEntropyKeptValuesAndOtherParameters()
+    {
+        OnnxSizeReport size = OnnxModelWriter.Write(TestNetworks.LeNet(), new()).Size;
+        OnnxLayerSize conv2 = Layer(size, "conv2");
+        double p = (double)conv2.KeptCount / 1152;
+        double expectedConv2 = 1152 * (-p * Math.Log2(p) - (1 - p) * Math.Log2(1 - p)) / 8 + 4.0 * conv2.KeptCount;
+        Assert.AreEqual(expectedConv2, conv2.BoundBytes, 1e-9);
+        Assert.AreEqual(4.0 * 640, Layer(size, "fc2").BoundBytes);
+        // Biases 8 + 16 + 64 + 10, normalisation scale 1 + mean 3 + std 3.
+        Assert.AreEqual(98L + 7, size.OtherParameterCount);
+        Assert.AreEqual(size.Layers.Sum(l => l.BoundBytes) + 4.0 * 105, size.BoundBytes, 1e-9);
+    }
+
+    [TestMethod]
+    public void OnnxModelWriter_Write_ModelHeaderInputsOutputsAndNames()
+    {
+        ModelProto model = Model(OnnxModelWriter.Write(TestNetworks.ResNet(), AllOutputs).Bytes);
+        Assert.AreEqual(8L, model.IrVersion);
+        Assert.AreEqual(17L, model.OpsetImport.Single(o => o.Domain == "").Version);
+        Assert.AreEqual("HyperSparse.MLNet", model.ProducerName);
+
+        ValueInfoProto input = model.Graph.Input.Single();
+        Assert.AreEqual("pixels", input.Name);
+        CollectionAssert.AreEqual(new[] { "batch", "", "", "" }, input.Type.TensorType.Shape.Dim.Select(d => d.DimParam).ToArray());
+        CollectionAssert.AreEqual(new long[] { 0, 3, 12, 12 }, input.Type.TensorType.Shape.Dim.Select(d => d.DimValue).ToArray());
+        CollectionAssert.AreEqual(new[] { "Score", "PredictedIndex", "Logits" }, model.Graph.Output.Select(o => o.Name).ToArray());
+        Assert.AreEqual((int)TensorProto.Types.DataType.Int64, model.Graph.Output[1].Type.TensorType.ElemType);
+
+        // Four BNs folded into their convs, the one after the Add kept; readable initializer names.
+        Assert.AreEqual(1, model.Graph.Node.Count(n => n.OpType == "BatchNormalization"));
+        Assert.AreEqual("block.bn3", model.Graph.Node.Single(n => n.OpType == "BatchNormalization").Name);
+        string[] initializers = model.Graph.Initializer.Select(t => t.Name).ToArray();
+        CollectionAssert.IsSubsetOf(new[] { "stem.conv.bias", "fc.weight", "fc.bias", "block.bn3.scale", "input.mean", "input.std" }, initializers);
+        Assert.IsFalse(model.Graph.Node.Any(n => n.OpType == "Mul"), "pixel scale 1 needs no Mul");
+    }
+
+    [TestMethod]
+    public void OnnxModelWriter_Write_SparseInitializerIsSpecShaped()
+    {
+        GraphProto graph = Model(OnnxModelWriter.Write(TestNetworks.ResNet(), new() { WeightEncoding = OnnxWeightEncoding.SparseInitializer }).Bytes).Graph;
+        SparseTensorProto conv1 = graph.SparseInitializer.Single(s => s.Values.Name == "block.conv1.weight");
+        CollectionAssert.AreEqual(new long[] { 32, 16, 3, 3 }, conv1.Dims.ToArray());
+        Assert.AreEqual((int)TensorProto.Types.DataType.Int64, conv1.Indices.DataType);
+        Assert.AreEqual(1, conv1.Indices.Dims.Count);
+        Assert.AreEqual(conv1.Values.Dims[0], conv1.Indices.Dims[0]);
+        SparseTensorProto empty = graph.SparseInitializer.Single(s => s.Values.Name == "block.down.conv.weight");
+        Assert.AreEqual(0L, empty.Values.Dims[0]);
+    }
+
+    [TestMethod]
+    public void OnnxModelWriter_Write_MetadataRoundTripsThroughOrt()
+    {
+        NetworkDescription net = TestNetworks.LeNet();
+        OnnxExportResult result = OnnxModelWriter.Write(net, new() { PredictedIndexOutputName = "Label" });
+        using var session = new InferenceSession(result.Bytes);
+        OnnxContract contract = OnnxContractMetadata.Read(session.ModelMetadata.CustomMetadataMap);
+
+        Assert.AreEqual("image", contract.InputName);
+        Assert.AreEqual((3, 20, 20, 10), (contract.Channels, contract.Height, contract.Width, contract.ClassCount));
+        Assert.AreEqual(net.PixelScale, contract.PixelScale);
+        CollectionAssert.AreEqual(net.Mean, contract.Mean);
+        CollectionAssert.AreEqual(net.Std, contract.Std);
+        Assert.AreEqual(OnnxWeightEncoding.Compact, contract.WeightEncoding);
+        Assert.AreEqual(("Score", "Label", (string?)null), (contract.ScoreOutputName, contract.PredictedIndexOutputName, contract.LogitsOutputName));
+        CollectionAssert.AreEqual(new[] { "conv1", "conv2", "fc1" }, contract.PrunableLayers.Select(l => l.Name).ToArray());
+        OnnxContractLayer fc1 = contract.PrunableLayers[2];
+        Assert.AreEqual("Gemm", fc1.OpType);
+        CollectionAssert.AreEqual(new long[] { 64, 256 }, fc1.Shape);
+        Assert.AreEqual(net.Nodes.OfType<LinearNode>().First().Weight.Count(w => w != 0), fc1.KeptCount);
+    }
+
+    [TestMethod]
+    public void OnnxModelWriter_Write_IsDeterministic()
+    {
+        byte[] first = OnnxModelWriter.Write(TestNetworks.ResNet(), new()).Bytes;
+        byte[] second = OnnxModelWriter.Write(TestNetworks.ResNet(), new()).Bytes;
+        CollectionAssert.AreEqual(first, second);
+    }
+
+    [TestMethod]
+    public void OnnxModelWriter_Write_FoldedZerosStayPositiveZeros()
+    {
+        // block.bn1 has a negative γ on one channel: folded zeros must not turn into −0 (the sparse encodings rebuild +0).
+        TensorProto weight = Model(OnnxModelWriter.Write(TestNetworks.ResNet(), new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes)
+            .Graph.Initializer.Single(t => t.Name == "block.conv1.weight");
+        float[] values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(weight.RawData.Span).ToArray();
+        Assert.IsFalse(values.Any(v => v == 0f && float.IsNegative(v)));
+        Assert.AreEqual(TestNetworks.ResNet().Nodes.OfType<Conv2dNode>().Single(c => c.Name == "block.conv1").Weight.Count(w => w == 0f),
+            values.Count(v => v == 0f));
+    }
+
+    [TestMethod]
+    public void OnnxModelWriter_Write_BadNodeNamesNodeExpectedAndFound()
+    {
+        NetworkDescription net = TestNetworks.LeNet();
+        var nodes = net.Nodes.ToList();
+        nodes[3] = ((Conv2dNode)nodes[3]) with { InChannels = 4, Weight = new float[16 * 4 * 9] };
+        var bad = new NetworkDescription
+        {
+            InputName = net.InputName, Channels = 3, Height = 20, Width = 20, ClassCount = 10,
+            Mean = net.Mean, Std = net.Std, Nodes = nodes,
+        };
+
+        var error = Assert.ThrowsExactly<ArgumentException>(() => OnnxModelWriter.Write(bad, new()));
+        StringAssert.Contains(error.Message, "conv2");
+        StringAssert.Contains(error.Message, "[4, H, W]");
+        StringAssert.Contains(error.Message, "[8, 8, 8]");
+    }
+
+    [TestMethod]
+    public void OnnxModelWriter_Write_ClashingOutputNamesRejected()
+    {
+        var error = Assert.ThrowsExactly<ArgumentException>(() =>
+            OnnxModelWriter.Write(TestNetworks.LeNet(), new() { PredictedIndexOutputName = "Score" }));
+        StringAssert.Contains(error.Message, "distinct");
+
+        var clash = Assert.ThrowsExactly<ArgumentException>(() =>
+            OnnxModelWriter.Write(TestNetworks.LeNet(), new() { LogitsOutputName = "h1r" }));
+        StringAssert.Contains(clash.Message, "'h1r'");
+    }
+
+    [TestMethod]
+    public void OnnxModelWriter_WriteFile_MissingDirectoryThrowsAndLeavesNothing()
+    {
+        string root = Path.Combine(Path.GetTempPath(), $"hs-onnx-{Guid.NewGuid():N}");
+        string path = Path.Combine(root, "missing", "model.onnx");
+        try
+        {
+            var error = Assert.ThrowsExactly<DirectoryNotFoundException>(() => OnnxModelWriter.WriteFile(TestNetworks.LeNet(), new(), path));
+            StringAssert.Contains(error.Message, Path.Combine(root, "missing"));
+            Assert.IsFalse(Directory.Exists(root), "nothing created");
+        }
+        finally
+        {
+            if (Directory.Exists(root))
+                Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void OnnxModelWriter_WriteFile_ReplacesFileAndLeavesNoTemporary()
+    {
+        string directory = Directory.CreateTempSubdirectory("hs-onnx-").FullName;
+        try
+        {
+            string path = Path.Combine(directory, "model.onnx");
+            File.WriteAllText(path, "old");
+            OnnxExportResult result = OnnxModelWriter.WriteFile(TestNetworks.LeNet(), new(), path);
+            CollectionAssert.AreEqual(result.Bytes, File.ReadAllBytes(path));
+            CollectionAssert.AreEqual(new[] { "model.onnx" }, Directory.GetFiles(directory).Select(Path.GetFileName).ToArray());
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void OnnxModelWriter_WriteStream_WritesSameBytes()
+    {
+        using var stream = new MemoryStream();
+        OnnxExportResult result = OnnxModelWriter.Write(TestNetworks.LeNet(), new(), stream);
+        CollectionAssert.AreEqual(result.Bytes, stream.ToArray());
+    }
+
+    private static ModelProto Model(byte[] bytes) => ModelProto.Parser.ParseFrom(bytes);
+
+    private static OnnxLayerSize Layer(OnnxSizeReport size, string name) => size.Layers.Single(l => l.Name == name);
+
+    private static int[] Bits(float[] values) => values.Select(BitConverter.SingleToInt32Bits).ToArray();
+
+    private static void AssertClose(float[] expected, float[] actual, double tolerance, string what)
+    {
+        Assert.HasCount(expected.Length, actual);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.AreEqual(expected[i], actual[i], tolerance, $"{what}[{i}]");
+    }
+}
