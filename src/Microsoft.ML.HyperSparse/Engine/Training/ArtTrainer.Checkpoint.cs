@@ -101,7 +101,8 @@ internal sealed partial class ArtTrainer
                 return;
             }
             foreach (var w in warnings) { report.Notes.Add(w); owner.log?.Invoke(w); }
-            var (path, checkpoint) = loaded!.Value;
+            var path = loaded.Path;
+            var checkpoint = loaded.Data;
             var tensors = checkpoint.Tensors.ToDictionary(kv => kv.Key, kv => kv.Value);
             try
             {
@@ -141,7 +142,7 @@ internal sealed partial class ArtTrainer
             }
             finally
             {
-                foreach (var t in tensors.Values) t.Dispose();
+                loaded.Dispose();
             }
         }
 

@@ -44,7 +44,7 @@ internal sealed class Sgd : IDisposable
             var step = grad;
             if (Momentum != 0)
             {
-                if (velocity[i] is null) velocity[i] = grad.detach().clone();
+                if (velocity[i] is null) velocity[i] = grad.detach().clone().DetachFromDisposeScope(); // outlives the batch scope
                 else velocity[i]!.mul_(Momentum).add_(grad);
                 step = velocity[i]!;
             }
@@ -58,7 +58,7 @@ internal sealed class Sgd : IDisposable
     public void LoadVelocity(int index, Tensor value)
     {
         velocity[index]?.Dispose();
-        velocity[index] = value.detach().clone();
+        velocity[index] = value.detach().clone().DetachFromDisposeScope();
     }
 
     public void Dispose()
