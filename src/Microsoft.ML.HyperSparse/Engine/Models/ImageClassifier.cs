@@ -55,16 +55,13 @@ internal abstract class ImageClassifier : nn.Module<Tensor, Tensor>
     /// <summary>All Conv2d and Linear weights in module registration order; biases and BatchNorm are not in the set.</summary>
     public IReadOnlyList<PrunableLayer> PrunableLayers()
     {
-        var layers = new List<PrunableLayer>();
+        // TorchSharp's named_modules() lists a module's plain fields before the contents of its ModuleLists, while
+        // named_parameters() follows registration (forward) order, which is the reference's order: take names from the
+        // former, order from the latter.
+        var prunable = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (name, module) in named_modules())
-        {
-            switch (module)
-            {
-                case Conv2d conv: layers.Add(new PrunableLayer(name + ".weight", conv.weight!)); break;
-                case Linear linear: layers.Add(new PrunableLayer(name + ".weight", linear.weight!)); break;
-            }
-        }
-        return layers;
+            if (module is Conv2d or Linear) prunable.Add(name + ".weight");
+        return named_parameters().Where(p => prunable.Contains(p.name)).Select(p => new PrunableLayer(p.name, p.parameter)).ToList();
     }
 
     /// <summary>Describes the network as shapes and arrays for the ONNX writer (eval form: BN running statistics).</summary>

@@ -1,0 +1,241 @@
+using Microsoft.ML.HyperSparse.Engine.Models;
+using Microsoft.ML.HyperSparse.Engine.Regularization;
+using Microsoft.ML.HyperSparse.Engine.Training;
+using Microsoft.ML.HyperSparse.Onnx;
+
+namespace Microsoft.ML.HyperSparse;
+
+/// <summary>The convolutional networks <see cref="HyperSparseClassificationTrainer"/> can train.</summary>
+public enum HyperSparseArchitecture
+{
+    /// <summary>LeNet-5 (two 5×5 convolutions, 120-84 fully connected); 61,470 prunable weights on 28×28 grayscale. Fast on a CPU.</summary>
+    LeNet5,
+    /// <summary>Multi-layer perceptron 300-100 on the flattened image.</summary>
+    Mlp,
+    /// <summary>CIFAR-style ResNet-20, 16/32/64 channels (≈270k prunable weights).</summary>
+    ResNet20,
+    /// <summary>The paper's ResNet-32 at double width, 32/64/128 channels (1,855,584 prunable weights on 32×32×3, 10 classes).</summary>
+    ResNet32,
+    /// <summary>The paper's VGG-19 with batch normalisation, CIFAR variant (20,024,000 prunable weights, 10 classes).</summary>
+    Vgg19,
+}
+
+/// <summary>The sparsity-inducing regulariser used during Adaptive Regularized Training.</summary>
+public enum HyperSparseRegularizerKind
+{
+    /// <summary>The paper's HyperSparse loss with its adaptive scale (default).</summary>
+    HyperSparse,
+    /// <summary>Plain L1 (Σ|w|), for comparison.</summary>
+    L1,
+    /// <summary>Plain L2 (Σw²), for comparison.</summary>
+    L2,
+}
+
+/// <summary>How the network reaches the requested sparsity.</summary>
+public enum HyperSparsePruningMethod
+{
+    /// <summary>Adaptive Regularized Training: regularise until the pruned network matches the dense one, then prune and fine-tune (default).</summary>
+    AdaptiveRegularizedTraining,
+    /// <summary>Baseline: train dense for the warm-up epochs, prune by magnitude once, fine-tune.</summary>
+    OneShotMagnitude,
+}
+
+/// <summary>How pruned weights are stored in the exported ONNX model.</summary>
+public enum HyperSparseWeightEncoding
+{
+    /// <summary>Kept values plus 8-bit gaps between kept positions, rebuilt by standard ops that ONNX Runtime folds at load (default; smallest).</summary>
+    Compact,
+    /// <summary>ONNX <c>sparse_initializer</c> with INT64 linear indices, for tools that read that form.</summary>
+    SparseInitializer,
+    /// <summary>Plain dense float initializers (largest; zeros are stored).</summary>
+    Dense,
+}
+
+public sealed partial class HyperSparseClassificationTrainer
+{
+    /// <summary>
+    /// Every setting of <see cref="HyperSparseClassificationTrainer"/>. Defaults are the paper's reference code
+    /// (ResNet-32 schedule: 60 warm-up epochs, ART until its stop rule, 160 fine-tune epochs) except where noted.
+    /// </summary>
+    public sealed class Options
+    {
+        /// <summary>Label column: a key type (e.g. from MapValueToKey). Default "Label".</summary>
+        public string LabelColumnName { get; set; } = DefaultColumnNames.Label;
+
+        /// <summary>Feature column: Vector&lt;Single, C, H, W&gt; from ExtractPixels, or a flat Single vector with <see cref="ImageChannels"/>/<see cref="ImageHeight"/>/<see cref="ImageWidth"/>. Default "Features".</summary>
+        public string FeatureColumnName { get; set; } = DefaultColumnNames.Features;
+
+        /// <summary>Name of the probabilities column the transformer adds. Default "Score".</summary>
+        public string ScoreColumnName { get; set; } = DefaultColumnNames.Score;
+
+        /// <summary>Name of the predicted-label column (same key type as the label). Default "PredictedLabel".</summary>
+        public string PredictedLabelColumnName { get; set; } = DefaultColumnNames.PredictedLabel;
+
+        /// <summary>Channels of a flat feature vector; ignored when the column has C×H×W dimensions. Default null.</summary>
+        public int? ImageChannels { get; set; }
+
+        /// <summary>Height of a flat feature vector; ignored when the column has C×H×W dimensions. Default null.</summary>
+        public int? ImageHeight { get; set; }
+
+        /// <summary>Width of a flat feature vector; ignored when the column has C×H×W dimensions. Default null.</summary>
+        public int? ImageWidth { get; set; }
+
+        /// <summary>Network to train. Default <see cref="HyperSparseArchitecture.ResNet20"/> (the paper's ResNet-32 is ≈4× slower on a CPU).</summary>
+        public HyperSparseArchitecture Architecture { get; set; } = HyperSparseArchitecture.ResNet20;
+
+        /// <summary>κ: the fraction of prunable (conv and linear) weights set to zero, in (0, 1). Default 0.9.</summary>
+        public double PruningRate { get; set; } = 0.9;
+
+        /// <summary>How sparsity is reached. Default <see cref="HyperSparsePruningMethod.AdaptiveRegularizedTraining"/>.</summary>
+        public HyperSparsePruningMethod Method { get; set; } = HyperSparsePruningMethod.AdaptiveRegularizedTraining;
+
+        /// <summary>Regulariser used by ART. Default <see cref="HyperSparseRegularizerKind.HyperSparse"/>.</summary>
+        public HyperSparseRegularizerKind Regularizer { get; set; } = HyperSparseRegularizerKind.HyperSparse;
+
+        /// <summary>λ in the first ART epoch. Default 5e-6 (the reference code).</summary>
+        public double LambdaInit { get; set; } = 5e-6;
+
+        /// <summary>η: λ is multiplied by this after each ART epoch. Default 1.05. Short schedules need more (e.g. 1.3) for ART's stop rule to fire.</summary>
+        public double LambdaGrowth { get; set; } = 1.05;
+
+        /// <summary>Dense warm-up epochs before ART (or before the one-shot prune). Default 60.</summary>
+        public int WarmupEpochs { get; set; } = 60;
+
+        /// <summary>Cap on ART epochs (the reference has none); when reached, the best pruned copy is taken and the report says so. Default 300.</summary>
+        public int MaxArtEpochs { get; set; } = 300;
+
+        /// <summary>m: ART's stop rule averages the pruned accuracy over 2m+1 epochs. Default 1.</summary>
+        public int StopWindowHalfSize { get; set; } = 1;
+
+        /// <summary>Masked fine-tune epochs after pruning. Default 160.</summary>
+        public int FineTuneEpochs { get; set; } = 160;
+
+        /// <summary>Fine-tune epochs at which the learning rate is multiplied by <see cref="LearningRateDecay"/>. Default {80, 120}.</summary>
+        public int[] LearningRateSteps { get; set; } = { 80, 120 };
+
+        /// <summary>Mini-batch size. Default 64.</summary>
+        public int BatchSize { get; set; } = 64;
+
+        /// <summary>SGD learning rate for warm-up, ART and the start of fine-tuning. Default 0.1.</summary>
+        public double LearningRate { get; set; } = 0.1;
+
+        /// <summary>Factor applied at each of <see cref="LearningRateSteps"/>. Default 0.1.</summary>
+        public double LearningRateDecay { get; set; } = 0.1;
+
+        /// <summary>SGD momentum. Default 0.9.</summary>
+        public double Momentum { get; set; } = 0.9;
+
+        /// <summary>SGD weight decay (coupled L2 on all parameters). Default 1e-4.</summary>
+        public double WeightDecay { get; set; } = 1e-4;
+
+        /// <summary>Random-crop padding in pixels (0 = off). Default 4.</summary>
+        public int CropPadding { get; set; } = 4;
+
+        /// <summary>Random horizontal flips. Default true.</summary>
+        public bool HorizontalFlip { get; set; } = true;
+
+        /// <summary>Multiplier applied to raw feature values before normalisation; null = 1/255 when values exceed 1.5 (ExtractPixels' 0..255), else 1. Default null.</summary>
+        public float? PixelScale { get; set; }
+
+        /// <summary>Seed for initialisation, shuffling and augmentation. Same seed on CPU gives the same model. Default 42.</summary>
+        public int Seed { get; set; } = 42;
+
+        /// <summary>Optional validation data (same columns); its accuracy is measured after every epoch and reported. Default null.</summary>
+        public IDataView? ValidationSet { get; set; }
+
+        /// <summary>Folder for per-epoch checkpoints; null = none. Default null.</summary>
+        public string? CheckpointFolder { get; set; }
+
+        /// <summary>Continue from the newest checkpoint in <see cref="CheckpointFolder"/> when there is one. Default false.</summary>
+        public bool Resume { get; set; }
+
+        /// <summary>Training device. Only "cpu" is available in this build. Default "cpu".</summary>
+        public string Device { get; set; } = "cpu";
+
+        /// <summary>libtorch threads; null = all cores. Default null.</summary>
+        public int? NumberOfThreads { get; set; }
+
+        /// <summary>Apply the glibc malloc setting that makes CPU training ≈2.5× faster on Linux. Default true.</summary>
+        public bool TuneAllocator { get; set; } = true;
+
+        /// <summary>How pruned weights are stored in the ONNX model. Default <see cref="HyperSparseWeightEncoding.Compact"/>.</summary>
+        public HyperSparseWeightEncoding WeightEncoding { get; set; } = HyperSparseWeightEncoding.Compact;
+
+        internal TrainingOptions ToEngine() => new()
+        {
+            Architecture = Architecture switch
+            {
+                HyperSparseArchitecture.LeNet5 => Engine.Models.Architecture.LeNet5,
+                HyperSparseArchitecture.Mlp => Engine.Models.Architecture.Mlp,
+                HyperSparseArchitecture.ResNet20 => Engine.Models.Architecture.ResNet20,
+                HyperSparseArchitecture.ResNet32 => Engine.Models.Architecture.ResNet32,
+                HyperSparseArchitecture.Vgg19 => Engine.Models.Architecture.Vgg19,
+                _ => throw Errors.Option(nameof(Architecture), "a HyperSparseArchitecture value", Architecture),
+            },
+            Method = Method == HyperSparsePruningMethod.OneShotMagnitude ? PruningMethod.OneShotMagnitude : PruningMethod.Art,
+            Regularizer = Regularizer switch
+            {
+                HyperSparseRegularizerKind.L1 => RegularizerKind.L1,
+                HyperSparseRegularizerKind.L2 => RegularizerKind.L2,
+                _ => RegularizerKind.HyperSparse,
+            },
+            PruningRate = PruningRate,
+            LambdaInit = LambdaInit,
+            LambdaGrowth = LambdaGrowth,
+            WarmupEpochs = WarmupEpochs,
+            MaxArtEpochs = MaxArtEpochs,
+            StopWindowHalfSize = StopWindowHalfSize,
+            FineTuneEpochs = FineTuneEpochs,
+            LearningRateSteps = (LearningRateSteps ?? Array.Empty<int>()).ToArray(),
+            BatchSize = BatchSize,
+            LearningRate = LearningRate,
+            LearningRateDecay = LearningRateDecay,
+            Momentum = Momentum,
+            WeightDecay = WeightDecay,
+            CropPadding = CropPadding,
+            HorizontalFlip = HorizontalFlip,
+            Seed = Seed,
+            Threads = NumberOfThreads,
+            TuneAllocator = TuneAllocator,
+            CheckpointDirectory = CheckpointFolder,
+            Resume = Resume,
+        };
+
+        internal OnnxWeightEncoding ToOnnxEncoding() => WeightEncoding switch
+        {
+            HyperSparseWeightEncoding.Dense => OnnxWeightEncoding.Dense,
+            HyperSparseWeightEncoding.SparseInitializer => OnnxWeightEncoding.SparseInitializer,
+            _ => OnnxWeightEncoding.Compact,
+        };
+
+        /// <summary>Checks every option; throws naming the option, the expected and the found value.</summary>
+        internal void Validate()
+        {
+            if (string.IsNullOrWhiteSpace(LabelColumnName)) throw Errors.Option(nameof(LabelColumnName), "a column name", LabelColumnName);
+            if (string.IsNullOrWhiteSpace(FeatureColumnName)) throw Errors.Option(nameof(FeatureColumnName), "a column name", FeatureColumnName);
+            if (string.IsNullOrWhiteSpace(ScoreColumnName)) throw Errors.Option(nameof(ScoreColumnName), "a column name", ScoreColumnName);
+            if (string.IsNullOrWhiteSpace(PredictedLabelColumnName)) throw Errors.Option(nameof(PredictedLabelColumnName), "a column name", PredictedLabelColumnName);
+            if (!string.Equals(Device, "cpu", StringComparison.OrdinalIgnoreCase))
+                throw Errors.Option(nameof(Device), "\"cpu\" (no GPU build of TorchSharp is available)", Device);
+            foreach (var (name, value) in new[] { (nameof(ImageChannels), ImageChannels), (nameof(ImageHeight), ImageHeight), (nameof(ImageWidth), ImageWidth) })
+                if (value is < 1) throw Errors.Option(name, "a positive number or null", value);
+            if (PixelScale is { } s && (!(s > 0) || !float.IsFinite(s))) throw Errors.Option(nameof(PixelScale), "a positive finite number or null", s);
+            if (Resume && CheckpointFolder is null) throw Errors.Option(nameof(Resume), "true only together with CheckpointFolder", Resume);
+            try
+            {
+                ToEngine().Validate();
+            }
+            catch (ArgumentOutOfRangeException ex)
+            {
+                // The engine names its own options; map the two whose public names differ.
+                var name = ex.ParamName switch
+                {
+                    nameof(TrainingOptions.Threads) => nameof(NumberOfThreads),
+                    nameof(TrainingOptions.CheckpointDirectory) => nameof(CheckpointFolder),
+                    _ => ex.ParamName,
+                };
+                throw new ArgumentOutOfRangeException(name, ex.ActualValue, ex.Message.Replace($"'{ex.ParamName}'", $"'{name}'").Split(" (Parameter")[0]);
+            }
+        }
+    }
+}
