@@ -8,7 +8,23 @@ namespace Microsoft.ML.HyperSparse.Tests.Engine;
 /// <summary>Small helpers shared by the engine tests: building tensors from arrays and reading them back.</summary>
 internal static class EngineTestTensors
 {
-    public static void Load() => TorchRuntime.EnsureLoaded();
+    private static int? originalThreads;
+
+    /// <summary>
+    /// Loads TorchSharp and runs this class's tiny workloads on one intra-op thread: on the shared 2-core machine,
+    /// spinning OpenMP workers made a batch-2 forward pass take seconds. <see cref="Release"/> restores the setting.
+    /// </summary>
+    public static void Load()
+    {
+        TorchRuntime.EnsureLoaded();
+        originalThreads ??= get_num_threads();
+        set_num_threads(1);
+    }
+
+    public static void Release()
+    {
+        if (originalThreads is { } n) set_num_threads(n);
+    }
 
     public static Tensor Vector(params float[] values) => tensor(values);
 

@@ -20,6 +20,9 @@ public sealed class HyperSparseRegularizerTests
     [ClassInitialize]
     public static void Initialize(TestContext context) => Load();
 
+    [ClassCleanup]
+    public static void Cleanup() => Release();
+
     [TestMethod]
     public void HyperSparseRegularizer_Gradients_WorkedExampleMatchesTable()
     {

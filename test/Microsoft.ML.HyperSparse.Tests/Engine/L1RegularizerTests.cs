@@ -11,6 +11,9 @@ public sealed class L1RegularizerTests
     [ClassInitialize]
     public static void Initialize(TestContext context) => Load();
 
+    [ClassCleanup]
+    public static void Cleanup() => Release();
+
     [TestMethod]
     public void L1Regularizer_Gradients_AreSignOfWeights()
     {

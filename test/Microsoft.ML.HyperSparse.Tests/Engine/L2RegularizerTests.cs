@@ -11,6 +11,9 @@ public sealed class L2RegularizerTests
     [ClassInitialize]
     public static void Initialize(TestContext context) => Load();
 
+    [ClassCleanup]
+    public static void Cleanup() => Release();
+
     [TestMethod]
     public void L2Regularizer_Gradients_AreTwiceTheWeights()
     {

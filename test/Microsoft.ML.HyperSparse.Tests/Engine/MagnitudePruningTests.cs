@@ -15,6 +15,9 @@ public sealed class MagnitudePruningTests
     [ClassInitialize]
     public static void Initialize(TestContext context) => Load();
 
+    [ClassCleanup]
+    public static void Cleanup() => Release();
+
     private static PrunableLayer Layer(string name, float[] values, params long[] shape) => new(name, Param(values, shape));
 
     [TestMethod]

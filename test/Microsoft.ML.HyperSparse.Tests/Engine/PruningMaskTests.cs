@@ -12,6 +12,9 @@ public sealed class PruningMaskTests
     [ClassInitialize]
     public static void Initialize(TestContext context) => Load();
 
+    [ClassCleanup]
+    public static void Cleanup() => Release();
+
     private static PruningMask TwoLayerMask() => new(new[]
     {
         ("conv.weight", Shaped(new[] { 1f, 0f, 1f, 0f }, 2, 2)),

@@ -18,6 +18,9 @@ public sealed class SgdTests
     [ClassInitialize]
     public static void Initialize(TestContext context) => Load();
 
+    [ClassCleanup]
+    public static void Cleanup() => Release();
+
     private static Tensor LinearLoss(Tensor w, Tensor b, Tensor x, Tensor y) =>
         nn.functional.mse_loss(x.matmul(w.t()).add(b), y);
 
