@@ -1,0 +1,188 @@
+using Microsoft.ML.HyperSparse.Engine.Regularization;
+using TorchSharp;
+using static Microsoft.ML.HyperSparse.Tests.Engine.EngineTestTensors;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HyperSparse.Tests.Engine;
+
+/// <summary>
+/// Spec §1.2: ∂L_HS/∂wᵢ = sign(wᵢ)·s·sech²(s|wᵢ|)·A/T over the one global vector, s = 0.6585/a_(⌊κN⌋),
+/// A = Σ|w|, T = Σ tanh(s|w|), all treated as constants.
+/// </summary>
+[TestClass]
+public sealed class HyperSparseRegularizerTests
+{
+    // §1.2 worked example: κ = 0.5, N = 10, k = 5, a_(5) = 0.1, s = 6.585, A = 1.61, T = 5.102207.
+    private static readonly float[] Example = { 0.5f, -0.3f, 0.1f, -0.05f, 0.02f, 0.0f, 0.2f, -0.01f, 0.4f, 0.03f };
+    private static readonly double[] ExampleGradient =
+        { 0.011446, -0.153899, 1.385229, -1.867972, 2.042267, 0, 0.519436, -2.068910, 0.042399, 1.998867 };
+
+    [ClassInitialize]
+    public static void Initialize(TestContext context) => Load();
+
+    [ClassCleanup]
+    public static void Cleanup() => Release();
+
+    [TestMethod]
+    public void HyperSparseRegularizer_Gradients_WorkedExampleMatchesTable()
+    {
+        using var scope = NewDisposeScope();
+        var grads = new HyperSparseRegularizer(0.5).Gradients(new[] { Vector(Example) });
+
+        Assert.HasCount(1, grads);
+        CollectionAssert.AreEqual(new long[] { 10 }, grads[0].shape);
+        var g = Values(grads[0]);
+        for (var i = 0; i < g.Length; i++)
+            Assert.AreEqual(ExampleGradient[i], g[i], 1e-6, $"∂L_HS/∂w[{i}] for w = {Example[i]}");
+    }
+
+    [TestMethod]
+    public void HyperSparseRegularizer_Gradients_SplitAcrossTensorsEqualsGlobalVector()
+    {
+        using var scope = NewDisposeScope();
+        var regularizer = new HyperSparseRegularizer(0.5);
+        var global = Values(regularizer.Gradients(new[] { Vector(Example) })[0]);
+
+        // Same 10 weights as three layers of different shapes: 2×2, 3, 3×1. A per-layer threshold or per-layer A/T
+        // would change the numbers (layer 1 alone has a_(⌊0.5·4⌋) = 0.1 but layer 3 has 0.03).
+        var layers = new[]
+        {
+            Shaped(Example[..4], 2, 2),
+            Shaped(Example[4..7], 3),
+            Shaped(Example[7..], 3, 1),
+        };
+        var split = regularizer.Gradients(layers);
+
+        Assert.HasCount(3, split);
+        for (var i = 0; i < layers.Length; i++)
+            CollectionAssert.AreEqual(layers[i].shape, split[i].shape, $"gradient {i} has its weight's shape");
+        CollectionAssert.AreEqual(global, Concat(split), "split result must be bit-identical to the global one");
+
+        // Two tensors, the other way round (7 + 3).
+        var two = regularizer.Gradients(new[] { Shaped(Example[..7], 7, 1, 1), Shaped(Example[7..], 1, 3) });
+        CollectionAssert.AreEqual(global, Concat(two));
+    }
+
+    [TestMethod]
+    public void HyperSparseRegularizer_Gradients_MatchFiniteDifferenceOfSurrogateLoss()
+    {
+        using var scope = NewDisposeScope();
+        const double kappa = 0.9;
+        var w = TieFree(200, seed: 7, low: 0.001, high: 0.5);
+        var grads = Values(new HyperSparseRegularizer(kappa).Gradients(new[] { Shaped(w, 20, 10) })[0]);
+
+        // Frozen constants s₀, A₀, T₀ from the current weights (in double, from the same float values).
+        var a = w.Select(x => Math.Abs((double)x)).ToArray();
+        var sorted = a.OrderBy(x => x).ToArray();
+        var s0 = 0.6585 / sorted[(int)Math.Floor(kappa * a.Length)];
+        var a0 = a.Sum();
+        var t0 = a.Sum(x => Math.Tanh(s0 * x));
+        double Surrogate(double[] v) => a0 / t0 * v.Sum(x => Math.Tanh(s0 * Math.Abs(x)));
+
+        const double h = 1e-6;
+        var v = w.Select(x => (double)x).ToArray();
+        for (var i = 0; i < v.Length; i++)
+        {
+            var keep = v[i];
+            v[i] = keep + h; var plus = Surrogate(v);
+            v[i] = keep - h; var minus = Surrogate(v);
+            v[i] = keep;
+            var numeric = (plus - minus) / (2 * h);
+            Assert.AreEqual(numeric, grads[i], 1e-4 * Math.Max(1, Math.Abs(numeric)), $"weight {i} = {w[i]}");
+        }
+    }
+
+    [TestMethod]
+    public void HyperSparseRegularizer_Gradients_ZeroWeightHasZeroGradient()
+    {
+        using var scope = NewDisposeScope();
+        var w = new[] { 0.4f, 0f, -0.2f, 0f, 0.1f, 0.05f, 0f, -0.7f };
+        // κ = 0.5, N = 8, k = 4: a_(4) = 0.1 > 0 (three zeros are fewer than κN).
+        var g = Values(new HyperSparseRegularizer(0.5).Gradients(new[] { Vector(w) })[0]);
+
+        // sign(0) = 0, so the HS gradient is exactly 0 where w = 0 (PyTorch's abs gradient at 0).
+        foreach (var i in new[] { 1, 3, 6 }) Assert.AreEqual(0f, g[i], $"w[{i}] = 0");
+        // The others are non-zero and carry the weight's sign.
+        foreach (var i in new[] { 0, 2, 4, 5, 7 }) Assert.AreEqual(Math.Sign(w[i]), Math.Sign(g[i]), $"sign at {i}");
+    }
+
+    [TestMethod]
+    public void HyperSparseRegularizer_Gradients_MoreThanKappaNZerosGiveNoNaN()
+    {
+        using var scope = NewDisposeScope();
+        // κ = 0.5, N = 10, k = 5; 8 zeros put a_(5) = 0, so s = 0.6585/0 would be infinite.
+        var w = new[] { 0f, 0f, 0.3f, 0f, 0f, -0.2f, 0f, 0f, 0f, 0f };
+        var g = Values(new HyperSparseRegularizer(0.5).Gradients(new[] { Vector(w) })[0]);
+
+        foreach (var x in g) Assert.IsTrue(float.IsFinite(x), $"gradient {x} is not finite");
+        for (var i = 0; i < w.Length; i++)
+        {
+            // Zeros: sign(0) = 0. Non-zeros: lim s→∞ of s·sech²(s·a) = 0 for a > 0.
+            Assert.AreEqual(0f, g[i], 1e-6f, $"w[{i}] = {w[i]}");
+        }
+    }
+
+    [TestMethod]
+    public void HyperSparseRegularizer_Gradients_AllZeroWeightsGiveZeros()
+    {
+        using var scope = NewDisposeScope();
+        var g = Values(new HyperSparseRegularizer(0.9).Gradients(new[] { zeros(3, 4) })[0]);
+        CollectionAssert.AreEqual(new float[12], g);
+    }
+
+    [TestMethod]
+    public void HyperSparseRegularizer_AddToGradients_AddsLambdaTimesGradientToExistingGrad()
+    {
+        using var scope = NewDisposeScope();
+        const double lambda = 0.25;
+        var w = Param(Example, 2, 5);
+        // Give w an existing gradient c through a real backward pass: ∂(Σ w⊙c)/∂w = c.
+        var c = Shaped(Enumerable.Range(1, 10).Select(i => i / 10f).ToArray(), 2, 5);
+        w.mul(c).sum().backward();
+        var gradBefore = w.grad;
+
+        new HyperSparseRegularizer(0.5).AddToGradients(new[] { w }, lambda);
+
+        Assert.IsNotNull(w.grad);
+        var actual = Values(w.grad);
+        var cv = Values(c);
+        for (var i = 0; i < actual.Length; i++)
+            Assert.AreEqual(cv[i] + lambda * ExampleGradient[i], actual[i], 1e-6, $"grad[{i}] = c + λ·∂L_HS/∂w");
+        CollectionAssert.AreEqual(actual, Values(gradBefore!), "the existing gradient tensor is updated in place");
+    }
+
+    [TestMethod]
+    public void HyperSparseRegularizer_AddToGradients_CreatesGradWhenMissing()
+    {
+        using var scope = NewDisposeScope();
+        const double lambda = 3.0;
+        var first = Param(Example[..6], 2, 3);
+        var second = Param(Example[6..], 4);
+        Assert.IsNull(first.grad);
+        Assert.IsNull(second.grad);
+
+        new HyperSparseRegularizer(0.5).AddToGradients(new[] { first, second }, lambda);
+
+        Assert.IsNotNull(first.grad);
+        Assert.IsNotNull(second.grad);
+        CollectionAssert.AreEqual(first.shape, first.grad.shape);
+        CollectionAssert.AreEqual(second.shape, second.grad.shape);
+        var actual = Concat(new[] { first.grad, second.grad });
+        for (var i = 0; i < actual.Length; i++)
+            Assert.AreEqual(lambda * ExampleGradient[i], actual[i], 3e-6, $"grad[{i}] = λ·∂L_HS/∂w");
+        // The weights themselves are not touched.
+        CollectionAssert.AreEqual(Example, Concat(new Tensor[] { first, second }));
+    }
+
+    [TestMethod]
+    public void HyperSparseRegularizer_Constructor_RejectsPruningRateOutsideOpenUnitInterval()
+    {
+        foreach (var kappa in new[] { 0.0, 1.0, -0.1, double.NaN })
+        {
+            var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new HyperSparseRegularizer(kappa), $"κ = {kappa}");
+            Assert.AreEqual("pruningRate", ex.ParamName);
+        }
+        Assert.AreEqual(0.9, new HyperSparseRegularizer(0.9).PruningRate);
+        Assert.AreEqual(RegularizerKind.HyperSparse, new HyperSparseRegularizer(0.9).Kind);
+    }
+}

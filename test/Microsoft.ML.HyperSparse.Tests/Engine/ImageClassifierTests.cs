@@ -1,0 +1,94 @@
+using Microsoft.ML.HyperSparse.Engine.Models;
+using Microsoft.ML.HyperSparse.Onnx;
+using static Microsoft.ML.HyperSparse.Tests.Engine.EngineTestTensors;
+
+namespace Microsoft.ML.HyperSparse.Tests.Engine;
+
+/// <summary>
+/// Spec §1.1/§6: the prunable set is every Conv2d and Linear weight in registration order (no biases, no BN), and
+/// Describe() exposes exactly those weights as prunable Conv2d/Linear nodes.
+/// </summary>
+[TestClass]
+public sealed class ImageClassifierTests
+{
+    [ClassInitialize]
+    public static void Initialize(TestContext context) => Load();
+
+    [ClassCleanup]
+    public static void Cleanup() => Release();
+
+    // Architecture is internal, so the data rows carry its name.
+    public static IEnumerable<object[]> Architectures() => new[]
+    {
+        new object[] { nameof(Architecture.LeNet5), 5 },
+        new object[] { nameof(Architecture.Mlp), 3 },
+        new object[] { nameof(Architecture.ResNet20), 22 },
+        new object[] { nameof(Architecture.ResNet32), 34 },
+        new object[] { nameof(Architecture.Vgg19), 17 },
+    };
+
+    [TestMethod]
+    [DynamicData(nameof(Architectures))]
+    public void ImageClassifier_Describe_ListsOneWeightNodePerPrunableLayerWithSameValues(string architecture, int layerCount)
+    {
+        using var model = ModelFactory.Create(Enum.Parse<Architecture>(architecture), new ImageShape(3, 32, 32), 10);
+        var layers = model.PrunableLayers();
+        var weightNodes = model.Describe().Where(n => n is Conv2dNode or LinearNode).ToList();
+
+        Assert.HasCount(layerCount, layers);
+        Assert.HasCount(layerCount, weightNodes);
+        // Same layers as a set (node name + ".weight" is the parameter name) ...
+        CollectionAssert.AreEquivalent(layers.Select(l => l.Name).ToList(), weightNodes.Select(n => n.Name + ".weight").ToList());
+        // ... and in the same order: layer i of the prunable set (and so of every PruningMask) is weight node i.
+        for (var i = 0; i < layers.Count; i++)
+        {
+            var (weights, prunable, shape) = weightNodes[i] switch
+            {
+                Conv2dNode c => (c.Weight, c.Prunable, new long[] { c.OutChannels, c.InChannels, c.KernelH, c.KernelW }),
+                LinearNode l => (l.Weight, l.Prunable, new long[] { l.OutFeatures, l.InFeatures }),
+                _ => throw new InvalidOperationException(),
+            };
+            Assert.IsTrue(prunable, weightNodes[i].Name);
+            CollectionAssert.AreEqual(layers[i].Shape, shape, $"{layers[i].Name} vs node {weightNodes[i].Name}");
+            Assert.IsTrue(weights.AsSpan().SequenceEqual(Values(layers[i].Weight)), $"{layers[i].Name} vs node {weightNodes[i].Name}: values");
+        }
+    }
+
+    [TestMethod]
+    [DynamicData(nameof(Architectures))]
+    public void ImageClassifier_PrunableLayers_AreConvAndLinearWeightsOnly(string architecture, int layerCount)
+    {
+        using var model = ModelFactory.Create(Enum.Parse<Architecture>(architecture), new ImageShape(3, 32, 32), 10);
+        var layers = model.PrunableLayers();
+        Assert.HasCount(layerCount, layers);
+        var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        foreach (var layer in layers)
+        {
+            Assert.IsTrue(parameters.ContainsKey(layer.Name), $"{layer.Name} is a parameter of the model");
+            Assert.AreEqual(parameters[layer.Name].Handle, layer.Weight.Handle, $"{layer.Name} is the live parameter, not a copy");
+            Assert.IsTrue(layer.Shape.Length is 2 or 4, $"{layer.Name}: only conv (4-D) and linear (2-D) weights");
+        }
+        // Every other parameter is a bias or BatchNorm γ/β (1-D).
+        foreach (var (name, p) in parameters.Where(p => layers.All(l => l.Name != p.Key)).Select(p => (p.Key, p.Value)))
+            Assert.AreEqual(1, p.shape.Length, $"{name} is not prunable but is not 1-D");
+        Assert.AreEqual(layers.Count, layers.Select(l => l.Name).Distinct().Count());
+    }
+
+    /// <summary>§1.1: the reference walks model.modules() in registration order, which for these networks is forward order.</summary>
+    [TestMethod]
+    public void ImageClassifier_PrunableLayers_FollowRegistrationOrder()
+    {
+        using var model = ModelFactory.Create(Architecture.ResNet20, new ImageShape(3, 32, 32), 10);
+        var names = model.PrunableLayers().Select(l => l.Name).ToList();
+        Assert.AreEqual("conv1.weight, layer1.0.conv1.weight, layer1.0.conv2.weight", string.Join(", ", names.Take(3)));
+        // The first block of stage 2 has a shortcut, listed after its two convs.
+        var i = names.IndexOf("layer2.0.conv1.weight");
+        Assert.AreEqual("layer2.0.conv1.weight, layer2.0.conv2.weight, layer2.0.shortcut.conv.weight", string.Join(", ", names.Skip(i).Take(3)));
+        Assert.AreEqual("fc.weight", names[^1]);
+
+        using var vgg = ModelFactory.Create(Architecture.Vgg19, new ImageShape(3, 32, 32), 10);
+        Assert.AreEqual(
+            string.Join(", ", Enumerable.Range(0, 16).Select(i => $"convs.{i}.weight").Append("classifier.weight")),
+            string.Join(", ", vgg.PrunableLayers().Select(l => l.Name)));
+    }
+}

@@ -1,0 +1,163 @@
+using Microsoft.ML.HyperSparse.Engine.Models;
+using Microsoft.ML.HyperSparse.Engine.Pruning;
+using static Microsoft.ML.HyperSparse.Tests.Engine.EngineTestTensors;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HyperSparse.Tests.Engine;
+
+/// <summary>
+/// Spec §2.3: over the global conv+linear |w|, τ = a_(k) with k = ⌊κN⌋ (Python float math), keep |w| &gt; τ strictly,
+/// which keeps N − k − 1 weights when there are no ties; no per-layer quotas.
+/// </summary>
+[TestClass]
+public sealed class MagnitudePruningTests
+{
+    [ClassInitialize]
+    public static void Initialize(TestContext context) => Load();
+
+    [ClassCleanup]
+    public static void Cleanup() => Release();
+
+    private static PrunableLayer Layer(string name, float[] values, params long[] shape) => new(name, Param(values, shape));
+
+    [TestMethod]
+    [DataRow(10L, 0.5, 5L, DisplayName = "worked example: ⌊0.5·10⌋ = 5")]
+    [DataRow(10L, 0.9, 9L, DisplayName = "0.9·10 = 9.0 exactly in double, so 9 (not 8)")]
+    [DataRow(100L, 0.29, 28L, DisplayName = "0.29·100 = 28.999999999999996 in double, Python floors to 28")]
+    [DataRow(100L, 0.57, 56L, DisplayName = "0.57·100 = 56.99999999999999 in double → 56")]
+    [DataRow(3L, 0.1, 0L, DisplayName = "0.1·3 = 0.30000000000000004 → 0")]
+    [DataRow(1L, 0.99, 0L, DisplayName = "one weight: k = 0")]
+    [DataRow(1_855_584L, 0.98, 1_818_472L, DisplayName = "ResNet-32/C10 at 98 %")]
+    public void MagnitudePruning_ThresholdIndex_IsFloorOfKappaTimesNInDouble(long count, double kappa, long expected)
+    {
+        Assert.AreEqual(expected, MagnitudePruning.ThresholdIndex(count, kappa));
+    }
+
+    [TestMethod]
+    // §3 kept-weights table: N − ⌊κN⌋ − 1.
+    [DataRow(1_855_584L, 0.90, 185_558L)]
+    [DataRow(1_855_584L, 0.98, 37_111L)]
+    [DataRow(1_855_584L, 0.998, 3_711L)]
+    [DataRow(1_867_104L, 0.995, 9_335L)]
+    [DataRow(20_024_000L, 0.90, 2_002_399L)]
+    [DataRow(20_024_000L, 0.99, 200_239L)]
+    [DataRow(20_070_080L, 0.99, 200_700L)]
+    [DataRow(20_121_280L, 0.998, 40_242L)]
+    public void MagnitudePruning_ThresholdIndex_GivesKeptCountsOfSpecTable(long count, double kappa, long kept)
+    {
+        Assert.AreEqual(kept, count - MagnitudePruning.ThresholdIndex(count, kappa) - 1);
+    }
+
+    [TestMethod]
+    public void MagnitudePruning_ThresholdIndex_RejectsRateOutsideOpenUnitInterval()
+    {
+        foreach (var kappa in new[] { 0.0, -0.5, 1.0, 1.5, double.NaN, double.PositiveInfinity, double.NegativeInfinity })
+        {
+            var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => MagnitudePruning.ThresholdIndex(10, kappa), $"κ = {kappa}");
+            Assert.AreEqual("pruningRate", ex.ParamName);
+            StringAssert.Contains(ex.Message, "pruningRate");
+        }
+        var empty = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => MagnitudePruning.ThresholdIndex(0, 0.5));
+        Assert.AreEqual("count", empty.ParamName);
+    }
+
+    [TestMethod]
+    public void MagnitudePruning_Threshold_IsElementKOfAscendingMagnitudes()
+    {
+        using var scope = NewDisposeScope();
+        var w = new[] { 0.5f, -0.3f, 0.1f, -0.05f, 0.02f, 0.0f, 0.2f, -0.01f, 0.4f, 0.03f };
+        using var magnitudes = MagnitudePruning.Magnitudes(new[] { Vector(w[..3]), Shaped(w[3..], 7, 1) });
+        CollectionAssert.AreEqual(w.Select(Math.Abs).ToArray(), Values(magnitudes));
+        // sorted: 0, .01, .02, .03, .05, .1, .2, .3, .4, .5
+        Assert.AreEqual(0.1f, MagnitudePruning.Threshold(magnitudes, 0.5));
+        Assert.AreEqual(0.5f, MagnitudePruning.Threshold(magnitudes, 0.9));
+        Assert.AreEqual(0.0f, MagnitudePruning.Threshold(magnitudes, 0.05));
+        Assert.AreEqual(0.01f, MagnitudePruning.Threshold(magnitudes, 0.1));
+    }
+
+    [TestMethod]
+    public void MagnitudePruning_ComputeMask_WorkedExampleKeepsFourOfTen()
+    {
+        using var scope = NewDisposeScope();
+        var w = new[] { 0.5f, -0.3f, 0.1f, -0.05f, 0.02f, 0.0f, 0.2f, -0.01f, 0.4f, 0.03f };
+        using var mask = MagnitudePruning.ComputeMask(new[] { Layer("fc.weight", w, 2, 5) }, 0.5);
+
+        // τ = a_(5) = 0.1 and |w| > 0.1 strictly: 0.5, −0.3, 0.2, 0.4.
+        Assert.AreEqual(4L, mask.Kept);
+        Assert.AreEqual(10L, mask.Total);
+        CollectionAssert.AreEqual(new[] { 1f, 1f, 0f, 0f, 0f, 0f, 1f, 0f, 1f, 0f }, Values(mask.Layers[0].Mask));
+        CollectionAssert.AreEqual(new long[] { 2, 5 }, mask.Layers[0].Mask.shape);
+        Assert.AreEqual("fc.weight", mask.Layers[0].Name);
+    }
+
+    [TestMethod]
+    public void MagnitudePruning_ComputeMask_KeepsNMinusKMinusOneWithoutTies()
+    {
+        foreach (var n in new[] { 10, 37, 100, 1000, 4099 })
+            foreach (var kappa in new[] { 0.1, 0.29, 0.5, 0.9, 0.98 })
+            {
+                using var scope = NewDisposeScope();
+                var w = TieFree(n, seed: n);
+                // Spread over two layers of unequal size.
+                var cut = n / 3;
+                using var mask = MagnitudePruning.ComputeMask(
+                    new[] { Layer("a.weight", w[..cut], cut), Layer("b.weight", w[cut..], n - cut) }, kappa);
+                var k = (long)Math.Floor(kappa * n);
+                Assert.AreEqual(n - k - 1, mask.Kept, $"N = {n}, κ = {kappa}");
+                // And exactly the largest-magnitude ones are kept.
+                var keptMagnitudes = w.Zip(Concat(mask.Layers.Select(l => l.Mask))).Where(p => p.Second == 1f).Select(p => Math.Abs(p.First));
+                var prunedMagnitudes = w.Zip(Concat(mask.Layers.Select(l => l.Mask))).Where(p => p.Second == 0f).Select(p => Math.Abs(p.First));
+                Assert.IsTrue(keptMagnitudes.DefaultIfEmpty(float.MaxValue).Min() > prunedMagnitudes.Max(), $"N = {n}, κ = {kappa}");
+            }
+    }
+
+    [TestMethod]
+    public void MagnitudePruning_ComputeMask_WeightEqualToThresholdIsPruned()
+    {
+        using var scope = NewDisposeScope();
+        // κ = 0.2, N = 5, k = 1: τ = a_(1) = 0.1. The three ±0.1 are equal to τ, so all of them go, leaving 2 (not N−k−1 = 3).
+        using var mask = MagnitudePruning.ComputeMask(new[] { Layer("w", new[] { 0.1f, -0.1f, 0.3f, 0.1f, -0.2f }, 5) }, 0.2);
+        CollectionAssert.AreEqual(new[] { 0f, 0f, 1f, 0f, 1f }, Values(mask.Layers[0].Mask));
+    }
+
+    [TestMethod]
+    public void MagnitudePruning_ComputeMask_IsGlobalNotPerLayer()
+    {
+        using var scope = NewDisposeScope();
+        // Layer "small" holds the 6 smallest magnitudes of 12; κ = 0.5 → k = 6, τ = a_(6) = 0.4 → keep 5, all from "large".
+        var small = new[] { 0.01f, -0.02f, 0.03f, -0.04f, 0.05f, 0.06f };
+        var large = new[] { 0.4f, -0.5f, 0.6f, -0.7f, 0.8f, 0.9f };
+        using var mask = MagnitudePruning.ComputeMask(
+            new[] { Layer("first.weight", small, 2, 3), Layer("last.weight", large, 3, 2) }, 0.5);
+
+        Assert.AreEqual(0L, PruningMask.KeptIn(mask.Layers[0].Mask), "the all-small layer is pruned entirely");
+        CollectionAssert.AreEqual(new[] { 0f, 1f, 1f, 1f, 1f, 1f }, Values(mask.Layers[1].Mask));
+        Assert.AreEqual(5L, mask.Kept);
+    }
+
+    [TestMethod]
+    public void MagnitudePruning_Prune_ZeroesPrunedWeightsInPlaceAndLeavesKeptOnes()
+    {
+        using var scope = NewDisposeScope();
+        var w = new[] { 0.5f, -0.3f, 0.1f, -0.05f, 0.02f, 0.0f, 0.2f, -0.01f, 0.4f, 0.03f };
+        var layers = new[] { Layer("a", w[..4], 4), Layer("b", w[4..], 2, 3) };
+        using var mask = MagnitudePruning.Prune(layers, 0.5);
+
+        Assert.AreEqual(4L, mask.Kept);
+        CollectionAssert.AreEqual(new[] { 0.5f, -0.3f, 0f, 0f, 0f, 0f, 0.2f, 0f, 0.4f, 0f },
+            Concat(layers.Select(l => (Tensor)l.Weight)));
+        Assert.IsTrue(layers[0].Weight.requires_grad, "pruning keeps the parameter trainable");
+    }
+
+    [TestMethod]
+    public void MagnitudePruning_ComputeMask_RejectsInvalidRate()
+    {
+        using var scope = NewDisposeScope();
+        var layers = new[] { Layer("w", new[] { 0.1f, 0.2f }, 2) };
+        foreach (var kappa in new[] { 0.0, 1.0, double.NaN })
+        {
+            var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => MagnitudePruning.ComputeMask(layers, kappa));
+            Assert.AreEqual("pruningRate", ex.ParamName);
+        }
+    }
+}
