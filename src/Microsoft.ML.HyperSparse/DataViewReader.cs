@@ -15,8 +15,8 @@ internal sealed record ColumnContract(string FeatureColumn, string LabelColumn, 
             ?? throw Errors.MissingColumn("Feature", options.FeatureColumnName, schema.Select(c => c.Name));
         var label = schema.GetColumnOrNull(options.LabelColumnName)
             ?? throw Errors.MissingColumn("Label", options.LabelColumnName, schema.Select(c => c.Name));
-        if (feature.Value.Type is not VectorDataViewType vector || vector.ItemType != NumberDataViewType.Single)
-            throw Errors.SchemaMismatch("Feature", feature.Value.Name, "a vector of Single (e.g. from ExtractPixels)", feature.Value.Type.ToString());
+        if (feature.Type is not VectorDataViewType vector || vector.ItemType != NumberDataViewType.Single)
+            throw Errors.SchemaMismatch("Feature", feature.Name, "a vector of Single (e.g. from ExtractPixels)", feature.Type.ToString() ?? "?");
         int c, h, w;
         if (vector.Dimensions.Length == 3 && vector.Dimensions.All(d => d > 0))
         {
@@ -25,27 +25,27 @@ internal sealed record ColumnContract(string FeatureColumn, string LabelColumn, 
         else
         {
             if (options.ImageChannels is null || options.ImageHeight is null || options.ImageWidth is null)
-                throw Errors.SchemaMismatch("Feature", feature.Value.Name,
+                throw Errors.SchemaMismatch("Feature", feature.Name,
                     "Vector<Single, C, H, W> (ExtractPixels) or a flat vector together with the options ImageChannels, ImageHeight and ImageWidth",
                     vector.ToString());
             (c, h, w) = (options.ImageChannels.Value, options.ImageHeight.Value, options.ImageWidth.Value);
             if (vector.Size != c * h * w)
-                throw Errors.SchemaMismatch("Feature", feature.Value.Name,
+                throw Errors.SchemaMismatch("Feature", feature.Name,
                     $"a vector of {c}×{h}×{w} = {c * h * w} values (ImageChannels × ImageHeight × ImageWidth)",
                     vector.Size == 0 ? "a vector of unknown size" : $"a vector of {vector.Size} values");
         }
-        if (label.Value.Type is not KeyDataViewType key)
-            throw Errors.SchemaMismatch("Label", label.Value.Name, "a key type (use MapValueToKey)", label.Value.Type.ToString());
+        if (label.Type is not KeyDataViewType key)
+            throw Errors.SchemaMismatch("Label", label.Name, "a key type (use MapValueToKey)", label.Type.ToString() ?? "?");
         if (key.Count < 2 || key.Count > int.MaxValue)
-            throw Errors.SchemaMismatch("Label", label.Value.Name, "a key type with 2 or more classes", $"{key.Count} classes");
-        return new ColumnContract(feature.Value.Name, label.Value.Name, c, h, w, (int)key.Count, LabelNamesOf(label.Value, (int)key.Count));
+            throw Errors.SchemaMismatch("Label", label.Name, "a key type with 2 or more classes", $"{key.Count} classes");
+        return new ColumnContract(feature.Name, label.Name, c, h, w, (int)key.Count, LabelNamesOf(label, (int)key.Count));
     }
 
     /// <summary>The label's key values as text (the class names), or "0", "1", … when it has none.</summary>
     private static string[] LabelNamesOf(DataViewSchema.Column label, int count)
     {
         var names = Enumerable.Range(0, count).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-        var keyValues = label.Annotations.Schema.GetColumnOrNull(AnnotationUtils.Kinds.KeyValues);
+        var keyValues = label.Annotations.Schema.GetColumnOrNull("KeyValues");
         if (keyValues is null) return names;
         if (keyValues.Value.Type is VectorDataViewType { ItemType: TextDataViewType })
         {

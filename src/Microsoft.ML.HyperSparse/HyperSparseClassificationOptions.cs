@@ -60,16 +60,16 @@ public sealed partial class HyperSparseClassificationTrainer
     public sealed class Options
     {
         /// <summary>Label column: a key type (e.g. from MapValueToKey). Default "Label".</summary>
-        public string LabelColumnName { get; set; } = DefaultColumnNames.Label;
+        public string LabelColumnName { get; set; } = "Label";
 
         /// <summary>Feature column: Vector&lt;Single, C, H, W&gt; from ExtractPixels, or a flat Single vector with <see cref="ImageChannels"/>/<see cref="ImageHeight"/>/<see cref="ImageWidth"/>. Default "Features".</summary>
-        public string FeatureColumnName { get; set; } = DefaultColumnNames.Features;
+        public string FeatureColumnName { get; set; } = "Features";
 
         /// <summary>Name of the probabilities column the transformer adds. Default "Score".</summary>
-        public string ScoreColumnName { get; set; } = DefaultColumnNames.Score;
+        public string ScoreColumnName { get; set; } = "Score";
 
         /// <summary>Name of the predicted-label column (same key type as the label). Default "PredictedLabel".</summary>
-        public string PredictedLabelColumnName { get; set; } = DefaultColumnNames.PredictedLabel;
+        public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
 
         /// <summary>Channels of a flat feature vector; ignored when the column has C×H×W dimensions. Default null.</summary>
         public int? ImageChannels { get; set; }

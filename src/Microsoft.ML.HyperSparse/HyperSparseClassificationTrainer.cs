@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using Microsoft.ML.Data;
+using Microsoft.ML.HyperSparse.Engine.Data;
+using Microsoft.ML.HyperSparse.Engine.Training;
+using Microsoft.ML.HyperSparse.Onnx;
+using Microsoft.ML.Runtime;
+
+namespace Microsoft.ML.HyperSparse;
+
+/// <summary>
+/// Trains a sparse convolutional image classifier with Adaptive Regularized Training and the HyperSparse loss
+/// (Glandorf, Kaiser, Rosenhahn, arXiv 2308.07163), prunes it to <see cref="Options.PruningRate"/>, and returns a
+/// transformer that scores the exported ONNX model through ONNX Runtime (no TorchSharp needed at scoring time).
+/// </summary>
+/// <remarks>
+/// <para><b>Input columns.</b> Features: <c>Vector&lt;Single, C, H, W&gt;</c> as produced by
+/// <c>LoadImages → ResizeImages → ExtractPixels</c>, or a flat <c>Vector&lt;Single&gt;</c> of C·H·W values with
+/// <see cref="Options.ImageChannels"/>, <see cref="Options.ImageHeight"/> and <see cref="Options.ImageWidth"/>.
+/// Label: a key type (from <c>MapValueToKey</c>) with at least two classes.</para>
+/// <para><b>Output columns.</b> <c>Score</c>: <c>Vector&lt;Single&gt;</c> of class probabilities.
+/// <c>PredictedLabel</c>: the label's key type with the label's key values, so
+/// <c>MulticlassClassification.Evaluate</c> and <c>MapKeyToValue</c> work unchanged.</para>
+/// <para><b>Characteristics.</b> Machine learning task: multiclass classification. Normalisation needed: no (per-channel
+/// mean/std are computed from the training data and baked into the model). Caching: not needed (the data is read once
+/// into memory). Required NuGet for scoring: Microsoft.ML and Microsoft.ML.OnnxTransformer.</para>
+/// <para>Progress (one line per epoch: phase, λ, accuracies, sparsity) goes to <c>MLContext.Log</c>.
+/// <c>MLContext.CancelExecution()</c> stops training within one mini-batch.</para>
+/// </remarks>
+public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperSparseClassificationTransformer>
+{
+    private const string IndexColumn = "__HyperSparse_PredictedIndex";
+    private const string LabelTextColumn = "__HyperSparse_PredictedLabelText";
+
+    private readonly Options options;
+    private readonly IHostEnvironment? environment;
+
+    internal HyperSparseClassificationTrainer(IHostEnvironment? environment, Options options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        this.environment = environment;
+        this.options = options;
+    }
+
+    /// <summary>The options this trainer was created with.</summary>
+    public Options TrainerOptions => options;
+
+    /// <summary>Trains, prunes and exports the model; returns the ONNX-scoring transformer.</summary>
+    /// <param name="input">Training data with the feature and label columns.</param>
+    public HyperSparseClassificationTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var contract = ColumnContract.From(input.Schema, options);
+        using var channel = environment?.Start("HyperSparse");
+        void Log(string message) => channel?.Info(MessageSensitivity.None, message);
+        using var cancellation = new CancellationTokenSource();
+        using var watcher = WatchHostCancellation(cancellation);
+
+        var train = contract.Read(input, "Training", cancellation.Token);
+        var present = train.ClassCounts().Count(c => c > 0);
+        if (present < 2)
+            throw Errors.Data($"The label column '{contract.LabelColumn}' has only {present} class present in the training data; at least 2 are needed.");
+        ImageDataset? validation = null;
+        if (options.ValidationSet is { } validationView)
+            validation = ColumnContract.From(validationView.Schema, options) is var v && (v.Channels, v.Height, v.Width, v.ClassCount) == (contract.Channels, contract.Height, contract.Width, contract.ClassCount)
+                ? contract.Read(validationView, "Validation", cancellation.Token)
+                : throw Errors.Data($"The validation set's columns differ from the training data's: expected {contract.Channels}×{contract.Height}×{contract.Width} images and {contract.ClassCount} classes, found {v.Channels}×{v.Height}×{v.Width} and {v.ClassCount}.");
+
+        var scale = options.PixelScale ?? (train.Pixels.AsSpan().IndexOfAnyExceptInRange(-1.5f, 1.5f) >= 0 ? 1f / 255 : 1f);
+        var normalization = Normalization.FromData(train, scale);
+        Log($"HyperSparse: {train.Count} training images {contract.Channels}×{contract.Height}×{contract.Width}, {contract.ClassCount} classes, " +
+            $"{options.Architecture}, κ = {options.PruningRate}, pixel scale {scale}.");
+
+        var engineOptions = options.ToEngine();
+        using var result = new ArtTrainer(engineOptions, e => Log(Describe(e)), Log).Train(train, validation, normalization, cancellation.Token);
+
+        var description = new NetworkDescription
+        {
+            InputName = contract.FeatureColumn,
+            Channels = contract.Channels,
+            Height = contract.Height,
+            Width = contract.Width,
+            ClassCount = contract.ClassCount,
+            PixelScale = normalization.PixelScale,
+            Mean = normalization.Mean,
+            Std = normalization.Std,
+            Nodes = result.Model.Describe(),
+        };
+        // The file users get has the standard batched outputs; ML.NET's scorer gets the same graph with a scalar arg-max.
+        var export = OnnxModelWriter.Write(description, new OnnxExportOptions { WeightEncoding = options.ToOnnxEncoding(), ScoreOutputName = options.ScoreColumnName });
+        var scoring = OnnxModelWriter.Write(description, ExportOptions(options.ToOnnxEncoding()));
+        var report = new HyperSparseTrainingReport(result.Report, export.Size, contract.LabelNames);
+        Log($"HyperSparse: done. Sparsity {report.AchievedSparsity:P2} ({report.KeptWeights:N0} of {report.PrunableWeights:N0} weights kept); " +
+            $"ONNX {export.Size.ShippedBytes:N0} bytes ({options.WeightEncoding}) vs {export.Size.DenseBytes:N0} dense.");
+        var scorer = BuildScorer(scoring.Bytes, contract, input);
+        return new HyperSparseClassificationTransformer(scorer, export.Bytes, report);
+    }
+
+    /// <summary>The output schema: the input plus Score (Vector&lt;Single&gt;) and PredictedLabel (the label's key type).</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        var feature = inputSchema.LastOrDefault(c => c.Name == options.FeatureColumnName);
+        if (feature.Name is null)
+            throw Errors.MissingColumn("Feature", options.FeatureColumnName, inputSchema.Select(c => c.Name));
+        if (feature.Kind != SchemaShape.Column.VectorKind.Vector || feature.ItemType != NumberDataViewType.Single)
+            throw Errors.SchemaMismatch("Feature", options.FeatureColumnName, "a known-size vector of Single", $"{feature.Kind} of {feature.ItemType}");
+        var label = inputSchema.LastOrDefault(c => c.Name == options.LabelColumnName);
+        if (label.Name is null)
+            throw Errors.MissingColumn("Label", options.LabelColumnName, inputSchema.Select(c => c.Name));
+        if (!label.IsKey)
+            throw Errors.SchemaMismatch("Label", options.LabelColumnName, "a key type (use MapValueToKey)", label.ItemType.ToString() ?? "?");
+        // SchemaShape.Column cannot be built outside ML.NET: ask the same scoring chain, over a stand-in model with the
+        // same signature, what it produces.
+        var standIn = OnnxModelWriter.Write(StandInNetwork(options.FeatureColumnName), ExportOptions(OnnxWeightEncoding.Dense)).Bytes;
+        var context = new MLContext();
+        return ScorerEstimator(context, standIn, options.FeatureColumnName, new[] { "0", "1" }).GetOutputSchema(inputSchema);
+    }
+
+    private OnnxExportOptions ExportOptions(OnnxWeightEncoding encoding) => new()
+    {
+        WeightEncoding = encoding,
+        ScoreOutputName = options.ScoreColumnName,
+        PredictedIndexOutputName = IndexColumn,
+    };
+
+    private ITransformer BuildScorer(byte[] onnx, ColumnContract contract, IDataView input)
+    {
+        var context = new MLContext();
+        return ScorerEstimator(context, onnx, contract.FeatureColumn, contract.LabelNames).Fit(input);
+    }
+
+    /// <summary>ONNX scoring, then arg-max index → label text → key with the label's key values.</summary>
+    private IEstimator<ITransformer> ScorerEstimator(MLContext context, byte[] onnx, string featureColumn, string[] labelNames)
+    {
+        var lookup = labelNames.Select((name, i) => new KeyValuePair<long, ReadOnlyMemory<char>>(i, name.AsMemory()));
+        var keyData = context.Data.LoadFromEnumerable(labelNames.Select(n => new LabelName { Value = n }));
+        return context.Transforms.ApplyOnnxModel(new[] { options.ScoreColumnName, IndexColumn }, new[] { featureColumn }, new MemoryStream(onnx))
+            .Append(context.Transforms.Conversion.MapValue(LabelTextColumn, lookup, IndexColumn))
+            .Append(context.Transforms.Conversion.MapValueToKey(options.PredictedLabelColumnName, LabelTextColumn, keyData: keyData))
+            .Append(context.Transforms.DropColumns(IndexColumn, LabelTextColumn));
+    }
+
+    private sealed class LabelName
+    {
+        public string Value { get; set; } = "";
+    }
+
+    private static NetworkDescription StandInNetwork(string inputName) => new()
+    {
+        InputName = inputName,
+        Channels = 1, Height = 1, Width = 1, ClassCount = 2,
+        Mean = new[] { 0f }, Std = new[] { 1f },
+        Nodes = new NetworkNode[]
+        {
+            new FlattenNode("flatten", NetworkDescription.NormalizedTensor, "flatten"),
+            new LinearNode("fc", "flatten", NetworkDescription.LogitsTensor, 2, 1, new[] { 1f, -1f }, null, Prunable: false),
+        },
+    };
+
+    private static string Describe(EpochRecord e)
+    {
+        var text = string.Create(CultureInfo.InvariantCulture,
+            $"HyperSparse: {e.Phase} epoch {e.PhaseEpoch + 1} (global {e.Epoch + 1}): loss {e.TrainLoss:F4}, train acc {e.TrainAccuracy:F2} %");
+        if (e.Phase == TrainingPhase.Art) text += string.Create(CultureInfo.InvariantCulture, $", λ {e.Lambda:G3}, pruned train acc {e.PrunedTrainAccuracy:F2} %");
+        if (e.ValidationAccuracy is { } va) text += string.Create(CultureInfo.InvariantCulture, $", validation acc {va:F2} %");
+        return text + string.Create(CultureInfo.InvariantCulture, $", sparsity {e.Sparsity:P2}, {e.Seconds:F1} s");
+    }
+
+    /// <summary>MLContext.CancelExecution() sets the host's IsCanceled flag; poll it and cancel the token.</summary>
+    private IDisposable? WatchHostCancellation(CancellationTokenSource source)
+    {
+        var property = environment?.GetType().GetProperty("IsCanceled", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
+        if (property is null || property.PropertyType != typeof(bool)) return null;
+        return new Timer(_ =>
+        {
+            try { if ((bool)property.GetValue(environment)!) source.Cancel(); }
+            catch (ObjectDisposedException) { }
+        }, null, 100, 100);
+    }
+
+    /// <summary>The catalog's host environment (the user's MLContext), read through ML.NET's non-public catalog members.</summary>
+    internal static IHostEnvironment? EnvironmentOf(object catalog)
+    {
+        const BindingFlags Any = BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic;
+        object? owner = null;
+        for (var t = catalog.GetType(); t is not null && owner is null; t = t.BaseType)
+            owner = t.GetProperty("Owner", Any)?.GetValue(catalog);
+        if (owner is null) return null;
+        for (var t = owner.GetType(); t is not null; t = t.BaseType)
+            if (t.GetProperty("Environment", Any)?.GetValue(owner) is IHostEnvironment env) return env;
+        Debug.WriteLine("HyperSparse: MLContext environment not found; progress will not reach MLContext.Log.");
+        return null;
+    }
+}

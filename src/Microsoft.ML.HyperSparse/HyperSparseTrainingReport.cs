@@ -1,0 +1,111 @@
+using System.Text.Json;
+using Microsoft.ML.HyperSparse.Engine.Training;
+using Microsoft.ML.HyperSparse.Onnx;
+
+namespace Microsoft.ML.HyperSparse;
+
+/// <summary>One finished training epoch.</summary>
+/// <param name="Phase">"Warmup", "Art" or "FineTune".</param>
+/// <param name="Epoch">0-based global epoch.</param>
+/// <param name="PhaseEpoch">0-based epoch within the phase.</param>
+/// <param name="LearningRate">SGD learning rate of the epoch.</param>
+/// <param name="Lambda">Regularisation strength λ (0 outside ART).</param>
+/// <param name="TrainLoss">Mean cross-entropy over the epoch.</param>
+/// <param name="TrainAccuracy">Running top-1 accuracy (%) on the augmented training data.</param>
+/// <param name="PrunedTrainAccuracy">ART only: top-1 (%) of the magnitude-pruned copy on the training data.</param>
+/// <param name="ValidationAccuracy">Top-1 (%) on the validation set, when one was given.</param>
+/// <param name="Sparsity">Fraction of prunable weights that are zero after the epoch.</param>
+/// <param name="Seconds">Wall-clock time of the epoch.</param>
+public sealed record HyperSparseEpoch(string Phase, int Epoch, int PhaseEpoch, double LearningRate, double Lambda, double TrainLoss,
+    double TrainAccuracy, double? PrunedTrainAccuracy, double? ValidationAccuracy, double Sparsity, double Seconds);
+
+/// <summary>Kept weights and bytes of one prunable layer.</summary>
+/// <param name="Name">Layer weight name (e.g. "layer2.0.conv1.weight").</param>
+/// <param name="Shape">Weight shape.</param>
+/// <param name="Total">Number of weights.</param>
+/// <param name="Kept">Non-zero weights.</param>
+/// <param name="Sparsity">1 − Kept/Total.</param>
+/// <param name="Encoding">How the layer is stored in the ONNX file.</param>
+/// <param name="OnnxBytes">Bytes the layer's weight takes in the ONNX file.</param>
+public sealed record HyperSparseLayer(string Name, long[] Shape, long Total, long Kept, double Sparsity, string Encoding, long OnnxBytes);
+
+/// <summary>What a HyperSparse training run did and reached; serialisable with <see cref="ToJson"/>.</summary>
+public sealed class HyperSparseTrainingReport
+{
+    internal HyperSparseTrainingReport(TrainingReport report, OnnxSizeReport size, string[] classNames)
+    {
+        Architecture = report.Architecture;
+        Method = report.Method;
+        Regularizer = report.Regularizer;
+        RequestedPruningRate = report.RequestedPruningRate;
+        AchievedSparsity = report.AchievedSparsity;
+        PrunableWeights = report.PrunableWeights;
+        KeptWeights = report.KeptWeights;
+        WarmupEpochs = report.WarmupEpochs;
+        ArtEpochs = report.ArtEpochs;
+        FineTuneEpochs = report.FineTuneEpochs;
+        ArtStopReason = report.ArtStopReason.ToString();
+        SelectedArtEpoch = report.SelectedArtEpoch;
+        FinalValidationAccuracy = report.FinalValidationAccuracy;
+        TotalSeconds = report.TotalSeconds;
+        Notes = report.Notes.ToArray();
+        ClassNames = classNames;
+        Epochs = report.Epochs.Select(e => new HyperSparseEpoch(e.Phase.ToString(), e.Epoch, e.PhaseEpoch, e.LearningRate, e.Lambda,
+            e.TrainLoss, e.TrainAccuracy, e.PrunedTrainAccuracy, e.ValidationAccuracy, e.Sparsity, e.Seconds)).ToArray();
+        var bytesByName = size.Layers.ToDictionary(l => l.Name + ".weight", l => l, StringComparer.Ordinal);
+        Layers = report.Layers.Select(l =>
+        {
+            bytesByName.TryGetValue(l.Name, out var onnxLayer);
+            return new HyperSparseLayer(l.Name, l.Shape, l.Total, l.Kept, l.Sparsity, onnxLayer?.Encoding.ToString() ?? "", onnxLayer?.WeightBytes ?? 0);
+        }).ToArray();
+        OnnxBytes = size.ShippedBytes;
+        DenseOnnxBytes = size.DenseBytes;
+        BoundBytes = size.BoundBytes;
+    }
+
+    /// <summary>Network architecture trained.</summary>
+    public string Architecture { get; }
+    /// <summary>"Art" or "OneShotMagnitude".</summary>
+    public string Method { get; }
+    /// <summary>Regulariser used by ART ("HyperSparse", "L1", "L2"), or "None".</summary>
+    public string Regularizer { get; }
+    /// <summary>κ as requested.</summary>
+    public double RequestedPruningRate { get; }
+    /// <summary>Fraction of prunable weights that are zero: (⌊κN⌋+1)/N without ties (the reference's strict |w| &gt; τ rule).</summary>
+    public double AchievedSparsity { get; }
+    /// <summary>N: number of conv and linear weights.</summary>
+    public long PrunableWeights { get; }
+    /// <summary>Non-zero prunable weights.</summary>
+    public long KeptWeights { get; }
+    /// <summary>Dense warm-up epochs run.</summary>
+    public int WarmupEpochs { get; }
+    /// <summary>ART epochs run.</summary>
+    public int ArtEpochs { get; }
+    /// <summary>Masked fine-tune epochs run.</summary>
+    public int FineTuneEpochs { get; }
+    /// <summary>"StopRuleFired" (the paper's rule), "CapReached" (the ART cap forced the prune) or "NotApplicable".</summary>
+    public string ArtStopReason { get; }
+    /// <summary>The ART epoch whose pruned copy was fine-tuned.</summary>
+    public int? SelectedArtEpoch { get; }
+    /// <summary>Validation accuracy (%) after the last epoch, when a validation set was given.</summary>
+    public double? FinalValidationAccuracy { get; }
+    /// <summary>Training wall-clock seconds.</summary>
+    public double TotalSeconds { get; }
+    /// <summary>Notes: cap reached, resumed from a checkpoint, skipped corrupt checkpoints.</summary>
+    public IReadOnlyList<string> Notes { get; }
+    /// <summary>Class names in key order.</summary>
+    public IReadOnlyList<string> ClassNames { get; }
+    /// <summary>Every epoch in order.</summary>
+    public IReadOnlyList<HyperSparseEpoch> Epochs { get; }
+    /// <summary>Every prunable layer in order.</summary>
+    public IReadOnlyList<HyperSparseLayer> Layers { get; }
+    /// <summary>Size of the exported ONNX file in bytes.</summary>
+    public long OnnxBytes { get; }
+    /// <summary>Size the same model takes with dense weights.</summary>
+    public long DenseOnnxBytes { get; }
+    /// <summary>Information bound: Σ N·H(1−κ)/8 + 4·nnz over pruned layers + 4 bytes per other parameter.</summary>
+    public double BoundBytes { get; }
+
+    /// <summary>The report as indented JSON.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true });
+}
