@@ -1,0 +1,110 @@
+// HyperSparse.Bench — training-step micro-benchmark of the HyperSparse engine.
+//
+//   step    one configuration per process (the glibc malloc setting can only be chosen at process start):
+//           dotnet run -c Release --project src/Samples/HyperSparse.Bench -- step --arch resnet20 --batch 128 \
+//               --steps 30 --warmup 5 --malloc on --hs on [--input 1x28x28|3x32x32] [--threads 2] [--raw rows.jsonl]
+//   report  pools the rows a series of `step` processes appended to --raw and prints a markdown table
+//           (build/bench-step.sh drives both).
+using HyperSparse.Bench;
+
+try
+{
+    if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+    {
+        Console.WriteLine(Usage.Text);
+        return 0;
+    }
+    var options = Args.Parse(args.Skip(1));
+    return args[0] switch
+    {
+        "step" => StepBenchmark.Run(options),
+        "report" => StepReport.Run(options),
+        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step' or 'report'."),
+    };
+}
+catch (ArgumentException ex)
+{
+    Console.Error.WriteLine("error: " + ex.Message);
+    Console.Error.WriteLine(Usage.Text);
+    return 2;
+}
+
+namespace HyperSparse.Bench
+{
+    internal static class Usage
+    {
+        public const string Text =
+            "usage: HyperSparse.Bench step [--arch lenet5|resnet20|resnet32|mlp|vgg19] [--input CxHxW] [--classes 10]\n" +
+            "                              [--batch 128] [--steps N] [--warmup N] [--max-seconds S] [--malloc on|off]\n" +
+            "                              [--hs on|off] [--threads 2] [--lr 0.01] [--seed 1] [--raw FILE]\n" +
+            "       HyperSparse.Bench report --raw FILE [--out FILE.md] [--command TEXT] [--load-start TEXT] [--elapsed S]\n" +
+            "Defaults: input = the arch's natural shape (1x28x28, Fashion-MNIST; vgg19: 3x32x32), steps 50, warmup 5,\n" +
+            "malloc on, hs off. --max-seconds stops the measured loop early once that much time was spent (n is reported).";
+    }
+
+    /// <summary>--name value pairs; every option takes exactly one value.</summary>
+    internal sealed class Args
+    {
+        private readonly Dictionary<string, string> values = new(StringComparer.Ordinal);
+        private readonly HashSet<string> used = new(StringComparer.Ordinal);
+
+        public static Args Parse(IEnumerable<string> args)
+        {
+            var result = new Args();
+            using var e = args.GetEnumerator();
+            while (e.MoveNext())
+            {
+                var key = e.Current;
+                if (!key.StartsWith("--", StringComparison.Ordinal) || key.Length < 3)
+                    throw new ArgumentException($"Expected an option (--name value), got '{key}'.");
+                if (!e.MoveNext()) throw new ArgumentException($"Option {key} needs a value.");
+                result.values[key[2..]] = e.Current;
+            }
+            return result;
+        }
+
+        public string? Get(string name)
+        {
+            used.Add(name);
+            return values.TryGetValue(name, out var v) ? v : null;
+        }
+
+        public string Get(string name, string fallback) => Get(name) ?? fallback;
+
+        public int GetInt(string name, int fallback, int min)
+        {
+            var s = Get(name);
+            if (s is null) return fallback;
+            if (!int.TryParse(s, out var v) || v < min) throw new ArgumentException($"--{name} must be an integer ≥ {min}, got '{s}'.");
+            return v;
+        }
+
+        public double GetDouble(string name, double fallback)
+        {
+            var s = Get(name);
+            if (s is null) return fallback;
+            if (!double.TryParse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
+                throw new ArgumentException($"--{name} must be a number, got '{s}'.");
+            return v;
+        }
+
+        public bool GetOnOff(string name, bool fallback)
+        {
+            var s = Get(name);
+            return s switch
+            {
+                null => fallback,
+                "on" or "true" or "1" => true,
+                "off" or "false" or "0" => false,
+                _ => throw new ArgumentException($"--{name} must be on or off, got '{s}'."),
+            };
+        }
+
+        /// <summary>Rejects options nobody read (typos would otherwise silently measure the default).</summary>
+        public void EnsureAllUsed()
+        {
+            var unknown = values.Keys.Where(k => !used.Contains(k)).ToList();
+            if (unknown.Count > 0) throw new ArgumentException("Unknown option(s): " + string.Join(", ", unknown.Select(k => "--" + k)));
+        }
+    }
+}

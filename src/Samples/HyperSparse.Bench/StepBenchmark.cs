@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.ML.HyperSparse.Engine.Models;
+using Microsoft.ML.HyperSparse.Engine.Native;
+using Microsoft.ML.HyperSparse.Engine.Regularization;
+using Microsoft.ML.HyperSparse.Engine.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace HyperSparse.Bench;
+
+/// <summary>One `step` process's result: its configuration, every measured step time and the process memory.</summary>
+internal sealed record StepRow(
+    string Arch, string Input, int Classes, int Batch, bool Malloc, bool MallocApplied, bool Hs, int Threads,
+    int Warmup, int Steps, long Parameters, long PrunableWeights, double[] StepMs, double[] HsMs,
+    double RssMb, double PeakRssMb, double FinalLoss, string StartedUtc);
+
+/// <summary>
+/// Times the engine's training step as ArtTrainer.RunEpoch does it: inside a dispose scope per step, forward,
+/// cross-entropy, Sgd.ZeroGrad + backward, optionally HyperSparseRegularizer(0.9).AddToGradients(weights, 1e-5), then
+/// Sgd.Step (momentum 0.9, weight decay 1e-4, the trainer's defaults), and the scope's disposal. Input is random data of the chosen shape,
+/// generated before the clock starts (a pool of 4 batches used in turn).
+/// </summary>
+internal static class StepBenchmark
+{
+    private const int BatchPool = 4;
+    private const double PruningRate = 0.9, Lambda = 1e-5, Momentum = 0.9, WeightDecay = 1e-4;
+
+    public static int Run(Args args)
+    {
+        var arch = ParseArch(args.Get("arch", "lenet5"));
+        var input = ParseShape(args.Get("input") ?? (arch == Architecture.Vgg19 ? "3x32x32" : "1x28x28"));
+        var classes = args.GetInt("classes", 10, 2);
+        var batch = args.GetInt("batch", 128, 1);
+        var steps = args.GetInt("steps", 50, 1);
+        var warmup = args.GetInt("warmup", 5, 0);
+        var maxSeconds = args.GetDouble("max-seconds", double.PositiveInfinity);
+        var malloc = args.GetOnOff("malloc", true);
+        var hs = args.GetOnOff("hs", false);
+        var threads = args.GetInt("threads", 2, 1);
+        var lr = args.GetDouble("lr", 0.01);
+        var seed = args.GetInt("seed", 1, 0);
+        var raw = args.Get("raw");
+        args.EnsureAllUsed();
+
+        // Process start: load TorchSharp, then decide the allocator before any training allocation.
+        TorchRuntime.EnsureLoaded();
+        TorchRuntime.TuneAllocatorForTraining(malloc);
+        if (malloc && !TorchRuntime.AllocatorTuned)
+            Console.Error.WriteLine($"warning: malloc tuning requested but not applied ({TorchRuntime.MallocTuningVariable}=0 or not Linux)");
+        torch.set_num_threads(threads);
+        torch.random.manual_seed(seed);
+
+        using var model = ModelFactory.Create(arch, input, classes);
+        model.train();
+        var weights = model.PrunableLayers().Select(l => (Tensor)l.Weight).ToList();
+        var parameterCount = model.parameters().Sum(p => p.numel());
+        var prunableCount = weights.Sum(w => w.numel());
+        using var sgd = new Sgd(model.parameters(), Momentum, WeightDecay);
+        var regularizer = hs ? new HyperSparseRegularizer(PruningRate) : null;
+
+        var images = new Tensor[BatchPool];
+        var labels = new Tensor[BatchPool];
+        for (var i = 0; i < BatchPool; i++)
+        {
+            images[i] = randn(batch, input.Channels, input.Height, input.Width);
+            labels[i] = randint(0, classes, batch, dtype: ScalarType.Int64);
+        }
+
+        var stepMs = new List<double>(steps);
+        var hsMs = new List<double>(steps);
+        var finalLoss = double.NaN;
+        var clock = new Stopwatch();
+        var hsClock = new Stopwatch();
+        var measuredSince = Stopwatch.StartNew();
+        for (var s = 0; s < warmup + steps; s++)
+        {
+            if (s == warmup) measuredSince.Restart();
+            clock.Restart();
+            float loss;
+            using (NewDisposeScope())
+            {
+                var logits = model.call(images[s % BatchPool]);
+                var ce = F.cross_entropy(logits, labels[s % BatchPool]);
+                sgd.ZeroGrad();
+                ce.backward();
+                if (regularizer is not null)
+                {
+                    hsClock.Restart();
+                    regularizer.AddToGradients(weights, Lambda);
+                    hsClock.Stop();
+                }
+                sgd.Step(lr);
+                loss = ce.item<float>(); // the trainer reads it too; a scalar copy, microseconds
+            } // freeing the step's tensors (glibc free/munmap) is part of the step
+            clock.Stop();
+            if (s >= warmup)
+            {
+                stepMs.Add(clock.Elapsed.TotalMilliseconds);
+                if (regularizer is not null) hsMs.Add(hsClock.Elapsed.TotalMilliseconds);
+                finalLoss = loss;
+                if (measuredSince.Elapsed.TotalSeconds >= maxSeconds) break;
+            }
+        }
+        var (rss, peak) = ProcessMemory();
+        foreach (var t in images.Concat(labels)) t.Dispose();
+
+        var row = new StepRow(ArchName(arch), $"{input.Channels}x{input.Height}x{input.Width}", classes, batch, malloc,
+            TorchRuntime.AllocatorTuned, hs, torch.get_num_threads(), warmup, stepMs.Count, parameterCount, prunableCount,
+            stepMs.Select(Round3).ToArray(), hsMs.Select(Round3).ToArray(), rss, peak, finalLoss,
+            DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"));
+        if (raw is not null) File.AppendAllText(raw, JsonSerializer.Serialize(row) + "\n");
+
+        var st = Stats.Of(row.StepMs);
+        var hsNote = hs ? $"  HS term {Stats.Of(row.HsMs).Median:F2} ms" : "";
+        Console.WriteLine(
+            $"{row.Arch,-8} {row.Input,-8} b{batch,-4} malloc {(malloc ? "on " : "off")} hs {(hs ? "on " : "off")} | " +
+            $"median {st.Median,8:F2} ms  p10 {st.P10,8:F2}  p90 {st.P90,8:F2}  n={row.Steps,-4} | RSS {rss,6:F0} MB (peak {peak:F0}) | " +
+            $"loss {finalLoss:F3}{hsNote}");
+        return double.IsFinite(finalLoss) ? 0 : 1;
+    }
+
+    private static double Round3(double v) => Math.Round(v, 3);
+
+    /// <summary>VmRSS and VmHWM of this process from /proc/self/status, in MB (NaN where unavailable).</summary>
+    internal static (double Rss, double Peak) ProcessMemory()
+    {
+        double rss = double.NaN, peak = double.NaN;
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal)) rss = Kb(line) / 1024.0;
+                else if (line.StartsWith("VmHWM:", StringComparison.Ordinal)) peak = Kb(line) / 1024.0;
+            }
+        }
+        catch (IOException) { }
+        return (rss, peak);
+
+        static double Kb(string line) => double.Parse(line.Split(':')[1].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static Architecture ParseArch(string s) => s.ToLowerInvariant() switch
+    {
+        "lenet5" or "lenet-5" => Architecture.LeNet5,
+        "resnet20" or "resnet-20" => Architecture.ResNet20,
+        "resnet32" or "resnet-32" => Architecture.ResNet32,
+        "mlp" => Architecture.Mlp,
+        "vgg19" or "vgg-19" => Architecture.Vgg19,
+        _ => throw new ArgumentException($"Unknown --arch '{s}' (lenet5, resnet20, resnet32, mlp, vgg19)."),
+    };
+
+    private static string ArchName(Architecture a) => a switch
+    {
+        Architecture.LeNet5 => "LeNet-5",
+        Architecture.ResNet20 => "ResNet-20",
+        Architecture.ResNet32 => "ResNet-32",
+        Architecture.Mlp => "MLP",
+        Architecture.Vgg19 => "VGG-19",
+        _ => a.ToString(),
+    };
+
+    private static ImageShape ParseShape(string s)
+    {
+        var parts = s.Split('x', '×');
+        if (parts.Length == 3 && parts.All(p => int.TryParse(p, out var v) && v > 0))
+            return new ImageShape(int.Parse(parts[0]), int.Parse(parts[1]), int.Parse(parts[2]));
+        throw new ArgumentException($"--input must be CxHxW (e.g. 1x28x28 or 3x32x32), got '{s}'.");
+    }
+}
+
+/// <summary>Median and 10th/90th percentiles, linear interpolation between order statistics.</summary>
+internal readonly record struct Stats(double Median, double P10, double P90, int Count)
+{
+    public static Stats Of(IReadOnlyCollection<double> samples)
+    {
+        if (samples.Count == 0) return new Stats(double.NaN, double.NaN, double.NaN, 0);
+        var sorted = samples.OrderBy(v => v).ToArray();
+        return new Stats(Percentile(sorted, 0.5), Percentile(sorted, 0.1), Percentile(sorted, 0.9), sorted.Length);
+    }
+
+    private static double Percentile(double[] sorted, double q)
+    {
+        var pos = q * (sorted.Length - 1);
+        var lo = (int)Math.Floor(pos);
+        var hi = Math.Min(lo + 1, sorted.Length - 1);
+        return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+    }
+}
