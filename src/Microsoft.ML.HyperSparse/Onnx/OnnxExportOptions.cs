@@ -12,12 +12,6 @@ internal sealed record OnnxExportOptions
     /// <summary>Name of the arg-max output, int64 [batch]; null = not emitted.</summary>
     public string? PredictedIndexOutputName { get; init; }
 
-    /// <summary>
-    /// Emit the arg-max as a rank-0 tensor (batch size 1 only): the form ML.NET's ONNX transformer maps to a scalar
-    /// column. For ML.NET's internal scoring model only; exported files keep [batch].
-    /// </summary>
-    public bool ScalarPredictedIndex { get; init; }
-
     /// <summary>Name of the raw logits output, float [batch, ClassCount]; null = not emitted.</summary>
     public string? LogitsOutputName { get; init; }
 }

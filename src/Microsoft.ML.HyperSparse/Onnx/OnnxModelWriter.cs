@@ -191,27 +191,9 @@ internal static class OnnxModelWriter
         if (options.PredictedIndexOutputName is { } predicted)
         {
             // Arg-max of the logits, not of the scores: softmax rounding can tie classes whose logits differ.
-            if (options.ScalarPredictedIndex)
-            {
-                // ML.NET's ONNX transformer scores one row at a time and maps a rank-0 output to a scalar column, which
-                // PredictedLabel must be; [batch] would become a one-element vector.
-                var argmax = predicted + ".batched";
-                graph.Node.Add(OnnxProtos.Node("ArgMax", "predicted_index", [logits], argmax,
-                    OnnxProtos.Attr("axis", 1L), OnnxProtos.Attr("keepdims", 0L)));
-                graph.Initializer.Add(OnnxProtos.Int64("squeeze_axes", [0L], 1));
-                graph.Node.Add(OnnxProtos.Node("Squeeze", "predicted_index_scalar", [argmax, "squeeze_axes"], predicted));
-                graph.Output.Add(new ValueInfoProto
-                {
-                    Name = predicted,
-                    Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DataType.Int64, Shape = new TensorShapeProto() } },
-                });
-            }
-            else
-            {
-                graph.Node.Add(OnnxProtos.Node("ArgMax", "predicted_index", [logits], predicted,
-                    OnnxProtos.Attr("axis", 1L), OnnxProtos.Attr("keepdims", 0L)));
-                graph.Output.Add(OnnxProtos.BatchedTensor(predicted, DataType.Int64));
-            }
+            graph.Node.Add(OnnxProtos.Node("ArgMax", "predicted_index", [logits], predicted,
+                OnnxProtos.Attr("axis", 1L), OnnxProtos.Attr("keepdims", 0L)));
+            graph.Output.Add(OnnxProtos.BatchedTensor(predicted, DataType.Int64));
         }
 
         if (options.LogitsOutputName is not null)
