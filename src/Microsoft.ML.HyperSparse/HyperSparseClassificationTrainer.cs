@@ -30,9 +30,6 @@ namespace Microsoft.ML.HyperSparse;
 /// </remarks>
 public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperSparseClassificationTransformer>
 {
-    private const string IndexColumn = "__HyperSparse_PredictedIndex";
-    private const string LabelTextColumn = "__HyperSparse_PredictedLabelText";
-
     private readonly Options options;
     private readonly IHostEnvironment? environment;
 
@@ -40,6 +37,7 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        ScoringChain.EnsureAvailable();
         this.environment = environment;
         this.options = options;
     }
@@ -88,13 +86,18 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
             Std = normalization.Std,
             Nodes = result.Model.Describe(),
         };
-        // The file users get has the standard batched outputs; ML.NET's scorer gets the same graph with a scalar arg-max.
-        var export = OnnxModelWriter.Write(description, new OnnxExportOptions { WeightEncoding = options.ToOnnxEncoding(), ScoreOutputName = options.ScoreColumnName });
-        var scoring = OnnxModelWriter.Write(description, ExportOptions(options.ToOnnxEncoding()));
+        // One file: users get Score (softmax) and Logits; ML.NET's chain reads the logits. Only when the input already has a
+        // column named like the logits output does the chain get a copy with another output name.
+        var encoding = options.ToOnnxEncoding();
+        var fileLogitsName = ScoringChain.LogitsName(new[] { options.ScoreColumnName });
+        var export = OnnxModelWriter.Write(description, ExportOptions(encoding, fileLogitsName));
+        var logitsName = ChainLogitsName(input.Schema.Select(c => c.Name));
+        var scoringBytes = logitsName == fileLogitsName ? export.Bytes : OnnxModelWriter.Write(description, ExportOptions(encoding, logitsName)).Bytes;
         var report = new HyperSparseTrainingReport(result.Report, export.Size, contract.LabelNames);
         Log($"HyperSparse: done. Sparsity {report.AchievedSparsity:P2} ({report.KeptWeights:N0} of {report.PrunableWeights:N0} weights kept); " +
             $"ONNX {export.Size.ShippedBytes:N0} bytes ({options.WeightEncoding}) vs {export.Size.DenseBytes:N0} dense.");
-        var scorer = BuildScorer(scoring.Bytes, contract, input);
+        var scorer = ScoringChain.Fit(new MLContext(options.Seed), scoringBytes, contract.FeatureColumn, logitsName, contract.LabelColumn,
+            options.ScoreColumnName, options.PredictedLabelColumnName, contract.ClassCount, contract.LabelNames, input);
         return new HyperSparseClassificationTransformer(scorer, export.Bytes, report);
     }
 
@@ -111,41 +114,21 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
             throw Errors.MissingColumn("Label", options.LabelColumnName, inputSchema.Select(c => c.Name));
         if (!label.IsKey)
             throw Errors.SchemaMismatch("Label", options.LabelColumnName, "a key type (use MapValueToKey)", label.ItemType.ToString() ?? "?");
-        // SchemaShape.Column cannot be built outside ML.NET: ask the same scoring chain, over a stand-in model with the
-        // same signature, what it produces.
-        var standIn = OnnxModelWriter.Write(StandInNetwork(options.FeatureColumnName), ExportOptions(OnnxWeightEncoding.Dense)).Bytes;
-        var context = new MLContext();
-        return ScorerEstimator(context, standIn, options.FeatureColumnName, new[] { "0", "1" }).GetOutputSchema(inputSchema);
+        var logitsName = ChainLogitsName(inputSchema.Select(c => c.Name));
+        var standIn = OnnxModelWriter.Write(StandInNetwork(options.FeatureColumnName), ExportOptions(OnnxWeightEncoding.Dense, logitsName)).Bytes;
+        return ScoringChain.OutputSchema(new MLContext(), standIn, options.FeatureColumnName, logitsName, options.LabelColumnName,
+            options.ScoreColumnName, options.PredictedLabelColumnName, inputSchema);
     }
 
-    private OnnxExportOptions ExportOptions(OnnxWeightEncoding encoding) => new()
+    private string ChainLogitsName(IEnumerable<string> inputColumns) =>
+        ScoringChain.LogitsName(inputColumns.Append(options.ScoreColumnName).Append(options.PredictedLabelColumnName));
+
+    private OnnxExportOptions ExportOptions(OnnxWeightEncoding encoding, string logitsName) => new()
     {
         WeightEncoding = encoding,
         ScoreOutputName = options.ScoreColumnName,
-        PredictedIndexOutputName = IndexColumn,
+        LogitsOutputName = logitsName,
     };
-
-    private ITransformer BuildScorer(byte[] onnx, ColumnContract contract, IDataView input)
-    {
-        var context = new MLContext();
-        return ScorerEstimator(context, onnx, contract.FeatureColumn, contract.LabelNames).Fit(input);
-    }
-
-    /// <summary>ONNX scoring, then arg-max index → label text → key with the label's key values.</summary>
-    private IEstimator<ITransformer> ScorerEstimator(MLContext context, byte[] onnx, string featureColumn, string[] labelNames)
-    {
-        var lookup = labelNames.Select((name, i) => new KeyValuePair<long, ReadOnlyMemory<char>>(i, name.AsMemory()));
-        var keyData = context.Data.LoadFromEnumerable(labelNames.Select(n => new LabelName { Value = n }));
-        return context.Transforms.ApplyOnnxModel(new[] { options.ScoreColumnName, IndexColumn }, new[] { featureColumn }, new MemoryStream(onnx))
-            .Append(context.Transforms.Conversion.MapValue(LabelTextColumn, lookup, IndexColumn))
-            .Append(context.Transforms.Conversion.MapValueToKey(options.PredictedLabelColumnName, LabelTextColumn, keyData: keyData))
-            .Append(context.Transforms.DropColumns(IndexColumn, LabelTextColumn));
-    }
-
-    private sealed class LabelName
-    {
-        public string Value { get; set; } = "";
-    }
 
     private static NetworkDescription StandInNetwork(string inputName) => new()
     {

@@ -22,6 +22,12 @@ public sealed class HyperSparseClassificationTests
         public string LabelText { get; set; } = "";
     }
 
+    public sealed class Prediction
+    {
+        public float[] Score { get; set; } = Array.Empty<float>();
+        public uint PredictedLabel { get; set; }
+    }
+
     [ClassInitialize]
     public static void WriteImages(TestContext _)
     {
@@ -98,14 +104,40 @@ public sealed class HyperSparseClassificationTests
         Assert.IsTrue(hs.Report.OnnxBytes * 4 < hs.Report.DenseOnnxBytes, $"{hs.Report.OnnxBytes} vs {hs.Report.DenseOnnxBytes}");
         CollectionAssert.AreEquivalent(ClassNames, hs.Report.ClassNames.ToArray());
 
-        // PredictedLabel maps back to the label's text values.
+        // PredictedLabel is a scalar of the label's key type, so it maps back to the label's text values.
+        Assert.AreEqual(predictions.Schema["Label"].Type, predictions.Schema["PredictedLabel"].Type, "PredictedLabel has the label's key type");
         var withText = ml.Transforms.Conversion.MapKeyToValue("PredictedText", "PredictedLabel").Fit(predictions).Transform(predictions);
-        // Known gap (issue #8 open): ML.NET maps the ONNX arg-max [batch] output to a one-element vector, so PredictedLabel
-        // is a vector of one key rather than a scalar key.
-        var predicted = withText.GetColumn<ReadOnlyMemory<char>[]>("PredictedText").Select(m => m.Single().ToString()).ToList();
+        var predicted = withText.GetColumn<string>("PredictedText").ToList();
         var truth = withText.GetColumn<string>("LabelText").ToList();
-        Assert.AreEqual(predictions.Schema["Label"].Type, ((VectorDataViewType)predictions.Schema["PredictedLabel"].Type).ItemType, "PredictedLabel has the label's key type");
         Assert.IsTrue(predicted.Zip(truth).Count(p => p.First == p.Second) > 0.6 * truth.Count);
+        // Score carries the class names as slot names, like ML.NET's own multiclass trainers.
+        VBuffer<ReadOnlyMemory<char>> slotNames = default;
+        predictions.Schema["Score"].GetSlotNames(ref slotNames);
+        CollectionAssert.AreEqual(hs.Report.ClassNames.ToArray(), slotNames.DenseValues().Select(m => m.ToString()).ToArray());
+
+        // The estimator's promised schema is the fitted model's schema.
+        // (SchemaShape.Create is internal to ML.NET; its estimator chains call it the same way.)
+        var create = typeof(SchemaShape).GetMethod("Create", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic, new[] { typeof(DataViewSchema) })!;
+        var promised = pipeline.GetOutputSchema((SchemaShape)create.Invoke(null, new object[] { train.Schema })!);
+        foreach (var name in new[] { "Score", "PredictedLabel" })
+        {
+            var column = promised.Single(c => c.Name == name);
+            Assert.AreEqual(predictions.Schema[name].Type is VectorDataViewType ? SchemaShape.Column.VectorKind.Vector : SchemaShape.Column.VectorKind.Scalar, column.Kind, name);
+            Assert.AreEqual(((predictions.Schema[name].Type as VectorDataViewType)?.ItemType ?? predictions.Schema[name].Type).RawType, column.ItemType.RawType, name);
+        }
+        Assert.IsFalse(predictions.Schema.Any(c => c.Name.Contains("Logits", StringComparison.Ordinal) && !c.IsHidden), "the internal logits column is dropped");
+
+        // PredictionEngine: one image in, the same Score and PredictedLabel as the batch transform.
+        var engine = ml.Model.CreatePredictionEngine<ImageRow, Prediction>(model);
+        var batchScores = predictions.GetColumn<float[]>("Score").Take(5).ToList();
+        var batchLabels = predictions.GetColumn<uint>("PredictedLabel").Take(5).ToList();
+        for (var i = 0; i < 5; i++)
+        {
+            var single = engine.Predict(testRows[i]);
+            CollectionAssert.AreEqual(batchScores[i], single.Score, $"row {i}");
+            Assert.AreEqual(batchLabels[i], single.PredictedLabel, $"row {i}");
+            Assert.AreEqual(1.0, single.Score.Sum(), 1e-5);
+        }
 
         var path = Path.Combine(folder, "model.zip");
         ml.Model.Save(model, train.Schema, path);
@@ -115,6 +147,19 @@ public sealed class HyperSparseClassificationTests
         var b = loaded.Transform(fresh.Data.LoadFromEnumerable(testRows)).GetColumn<float[]>("Score").ToList();
         Assert.AreEqual(a.Count, b.Count);
         for (var i = 0; i < a.Count; i++) CollectionAssert.AreEqual(a[i], b[i], $"row {i}");
+
+        // The exported file, run by ONNX Runtime directly, gives the probabilities ML.NET reports (softmax computed twice).
+        using (var session = new Microsoft.ML.OnnxRuntime.InferenceSession(hs.OnnxModel.ToArray()))
+        {
+            CollectionAssert.AreEquivalent(new[] { "Score", "Logits" }, session.OutputMetadata.Keys.ToArray());
+            var features = predictions.GetColumn<float[]>("Features").Take(8).SelectMany(f => f).ToArray();
+            using var input = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(features, new long[] { 8, 1, 28, 28 });
+            using var outputs = session.Run(new Microsoft.ML.OnnxRuntime.RunOptions(), new[] { "Features" }, new[] { input }, new[] { "Score" });
+            var direct = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+            for (var i = 0; i < 8; i++)
+                for (var k = 0; k < 10; k++)
+                    Assert.AreEqual(a[i][k], direct[i * 10 + k], 1e-6, $"row {i} class {k}");
+        }
 
         var onnxPath = Path.Combine(folder, "model.onnx");
         hs.SaveOnnx(onnxPath);
