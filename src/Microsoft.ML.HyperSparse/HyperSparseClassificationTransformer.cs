@@ -26,7 +26,10 @@ public sealed class HyperSparseClassificationTransformer : ITransformer
     /// <summary>The exported ONNX model (standard ONNX, IR 8, opset 17) as bytes.</summary>
     public ReadOnlyMemory<byte> OnnxModel => onnx;
 
-    /// <summary>The ML.NET transformer chain that does the scoring (ONNX Runtime + label mapping).</summary>
+    /// <summary>
+    /// The ML.NET transformer chain that does the scoring: ONNX Runtime computes the logits, ML.NET's multiclass prediction
+    /// transformer (an identity linear model) turns them into Score and PredictedLabel.
+    /// </summary>
     public ITransformer Scorer => scorer;
 
     /// <summary>Writes the ONNX model to a stream.</summary>
