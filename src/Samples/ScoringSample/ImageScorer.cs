@@ -1,0 +1,95 @@
+using System.Collections.Concurrent;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace ScoringSample;
+
+/// <summary>What the model reads: the path of one image file.</summary>
+public sealed class ImageInput
+{
+    /// <summary>Path of a PNG/JPEG/BMP image.</summary>
+    public string ImagePath { get; set; } = "";
+}
+
+/// <summary>What the model adds: class probabilities and the predicted class (a key of the training label).</summary>
+public sealed class ModelOutput
+{
+    /// <summary>Class probabilities, in the order of <see cref="ImageScorer.ClassNames"/>.</summary>
+    public float[] Score { get; set; } = Array.Empty<float>();
+
+    /// <summary>1-based key of the predicted class (0 = missing).</summary>
+    public uint PredictedLabel { get; set; }
+}
+
+/// <summary>One scored image.</summary>
+/// <param name="ImagePath">The scored file.</param>
+/// <param name="Label">The predicted class name.</param>
+/// <param name="Probability">Its probability.</param>
+/// <param name="Top">The three most likely classes with their probabilities, best first.</param>
+public sealed record ImagePrediction(string ImagePath, string Label, float Probability, IReadOnlyList<(string Label, float Probability)> Top);
+
+/// <summary>
+/// Loads a model.zip saved by HyperSparse (or any ML.NET image classifier with ImagePath input) and scores images from any
+/// number of threads. A <see cref="PredictionEngine{TSrc,TDst}"/> is not thread-safe, so engines are pooled: each call
+/// borrows one, and the pool grows to the number of concurrent callers. The loaded <see cref="ITransformer"/> is shared.
+/// </summary>
+public sealed class ImageScorer : IDisposable
+{
+    private readonly MLContext context = new();
+    private readonly ITransformer model;
+    private readonly ConcurrentBag<PredictionEngine<ImageInput, ModelOutput>> pool = new();
+    private int created;
+
+    /// <summary>Loads <paramref name="modelPath"/>; throws <see cref="FileNotFoundException"/> when it does not exist.</summary>
+    public ImageScorer(string modelPath)
+    {
+        if (!File.Exists(modelPath))
+            throw new FileNotFoundException($"Model file '{Path.GetFullPath(modelPath)}' does not exist.", modelPath);
+        model = context.Model.Load(modelPath, out var inputSchema);
+        if (inputSchema.GetColumnOrNull(nameof(ImageInput.ImagePath)) is not { } column || column.Type is not TextDataViewType)
+            throw new InvalidDataException($"Model '{modelPath}' must read a text column '{nameof(ImageInput.ImagePath)}'; its input columns are: " +
+                string.Join(", ", inputSchema.Select(c => $"{c.Name} ({c.Type})")) + ".");
+        var output = model.GetOutputSchema(inputSchema);
+        VBuffer<ReadOnlyMemory<char>> names = default;
+        var predicted = output.GetColumnOrNull(nameof(ModelOutput.PredictedLabel))
+            ?? throw new InvalidDataException($"Model '{modelPath}' has no '{nameof(ModelOutput.PredictedLabel)}' output column.");
+        predicted.GetKeyValues(ref names);
+        ClassNames = names.DenseValues().Select(n => n.ToString()).ToArray();
+    }
+
+    /// <summary>Class names in key order (the label's key values).</summary>
+    public IReadOnlyList<string> ClassNames { get; }
+
+    /// <summary>How many prediction engines the pool has created so far (≤ the peak number of concurrent callers).</summary>
+    public int EnginesCreated => Volatile.Read(ref created);
+
+    /// <summary>Scores one image; safe to call from many threads at once.</summary>
+    public ImagePrediction Score(string imagePath)
+    {
+        if (!File.Exists(imagePath))
+            throw new FileNotFoundException($"Image '{Path.GetFullPath(imagePath)}' does not exist.", imagePath);
+        if (!pool.TryTake(out var engine))
+        {
+            engine = context.Model.CreatePredictionEngine<ImageInput, ModelOutput>(model);
+            Interlocked.Increment(ref created);
+        }
+        try
+        {
+            var output = engine.Predict(new ImageInput { ImagePath = imagePath });
+            var top = output.Score.Select((p, i) => (Label: ClassNames[i], Probability: p))
+                .OrderByDescending(t => t.Probability).Take(3).ToList();
+            var label = output.PredictedLabel >= 1 && output.PredictedLabel <= ClassNames.Count ? ClassNames[(int)output.PredictedLabel - 1] : "?";
+            return new ImagePrediction(imagePath, label, output.Score[(int)output.PredictedLabel - 1], top);
+        }
+        finally
+        {
+            pool.Add(engine);
+        }
+    }
+
+    /// <summary>Disposes the pooled engines.</summary>
+    public void Dispose()
+    {
+        while (pool.TryTake(out var engine)) engine.Dispose();
+    }
+}
