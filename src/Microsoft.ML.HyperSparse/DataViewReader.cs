@@ -16,7 +16,7 @@ internal sealed record ColumnContract(string FeatureColumn, string LabelColumn, 
         var label = schema.GetColumnOrNull(options.LabelColumnName)
             ?? throw Errors.MissingColumn("Label", options.LabelColumnName, schema.Select(c => c.Name));
         if (feature.Type is not VectorDataViewType vector || vector.ItemType != NumberDataViewType.Single)
-            throw Errors.SchemaMismatch("Feature", feature.Name, "a vector of Single (e.g. from ExtractPixels)", feature.Type.ToString() ?? "?");
+            throw Errors.SchemaMismatch("Feature", feature.Name, "a vector of Single (e.g. from ExtractPixels with outputAsFloatArray: true)", feature.Type.ToString() ?? "?");
         int c, h, w;
         if (vector.Dimensions.Length == 3 && vector.Dimensions.All(d => d > 0))
         {
@@ -24,21 +24,67 @@ internal sealed record ColumnContract(string FeatureColumn, string LabelColumn, 
         }
         else
         {
-            if (options.ImageChannels is null || options.ImageHeight is null || options.ImageWidth is null)
+            var unset = new[] { ("ImageChannels", options.ImageChannels), ("ImageHeight", options.ImageHeight), ("ImageWidth", options.ImageWidth) }
+                .Where(o => o.Item2 is null).Select(o => o.Item1).ToArray();
+            if (unset.Length > 0)
                 throw Errors.SchemaMismatch("Feature", feature.Name,
                     "Vector<Single, C, H, W> (ExtractPixels) or a flat vector together with the options ImageChannels, ImageHeight and ImageWidth",
-                    vector.ToString());
-            (c, h, w) = (options.ImageChannels.Value, options.ImageHeight.Value, options.ImageWidth.Value);
-            if (vector.Size != c * h * w)
+                    $"{Describe(vector)} with {string.Join(", ", unset)} not set");
+            (c, h, w) = (options.ImageChannels!.Value, options.ImageHeight!.Value, options.ImageWidth!.Value);
+            if (vector.Size != (long)c * h * w)
                 throw Errors.SchemaMismatch("Feature", feature.Name,
-                    $"a vector of {c}×{h}×{w} = {c * h * w} values (ImageChannels × ImageHeight × ImageWidth)",
-                    vector.Size == 0 ? "a vector of unknown size" : $"a vector of {vector.Size} values");
+                    $"a vector of {(long)c * h * w} values (ImageChannels {c} × ImageHeight {h} × ImageWidth {w})",
+                    Describe(vector));
         }
         if (label.Type is not KeyDataViewType key)
             throw Errors.SchemaMismatch("Label", label.Name, "a key type (use MapValueToKey)", label.Type.ToString() ?? "?");
         if (key.Count < 2 || key.Count > int.MaxValue)
-            throw Errors.SchemaMismatch("Label", label.Name, "a key type with 2 or more classes", $"{key.Count} classes");
+            throw Errors.SchemaMismatch("Label", label.Name, "a key type with at least 2 classes",
+                $"{key} with {key.Count} class{(key.Count == 1 ? "" : "es")}");
         return new ColumnContract(feature.Name, label.Name, c, h, w, (int)key.Count, LabelNamesOf(label, (int)key.Count));
+    }
+
+    private static string Describe(VectorDataViewType vector) =>
+        vector.Size == 0 ? $"a vector of unknown size ({vector})" : $"a vector of {vector.Size} values ({vector})";
+
+    /// <summary>Checks the validation set's own schema against the options (no training data needed).</summary>
+    public static ColumnContract ForValidationSet(DataViewSchema schema, HyperSparseClassificationTrainer.Options options)
+    {
+        try
+        {
+            return From(schema, options);
+        }
+        catch (ArgumentOutOfRangeException ex)
+        {
+            throw Errors.ValidationSet(Errors.MessageOf(ex));
+        }
+    }
+
+    /// <summary>Checks that the validation set holds the training data's image shape and the same label keys.</summary>
+    public void CheckValidationSet(ColumnContract validation)
+    {
+        if ((validation.Channels, validation.Height, validation.Width) != (Channels, Height, Width))
+            throw Errors.ValidationSet(
+                $"Schema mismatch for feature column '{validation.FeatureColumn}': expected {Channels}×{Height}×{Width} images like the training data, " +
+                $"got {validation.Channels}×{validation.Height}×{validation.Width}.");
+        if (!validation.LabelNames.SequenceEqual(LabelNames))
+            throw Errors.ValidationSet(
+                $"Schema mismatch for label column '{validation.LabelColumn}': expected the training label's {ClassCount} key values {ShowKeys(LabelNames)}, " +
+                $"got {validation.ClassCount} {ShowKeys(validation.LabelNames)}. Map both with the same MapValueToKey transformer (fitted on the training data).");
+    }
+
+    private static string ShowKeys(string[] names) =>
+        "[" + string.Join(", ", names.Take(10)) + (names.Length > 10 ? ", …" : "") + "]";
+
+    /// <summary>Training needs at least two classes that actually occur (checked before the first epoch).</summary>
+    public void CheckClassesPresent(ImageDataset train)
+    {
+        var counts = train.ClassCounts();
+        var present = Enumerable.Range(0, counts.Length).Where(i => counts[i] > 0).ToArray();
+        if (present.Length < 2)
+            throw Errors.Data(
+                $"Label column '{LabelColumn}' has {present.Length} class present in the training data " +
+                $"({string.Join(", ", present.Select(i => $"'{LabelNames[i]}'"))} in all {train.Count} rows); expected at least 2 of its {ClassCount} key values.");
     }
 
     /// <summary>The label's key values as text (the class names), or "0", "1", … when it has none.</summary>
@@ -73,7 +119,7 @@ internal sealed record ColumnContract(string FeatureColumn, string LabelColumn, 
         using (var cursor = data.GetRowCursor(new[] { feature, label }))
         {
             var getFeatures = cursor.GetGetter<VBuffer<float>>(feature);
-            var getLabel = cursor.GetGetter<uint>(label);
+            var getLabel = KeyGetter(cursor, label);
             VBuffer<float> buffer = default;
             uint key = 0;
             long row = 0;
@@ -85,7 +131,7 @@ internal sealed record ColumnContract(string FeatureColumn, string LabelColumn, 
                 if (buffer.Length != ImageSize)
                     throw Errors.Data($"{role} row {row}: feature column '{FeatureColumn}' has {buffer.Length} values; expected {ImageSize} ({Channels}×{Height}×{Width}).");
                 if (key == 0 || key > ClassCount)
-                    throw Errors.Data($"{role} row {row}: label column '{LabelColumn}' is missing (key 0) or outside 1..{ClassCount}; found {key}. Filter such rows out first.");
+                    throw Errors.Data($"{role} row {row}: label column '{LabelColumn}' must hold a key in 1..{ClassCount}; found {key}{(key == 0 ? " (key 0 is a missing value, e.g. a label MapValueToKey did not know)" : "")}. Filter such rows out first.");
                 if (used + ImageSize > chunk.Length)
                 {
                     pixels.Add(chunk);
@@ -94,19 +140,50 @@ internal sealed record ColumnContract(string FeatureColumn, string LabelColumn, 
                 }
                 var target = chunk.AsSpan(used, ImageSize);
                 buffer.CopyTo(target);
-                foreach (var v in target)
-                    if (!float.IsFinite(v))
-                        throw Errors.Data($"{role} row {row}: feature column '{FeatureColumn}' contains {v}; features must be finite numbers.");
+                for (var i = 0; i < target.Length; i++)
+                    if (!float.IsFinite(target[i]))
+                        throw Errors.Data($"{role} row {row}: feature column '{FeatureColumn}' has {Errors.Show(target[i])} at index {i}; expected finite numbers. " +
+                            "Replace or filter such values before training (e.g. ReplaceMissingValues).");
                 used += ImageSize;
                 labels.Add((int)key - 1);
                 row++;
             }
         }
         pixels.Add(chunk[..used]);
-        if (labels.Count == 0) throw Errors.Data($"The {role.ToLowerInvariant()} data has no rows.");
+        if (labels.Count == 0)
+            throw Errors.Data($"The {role.ToLowerInvariant()} data has no rows: expected at least 1 row with feature column '{FeatureColumn}' and label column '{LabelColumn}', found 0.");
         var all = new float[(long)labels.Count * ImageSize];
         long offset = 0;
         foreach (var part in pixels) { part.CopyTo(all, offset); offset += part.Length; }
         return new ImageDataset(all, labels.ToArray(), Channels, Height, Width, ClassCount);
+    }
+
+    /// <summary>A key getter for any of ML.NET's key raw types (MapValueToKey gives UInt32; KeyType attributes allow others).</summary>
+    private static ValueGetter<uint> KeyGetter(DataViewRowCursor cursor, DataViewSchema.Column label)
+    {
+        switch (((KeyDataViewType)label.Type).RawType)
+        {
+            case var t when t == typeof(byte):
+            {
+                var get = cursor.GetGetter<byte>(label);
+                byte v = 0;
+                return (ref uint key) => { get(ref v); key = v; };
+            }
+            case var t when t == typeof(ushort):
+            {
+                var get = cursor.GetGetter<ushort>(label);
+                ushort v = 0;
+                return (ref uint key) => { get(ref v); key = v; };
+            }
+            case var t when t == typeof(ulong):
+            {
+                // Count ≤ int.MaxValue was checked, so a larger value is out of range anyway: clamp so it is reported as such.
+                var get = cursor.GetGetter<ulong>(label);
+                ulong v = 0;
+                return (ref uint key) => { get(ref v); key = (uint)Math.Min(v, uint.MaxValue); };
+            }
+            default:
+                return cursor.GetGetter<uint>(label);
+        }
     }
 }

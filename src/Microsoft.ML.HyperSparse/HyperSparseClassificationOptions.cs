@@ -98,22 +98,22 @@ public sealed partial class HyperSparseClassificationTrainer
         /// <summary>η: λ is multiplied by this after each ART epoch. Default 1.05. Short schedules need more (e.g. 1.3) for ART's stop rule to fire.</summary>
         public double LambdaGrowth { get; set; } = 1.05;
 
-        /// <summary>Dense warm-up epochs before ART (or before the one-shot prune). Default 60.</summary>
+        /// <summary>Dense warm-up epochs before ART (or before the one-shot prune), ≥ 1. Default 60.</summary>
         public int WarmupEpochs { get; set; } = 60;
 
-        /// <summary>Cap on ART epochs (the reference has none); when reached, the best pruned copy is taken and the report says so. Default 300.</summary>
+        /// <summary>Cap on ART epochs (the reference has none), ≥ 1; when reached, the best pruned copy is taken and the report says so. Default 300.</summary>
         public int MaxArtEpochs { get; set; } = 300;
 
         /// <summary>m: ART's stop rule averages the pruned accuracy over 2m+1 epochs. Default 1.</summary>
         public int StopWindowHalfSize { get; set; } = 1;
 
-        /// <summary>Masked fine-tune epochs after pruning. Default 160.</summary>
+        /// <summary>Masked fine-tune epochs after pruning, ≥ 1. Default 160.</summary>
         public int FineTuneEpochs { get; set; } = 160;
 
         /// <summary>Fine-tune epochs at which the learning rate is multiplied by <see cref="LearningRateDecay"/>. Default {80, 120}.</summary>
         public int[] LearningRateSteps { get; set; } = { 80, 120 };
 
-        /// <summary>Mini-batch size. Default 64.</summary>
+        /// <summary>Mini-batch size, ≥ 1. Default 64.</summary>
         public int BatchSize { get; set; } = 64;
 
         /// <summary>SGD learning rate for warm-up, ART and the start of fine-tuning. Default 0.1.</summary>
@@ -208,7 +208,10 @@ public sealed partial class HyperSparseClassificationTrainer
             _ => OnnxWeightEncoding.Compact,
         };
 
-        /// <summary>Checks every option; throws naming the option, the expected and the found value.</summary>
+        /// <summary>
+        /// Checks every option (and the validation set's schema); throws <see cref="ArgumentOutOfRangeException"/> naming the
+        /// option, the expected and the found value. Runs when the trainer is created and again when Fit starts.
+        /// </summary>
         internal void Validate()
         {
             if (string.IsNullOrWhiteSpace(LabelColumnName)) throw Errors.Option(nameof(LabelColumnName), "a column name", LabelColumnName);
@@ -236,6 +239,8 @@ public sealed partial class HyperSparseClassificationTrainer
                 };
                 throw new ArgumentOutOfRangeException(name, ex.ActualValue, ex.Message.Replace($"'{ex.ParamName}'", $"'{name}'").Split(" (Parameter")[0]);
             }
+            // The validation set's own schema can be checked now; its match with the training data is checked by Fit.
+            if (ValidationSet is not null) ColumnContract.ForValidationSet(ValidationSet.Schema, this);
         }
     }
 }

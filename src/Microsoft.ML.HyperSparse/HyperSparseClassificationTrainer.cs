@@ -50,21 +50,19 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
     public HyperSparseClassificationTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        // Options stay mutable through TrainerOptions: check them again, then every column, before a row is read.
+        options.Validate();
         var contract = ColumnContract.From(input.Schema, options);
+        if (options.ValidationSet is { } validationView)
+            contract.CheckValidationSet(ColumnContract.ForValidationSet(validationView.Schema, options));
         using var channel = environment?.Start("HyperSparse");
         void Log(string message) => channel?.Info(MessageSensitivity.None, message);
         using var cancellation = new CancellationTokenSource();
         using var watcher = WatchHostCancellation(cancellation);
 
         var train = contract.Read(input, "Training", cancellation.Token);
-        var present = train.ClassCounts().Count(c => c > 0);
-        if (present < 2)
-            throw Errors.Data($"The label column '{contract.LabelColumn}' has only {present} class present in the training data; at least 2 are needed.");
-        ImageDataset? validation = null;
-        if (options.ValidationSet is { } validationView)
-            validation = ColumnContract.From(validationView.Schema, options) is var v && (v.Channels, v.Height, v.Width, v.ClassCount) == (contract.Channels, contract.Height, contract.Width, contract.ClassCount)
-                ? contract.Read(validationView, "Validation", cancellation.Token)
-                : throw Errors.Data($"The validation set's columns differ from the training data's: expected {contract.Channels}×{contract.Height}×{contract.Width} images and {contract.ClassCount} classes, found {v.Channels}×{v.Height}×{v.Width} and {v.ClassCount}.");
+        contract.CheckClassesPresent(train);
+        var validation = options.ValidationSet is null ? null : contract.Read(options.ValidationSet, "Validation", cancellation.Token);
 
         var scale = options.PixelScale ?? (train.Pixels.AsSpan().IndexOfAnyExceptInRange(-1.5f, 1.5f) >= 0 ? 1f / 255 : 1f);
         var normalization = Normalization.FromData(train, scale);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.ML.HyperSparse.Engine.Models;
 using Microsoft.ML.HyperSparse.Engine.Regularization;
 
@@ -56,10 +57,11 @@ internal sealed record TrainingOptions
         Check(PruningRate is > 0 and < 1, nameof(PruningRate), PruningRate, "in (0, 1)");
         Check(LambdaInit >= 0 && double.IsFinite(LambdaInit), nameof(LambdaInit), LambdaInit, "≥ 0 and finite");
         Check(LambdaGrowth > 0 && double.IsFinite(LambdaGrowth), nameof(LambdaGrowth), LambdaGrowth, "> 0 and finite");
-        Check(WarmupEpochs >= 0, nameof(WarmupEpochs), WarmupEpochs, "≥ 0");
+        // Every phase runs at least once: the paper always warms up dense, and fine-tuning is what recovers the pruned net.
+        Check(WarmupEpochs >= 1, nameof(WarmupEpochs), WarmupEpochs, "≥ 1");
         Check(MaxArtEpochs >= 1, nameof(MaxArtEpochs), MaxArtEpochs, "≥ 1");
         Check(StopWindowHalfSize >= 0, nameof(StopWindowHalfSize), StopWindowHalfSize, "≥ 0");
-        Check(FineTuneEpochs >= 0, nameof(FineTuneEpochs), FineTuneEpochs, "≥ 0");
+        Check(FineTuneEpochs >= 1, nameof(FineTuneEpochs), FineTuneEpochs, "≥ 1");
         Check(BatchSize >= 1, nameof(BatchSize), BatchSize, "≥ 1");
         Check(LearningRate > 0 && double.IsFinite(LearningRate), nameof(LearningRate), LearningRate, "> 0 and finite");
         Check(Momentum is >= 0 and < 1, nameof(Momentum), Momentum, "in [0, 1)");
@@ -69,12 +71,11 @@ internal sealed record TrainingOptions
         Check(CropPadding >= 0, nameof(CropPadding), CropPadding, "≥ 0");
         Check(Threads is null or >= 1, nameof(Threads), Threads!, "≥ 1 or null");
         Check(!Resume || CheckpointDirectory is not null, nameof(Resume), Resume, "true only with a CheckpointDirectory");
-        if (Method == PruningMethod.OneShotMagnitude)
-            Check(WarmupEpochs + FineTuneEpochs >= 1, nameof(WarmupEpochs), WarmupEpochs, "with FineTuneEpochs at least 1 epoch in all");
     }
 
     private static void Check(bool ok, string option, object value, string expected)
     {
-        if (!ok) throw new ArgumentOutOfRangeException(option, value, $"Option '{option}' must be {expected}; found {value}.");
+        if (!ok)
+            throw new ArgumentOutOfRangeException(option, value, string.Create(CultureInfo.InvariantCulture, $"Option '{option}' must be {expected}; found {value}."));
     }
 }
