@@ -45,7 +45,10 @@ public enum HyperSparseWeightEncoding
 {
     /// <summary>Kept values plus 8-bit gaps between kept positions, rebuilt by standard ops that ONNX Runtime folds at load (default; smallest).</summary>
     Compact,
-    /// <summary>ONNX <c>sparse_initializer</c> with INT64 linear indices, for tools that read that form.</summary>
+    /// <summary>
+    /// Standard ONNX sparse tensors (INT64 linear indices) in <c>Constant</c> nodes' <c>sparse_value</c>, for tools that
+    /// read that form; passes <c>onnx.checker</c>'s full check, unlike <c>GraphProto.sparse_initializer</c>.
+    /// </summary>
     SparseInitializer,
     /// <summary>Plain dense float initializers (largest; zeros are stored).</summary>
     Dense,

@@ -270,7 +270,6 @@ internal static class OnnxModelWriter
         var defined = new HashSet<string>(StringComparer.Ordinal);
         IEnumerable<string> names = graph.Input.Select(i => i.Name)
             .Concat(graph.Initializer.Select(t => t.Name))
-            .Concat(graph.SparseInitializer.Select(s => s.Values.Name))
             .Concat(graph.Node.SelectMany(n => n.Output));
         foreach (string name in names)
             if (!defined.Add(name))

@@ -59,6 +59,10 @@ internal static class OnnxProtos
         return attribute;
     }
 
+    /// <summary>A SPARSE_TENSOR attribute (e.g. Constant's <c>sparse_value</c>).</summary>
+    public static AttributeProto Attr(string name, SparseTensorProto value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.SparseTensor, SparseTensor = value };
+
     /// <summary>A tensor value info whose first dimension is the symbolic batch size.</summary>
     public static ValueInfoProto BatchedTensor(string name, DataType elementType, params long[] trailingDims)
     {

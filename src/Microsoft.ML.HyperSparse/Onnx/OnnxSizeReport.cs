@@ -7,7 +7,7 @@ namespace Microsoft.ML.HyperSparse.Onnx;
 /// <param name="Prunable">Whether the layer is one of the pruned ones (only those get a sparse encoding).</param>
 /// <param name="KeptCount">Non-zero weights after batch-norm folding.</param>
 /// <param name="Encoding">Encoding actually used (dense when that was smaller or the layer is not prunable).</param>
-/// <param name="WeightBytes">Bytes the weight adds to the file (initializers, sparse initializer, decode nodes, new shared constants).</param>
+/// <param name="WeightBytes">Bytes the weight adds to the file (initializers, sparse Constant node, decode nodes, new shared constants).</param>
 internal sealed record OnnxLayerSize(
     string Name, string OpType, long[] Shape, bool Prunable, long KeptCount, OnnxWeightEncoding Encoding, long WeightBytes)
 {

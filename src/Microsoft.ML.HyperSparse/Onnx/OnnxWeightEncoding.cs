@@ -13,7 +13,11 @@ internal enum OnnxWeightEncoding
     /// </summary>
     Compact,
 
-    /// <summary>Spec-conformant <c>GraphProto.sparse_initializer</c> with INT64 linear indices.</summary>
+    /// <summary>
+    /// Spec-conformant sparse storage: each weight is a <c>Constant</c> node whose <c>sparse_value</c> attribute holds a
+    /// <c>SparseTensorProto</c> (values [NNZ] float32, INT64 linear indices [NNZ], dims = the dense shape). Not
+    /// <c>GraphProto.sparse_initializer</c>: onnx.checker's full check types those as sparse tensors, which Conv and Gemm reject.
+    /// </summary>
     SparseInitializer,
 
     /// <summary>Plain float32 initializers.</summary>

@@ -59,13 +59,18 @@ internal sealed class WeightEmitter(GraphProto graph)
         }
 
         // onnx.checker accepts only INT64 indices; linear indices (1-D) in ascending order are the spec's compact form.
+        // The sparse tensor sits in a Constant node's sparse_value rather than in GraphProto.sparse_initializer: onnx's
+        // strict type inference (check_model full_check) types a sparse initializer as sparse_tensor(float), which Conv and
+        // Gemm reject, whereas a Constant's output is typed as a dense tensor of the sparse tensor's dims. ONNX Runtime
+        // densifies it at load either way. The values keep no name: the node's output names the weight.
         var sparse = new SparseTensorProto
         {
-            Values = OnnxProtos.Float(name, values, kept),
+            Values = OnnxProtos.Float("", values, kept),
             Indices = OnnxProtos.Int64("", indices, kept),
         };
         sparse.Dims.Add(shape);
-        var candidate = new Candidate(OnnxWeightEncoding.SparseInitializer) { Sparse = sparse };
+        var candidate = new Candidate(OnnxWeightEncoding.SparseInitializer);
+        candidate.Nodes.Add(OnnxProtos.Node("Constant", null, [], name, OnnxProtos.Attr("sparse_value", sparse)));
         return candidate;
     }
 
@@ -130,8 +135,6 @@ internal sealed class WeightEmitter(GraphProto graph)
 
         graph.Initializer.Add(candidate.Initializers);
         graph.Node.Add(candidate.Nodes);
-        if (candidate.Sparse is not null)
-            graph.SparseInitializer.Add(candidate.Sparse);
     }
 
     /// <summary>One way to store a weight: what it adds to the graph and how many bytes that costs.</summary>
@@ -142,11 +145,9 @@ internal sealed class WeightEmitter(GraphProto graph)
         public List<TensorProto> SharedInitializers { get; } = [];
         public List<NodeProto> SharedNodes { get; } = [];
         public List<NodeProto> Nodes { get; } = [];
-        public SparseTensorProto? Sparse { get; init; }
 
         public long Bytes =>
             Initializers.Concat(SharedInitializers).Sum(OnnxProtos.FieldBytes)
-            + Nodes.Concat(SharedNodes).Sum(OnnxProtos.FieldBytes)
-            + (Sparse is null ? 0 : OnnxProtos.FieldBytes(Sparse));
+            + Nodes.Concat(SharedNodes).Sum(OnnxProtos.FieldBytes);
     }
 }

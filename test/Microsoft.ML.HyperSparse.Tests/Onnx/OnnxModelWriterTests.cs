@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Microsoft.ML.HyperSparse.Onnx;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
@@ -197,16 +198,65 @@ public sealed class OnnxModelWriterTests
     }
 
     [TestMethod]
-    public void OnnxModelWriter_Write_SparseInitializerIsSpecShaped()
+    public void OnnxModelWriter_Write_SparseInitializerIsSpecShapedConstant()
     {
-        GraphProto graph = Model(OnnxModelWriter.Write(TestNetworks.ResNet(), new() { WeightEncoding = OnnxWeightEncoding.SparseInitializer }).Bytes).Graph;
-        SparseTensorProto conv1 = graph.SparseInitializer.Single(s => s.Values.Name == "block.conv1.weight");
+        NetworkDescription net = TestNetworks.ResNet();
+        GraphProto graph = Model(OnnxModelWriter.Write(net, new() { WeightEncoding = OnnxWeightEncoding.SparseInitializer }).Bytes).Graph;
+        Assert.IsEmpty(graph.SparseInitializer, "GraphProto.sparse_initializer fails onnx.checker's full check");
+
+        SparseTensorProto conv1 = SparseConstant(graph, "block.conv1.weight");
         CollectionAssert.AreEqual(new long[] { 32, 16, 3, 3 }, conv1.Dims.ToArray());
+        Assert.AreEqual((int)TensorProto.Types.DataType.Float, conv1.Values.DataType);
         Assert.AreEqual((int)TensorProto.Types.DataType.Int64, conv1.Indices.DataType);
-        Assert.AreEqual(1, conv1.Indices.Dims.Count);
+        Assert.AreEqual(1, conv1.Indices.Dims.Count, "linear indices");
+        Assert.AreEqual(1, conv1.Values.Dims.Count);
         Assert.AreEqual(conv1.Values.Dims[0], conv1.Indices.Dims[0]);
-        SparseTensorProto empty = graph.SparseInitializer.Single(s => s.Values.Name == "block.down.conv.weight");
+
+        // The stored (index, value) pairs are exactly the non-zeros of the folded weight the dense file holds, ascending.
+        float[] dense = DenseWeight(net, "block.conv1.weight");
+        long[] indices = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(conv1.Indices.RawData.Span).ToArray();
+        float[] values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(conv1.Values.RawData.Span).ToArray();
+        CollectionAssert.AreEqual(Enumerable.Range(0, dense.Length).Where(i => dense[i] != 0f).Select(i => (long)i).ToArray(), indices);
+        CollectionAssert.AreEqual(indices.Select(i => dense[i]).ToArray(), values);
+
+        SparseTensorProto empty = SparseConstant(graph, "block.down.conv.weight");
         Assert.AreEqual(0L, empty.Values.Dims[0]);
+        Assert.AreEqual(0L, empty.Indices.Dims[0]);
+        CollectionAssert.AreEqual(new long[] { 32, 16, 1, 1 }, empty.Dims.ToArray());
+    }
+
+    [TestMethod]
+    public void OnnxSizeReport_WeightBytes_AddUpToTheWrittenWeightTensorsAndNodes()
+    {
+        NetworkDescription net = TestNetworks.ResNet();
+        foreach (OnnxWeightEncoding encoding in Encodings)
+        {
+            OnnxExportResult result = OnnxModelWriter.Write(net, new() { WeightEncoding = encoding });
+            GraphProto graph = Model(result.Bytes).Graph;
+            Assert.AreEqual(result.Bytes.LongLength, result.Size.ShippedBytes, $"{encoding}: shipped bytes");
+
+            // Dense and sparse weights are one graph entry each: the layer's bytes are exactly that entry's.
+            if (encoding != OnnxWeightEncoding.Compact)
+            {
+                foreach (OnnxLayerSize layer in result.Size.Layers)
+                {
+                    string name = layer.Name + ".weight";
+                    IMessage entry = layer.Encoding == OnnxWeightEncoding.Dense
+                        ? graph.Initializer.Single(t => t.Name == name)
+                        : graph.Node.Single(n => n.OpType == "Constant" && n.Output[0] == name);
+                    Assert.AreEqual(1 + CodedOutputStream.ComputeMessageSize(entry), layer.WeightBytes, $"{encoding} {layer.Name}");
+                }
+            }
+
+            // Every encoding: the layers' bytes add up to all weight entries (op nodes are named; decode and Constant
+            // nodes and the shared shape constants are not parameters of any op node).
+            string[] otherSuffixes = [".bias", ".scale", ".mean", ".var"];
+            long weightEntries =
+                graph.Initializer.Where(t => !t.Name.StartsWith("input.", StringComparison.Ordinal) && !otherSuffixes.Any(t.Name.EndsWith))
+                    .Sum(t => 1L + CodedOutputStream.ComputeMessageSize(t))
+                + graph.Node.Where(n => n.Name.Length == 0).Sum(n => 1L + CodedOutputStream.ComputeMessageSize(n));
+            Assert.AreEqual(weightEntries, result.Size.Layers.Sum(l => l.WeightBytes), $"{encoding}: sum of layer bytes");
+        }
     }
 
     [TestMethod]
@@ -326,6 +376,24 @@ public sealed class OnnxModelWriterTests
     }
 
     private static ModelProto Model(byte[] bytes) => ModelProto.Parser.ParseFrom(bytes);
+
+    private static SparseTensorProto SparseConstant(GraphProto graph, string output)
+    {
+        NodeProto node = graph.Node.Single(n => n.Output.Contains(output));
+        Assert.AreEqual("Constant", node.OpType, output);
+        Assert.HasCount(0, node.Input);
+        AttributeProto attribute = node.Attribute.Single();
+        Assert.AreEqual("sparse_value", attribute.Name);
+        Assert.AreEqual(AttributeProto.Types.AttributeType.SparseTensor, attribute.Type);
+        return attribute.SparseTensor;
+    }
+
+    private static float[] DenseWeight(NetworkDescription net, string name)
+    {
+        TensorProto weight = Model(OnnxModelWriter.Write(net, new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes)
+            .Graph.Initializer.Single(t => t.Name == name);
+        return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(weight.RawData.Span).ToArray();
+    }
 
     private static OnnxLayerSize Layer(OnnxSizeReport size, string name) => size.Layers.Single(l => l.Name == name);
 
