@@ -221,6 +221,10 @@ public sealed partial class HyperSparseClassificationTrainer
             if (string.IsNullOrWhiteSpace(FeatureColumnName)) throw Errors.Option(nameof(FeatureColumnName), "a column name", FeatureColumnName);
             if (string.IsNullOrWhiteSpace(ScoreColumnName)) throw Errors.Option(nameof(ScoreColumnName), "a column name", ScoreColumnName);
             if (string.IsNullOrWhiteSpace(PredictedLabelColumnName)) throw Errors.Option(nameof(PredictedLabelColumnName), "a column name", PredictedLabelColumnName);
+            if (PredictedLabelColumnName == ScoreColumnName || ScoreColumnName == "PredictedLabel" || PredictedLabelColumnName == "Score")
+                throw Errors.Option(nameof(PredictedLabelColumnName),
+                    "a name different from ScoreColumnName, with neither taking the other's default name (Score / PredictedLabel)",
+                    $"ScoreColumnName '{ScoreColumnName}' and PredictedLabelColumnName '{PredictedLabelColumnName}'");
             if (!string.Equals(Device, "cpu", StringComparison.OrdinalIgnoreCase))
                 throw Errors.Option(nameof(Device), "\"cpu\" (no GPU build of TorchSharp is available)", Device);
             foreach (var (name, value) in new[] { (nameof(ImageChannels), ImageChannels), (nameof(ImageHeight), ImageHeight), (nameof(ImageWidth), ImageWidth) })

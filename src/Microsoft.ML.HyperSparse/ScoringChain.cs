@@ -54,10 +54,21 @@ internal static class ScoringChain
         EnsureAvailable();
         var onnxTransformer = context.Transforms.ApplyOnnxModel(new[] { logitsOutput }, new[] { featureColumn }, new MemoryStream(onnx)).Fit(input);
         var withLogits = onnxTransformer.GetOutputSchema(input.Schema);
-        var prediction = Prediction(context, withLogits, logitsOutput, labelColumn, scoreColumn, predictedLabelColumn, classCount, labelNames);
+        var prediction = Prediction(context, withLogits, logitsOutput, labelColumn, classCount, labelNames);
+        var chain = new List<ITransformer> { onnxTransformer, prediction };
         var scored = prediction.Transform(onnxTransformer.Transform(input));
-        var drop = context.Transforms.DropColumns(logitsOutput).Fit(scored);
-        return new TransformerChain<ITransformer>(onnxTransformer, prediction, drop);
+        var dropped = new List<string> { logitsOutput };
+        // ML.NET's multiclass scorer always names its outputs Score and PredictedLabel; other names are copies.
+        if (scoreColumn != DefaultScore || predictedLabelColumn != DefaultPredictedLabel)
+        {
+            var copy = context.Transforms.CopyColumns(scoreColumn, DefaultScore)
+                .Append(context.Transforms.CopyColumns(predictedLabelColumn, DefaultPredictedLabel)).Fit(scored);
+            chain.Add(copy);
+            scored = copy.Transform(scored);
+            dropped.AddRange(new[] { DefaultScore, DefaultPredictedLabel }.Except(new[] { scoreColumn, predictedLabelColumn }));
+        }
+        chain.Add(context.Transforms.DropColumns(dropped.ToArray()).Fit(scored));
+        return new TransformerChain<ITransformer>(chain.ToArray());
     }
 
     /// <summary>The same chain's output schema, for <see cref="IEstimator{TTransformer}.GetOutputSchema"/>.</summary>
@@ -72,8 +83,8 @@ internal static class ScoringChain
         var shape = context.Transforms.ApplyOnnxModel(new[] { logitsOutput }, new[] { featureColumn }, new MemoryStream(standInOnnx)).GetOutputSchema(input);
         shape = context.MulticlassClassification.Trainers.LbfgsMaximumEntropy(labelColumn, logitsOutput).GetOutputSchema(shape);
         // The trainer names its outputs Score and PredictedLabel; a copy gives the same column under the requested name.
-        shape = context.Transforms.CopyColumns(scoreColumn, "Score").GetOutputSchema(shape);
-        shape = context.Transforms.CopyColumns(predictedLabelColumn, "PredictedLabel").GetOutputSchema(shape);
+        shape = context.Transforms.CopyColumns(scoreColumn, DefaultScore)
+            .Append(context.Transforms.CopyColumns(predictedLabelColumn, DefaultPredictedLabel)).GetOutputSchema(shape);
         var score = shape.Last(c => c.Name == scoreColumn);
         var predicted = shape.Last(c => c.Name == predictedLabelColumn);
         return new SchemaShape(input.Where(c => c.Name != scoreColumn && c.Name != predictedLabelColumn).Append(score).Append(predicted));
@@ -88,8 +99,11 @@ internal static class ScoringChain
         return name;
     }
 
+    private const string DefaultScore = "Score";
+    private const string DefaultPredictedLabel = "PredictedLabel";
+
     private static ITransformer Prediction(MLContext context, DataViewSchema schema, string logitsColumn, string labelColumn,
-        string scoreColumn, string predictedLabelColumn, int classCount, string[] labelNames)
+        int classCount, string[] labelNames)
     {
         var (modelConstructor, transformerConstructor) = Constructors.Value;
         // Identity weights, zero bias: Score = softmax(logits), PredictedLabel = arg-max(logits).
@@ -99,6 +113,6 @@ internal static class ScoringChain
         var model = (MaximumEntropyModelParameters)modelConstructor!.Invoke(new object?[]
             { context, weights, new float[classCount], classCount, classCount, labelNames, null });
         return (ITransformer)transformerConstructor!.Invoke(new object?[]
-            { context, model, schema, logitsColumn, labelColumn, scoreColumn, predictedLabelColumn });
+            { context, model, schema, logitsColumn, labelColumn, DefaultScore, DefaultPredictedLabel });
     }
 }
