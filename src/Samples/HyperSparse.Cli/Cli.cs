@@ -24,6 +24,7 @@ public static class Cli
     public static int Run(string[] args, TextWriter? stdout = null, TextWriter? stderr = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(args);
+        Training.OpenMpSettings.PreferPassiveWaiting();   // before anything loads libtorch
         var error = stderr ?? Console.Error;
         var interactive = stdout is null && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
         var console = stdout is null && interactive

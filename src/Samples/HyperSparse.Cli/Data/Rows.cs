@@ -17,8 +17,11 @@ public sealed class ImagePathRow
 /// <summary>A row of an in-memory (IDX) dataset: the decoded image and its class name.</summary>
 public sealed class InMemoryImageRow
 {
-    /// <summary>The image (BGRA, as ML.NET's LoadImages produces). The attribute registers MLImage as an IDataView type.</summary>
-    [ImageType]
+    /// <summary>
+    /// The image (BGRA, as ML.NET's LoadImages produces). The attribute registers MLImage as an IDataView type (ML.NET's
+    /// size-less ImageType() throws); <see cref="Views.InMemory"/> sets the real size.
+    /// </summary>
+    [ImageType(28, 28)]
     public MLImage? Image { get; set; }
 
     /// <summary>Class name.</summary>
@@ -48,7 +51,11 @@ internal static class Views
     public static IDataView InMemory(MLContext ml, IdxImages data, string[] classNames, IReadOnlyList<int> indices)
     {
         var schema = SchemaDefinition.Create(typeof(InMemoryImageRow));
-        schema[Image].ColumnType = new ImageDataViewType(data.Height, data.Width);
+        if ((data.Height, data.Width) != (28, 28))
+        {
+            new ImageTypeAttribute(data.Height, data.Width).Register();
+            schema[Image].ColumnType = new ImageDataViewType(data.Height, data.Width);
+        }
         return ml.Data.LoadFromEnumerable(Rows(data, classNames, indices), schema);
     }
 
