@@ -62,7 +62,7 @@ public sealed class ArgumentErrorTests
     {
         var missing = Path.Combine(root, "no-such-folder");
         var r = Usage("train", "--data", missing, "--out", Path.Combine(root, "o3"));
-        Mentions(r, "--data", "class subfolders", missing, "does not exist");
+        Mentions(r, "--data", "one subfolder of images per class", missing, "does not exist");
     }
 
     [TestMethod]

@@ -298,7 +298,7 @@ internal static class TrainCommand
         Row("evaluation", s.EvaluationSet);
         Row("model", string.Create(CultureInfo.InvariantCulture, $"{s.Architecture}, {s.Channels}×{s.ImageSize}×{s.ImageSize} input, κ = {s.Sparsity}"));
         Row("profile", string.Create(CultureInfo.InvariantCulture,
-            $"{s.Profile.Name}: warm-up {o.WarmupEpochs}, ART ≤ {o.MaxArtEpochs} (λ {o.LambdaInit:G3} × {o.LambdaGrowth}^e), fine-tune {o.FineTuneEpochs} {LrSteps(o)}, batch {o.BatchSize}, LR {o.LearningRate}"));
+            $"{s.Profile.Name}: warm-up {o.WarmupEpochs}, ART ≤ {o.MaxArtEpochs} (λ {o.LambdaInit:G3} × {o.LambdaGrowth}^e), fine-tune {o.FineTuneEpochs}{LrSteps(o)}, batch {o.BatchSize}, LR {o.LearningRate}"));
         foreach (var n in s.DataNotes) Row("note", n);
         if (s.Resumed) Row("resume", "from the newest checkpoint in <out>/checkpoints (if any)");
         console.Write(grid);
