@@ -113,6 +113,13 @@ public sealed class EndToEndTests
         var consume = File.ReadAllText(Path.Combine(output, "Consume.cs"));
         foreach (var text in new[] { "\"ImagePath\"", "\"Score\"", "\"T-shirt-top\"", "\"Ankle-boot\"", "ml.Model.Load" })
             Assert.Contains(text, consume);
+        // ... and compiles on its own and scores an image the way a user's program would.
+        var snippet = ConsumeSnippetCompiler.Compile(consume);
+        var predictMethod = snippet.GetType("HyperSparseModel")!.GetMethod("Predict")!;
+        var prediction = (System.Runtime.CompilerServices.ITuple)predictMethod.Invoke(null, new object[] { anImage, Path.Combine(output, "model.zip") })!;
+        var classNames = (string[])snippet.GetType("HyperSparseModel")!.GetField("ClassNames")!.GetValue(null)!;
+        CollectionAssert.Contains(classNames, (string)prediction[0]!);
+        Assert.AreEqual(score.Max(), (float)prediction[1]!, 1e-6f, "Consume.cs gives the model's top probability");
 
         // evaluate: accuracy, per-class table, confusion matrix.
         var evaluate = CliRunner.Run("evaluate", "--model", Path.Combine(output, "model.zip"), "--data", testImages, "--json", Path.Combine(root, "eval.json"));

@@ -20,7 +20,7 @@ internal static class Plots
         var epochs = report.Epochs;
         var anyLambda = epochs.Any(e => e.Lambda > 0);
         if (anyLambda)
-            model.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Right, Title = "λ", Key = "lambda" });
+            model.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Right, Title = "λ (log scale)", Key = "lambda", StringFormat = "0.0E+0" });
 
         foreach (var phase in epochs.GroupBy(e => e.Phase))
         {
