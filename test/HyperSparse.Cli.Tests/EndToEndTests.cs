@@ -153,6 +153,12 @@ public sealed class EndToEndTests
         Assert.IsNotEmpty(Directory.GetFiles(Path.Combine(output, "checkpoints"), "epoch-*.hsckpt"), cancelled.ToString());
         Assert.IsFalse(File.Exists(Path.Combine(output, "model.zip")), "a cancelled run writes no model");
 
+        // Resuming with other options is a usage error that names the difference.
+        var mismatched = CliRunner.Run(args.Concat(new[] { "--resume", "--seed", "7" }).ToArray());
+        Assert.AreEqual(2, mismatched.ExitCode, mismatched.ToString());
+        Assert.Contains("--resume", mismatched.Error);
+        Assert.Contains("Seed 42 → 7", mismatched.Error);
+
         var resumed = CliRunner.Run(args.Append("--resume").ToArray());
         Assert.AreEqual(0, resumed.ExitCode, resumed.ToString());
         Assert.Contains("Resumed from", resumed.Out);

@@ -218,6 +218,12 @@ internal static class TrainCommand
         {
             return Cancelled(cli, checkpoints, monitor, ex);
         }
+        catch (InvalidOperationException ex) when (resume && ResumeMismatch.TryDescribe(ex.Message) is { } differences)
+        {
+            throw new UsageException(
+                $"{Name}: option --resume: expected the options and data of the run that wrote '{checkpoints}', found other {differences}. " +
+                "Repeat that run's command with --resume, or drop --resume to start over.");
+        }
         fitWatch.Stop();
         var hs = model.LastTransformer;
 

@@ -46,7 +46,7 @@ internal static class ProgressView
                         {
                             art.MaxValue = Math.Max(n, 1);
                             art.Value = art.MaxValue;
-                            art.Description = Markup.Escape(n < monitor.MaxArtEpochs ? $"ART: stop rule fired after {n}" : $"ART: cap of {n} reached");
+                            art.Description = Markup.Escape(monitor.StopRuleFired ? $"ART: stop rule fired after {n}" : $"ART: cap of {n} reached");
                             if (!art.IsFinished) art.StopTask();
                         }
                         else

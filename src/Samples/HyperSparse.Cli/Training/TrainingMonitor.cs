@@ -29,6 +29,9 @@ internal sealed partial class TrainingMonitor(int warmupEpochs, int maxArtEpochs
     /// <summary>Set when the ART phase ended (stop rule or cap): the number of ART epochs it ran.</summary>
     public int? ArtFinishedAfter { get; private set; }
 
+    /// <summary>True when ART ended by the paper's stop rule (false: the cap, or not yet).</summary>
+    public bool StopRuleFired { get; private set; }
+
     public EpochProgress? Last { get; private set; }
 
     /// <summary>True once the trainer has read the data and starts epochs.</summary>
@@ -76,7 +79,11 @@ internal sealed partial class TrainingMonitor(int warmupEpochs, int maxArtEpochs
         lock (gate)
         {
             if (Regex.IsMatch(text, @"^\d+ training images")) DataRead = true;
-            if (StopLine().Match(text) is { Success: true } stop) ArtFinishedAfter = int.Parse(stop.Groups[1].Value, CultureInfo.InvariantCulture);
+            if (StopLine().Match(text) is { Success: true } stop)
+            {
+                ArtFinishedAfter = int.Parse(stop.Groups[1].Value, CultureInfo.InvariantCulture);
+                StopRuleFired = true;
+            }
             else if (text.StartsWith("ART cap of", StringComparison.Ordinal)) ArtFinishedAfter = MaxArtEpochs;
             if (ResumedLine().Match(text) is { Success: true } resumed)
             {
