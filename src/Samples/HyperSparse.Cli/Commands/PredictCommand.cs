@@ -1,0 +1,54 @@
+using System.Globalization;
+using HyperSparse.Cli.Data;
+using HyperSparse.Cli.Scoring;
+using Microsoft.ML;
+using Spectre.Console;
+
+namespace HyperSparse.Cli.Commands;
+
+/// <summary><c>hypersparse predict</c>: the label and top-3 probabilities of each image file.</summary>
+internal static class PredictCommand
+{
+    public const string Name = "predict";
+
+    public static readonly OptionSpec[] Options =
+    {
+        new("--model", "a model.zip written by 'hypersparse train'"),
+        new("--top", "a number of classes to show, ≥ 1", Default: "3"),
+    };
+
+    public const string Usage = """
+        hypersparse predict --model <model.zip> <image> [<image>...] [--top N]
+
+          --model <file>         model.zip from 'hypersparse train'
+          <image>                image files (PNG, JPEG, BMP, ...)
+          --top <N>              how many of the most likely classes to show                          [3]
+        """;
+
+    public static int Run(CliContext cli, IReadOnlyList<string> args)
+    {
+        var line = CommandLine.Parse(Name, args, Options, allowPositional: true);
+        var modelPath = line.RequiredText("--model");
+        var top = line.Int("--top", v => v >= 1)!.Value;
+        if (line.Positional.Count == 0)
+            throw new UsageException($"{Name}: expected one or more image files after the options, found none.");
+        foreach (var path in line.Positional)
+            if (!File.Exists(path))
+                throw new UsageException($"{Name}: expected an image file, found '{path}', which {(Directory.Exists(path) ? "is a folder" : "does not exist")}.");
+        var saved = SavedModel.Load(Name, "--model", modelPath);
+        var ml = saved.Context;
+        IDataView rows = Views.Files(ml, line.Positional.Select(p => new LabeledImage(Path.GetFullPath(p), "")));
+        if (saved.ImagePathColumn != Views.ImagePath) rows = ml.Transforms.CopyColumns(saved.ImagePathColumn, Views.ImagePath).Fit(rows).Transform(rows);
+        var scores = saved.Scores(saved.ScoreFiles(rows));
+
+        var table = new Table().Border(TableBorder.Simple).AddColumns("image", "label", $"top {Math.Min(top, saved.ClassNames.Length)}");
+        for (var i = 0; i < scores.Count; i++)
+        {
+            var ranked = scores[i].Select((p, k) => (Name: saved.ClassNames[k], P: p)).OrderByDescending(x => x.P).Take(top).ToList();
+            table.AddRow(Markup.Escape(line.Positional[i]), "[bold]" + Markup.Escape(ranked[0].Name) + "[/]",
+                Markup.Escape(string.Join("  ", ranked.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Name} {r.P:P1}")))));
+        }
+        cli.Out.Write(table);
+        return ExitCodes.Success;
+    }
+}

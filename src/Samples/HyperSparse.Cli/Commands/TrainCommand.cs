@@ -1,0 +1,325 @@
+using System.Diagnostics;
+using System.Globalization;
+using HyperSparse.Cli.Data;
+using HyperSparse.Cli.Output;
+using HyperSparse.Cli.Scoring;
+using HyperSparse.Cli.Training;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.HyperSparse;
+using Microsoft.ML.Transforms.Image;
+using Spectre.Console;
+using Profile = HyperSparse.Cli.Training.Profile;
+
+namespace HyperSparse.Cli.Commands;
+
+/// <summary>
+/// <c>hypersparse train</c>: images → ML.NET pipeline (MapValueToKey → [LoadImages] → ResizeImages → ExtractPixels →
+/// HyperSparseClassification) → model.zip, model.onnx, report.md/json, plots and Consume.cs.
+/// </summary>
+internal static class TrainCommand
+{
+    public const string Name = "train";
+
+    public static readonly OptionSpec[] Options =
+    {
+        new("--data", "a folder of class subfolders of images, or an IDX folder (e.g. Fashion-MNIST)"),
+        new("--out", "a folder to write model.zip, model.onnx, the report, plots and Consume.cs to"),
+        new("--sparsity", "a number strictly between 0 and 1 (κ, the fraction of weights set to zero)", Default: "0.9"),
+        new("--arch", "one of lenet5, resnet20, resnet32, vgg19, mlp", Default: "lenet5"),
+        new("--image-size", "an image side in pixels (LeNet-5 ≥ 12, VGG-19 ≥ 16, others ≥ 8; at most 512)"),
+        new("--profile", "one of quick, standard, paper", Default: "quick"),
+        new("--resume", "", IsFlag: true),
+        new("--seed", "an integer ≥ 0", Default: "42"),
+        new("--limit", "a positive number of images"),
+        new("--channels", "one of auto, 1, 3", Default: "auto"),
+        new("--holdout", "a fraction in [0, 0.5] of each class held out for evaluation", Default: "0.1"),
+        new("--class-names", "one of auto, fashion, digits", Default: "auto"),
+        new("--warmup", "a number of epochs ≥ 0"),
+        new("--max-art", "a number of epochs ≥ 1"),
+        new("--finetune", "a number of epochs ≥ 0"),
+        new("--batch-size", "a positive batch size"),
+        new("--lr", "a positive learning rate"),
+        new("--lambda-init", "a positive λ_init"),
+        new("--lambda-growth", "a growth factor η ≥ 1"),
+        new("--method", "one of art, oneshot", Default: "art"),
+        new("--regularizer", "one of hs, l1, l2", Default: "hs"),
+        new("--encoding", "one of compact, sparse, dense", Default: "compact"),
+        new("--threads", "a positive number of threads"),
+        new("--no-flip", "", IsFlag: true),
+        new("--plain", "", IsFlag: true),
+    };
+
+    public const string Usage = """
+        hypersparse train --data <dir> --out <dir> [options]
+
+          --data <dir>           class subfolders of images (dir/<class>/*.png), or an IDX folder
+                                 (train-/t10k-images-idx3-ubyte[.gz] + labels, e.g. /usr/share/datasets/fashion-mnist)
+          --out <dir>            where model.zip, model.onnx, report.md/.json, *.png plots and Consume.cs go
+          --sparsity <κ>         fraction of weights set to zero, in (0, 1)                      [0.9]
+          --arch <name>          lenet5 | resnet20 | resnet32 | vgg19 | mlp                       [lenet5]
+          --image-size <N>       images are resized to N×N                       [28 for lenet5/mlp, else 32]
+          --profile <name>       quick | standard | paper (schedules: see README)                   [quick]
+          --resume               continue from <out>/checkpoints (same command otherwise)
+          --seed <N>             seed for splits, initialisation, shuffling, augmentation           [42]
+          --limit <N>            use at most N images (IDX: the first N of each split)
+          --channels auto|1|3    grayscale or colour; auto inspects the images                      [auto]
+          --holdout <f>          image folders: fraction of each class held out for evaluation       [0.1]
+          --class-names <s>      IDX only: auto | fashion | digits                                  [auto]
+        schedule overrides (default: the profile's):
+          --warmup <N>  --max-art <N>  --finetune <N>  --batch-size <N>  --lr <x>
+          --lambda-init <x>  --lambda-growth <x>
+        other:
+          --method art|oneshot   --regularizer hs|l1|l2   --encoding compact|sparse|dense
+          --threads <N>          --no-flip (no random horizontal flips)   --plain (no live progress bars)
+        """;
+
+    private static readonly Dictionary<string, HyperSparseArchitecture> Architectures = new()
+    {
+        ["lenet5"] = HyperSparseArchitecture.LeNet5,
+        ["resnet20"] = HyperSparseArchitecture.ResNet20,
+        ["resnet32"] = HyperSparseArchitecture.ResNet32,
+        ["vgg19"] = HyperSparseArchitecture.Vgg19,
+        ["mlp"] = HyperSparseArchitecture.Mlp,
+    };
+
+    public static int Run(CliContext cli, IReadOnlyList<string> args)
+    {
+        var started = DateTimeOffset.Now;
+        var wall = Stopwatch.StartNew();
+        var line = CommandLine.Parse(Name, args, Options);
+
+        // ---- arguments (all checked before anything slow happens) ----
+        var dataPath = line.RequiredText("--data");
+        var outDir = line.RequiredText("--out");
+        var sparsity = line.Double("--sparsity", v => v > 0 && v < 1)!.Value;
+        var archName = line.Choice("--arch", Architectures.Keys.ToArray())!;
+        var architecture = Architectures[archName];
+        var minSize = architecture switch { HyperSparseArchitecture.LeNet5 => 12, HyperSparseArchitecture.Vgg19 => 16, _ => 8 };
+        var imageSize = line.Int("--image-size", v => v >= minSize && v <= 512)
+            ?? (architecture is HyperSparseArchitecture.LeNet5 or HyperSparseArchitecture.Mlp ? 28 : 32);
+        var profile = Profile.Named(line.Choice("--profile", Profile.All.Select(p => p.Name).ToArray())!);
+        var resume = line.Flag("--resume");
+        var seed = line.Int("--seed", v => v >= 0)!.Value;
+        var limit = line.Int("--limit", v => v > 0);
+        var channelsOption = line.Choice("--channels", "auto", "1", "3")!;
+        var holdout = line.Double("--holdout", v => v >= 0 && v <= 0.5)!.Value;
+        var classNames = line.Choice("--class-names", "auto", "fashion", "digits")!;
+        var warmup = line.Int("--warmup", v => v >= 0);
+        var maxArt = line.Int("--max-art", v => v >= 1);
+        var fineTune = line.Int("--finetune", v => v >= 0);
+        var batchSize = line.Int("--batch-size", v => v > 0);
+        var learningRate = line.Double("--lr", v => v > 0);
+        var lambdaInit = line.Double("--lambda-init", v => v > 0);
+        var lambdaGrowth = line.Double("--lambda-growth", v => v >= 1);
+        var method = line.Choice("--method", "art", "oneshot")!;
+        var regularizer = line.Choice("--regularizer", "hs", "l1", "l2")!;
+        var encoding = line.Choice("--encoding", "compact", "sparse", "dense")!;
+        var threads = line.Int("--threads", v => v > 0);
+        var flip = !line.Flag("--no-flip");
+        var live = !line.Flag("--plain") && cli.Interactive;
+
+        // ---- data ----
+        var ml = new MLContext(seed);
+        var console = cli.Out;
+        var idx = IdxFolder.TryOpen(dataPath);
+        if (idx is null && File.Exists(dataPath))
+            throw new UsageException($"{Name}: option --data: expected a folder of class subfolders of images or an IDX folder, found '{dataPath}', which is a file.");
+        var data = idx is not null
+            ? TrainingData.FromIdx(ml, Name, idx, limit, classNames == "auto" ? idx.GuessClassNames() : classNames, holdout, seed)
+            : TrainingData.FromFolder(ml, Name, "--data", dataPath, limit, holdout, seed);
+        var channels = channelsOption == "auto" ? (data.Grayscale ? 1 : 3) : int.Parse(channelsOption, CultureInfo.InvariantCulture);
+
+        // ---- trainer options: the profile, then the overrides ----
+        var options = new HyperSparseClassificationTrainer.Options
+        {
+            Architecture = architecture,
+            PruningRate = sparsity,
+            Seed = seed,
+            HorizontalFlip = flip,
+            NumberOfThreads = threads,
+            Method = method == "oneshot" ? HyperSparsePruningMethod.OneShotMagnitude : HyperSparsePruningMethod.AdaptiveRegularizedTraining,
+            Regularizer = regularizer switch { "l1" => HyperSparseRegularizerKind.L1, "l2" => HyperSparseRegularizerKind.L2, _ => HyperSparseRegularizerKind.HyperSparse },
+            WeightEncoding = encoding switch { "sparse" => HyperSparseWeightEncoding.SparseInitializer, "dense" => HyperSparseWeightEncoding.Dense, _ => HyperSparseWeightEncoding.Compact },
+        };
+        profile.ApplyTo(options);
+        if (warmup is { } w) options.WarmupEpochs = w;
+        if (maxArt is { } a) options.MaxArtEpochs = a;
+        if (fineTune is { } f)
+        {
+            options.FineTuneEpochs = f;
+            options.LearningRateSteps = f >= 4 ? new[] { f / 2, f * 3 / 4 } : Array.Empty<int>();
+        }
+        if (batchSize is { } b) options.BatchSize = b;
+        if (learningRate is { } lr) options.LearningRate = lr;
+        if (lambdaInit is { } li) options.LambdaInit = li;
+        if (lambdaGrowth is { } lg) options.LambdaGrowth = lg;
+
+        var outFull = Path.GetFullPath(outDir);
+        if (File.Exists(outFull))
+            throw new UsageException($"{Name}: option --out: expected a folder, found '{outDir}', which is a file.");
+        Directory.CreateDirectory(outFull);
+        var checkpoints = Path.Combine(outFull, "checkpoints");
+        options.CheckpointFolder = checkpoints;
+        options.Resume = resume;
+        if (!resume) ClearCheckpoints(checkpoints, console);
+
+        var summary = new RunSummary
+        {
+            CommandLine = "hypersparse " + string.Join(' ', new[] { Name }.Concat(args).Select(QuoteArg)),
+            Started = started,
+            DataKind = data.Kind,
+            DataPath = data.SourcePath,
+            ClassNames = data.ClassNames,
+            TrainImages = data.TrainCount,
+            EvaluationImages = data.EvaluationCount,
+            EvaluationSet = data.EvaluationDescription,
+            DataNotes = data.Notes,
+            Channels = channels,
+            ImageSize = imageSize,
+            Architecture = archName,
+            Sparsity = sparsity,
+            Profile = profile,
+            Options = options,
+            Seed = seed,
+            Resumed = resume,
+        };
+        PrintHeader(console, summary);
+
+        // ---- the ML.NET pipeline ----
+        var keyData = Views.ClassNames(ml, data.ClassNames);
+        IEstimator<ITransformer> featurize = ml.Transforms.Conversion.MapValueToKey("Label", Views.LabelText, keyData: keyData);
+        if (!data.InMemory) featurize = featurize.Append(ml.Transforms.LoadImages(Views.Image, imageFolder: null, Views.ImagePath));
+        featurize = featurize
+            .Append(ml.Transforms.ResizeImages(Views.Image, imageSize, imageSize))
+            .Append(ml.Transforms.ExtractPixels("Features", Views.Image,
+                channels == 1 ? ImagePixelExtractingEstimator.ColorBits.Red : ImagePixelExtractingEstimator.ColorBits.Rgb));
+        if (data.Evaluation is not null)
+            options.ValidationSet = featurize.Fit(data.Train).Transform(data.Evaluation);
+        var pipeline = featurize.Append(ml.MulticlassClassification.Trainers.HyperSparseClassification(options));
+
+        var monitor = new TrainingMonitor(options.WarmupEpochs, options.MaxArtEpochs, options.FineTuneEpochs,
+            options.Method == HyperSparsePruningMethod.OneShotMagnitude);
+        ml.Log += (_, e) => monitor.OnLog(e.Source, e.RawMessage);
+        using var cancelRegistration = cli.Cancellation.Register(() =>
+        {
+            if (!MLContextCancellation.TryCancel(ml))
+                cli.Error.WriteLine("train: this ML.NET version offers no way to cancel training cleanly; press Ctrl+C again to abort (the last per-epoch checkpoint stays usable).");
+        });
+
+        TransformerChain<HyperSparseClassificationTransformer> model;
+        var fitWatch = Stopwatch.StartNew();
+        try
+        {
+            cli.Cancellation.ThrowIfCancellationRequested();
+            model = ProgressView.Run(console, live, monitor, () => pipeline.Fit(data.Train));
+        }
+        catch (Exception ex) when (cli.Cancellation.IsCancellationRequested)
+        {
+            return Cancelled(cli, checkpoints, monitor, ex);
+        }
+        catch (InvalidOperationException ex) when (resume && ResumeMismatch.TryDescribe(ex.Message) is { } differences)
+        {
+            throw new UsageException(
+                $"{Name}: option --resume: expected the options and data of the run that wrote '{checkpoints}', found other {differences}. " +
+                "Repeat that run's command with --resume, or drop --resume to start over.");
+        }
+        fitWatch.Stop();
+        var hs = model.LastTransformer;
+
+        // ---- outputs: model.zip (image path in), model.onnx ----
+        console.MarkupLine("[grey]Writing model.zip, model.onnx and the report…[/]");
+        var files = new OutputFiles(outFull);
+        var pathView = ml.Data.LoadFromEnumerable(Array.Empty<ScoringInput>());
+        var loader = ml.Transforms.LoadImages(Views.Image, imageFolder: null, Views.ImagePath).Fit(pathView);
+        var scoring = new TransformerChain<ITransformer>(
+            new ITransformer[] { loader }.Concat(Flatten(model).Where(t => t is ImageResizingTransformer or ImagePixelExtractingTransformer or HyperSparseClassificationTransformer)).ToArray());
+        AtomicFile.Write(files.ModelZip, s => ml.Model.Save(scoring, pathView.Schema, s));
+        AtomicFile.Write(files.ModelOnnx, hs.SaveOnnx);
+
+        // ---- evaluation through the saved model.zip, as a user would load it ----
+        Evaluation? evaluation = null;
+        if (data.Evaluation is not null)
+        {
+            var saved = SavedModel.Load(Name, "--out", files.ModelZip);
+            evaluation = EvaluateCommand.Evaluate(saved, data.Evaluation, data.InMemory);
+        }
+
+        summary.FitSeconds = fitWatch.Elapsed.TotalSeconds;
+        summary.TotalSeconds = wall.Elapsed.TotalSeconds;
+        summary.ScoringInput = Views.ImagePath;
+        ReportWriter.WriteAll(files, summary, hs.Report, evaluation);
+        summary.TotalSeconds = wall.Elapsed.TotalSeconds;
+
+        // ---- summary ----
+        console.WriteLine();
+        var r = hs.Report;
+        var artText = r.ArtEpochs > 0 ? string.Create(CultureInfo.InvariantCulture, $" after {r.ArtEpochs} epochs") : "";
+        console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+            $"Done in {ProgressView.Duration(wall.Elapsed)} (training {ProgressView.Duration(TimeSpan.FromSeconds(r.TotalSeconds))}). Sparsity {r.AchievedSparsity:P2}: {r.KeptWeights:N0} of {r.PrunableWeights:N0} weights kept. ART: {r.ArtStopReason}{artText}.")));
+        if (evaluation is not null)
+            console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                $"Accuracy on {data.EvaluationCount:N0} evaluation images: {evaluation.Accuracy:P2} ({data.EvaluationDescription.Split(';')[0]}).")));
+        foreach (var note in r.Notes) console.MarkupLine("[yellow]" + Markup.Escape(note) + "[/]");
+        var table = new Table().Border(TableBorder.Simple).AddColumns("file", "bytes");
+        foreach (var file in files.All.Where(File.Exists))
+            table.AddRow(Markup.Escape(Path.GetRelativePath(Environment.CurrentDirectory, file)), new FileInfo(file).Length.ToString("N0", CultureInfo.InvariantCulture));
+        table.Columns[1].RightAligned();
+        console.Write(table);
+        return 0;
+    }
+
+    /// <summary>The transformers of a (possibly nested) chain in order: Append on an IEstimator nests chains.</summary>
+    private static IEnumerable<ITransformer> Flatten(ITransformer transformer) =>
+        transformer is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : new[] { transformer };
+
+    private static int Cancelled(CliContext cli, string checkpoints, TrainingMonitor monitor, Exception ex)
+    {
+        var latest = Directory.Exists(checkpoints)
+            ? Directory.EnumerateFiles(checkpoints, "epoch-*.hsckpt").Order(StringComparer.Ordinal).LastOrDefault()
+            : null;
+        var done = monitor.Epochs.Count;
+        cli.Error.WriteLine(latest is not null
+            ? $"train: cancelled after {done} finished epoch(s); checkpoint '{latest}' is on disk. Run the same command with --resume to continue."
+            : $"train: cancelled before the first epoch finished ({ex.GetType().Name}); no checkpoint exists yet, so --resume will start over.");
+        return ExitCodes.Cancelled;
+    }
+
+    /// <summary>A fresh run must not leave older checkpoints behind: resume picks the highest epoch number.</summary>
+    private static void ClearCheckpoints(string folder, IAnsiConsole console)
+    {
+        if (!Directory.Exists(folder)) return;
+        var old = Directory.EnumerateFiles(folder, "epoch-*.hsckpt").ToList();
+        foreach (var file in old) File.Delete(file);
+        if (old.Count > 0) console.MarkupLine($"[grey]Removed {old.Count} checkpoint(s) of an earlier run (use --resume to continue one).[/]");
+    }
+
+    private static void PrintHeader(IAnsiConsole console, RunSummary s)
+    {
+        var o = s.Options;
+        var grid = new Grid().AddColumn().AddColumn();
+        void Row(string k, string v) => grid.AddRow("[grey]" + Markup.Escape(k) + "[/]", Markup.Escape(v));
+        Row("data", $"{s.DataPath} ({s.DataKind}, {s.ClassNames.Length} classes: {string.Join(", ", s.ClassNames.Take(12))}{(s.ClassNames.Length > 12 ? ", …" : "")})");
+        Row("train images", s.TrainImages.ToString("N0", CultureInfo.InvariantCulture));
+        Row("evaluation", s.EvaluationSet);
+        Row("model", string.Create(CultureInfo.InvariantCulture, $"{s.Architecture}, {s.Channels}×{s.ImageSize}×{s.ImageSize} input, κ = {s.Sparsity}"));
+        Row("profile", string.Create(CultureInfo.InvariantCulture,
+            $"{s.Profile.Name}: warm-up {o.WarmupEpochs}, ART ≤ {o.MaxArtEpochs} (λ {o.LambdaInit:G3} × {o.LambdaGrowth}^e), fine-tune {o.FineTuneEpochs}{LrSteps(o)}, batch {o.BatchSize}, LR {o.LearningRate}"));
+        foreach (var n in s.DataNotes) Row("note", n);
+        if (s.Resumed) Row("resume", "from the newest checkpoint in <out>/checkpoints (if any)");
+        console.Write(grid);
+        console.WriteLine();
+    }
+
+    private static string LrSteps(HyperSparseClassificationTrainer.Options o) => o.LearningRateSteps.Length == 0 ? "" :
+        string.Create(CultureInfo.InvariantCulture, $" (LR ×{o.LearningRateDecay} at {string.Join(", ", o.LearningRateSteps)})");
+
+    private static string QuoteArg(string a) => a.Length > 0 && a.All(c => !char.IsWhiteSpace(c) && c != '"' && c != '\'') ? a : "'" + a.Replace("'", "'\\''") + "'";
+}
+
+/// <summary>Input row of the saved model: one image file.</summary>
+public sealed class ScoringInput
+{
+    /// <summary>Path of the image to score.</summary>
+    public string ImagePath { get; set; } = "";
+}

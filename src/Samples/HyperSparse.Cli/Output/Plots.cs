@@ -1,0 +1,81 @@
+using Microsoft.ML.HyperSparse;
+using OxyPlot;
+using OxyPlot.Annotations;
+using OxyPlot.Axes;
+using OxyPlot.Legends;
+using OxyPlot.Series;
+
+namespace HyperSparse.Cli.Output;
+
+/// <summary>PNG plots of a training report (OxyPlot on SkiaSharp 2.88, the same SkiaSharp ImageAnalytics uses).</summary>
+internal static class Plots
+{
+    /// <summary>Accuracy curves (dense train, pruned-copy train, evaluation) and λ per epoch, phases shaded.</summary>
+    public static PlotModel TrainingCurves(HyperSparseTrainingReport report, string evaluationLabel)
+    {
+        var model = new PlotModel { Title = $"{report.Architecture}, κ = {report.RequestedPruningRate:0.###}: training curves", Background = OxyColors.White };
+        model.Legends.Add(new Legend { LegendPosition = LegendPosition.BottomRight, LegendBackground = OxyColor.FromAColor(220, OxyColors.White) });
+        model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "epoch", Minimum = 0.5, MaximumPadding = 0.02, MajorGridlineStyle = LineStyle.Dot });
+        model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = "accuracy (%)", Minimum = 0, Maximum = 100, MajorGridlineStyle = LineStyle.Dot, Key = "acc" });
+        var epochs = report.Epochs;
+        var anyLambda = epochs.Any(e => e.Lambda > 0);
+        if (anyLambda)
+            model.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Right, Title = "λ (log scale)", Key = "lambda", StringFormat = "0.0E+0" });
+
+        foreach (var phase in epochs.GroupBy(e => e.Phase))
+        {
+            var first = phase.Min(e => e.Epoch) + 1;
+            var last = phase.Max(e => e.Epoch) + 1;
+            model.Annotations.Add(new RectangleAnnotation
+            {
+                MinimumX = first - 0.5, MaximumX = last + 0.5, YAxisKey = "acc",
+                Fill = phase.Key switch { "Art" => OxyColor.FromAColor(40, OxyColors.OrangeRed), "FineTune" => OxyColor.FromAColor(30, OxyColors.SeaGreen), _ => OxyColor.FromAColor(25, OxyColors.SteelBlue) },
+                Text = phase.Key switch { "Art" => "ART", "FineTune" => "fine-tune", _ => "warm-up" },
+                TextVerticalAlignment = VerticalAlignment.Top,
+                TextPosition = new DataPoint((first + last) / 2.0, 99),
+                Layer = AnnotationLayer.BelowSeries,
+            });
+        }
+        LineSeries Line(string title, OxyColor color, IEnumerable<(int Epoch, double Value)> points, string yKey = "acc", LineStyle style = LineStyle.Solid)
+        {
+            var series = new LineSeries { Title = title, Color = color, YAxisKey = yKey, LineStyle = style, MarkerType = MarkerType.Circle, MarkerSize = 2 };
+            foreach (var (x, y) in points) series.Points.Add(new DataPoint(x + 1, y));
+            model.Series.Add(series);
+            return series;
+        }
+        Line("train (dense, running)", OxyColors.SteelBlue, epochs.Select(e => (e.Epoch, e.TrainAccuracy)));
+        if (epochs.Any(e => e.PrunedTrainAccuracy is not null))
+            Line("train (pruned copy)", OxyColors.OrangeRed, epochs.Where(e => e.PrunedTrainAccuracy is not null).Select(e => (e.Epoch, e.PrunedTrainAccuracy!.Value)));
+        if (epochs.Any(e => e.ValidationAccuracy is not null))
+            Line(evaluationLabel, OxyColors.SeaGreen, epochs.Where(e => e.ValidationAccuracy is not null).Select(e => (e.Epoch, e.ValidationAccuracy!.Value)));
+        if (anyLambda)
+            Line("λ (right axis)", OxyColors.Gray, epochs.Where(e => e.Lambda > 0).Select(e => (e.Epoch, e.Lambda)), "lambda", LineStyle.Dash);
+        return model;
+    }
+
+    /// <summary>Kept fraction (density) of every prunable layer, in network order.</summary>
+    public static PlotModel LayerDensity(HyperSparseTrainingReport report)
+    {
+        var layers = report.Layers;
+        var model = new PlotModel
+        {
+            Title = $"Per-layer density after pruning (overall {1 - report.AchievedSparsity:P2} kept)",
+            Background = OxyColors.White,
+        };
+        model.Axes.Add(new CategoryAxis
+        {
+            Position = AxisPosition.Left,
+            StartPosition = 1, EndPosition = 0,   // first layer at the top
+            ItemsSource = layers.Select(l => l.Name.EndsWith(".weight", StringComparison.Ordinal) ? l.Name[..^".weight".Length] : l.Name).ToList(),
+        });
+        var max = layers.Select(l => l.Total == 0 ? 0 : 100.0 * l.Kept / l.Total).DefaultIfEmpty(1).Max();
+        model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "weights kept (%)", Minimum = 0, Maximum = Math.Max(1, max * 1.3), MajorGridlineStyle = LineStyle.Dot });
+        var bars = new BarSeries { FillColor = OxyColors.SteelBlue, LabelPlacement = LabelPlacement.Outside, LabelFormatString = "{0:0.0} %" };
+        foreach (var l in layers) bars.Items.Add(new BarItem(l.Total == 0 ? 0 : 100.0 * l.Kept / l.Total));
+        model.Series.Add(bars);
+        return model;
+    }
+
+    public static void SavePng(PlotModel model, string path, int width, int height) =>
+        AtomicFile.Write(path, s => new OxyPlot.SkiaSharp.PngExporter { Width = width, Height = height }.Export(model, s));
+}

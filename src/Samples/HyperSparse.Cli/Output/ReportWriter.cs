@@ -1,0 +1,204 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using HyperSparse.Cli.Scoring;
+using Microsoft.ML.HyperSparse;
+
+namespace HyperSparse.Cli.Output;
+
+/// <summary>Writes report.json, report.md, the two PNG plots and Consume.cs (each atomically).</summary>
+internal static class ReportWriter
+{
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    public static void WriteAll(OutputFiles files, RunSummary run, HyperSparseTrainingReport report, Evaluation? evaluation)
+    {
+        var evaluationLabel = run.DataKind == "idx" && run.EvaluationSet.StartsWith("the IDX test split", StringComparison.Ordinal)
+            ? "test split" : "held-out images";
+        Plots.SavePng(Plots.TrainingCurves(report, evaluationLabel), files.CurvesPlot, 1100, 650);
+        Plots.SavePng(Plots.LayerDensity(report), files.DensityPlot, 900, Math.Clamp(120 + 28 * report.Layers.Count, 300, 2000));
+        AtomicFile.WriteText(files.ConsumeSnippet, ConsumeSnippet.Create(run, run.ScoringInput, "Score"));
+        AtomicFile.WriteText(files.ReportJson, Json(files, run, report, evaluation).ToJsonString(Indented));
+        AtomicFile.WriteText(files.ReportMarkdown, Markdown(files, run, report, evaluation));
+    }
+
+    public static string ToolVersion =>
+        typeof(ReportWriter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion?.Split('+')[0] ?? "?";
+
+    internal sealed record PhaseSummary(string Phase, int Epochs, double Seconds, double? LambdaFirst, double? LambdaLast,
+        double LastTrainAccuracy, double? LastPrunedTrainAccuracy, double? LastValidationAccuracy);
+
+    internal static List<PhaseSummary> Phases(HyperSparseTrainingReport report) =>
+        report.Epochs.GroupBy(e => e.Phase).Select(g =>
+        {
+            var list = g.ToList();
+            var lambdas = list.Where(e => e.Lambda > 0).Select(e => e.Lambda).ToList();
+            return new PhaseSummary(g.Key, list.Count, list.Sum(e => e.Seconds), lambdas.Count > 0 ? lambdas[0] : null,
+                lambdas.Count > 0 ? lambdas[^1] : null, list[^1].TrainAccuracy, list.LastOrDefault(e => e.PrunedTrainAccuracy is not null)?.PrunedTrainAccuracy,
+                list[^1].ValidationAccuracy);
+        }).ToList();
+
+    private static JsonObject Json(OutputFiles files, RunSummary run, HyperSparseTrainingReport report, Evaluation? evaluation)
+    {
+        var o = run.Options;
+        var root = new JsonObject
+        {
+            ["tool"] = "hypersparse " + ToolVersion,
+            ["run"] = JsonSerializer.SerializeToNode(new
+            {
+                run.CommandLine,
+                Started = run.Started.ToString("o", CultureInfo.InvariantCulture),
+                Data = new
+                {
+                    Kind = run.DataKind, Path = run.DataPath, run.ClassNames, run.TrainImages, run.EvaluationImages,
+                    run.EvaluationSet, Notes = run.DataNotes,
+                },
+                Model = new { run.Architecture, run.Channels, Height = run.ImageSize, Width = run.ImageSize, PruningRate = run.Sparsity, ScoringInputColumn = run.ScoringInput },
+                Profile = new { run.Profile.Name, run.Profile.Summary },
+                Schedule = new
+                {
+                    o.WarmupEpochs, o.MaxArtEpochs, o.FineTuneEpochs, o.LearningRateSteps, o.LearningRateDecay, o.LambdaInit, o.LambdaGrowth,
+                    o.BatchSize, o.LearningRate, o.Momentum, o.WeightDecay, o.CropPadding, o.HorizontalFlip, o.StopWindowHalfSize,
+                    Method = o.Method.ToString(), Regularizer = o.Regularizer.ToString(), WeightEncoding = o.WeightEncoding.ToString(),
+                },
+                run.Seed,
+                run.Resumed,
+                run.FitSeconds,
+                run.TotalSeconds,
+            }, Indented),
+            ["phases"] = JsonSerializer.SerializeToNode(Phases(report), Indented),
+            ["evaluation"] = evaluation is null ? null : JsonSerializer.SerializeToNode(evaluation.ToJson(), Indented),
+            ["files"] = JsonSerializer.SerializeToNode(
+                files.All.Where(File.Exists).ToDictionary(f => Path.GetFileName(f), f => new FileInfo(f).Length), Indented),
+            ["training"] = JsonNode.Parse(report.ToJson()),
+        };
+        return root;
+    }
+
+    private static string Markdown(OutputFiles files, RunSummary run, HyperSparseTrainingReport r, Evaluation? evaluation)
+    {
+        var b = new StringBuilder();
+        void L(FormattableString s) => b.AppendLine(s.ToString(CultureInfo.InvariantCulture));
+        void Raw(string s) => b.AppendLine(s);
+        var o = run.Options;
+
+        L($"# HyperSparse training report — {run.Architecture}, κ = {run.Sparsity}");
+        Raw("");
+        L($"`{run.CommandLine}`  ");
+        L($"{run.Started:yyyy-MM-dd HH:mm}, hypersparse {ToolVersion}, {Environment.ProcessorCount} CPU core(s).");
+        Raw("");
+        Raw("## Result");
+        Raw("");
+        Raw("| | |");
+        Raw("|---|---|");
+        if (evaluation is not null)
+            L($"| accuracy on the evaluation set | **{evaluation.Accuracy:P2}** ({evaluation.Correct:N0} of {evaluation.Count:N0}; macro {evaluation.MacroAccuracy:P2}) |");
+        else
+            Raw("| accuracy on the evaluation set | — (no evaluation set) |");
+        L($"| sparsity | {r.AchievedSparsity:P3} of {r.PrunableWeights:N0} prunable weights are zero (requested κ = {r.RequestedPruningRate}); {r.KeptWeights:N0} kept |");
+        L($"| method | {r.Method}, regulariser {r.Regularizer} |");
+        L($"| epochs | warm-up {r.WarmupEpochs}, ART {r.ArtEpochs}, fine-tune {r.FineTuneEpochs} |");
+        L($"| ART end | {StopText(r, o.MaxArtEpochs)} |");
+        L($"| ONNX size | {r.OnnxBytes:N0} bytes ({o.WeightEncoding}) vs {r.DenseOnnxBytes:N0} dense ({(r.OnnxBytes == 0 ? 0 : (double)r.DenseOnnxBytes / r.OnnxBytes):F1}× smaller); information bound {r.BoundBytes:N0} bytes |");
+        if (File.Exists(files.ModelZip)) L($"| model.zip | {new FileInfo(files.ModelZip).Length:N0} bytes |");
+        L($"| time | training {Duration(r.TotalSeconds)} (pipeline Fit incl. reading images and ONNX export {Duration(run.FitSeconds)}); whole command {Duration(run.TotalSeconds)} |");
+        if (r.FinalValidationAccuracy is { } fva) L($"| last-epoch accuracy on the evaluation set (trainer's measurement) | {fva:F2} % |");
+        Raw("");
+        Raw("## Data");
+        Raw("");
+        L($"- source: `{run.DataPath}` ({(run.DataKind == "idx" ? "IDX files, read into an in-memory IDataView of images" : "class subfolders, read by LoadImages")})");
+        L($"- classes ({run.ClassNames.Length}, in Score order): {string.Join(", ", run.ClassNames)}");
+        L($"- training images: {run.TrainImages:N0}");
+        L($"- evaluation set: {run.EvaluationSet}");
+        L($"- input: resized to {run.ImageSize}×{run.ImageSize}, {(run.Channels == 1 ? "1 channel (grayscale: red channel)" : "3 channels (RGB)")}; pixel scaling and per-channel normalisation are inside the model");
+        foreach (var n in run.DataNotes) L($"- {n}");
+        Raw("");
+        Raw("## Schedule");
+        Raw("");
+        L($"Profile **{run.Profile.Name}** — {run.Profile.Summary}. Effective settings (profile plus command-line overrides):");
+        Raw("");
+        Raw("| setting | value |");
+        Raw("|---|---|");
+        L($"| warm-up epochs | {o.WarmupEpochs} |");
+        L($"| ART | λ_e = {o.LambdaInit:G3} · {o.LambdaGrowth}^(e − {o.WarmupEpochs}), at most {o.MaxArtEpochs} epochs, stop window {2 * o.StopWindowHalfSize + 1} epochs |");
+        L($"| fine-tune epochs | {o.FineTuneEpochs}, LR × {o.LearningRateDecay} at {(o.LearningRateSteps.Length == 0 ? "—" : string.Join(", ", o.LearningRateSteps))} |");
+        L($"| SGD | batch {o.BatchSize}, LR {o.LearningRate}, momentum {o.Momentum}, weight decay {o.WeightDecay} |");
+        L($"| augmentation | random crop padding {o.CropPadding}, horizontal flip {(o.HorizontalFlip ? "on" : "off")} |");
+        L($"| seed | {run.Seed} |");
+        Raw("");
+        Raw("## Phases");
+        Raw("");
+        Raw("| phase | epochs | time | s/epoch | λ first → last | last train acc | last pruned-copy acc | last evaluation acc |");
+        Raw("|---|---:|---:|---:|---|---:|---:|---:|");
+        foreach (var p in Phases(r))
+            L($"| {p.Phase} | {p.Epochs} | {Duration(p.Seconds)} | {p.Seconds / Math.Max(1, p.Epochs):F1} | {(p.LambdaFirst is null ? "—" : $"{p.LambdaFirst:G3} → {p.LambdaLast:G3}")} | {p.LastTrainAccuracy:F2} % | {Pct(p.LastPrunedTrainAccuracy)} | {Pct(p.LastValidationAccuracy)} |");
+        Raw("");
+        Raw("![training curves](training-curves.png)");
+        Raw("");
+        Raw("## Layers");
+        Raw("");
+        Raw("| layer | shape | weights | kept | density | ONNX encoding | ONNX bytes |");
+        Raw("|---|---|---:|---:|---:|---|---:|");
+        foreach (var l in r.Layers)
+            L($"| {l.Name} | {string.Join("×", l.Shape)} | {l.Total:N0} | {l.Kept:N0} | {(l.Total == 0 ? 0 : (double)l.Kept / l.Total):P2} | {l.Encoding} | {l.OnnxBytes:N0} |");
+        Raw("");
+        Raw("![per-layer density](layer-density.png)");
+        Raw("");
+        if (evaluation is not null)
+        {
+            Raw("## Evaluation");
+            Raw("");
+            L($"{run.EvaluationSet}, scored through the saved model.zip (ML.NET + ONNX Runtime). Accuracy {evaluation.Accuracy:P2}, macro accuracy {evaluation.MacroAccuracy:P2}, log-loss {evaluation.LogLoss:F4}.");
+            Raw("");
+            Raw("| class | images | precision | recall | F1 |");
+            Raw("|---|---:|---:|---:|---:|");
+            foreach (var c in evaluation.PerClass)
+                L($"| {c.Name} | {c.Support:N0} | {Frac(c.Precision)} | {Frac(c.Recall)} | {Frac(c.F1)} |");
+            Raw("");
+            Raw("Confusion matrix (rows: true class, columns: predicted class):");
+            Raw("");
+            Raw("| true \\ predicted | " + string.Join(" | ", evaluation.ClassNames) + " |");
+            Raw("|---|" + string.Concat(evaluation.ClassNames.Select(_ => "---:|")));
+            for (var i = 0; i < evaluation.ClassNames.Length; i++)
+                Raw($"| {evaluation.ClassNames[i]} | " + string.Join(" | ", Enumerable.Range(0, evaluation.ClassNames.Length).Select(j => i == j ? $"**{evaluation.Confusion[i, j]}**" : evaluation.Confusion[i, j].ToString(CultureInfo.InvariantCulture))) + " |");
+            Raw("");
+        }
+        Raw("## Epochs");
+        Raw("");
+        Raw("| # | phase | epoch | LR | λ | loss | train acc | pruned-copy acc | evaluation acc | sparsity | s |");
+        Raw("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var e in r.Epochs)
+            L($"| {e.Epoch + 1} | {e.Phase} | {e.PhaseEpoch + 1} | {e.LearningRate:G3} | {(e.Lambda > 0 ? e.Lambda.ToString("G3", CultureInfo.InvariantCulture) : "—")} | {e.TrainLoss:F4} | {e.TrainAccuracy:F2} % | {Pct(e.PrunedTrainAccuracy)} | {Pct(e.ValidationAccuracy)} | {e.Sparsity:P2} | {e.Seconds:F1} |");
+        Raw("");
+        if (r.Notes.Count > 0)
+        {
+            Raw("## Notes");
+            Raw("");
+            foreach (var n in r.Notes) Raw("- " + n);
+            Raw("");
+        }
+        Raw("## Files");
+        Raw("");
+        foreach (var f in files.All.Where(File.Exists))
+            L($"- `{Path.GetFileName(f)}` ({new FileInfo(f).Length:N0} bytes)");
+        Raw("- `report.md` (this file)");
+        Raw("- `checkpoints/` — per-epoch training checkpoints (the newest two), used by `--resume`");
+        Raw("");
+        Raw("`model.zip` loads with Microsoft.ML + Microsoft.ML.ImageAnalytics + Microsoft.ML.OnnxTransformer (no TorchSharp); its input is one column `" + run.ScoringInput + "` (an image file path), its output `Score` (class probabilities in the order above) and `PredictedLabel`. `Consume.cs` shows how. `model.onnx` is the same network as standard ONNX (input `Features`, float " + F($"[N, {run.Channels}, {run.ImageSize}, {run.ImageSize}]") + ", raw 0–255 pixel values).");
+        return b.ToString();
+    }
+
+    private static string StopText(HyperSparseTrainingReport r, int cap) => r.ArtStopReason switch
+    {
+        "StopRuleFired" => F($"the paper's stop rule fired after {r.ArtEpochs} ART epochs; the pruned copy of ART epoch {r.SelectedArtEpoch + 1} was fine-tuned"),
+        "CapReached" => F($"**cap of {cap} ART epochs reached before the stop rule fired**; the best pruned copy (ART epoch {r.SelectedArtEpoch + 1}) was fine-tuned — a longer schedule or a faster λ growth would let ART finish"),
+        _ => "not applicable (one-shot magnitude pruning)",
+    };
+
+    private static string Pct(double? v) => v is { } x ? F($"{x:F2} %") : "—";
+    private static string Frac(double v) => double.IsNaN(v) ? "—" : F($"{v * 100:F1} %");
+    private static string Duration(double seconds) => Training.ProgressView.Duration(TimeSpan.FromSeconds(seconds));
+    private static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}

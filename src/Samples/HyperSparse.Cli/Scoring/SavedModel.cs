@@ -1,0 +1,104 @@
+using System.Text.Json.Nodes;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+
+namespace HyperSparse.Cli.Scoring;
+
+/// <summary>
+/// A model.zip loaded with ML.NET (Microsoft.ML + ImageAnalytics + OnnxTransformer only). Scoring reads only the
+/// <c>Score</c> column (class probabilities); class names come from the model's own annotations — Score's SlotNames,
+/// else PredictedLabel's KeyValues (slot i of Score is key i+1) — and only then from report.json beside the model.
+/// So it works whether PredictedLabel is a scalar key or a one-element key vector.
+/// </summary>
+internal sealed class SavedModel
+{
+    private SavedModel(MLContext ml, ITransformer model, DataViewSchema inputSchema, string path)
+    {
+        Context = ml;
+        Model = model;
+        InputSchema = inputSchema;
+        Path = path;
+        // The image-path column is the input's text column; the image column is what the chain's LoadImages adds.
+        ImagePathColumn = inputSchema.FirstOrDefault(c => c.Type is TextDataViewType).Name ?? "ImagePath";
+        var loader = (model as IEnumerable<ITransformer>)?.OfType<ImageLoadingTransformer>().FirstOrDefault();
+        if (loader is not null)
+            ImageColumn = loader.GetOutputSchema(inputSchema).FirstOrDefault(c => c.Type is ImageDataViewType && inputSchema.GetColumnOrNull(c.Name) is null).Name;
+        var output = model.GetOutputSchema(inputSchema);
+        ScoreColumn = output.GetColumnOrNull("Score")
+            ?? throw new UsageException($"The model '{path}' has no Score column; found columns {string.Join(", ", output.Select(c => c.Name))}.");
+        (ClassNames, ClassNameSource) = ResolveClassNames(output, path);
+    }
+
+    public MLContext Context { get; }
+    public ITransformer Model { get; }
+    public DataViewSchema InputSchema { get; }
+    public string Path { get; }
+    public string ImagePathColumn { get; }
+    public string? ImageColumn { get; }
+    public DataViewSchema.Column ScoreColumn { get; }
+    public string[] ClassNames { get; }
+    public string ClassNameSource { get; }
+
+    public static SavedModel Load(string command, string option, string path)
+    {
+        if (!File.Exists(path))
+            throw new UsageException($"{command}: option {option}: expected a model.zip written by 'hypersparse train' (or Model.Save), found '{path}', which does not exist.");
+        var ml = new MLContext();
+        ITransformer model;
+        DataViewSchema schema;
+        try
+        {
+            model = ml.Model.Load(path, out schema);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            throw new UsageException($"{command}: option {option}: expected an ML.NET model.zip, found '{path}', which does not load: {ex.Message}");
+        }
+        return new SavedModel(ml, model, schema, System.IO.Path.GetFullPath(path));
+    }
+
+    /// <summary>Scores image files: a view with the model's image-path column.</summary>
+    public IDataView ScoreFiles(IDataView rows) => Model.Transform(rows);
+
+    /// <summary>Scores in-memory images (a view with the model's image column): the chain without its image loader.</summary>
+    public IDataView ScoreImages(IDataView rows)
+    {
+        if (ImageColumn is null || Model is not IEnumerable<ITransformer> chain)
+            throw new InvalidOperationException("This model does not start with LoadImages, so it cannot score in-memory images.");
+        var view = rows;
+        foreach (var t in chain.Where(t => t is not ImageLoadingTransformer)) view = t.Transform(view);
+        return view;
+    }
+
+    /// <summary>The Score vectors of a scored view, in row order, checked against the class count.</summary>
+    public List<float[]> Scores(IDataView scored)
+    {
+        var scores = scored.GetColumn<float[]>(ScoreColumn.Name).ToList();
+        foreach (var s in scores)
+            if (s.Length != ClassNames.Length)
+                throw new InvalidOperationException($"The model's Score has {s.Length} values but {ClassNames.Length} class names were found ({ClassNameSource}).");
+        return scores;
+    }
+
+    private (string[] Names, string Source) ResolveClassNames(DataViewSchema output, string path)
+    {
+        if (TextAnnotation(output["Score"], "SlotNames") is { Length: > 0 } slots) return (slots, "Score SlotNames annotation");
+        if (output.GetColumnOrNull("PredictedLabel") is { } predicted && TextAnnotation(predicted, "KeyValues") is { Length: > 0 } keys)
+            return (keys, "PredictedLabel KeyValues annotation");
+        var report = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, "report.json");
+        if (File.Exists(report) && JsonNode.Parse(File.ReadAllText(report))?["training"]?["ClassNames"] is JsonArray names)
+            return (names.Select(n => (string?)n ?? "").ToArray(), "report.json");
+        var size = (output["Score"].Type as VectorDataViewType)?.Size ?? 0;
+        return (Enumerable.Range(0, size).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray(), "score indices (no names found)");
+    }
+
+    private static string[]? TextAnnotation(DataViewSchema.Column column, string kind)
+    {
+        var annotation = column.Annotations.Schema.GetColumnOrNull(kind);
+        if (annotation is not { Type: VectorDataViewType { ItemType: TextDataViewType } }) return null;
+        VBuffer<ReadOnlyMemory<char>> buffer = default;
+        column.Annotations.GetValue(kind, ref buffer);
+        return buffer.DenseValues().Select(v => v.ToString()).ToArray();
+    }
+}

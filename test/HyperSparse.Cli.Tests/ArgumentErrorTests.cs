@@ -1,0 +1,202 @@
+namespace HyperSparse.Cli.Tests;
+
+/// <summary>Every usage error: one message on stderr naming the option, what was expected and what was found; exit code 2.</summary>
+[TestClass]
+public sealed class ArgumentErrorTests
+{
+    private static string root = null!;
+    private static string twoClasses = null!;
+
+    [ClassInitialize]
+    public static void MakeFolders(TestContext _)
+    {
+        root = CliRunner.TempFolder("hs-cli-args");
+        twoClasses = Path.Combine(root, "two");
+        foreach (var c in new[] { "a", "b" })
+        {
+            Directory.CreateDirectory(Path.Combine(twoClasses, c));
+            File.WriteAllBytes(Path.Combine(twoClasses, c, "x.png"), new byte[] { 0 });   // never decoded: argument checks come first
+        }
+    }
+
+    [ClassCleanup]
+    public static void Cleanup()
+    {
+        if (root is not null && Directory.Exists(root)) Directory.Delete(root, recursive: true);
+    }
+
+    private static CliRunner.Result Usage(params string[] args)
+    {
+        var result = CliRunner.Run(args);
+        Assert.AreEqual(2, result.ExitCode, result.ToString());
+        Assert.IsFalse(string.IsNullOrWhiteSpace(result.Error), result.ToString());
+        return result;
+    }
+
+    private static void Mentions(CliRunner.Result result, params string[] parts)
+    {
+        foreach (var part in parts) Assert.Contains(part, result.Error, result.ToString());
+    }
+
+    [TestMethod]
+    public void Train_UnknownArchitecture_NamesOptionExpectedAndFound()
+    {
+        var r = Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o1"), "--arch", "alexnet");
+        Mentions(r, "--arch", "one of lenet5, resnet20, resnet32, vgg19", "'alexnet'");
+    }
+
+    [TestMethod]
+    [DataRow("1.5")]
+    [DataRow("0")]
+    [DataRow("1")]
+    [DataRow("-0.2")]
+    [DataRow("ninety")]
+    public void Train_SparsityOutsideOpenUnitInterval_IsUsageError(string value)
+    {
+        var r = Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o2"), "--sparsity", value);
+        Mentions(r, "--sparsity", "strictly between 0 and 1", $"'{value}'");
+    }
+
+    [TestMethod]
+    public void Train_MissingDataFolder_SaysItDoesNotExist()
+    {
+        var missing = Path.Combine(root, "no-such-folder");
+        var r = Usage("train", "--data", missing, "--out", Path.Combine(root, "o3"));
+        Mentions(r, "--data", "one subfolder of images per class", missing, "does not exist");
+    }
+
+    [TestMethod]
+    public void Train_FolderWithOneClass_NamesTheClass()
+    {
+        var one = Path.Combine(root, "one");
+        Directory.CreateDirectory(Path.Combine(one, "only"));
+        File.WriteAllBytes(Path.Combine(one, "only", "x.png"), new byte[] { 0 });
+        var r = Usage("train", "--data", one, "--out", Path.Combine(root, "o4"));
+        Mentions(r, "--data", "at least 2 classes", "found 1", "'only'");
+    }
+
+    [TestMethod]
+    public void Train_FolderWithoutImages_SaysNoImages()
+    {
+        var empty = Path.Combine(root, "empty");
+        Directory.CreateDirectory(Path.Combine(empty, "a"));
+        File.WriteAllText(Path.Combine(empty, "a", "notes.txt"), "not an image");
+        var r = Usage("train", "--data", empty, "--out", Path.Combine(root, "o5"));
+        Mentions(r, "--data", "found no images");
+    }
+
+    [TestMethod]
+    public void Train_ImagesWithoutClassFolders_SaysToUseSubfolders()
+    {
+        var flat = Path.Combine(root, "flat");
+        Directory.CreateDirectory(flat);
+        File.WriteAllBytes(Path.Combine(flat, "x.png"), new byte[] { 0 });
+        var r = Usage("train", "--data", flat, "--out", Path.Combine(root, "o6"));
+        Mentions(r, "--data", "no class subfolders");
+    }
+
+    [TestMethod]
+    public void Train_UnknownOption_ListsTheKnownOnes()
+    {
+        var r = Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o7"), "--epochs", "3");
+        Mentions(r, "unknown option '--epochs'", "--sparsity", "--profile");
+    }
+
+    [TestMethod]
+    public void Train_OptionWithoutValue_SaysFoundNothing()
+    {
+        var r = Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o8"), "--sparsity");
+        Mentions(r, "--sparsity", "strictly between 0 and 1", "found nothing");
+    }
+
+    [TestMethod]
+    public void Train_MissingRequiredData_IsUsageError()
+    {
+        var r = Usage("train", "--out", Path.Combine(root, "o9"));
+        Mentions(r, "--data", "found nothing (the option is required)");
+    }
+
+    [TestMethod]
+    [DataRow("--profile", "fast", "one of quick, standard, paper")]
+    [DataRow("--image-size", "4", "LeNet-5 ≥ 12")]
+    [DataRow("--limit", "0", "a positive number of images")]
+    [DataRow("--channels", "2", "one of auto, 1, 3")]
+    [DataRow("--seed", "x", "an integer ≥ 0")]
+    public void Train_BadValue_NamesOptionExpectedAndFound(string option, string value, string expected)
+    {
+        var r = Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o10"), option, value);
+        Mentions(r, option, expected, $"'{value}'");
+    }
+
+    [TestMethod]
+    public void Train_OptionGivenTwice_IsUsageError()
+    {
+        var r = Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o11"), "--seed", "1", "--seed", "2");
+        Mentions(r, "--seed", "given twice");
+    }
+
+    [TestMethod]
+    public void UnknownCommand_IsUsageError()
+    {
+        var r = Usage("fit", "--data", twoClasses);
+        Mentions(r, "unknown command 'fit'", "train, evaluate, predict, export-images");
+    }
+
+    [TestMethod]
+    public void NoArguments_PrintsUsageAndExits2()
+    {
+        var r = CliRunner.Run();
+        Assert.AreEqual(2, r.ExitCode);
+        Assert.Contains("usage: hypersparse <command>", r.Out);
+    }
+
+    [TestMethod]
+    public void Help_ExitsZero()
+    {
+        var r = CliRunner.Run("train", "--help");
+        Assert.AreEqual(0, r.ExitCode, r.ToString());
+        Assert.Contains("--sparsity", r.Out);
+    }
+
+    [TestMethod]
+    public void Evaluate_MissingModel_IsUsageError()
+    {
+        var r = Usage("evaluate", "--model", Path.Combine(root, "none.zip"), "--data", twoClasses);
+        Mentions(r, "--model", "none.zip", "does not exist");
+    }
+
+    [TestMethod]
+    public void Predict_NoImages_IsUsageError()
+    {
+        var r = Usage("predict", "--model", Path.Combine(root, "none.zip"));
+        Mentions(r, "expected one or more image files", "found none");
+    }
+
+    [TestMethod]
+    public void Predict_MissingImage_IsUsageError()
+    {
+        var r = Usage("predict", "--model", Path.Combine(root, "none.zip"), Path.Combine(root, "nope.png"));
+        Mentions(r, "expected an image file", "nope.png", "does not exist");
+    }
+
+    [TestMethod]
+    public void ExportImages_MissingIdxFolder_IsUsageError()
+    {
+        var r = Usage("export-images", "--idx", Path.Combine(root, "no-idx"), "--out", Path.Combine(root, "png"));
+        Mentions(r, "--idx", "an IDX folder", "does not exist");
+    }
+
+    [TestMethod]
+    public void ExportImages_FolderWithoutIdxFiles_IsUsageError()
+    {
+        var r = Usage("export-images", "--idx", twoClasses, "--out", Path.Combine(root, "png"));
+        Mentions(r, "--idx", "holds no IDX files");
+    }
+
+    [TestMethod]
+    public void ExportImages_BadSplit_IsUsageError()
+    {
+        var r = Usage("export-images", "--idx", twoClasses, "--out", Path.Combine(root, "png"), "--split", "validation");
+        Mentions(r, "--split", "one of train, test", "'validation'");
+    }
+}

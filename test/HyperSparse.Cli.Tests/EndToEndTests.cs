@@ -1,0 +1,173 @@
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
+using SkiaSharp;
+
+namespace HyperSparse.Cli.Tests;
+
+/// <summary>
+/// The tool as a user runs it: export-images (real Fashion-MNIST PNGs) → train (tiny schedule) → evaluate → predict,
+/// and every file train writes is opened with the tool a user would use. Then Ctrl+C (cancellation) and --resume.
+/// </summary>
+[TestClass]
+public sealed class EndToEndTests
+{
+    private static string root = null!;
+    private static string trainImages = null!;
+    private static string testImages = null!;
+
+    // A schedule that finishes in seconds on 300 images; enough to exercise every phase and file.
+    private static readonly string[] Tiny = { "--sparsity", "0.9", "--arch", "lenet5", "--profile", "quick", "--limit", "300",
+        "--warmup", "2", "--max-art", "3", "--finetune", "2", "--batch-size", "64", "--lr", "0.05", "--plain" };
+
+    [ClassInitialize]
+    public static void ExportImages(TestContext _)
+    {
+        var idx = CliRunner.FashionMnist();
+        root = CliRunner.TempFolder("hs-cli-e2e");
+        trainImages = Path.Combine(root, "train");
+        testImages = Path.Combine(root, "test");
+        var train = CliRunner.Run("export-images", "--idx", idx, "--out", trainImages, "--limit", "300");
+        Assert.AreEqual(0, train.ExitCode, train.ToString());
+        var test = CliRunner.Run("export-images", "--idx", idx, "--out", testImages, "--limit", "100", "--split", "test");
+        Assert.AreEqual(0, test.ExitCode, test.ToString());
+    }
+
+    [ClassCleanup]
+    public static void Cleanup()
+    {
+        if (root is not null && Directory.Exists(root)) Directory.Delete(root, recursive: true);
+    }
+
+    [TestMethod]
+    public void ExportImages_WritesFashionMnistClassFolders()
+    {
+        var classes = Directory.GetDirectories(trainImages).Select(Path.GetFileName).Order().ToArray();
+        CollectionAssert.AreEqual(new[] { "Ankle-boot", "Bag", "Coat", "Dress", "Pullover", "Sandal", "Shirt", "Sneaker", "T-shirt-top", "Trouser" }, classes);
+        var pngs = Directory.GetFiles(trainImages, "*.png", SearchOption.AllDirectories);
+        Assert.HasCount(300, pngs);
+        using var bitmap = SKBitmap.Decode(pngs[0]);
+        Assert.AreEqual(28, bitmap.Width);
+        Assert.AreEqual(28, bitmap.Height);
+        Assert.IsEmpty(Directory.GetFiles(trainImages, "*.tmp", SearchOption.AllDirectories), "no temporary files left");
+    }
+
+    [TestMethod]
+    public void TrainEvaluatePredict_OnExportedImages_EveryFileOpens()
+    {
+        var output = Path.Combine(root, "model");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var train = CliRunner.Run(new[] { "train", "--data", trainImages, "--out", output }.Concat(Tiny).ToArray(), null, default);
+        watch.Stop();
+        Assert.AreEqual(0, train.ExitCode, train.ToString());
+        Assert.Contains("warm-up", train.Out, "per-epoch progress is shown");
+        Assert.Contains("fine-tune", train.Out);
+        Assert.IsLessThan(60, watch.Elapsed.TotalSeconds, $"tiny train took {watch.Elapsed.TotalSeconds:F0} s");
+
+        string[] expected = { "model.zip", "model.onnx", "report.md", "report.json", "training-curves.png", "layer-density.png", "Consume.cs" };
+        foreach (var file in expected) Assert.IsTrue(File.Exists(Path.Combine(output, file)), $"{file} missing\n{train}");
+        Assert.IsEmpty(Directory.GetFiles(output, "*.tmp"), "no temporary files left");
+
+        // model.zip: loads with ML.NET alone and scores an image path.
+        var ml = new MLContext();
+        var model = ml.Model.Load(Path.Combine(output, "model.zip"), out var inputSchema);
+        Assert.AreEqual("ImagePath", inputSchema.Single().Name);
+        var anImage = Directory.GetFiles(Path.Combine(testImages, "Trouser")).First();
+        var scored = model.Transform(ml.Data.LoadFromEnumerable(new[] { new PathInput { ImagePath = anImage } }));
+        var score = scored.GetColumn<float[]>("Score").Single();
+        Assert.HasCount(10, score);
+        Assert.AreEqual(1.0, score.Sum(), 1e-4);
+
+        // model.onnx: opens in ONNX Runtime with a [N, 1, 28, 28] input.
+        using (var session = new InferenceSession(Path.Combine(output, "model.onnx")))
+        {
+            var input = session.InputMetadata.Single();
+            CollectionAssert.AreEqual(new[] { 1, 28, 28 }, input.Value.Dimensions.Skip(1).ToArray());
+            Assert.IsTrue(session.OutputMetadata.ContainsKey("Score"));
+        }
+
+        // PNG plots decode.
+        foreach (var png in new[] { "training-curves.png", "layer-density.png" })
+        {
+            using var bitmap = SKBitmap.Decode(Path.Combine(output, png));
+            Assert.IsNotNull(bitmap, png);
+            Assert.IsGreaterThan(200, bitmap.Width, png);
+        }
+
+        // report.json parses and carries the trainer's report.
+        using (var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json"))))
+        {
+            var training = json.RootElement.GetProperty("training");
+            Assert.AreEqual(7, training.GetProperty("Epochs").GetArrayLength());   // 2 warm-up + 3 ART (cap) + 2 fine-tune
+            Assert.AreEqual(61_470 - (long)Math.Floor(0.9 * 61_470) - 1, training.GetProperty("KeptWeights").GetInt64());
+            Assert.AreEqual(5, training.GetProperty("Layers").GetArrayLength());
+            Assert.AreEqual(10, json.RootElement.GetProperty("evaluation").GetProperty("ClassNames").GetArrayLength());
+            Assert.AreEqual("folder", json.RootElement.GetProperty("run").GetProperty("Data").GetProperty("Kind").GetString());
+        }
+        var markdown = File.ReadAllText(Path.Combine(output, "report.md"));
+        Assert.Contains("## Layers", markdown);
+        Assert.Contains("![training curves](training-curves.png)", markdown);
+
+        // Consume.cs names the model's columns and classes.
+        var consume = File.ReadAllText(Path.Combine(output, "Consume.cs"));
+        foreach (var text in new[] { "\"ImagePath\"", "\"Score\"", "\"T-shirt-top\"", "\"Ankle-boot\"", "ml.Model.Load" })
+            Assert.Contains(text, consume);
+        // ... and compiles on its own and scores an image the way a user's program would.
+        var snippet = ConsumeSnippetCompiler.Compile(consume);
+        var predictMethod = snippet.GetType("HyperSparseModel")!.GetMethod("Predict")!;
+        var prediction = (System.Runtime.CompilerServices.ITuple)predictMethod.Invoke(null, new object[] { anImage, Path.Combine(output, "model.zip") })!;
+        var classNames = (string[])snippet.GetType("HyperSparseModel")!.GetField("ClassNames")!.GetValue(null)!;
+        CollectionAssert.Contains(classNames, (string)prediction[0]!);
+        Assert.AreEqual(score.Max(), (float)prediction[1]!, 1e-6f, "Consume.cs gives the model's top probability");
+
+        // evaluate: accuracy, per-class table, confusion matrix.
+        var evaluate = CliRunner.Run("evaluate", "--model", Path.Combine(output, "model.zip"), "--data", testImages, "--json", Path.Combine(root, "eval.json"));
+        Assert.AreEqual(0, evaluate.ExitCode, evaluate.ToString());
+        Assert.Contains("Accuracy", evaluate.Out);
+        Assert.Contains("Per class", evaluate.Out);
+        Assert.Contains("Confusion matrix", evaluate.Out);
+        using (var evalJson = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "eval.json"))))
+            Assert.AreEqual(100, evalJson.RootElement.GetProperty("Count").GetInt32());
+
+        // predict: label and top-3 per image.
+        var images = new[] { anImage, Directory.GetFiles(Path.Combine(testImages, "Bag")).First() };
+        var predict = CliRunner.Run(new[] { "predict", "--model", Path.Combine(output, "model.zip") }.Concat(images).ToArray());
+        Assert.AreEqual(0, predict.ExitCode, predict.ToString());
+        Assert.Contains("top 3", predict.Out);
+        foreach (var image in images) Assert.Contains(Path.GetFileName(image), predict.Out);
+        Assert.AreEqual(2, predict.Out.Split('\n').Count(l => l.Contains('%') && l.Split('%').Length == 4), predict.Out);
+    }
+
+    [TestMethod]
+    public void Train_Cancelled_KeepsCheckpointAndResumeFinishes()
+    {
+        var output = Path.Combine(root, "cancelled");
+        using var cancel = new CancellationTokenSource();
+        // Cancel the way Ctrl+C does, once the second warm-up epoch is under way.
+        var writer = new WatchingWriter(line => { if (line.Contains("warm-up     1/")) cancel.Cancel(); });
+        var args = new[] { "train", "--data", trainImages, "--out", output }.Concat(Tiny).ToArray();
+        var cancelled = CliRunner.Run(args, writer, cancel.Token);
+        Assert.AreEqual(130, cancelled.ExitCode, cancelled.ToString());
+        Assert.Contains("--resume", cancelled.Error);
+        Assert.IsNotEmpty(Directory.GetFiles(Path.Combine(output, "checkpoints"), "epoch-*.hsckpt"), cancelled.ToString());
+        Assert.IsFalse(File.Exists(Path.Combine(output, "model.zip")), "a cancelled run writes no model");
+
+        // Resuming with other options is a usage error that names the difference.
+        var mismatched = CliRunner.Run(args.Concat(new[] { "--resume", "--seed", "7" }).ToArray());
+        Assert.AreEqual(2, mismatched.ExitCode, mismatched.ToString());
+        Assert.Contains("--resume", mismatched.Error);
+        Assert.Contains("Seed 42 → 7", mismatched.Error);
+
+        var resumed = CliRunner.Run(args.Append("--resume").ToArray());
+        Assert.AreEqual(0, resumed.ExitCode, resumed.ToString());
+        Assert.Contains("Resumed from", resumed.Out);
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json")));
+        Assert.AreEqual(7, json.RootElement.GetProperty("training").GetProperty("Epochs").GetArrayLength(), "resume continues the same schedule");
+    }
+
+    public sealed class PathInput
+    {
+        public string ImagePath { get; set; } = "";
+    }
+}
