@@ -40,12 +40,23 @@ public sealed class ImageScorer : IDisposable
     private readonly ConcurrentBag<PredictionEngine<ImageInput, ModelOutput>> pool = new();
     private int created;
 
-    /// <summary>Loads <paramref name="modelPath"/>; throws <see cref="FileNotFoundException"/> when it does not exist.</summary>
+    /// <summary>
+    /// Loads <paramref name="modelPath"/>; throws <see cref="FileNotFoundException"/> when it does not exist and
+    /// <see cref="InvalidDataException"/> (naming the file) when it is not a loadable image-classification model.
+    /// </summary>
     public ImageScorer(string modelPath)
     {
         if (!File.Exists(modelPath))
             throw new FileNotFoundException($"Model file '{Path.GetFullPath(modelPath)}' does not exist.", modelPath);
-        model = context.Model.Load(modelPath, out var inputSchema);
+        DataViewSchema inputSchema;
+        try
+        {
+            model = context.Model.Load(modelPath, out inputSchema);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new InvalidDataException($"Model file '{Path.GetFullPath(modelPath)}' is not a loadable ML.NET model (truncated or not a model.zip?): {e.Message}", e);
+        }
         if (inputSchema.GetColumnOrNull(nameof(ImageInput.ImagePath)) is not { } column || column.Type is not TextDataViewType)
             throw new InvalidDataException($"Model '{modelPath}' must read a text column '{nameof(ImageInput.ImagePath)}'; its input columns are: " +
                 string.Join(", ", inputSchema.Select(c => $"{c.Name} ({c.Type})")) + ".");

@@ -15,6 +15,7 @@ internal static class PredictCommand
     {
         new("--model", "a model.zip written by 'hypersparse train'"),
         new("--top", "a number of classes to show, ≥ 1", Default: "3"),
+        new("--json", "no value", IsFlag: true),
     };
 
     public const string Usage = """
@@ -23,6 +24,7 @@ internal static class PredictCommand
           --model <file>         model.zip from 'hypersparse train'
           <image>                image files (PNG, JPEG, BMP, ...)
           --top <N>              how many of the most likely classes to show                          [3]
+          --json                 print a JSON array instead of a table: image, label, probabilities (all classes)
         """;
 
     public static int Run(CliContext cli, IReadOnlyList<string> args)
@@ -40,6 +42,26 @@ internal static class PredictCommand
         IDataView rows = Views.Files(ml, line.Positional.Select(p => new LabeledImage(Path.GetFullPath(p), "")));
         if (saved.ImagePathColumn != Views.ImagePath) rows = ml.Transforms.CopyColumns(saved.ImagePathColumn, Views.ImagePath).Fit(rows).Transform(rows);
         var scores = saved.Scores(saved.ScoreFiles(rows));
+
+        if (line.Flag("--json"))
+        {
+            var rowsJson = new System.Text.Json.Nodes.JsonArray();
+            for (var i = 0; i < scores.Count; i++)
+            {
+                var best = 0;
+                for (var k = 1; k < scores[i].Length; k++) if (scores[i][k] > scores[i][best]) best = k;
+                var probabilities = new System.Text.Json.Nodes.JsonArray();
+                foreach (var p in scores[i]) probabilities.Add(p);
+                rowsJson.Add(new System.Text.Json.Nodes.JsonObject
+                {
+                    ["image"] = line.Positional[i],
+                    ["label"] = saved.ClassNames[best],
+                    ["probabilities"] = probabilities,
+                });
+            }
+            cli.Out.Profile.Out.Writer.WriteLine(rowsJson.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            return ExitCodes.Success;
+        }
 
         var table = new Table().Border(TableBorder.Simple).AddColumns("image", "label", $"top {Math.Min(top, saved.ClassNames.Length)}");
         for (var i = 0; i < scores.Count; i++)
