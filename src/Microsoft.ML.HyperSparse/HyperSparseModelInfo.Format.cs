@@ -47,7 +47,7 @@ public sealed partial class HyperSparseModelInfo
             Line("* not pruned (kept dense by design)");
         Line();
         Line($"Other parameters: {Number(OtherParameters)} (biases, batch norms, normalisation), {Number(4.0 * OtherParameters)} bytes in the bound");
-        Line($"File:  {Number(OnnxBytes)} bytes");
+        Line($"File:  {Number(OnnxBytes)} bytes (layer weights {Number(layerBytes)}; the rest {Number(OnnxBytes - layerBytes)}: biases, normalisation, graph, metadata)");
         Line($"Dense: {Number(DenseOnnxBytes)} bytes (the file is {Ratio((double)DenseOnnxBytes / OnnxBytes)}× smaller)");
         Line($"Bound: {Number(BoundBytes)} bytes (file / bound = {Ratio(OnnxBytes / BoundBytes)}); bound = Σ N·H(1−κ)/8 + 4·kept over pruned layers + 4 bytes per other weight and parameter");
         if (Warnings.Count > 0)
