@@ -124,6 +124,31 @@ public sealed class HyperSparseModelInfoTests
     }
 
     [TestMethod]
+    public void Read_ZipOfAPipelineEndingInTheTrainer_FindsTheNestedOnnxModel()
+    {
+        // As in the README: transforms, then the trainer; the saved chain nests the trainer's own ONNX scoring chain.
+        var ml = new MLContext(seed: 1);
+        var data = Data(ml);
+        var pipeline = ml.Transforms.CopyColumns("Original", "Features")
+            .Append(ml.MulticlassClassification.Trainers.HyperSparseClassification(new HyperSparseClassificationTrainer.Options
+            {
+                Architecture = HyperSparseArchitecture.Mlp, PruningRate = 0.9, WarmupEpochs = 1, MaxArtEpochs = 1, FineTuneEpochs = 1,
+                LearningRateSteps = Array.Empty<int>(), BatchSize = 16, CropPadding = 0, HorizontalFlip = false,
+            }));
+        var model = pipeline.Fit(data);
+        string path = Path.Combine(folder, "pipeline.zip");
+        ml.Model.Save(model, data.Schema, path);
+
+        var info = HyperSparseModelInfo.Read(path);
+        var report = model.LastTransformer.Report;
+        Assert.AreEqual(0, info.Warnings.Count, string.Join("\n", info.Warnings));
+        StringAssert.EndsWith(info.ZipEntry, "/OnnxModel");
+        Assert.AreNotEqual("TransformerChain/Transform_000/OnnxModel", info.ZipEntry, "nested below the pipeline's chain");
+        Assert.AreEqual(report.OnnxBytes, info.OnnxBytes);
+        CollectionAssert.AreEqual(report.Layers.Select(l => l.Kept).ToArray(), info.Layers.Select(l => l.Kept).ToArray());
+    }
+
+    [TestMethod]
     public void Read_Contract_InputShapeNormalisationClassesAndOutputs()
     {
         var contract = HyperSparseModelInfo.Read(Zip(HyperSparseWeightEncoding.Compact)).Contract;
