@@ -13,9 +13,8 @@ internal sealed class OnnxConstantFolder
     private readonly Dictionary<string, TensorProto> initializers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SparseTensorProto> sparseInitializers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, NodeProto> producers = new(StringComparer.Ordinal);
-    private readonly HashSet<string> graphInputs;
     private readonly Dictionary<string, ConstantTensor> values = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, bool> constant = new(StringComparer.Ordinal);
+    private readonly HashSet<string> constant = new(StringComparer.Ordinal);
     private readonly long opset;
 
     public OnnxConstantFolder(GraphProto graph, long opset)
@@ -28,9 +27,18 @@ internal sealed class OnnxConstantFolder
         foreach (NodeProto node in graph.Node)
         foreach (string output in node.Output.Where(o => o.Length > 0))
             producers.TryAdd(output, node);
-        // A graph input that is not an initializer is fed at run time. (An initializer listed as an input is a default that
-        // a caller may override; the inspector reports the default.)
-        graphInputs = graph.Input.Select(i => i.Name).Where(n => !initializers.ContainsKey(n) && !sparseInitializers.ContainsKey(n)).ToHashSet(StringComparer.Ordinal);
+        // ONNX lists nodes in topological order, so one forward pass finds every constant tensor (no recursion through deep
+        // graphs). A node without inputs is constant only if it is a Constant (RandomNormal and the like are not).
+        // An initializer that is also listed as a graph input is a default a caller may override; the inspector reports the default.
+        constant.UnionWith(initializers.Keys.Concat(sparseInitializers.Keys));
+        foreach (NodeProto node in graph.Node)
+        {
+            bool fromConstants = node.Input.Count == 0
+                ? node.OpType == "Constant"
+                : node.Input.All(i => i.Length == 0 || constant.Contains(i));
+            if (fromConstants)
+                constant.UnionWith(node.Output.Where(o => o.Length > 0));
+        }
     }
 
     /// <summary>The node that computes <paramref name="name"/>, or null for an initializer or graph input.</summary>
@@ -41,25 +49,7 @@ internal sealed class OnnxConstantFolder
     public bool IsSparseInitializer(string name) => sparseInitializers.ContainsKey(name);
 
     /// <summary>Whether <paramref name="name"/> is computed from constants only (whether or not the inspector can evaluate it).</summary>
-    public bool IsConstant(string name) => IsConstant(name, new HashSet<string>(StringComparer.Ordinal));
-
-    private bool IsConstant(string name, HashSet<string> visiting)
-    {
-        if (constant.TryGetValue(name, out bool known))
-            return known;
-        bool result;
-        if (graphInputs.Contains(name))
-            result = false;
-        else if (initializers.ContainsKey(name) || sparseInitializers.ContainsKey(name))
-            result = true;
-        else if (!producers.TryGetValue(name, out NodeProto? node) || !visiting.Add(name))
-            result = false; // undefined, or a cycle
-        else
-            // A node without inputs is constant only if it is a Constant (RandomNormal and the like are not).
-            result = node.Input.Count == 0 ? node.OpType == "Constant" : node.Input.Where(i => i.Length > 0).All(i => IsConstant(i, visiting));
-        constant[name] = result;
-        return result;
-    }
+    public bool IsConstant(string name) => constant.Contains(name);
 
     /// <summary>The value of a constant tensor.</summary>
     /// <exception cref="OnnxEvaluationException">The tensor is not constant, or an operator or type on its way is not supported.</exception>
