@@ -20,6 +20,15 @@ internal static class OnnxModelWriter
     /// <summary>Value of <c>ModelProto.producer_name</c>.</summary>
     public const string ProducerName = "HyperSparse.MLNet";
 
+    /// <summary>Initializer holding the pixel scale (absent when the scale is 1).</summary>
+    public const string PixelScaleTensor = "input.pixel_scale";
+
+    /// <summary>Initializer holding the per-channel mean, [1, C, 1, 1] (absent when every mean is 0).</summary>
+    public const string MeanTensor = "input.mean";
+
+    /// <summary>Initializer holding the per-channel standard deviation, [1, C, 1, 1] (absent when every std is 1).</summary>
+    public const string StdTensor = "input.std";
+
     /// <summary>Serializes the model and accounts for its size.</summary>
     /// <exception cref="ArgumentException">The description or the options are inconsistent; the message names the culprit.</exception>
     public static OnnxExportResult Write(NetworkDescription net, OnnxExportOptions options)
@@ -228,11 +237,11 @@ internal static class OnnxModelWriter
         var steps = new List<(string Op, string Constant, float[] Values, long[] Dims)>();
         long[] perChannel = [1, net.Channels, 1, 1];
         if (net.PixelScale != 1f)
-            steps.Add(("Mul", "input.pixel_scale", [net.PixelScale], []));
+            steps.Add(("Mul", PixelScaleTensor, [net.PixelScale], []));
         if (net.Mean.Any(m => m != 0f))
-            steps.Add(("Sub", "input.mean", net.Mean, perChannel));
+            steps.Add(("Sub", MeanTensor, net.Mean, perChannel));
         if (net.Std.Any(s => s != 1f))
-            steps.Add(("Div", "input.std", net.Std, perChannel));
+            steps.Add(("Div", StdTensor, net.Std, perChannel));
 
         string current = net.InputName;
         if (steps.Count == 0)

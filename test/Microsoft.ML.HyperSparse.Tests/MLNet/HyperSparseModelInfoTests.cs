@@ -1,0 +1,301 @@
+using System.IO.Compression;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.HyperSparse;
+
+namespace Microsoft.ML.HyperSparse.Tests.MLNet;
+
+/// <summary>
+/// The inspector as users meet it: models trained through ML.NET in every weight encoding, saved as model.onnx and as
+/// ML.NET's model.zip, read back with <see cref="HyperSparseModelInfo.Read(string)"/>; and the files it must refuse.
+/// </summary>
+[TestClass]
+public sealed class HyperSparseModelInfoTests
+{
+    private static string folder = null!;
+    private static readonly Dictionary<HyperSparseWeightEncoding, HyperSparseTrainingReport> Reports = new();
+    private static float[] trainingPixels = null!;
+
+    public sealed class Row
+    {
+        public float[] Features { get; set; } = Array.Empty<float>();
+        public uint Label { get; set; }
+    }
+
+    [ClassInitialize]
+    public static void TrainEveryEncoding(TestContext _)
+    {
+        folder = Directory.CreateTempSubdirectory("hs-inspect-").FullName;
+        foreach (var encoding in Enum.GetValues<HyperSparseWeightEncoding>())
+        {
+            var ml = new MLContext(seed: 1);
+            var data = Data(ml);
+            trainingPixels = data.GetColumn<float[]>("Features").SelectMany(f => f).ToArray();
+            var model = ml.MulticlassClassification.Trainers.HyperSparseClassification(new HyperSparseClassificationTrainer.Options
+            {
+                Architecture = HyperSparseArchitecture.Mlp,
+                PruningRate = 0.9,
+                WarmupEpochs = 1,
+                MaxArtEpochs = 1,
+                FineTuneEpochs = 1,
+                LearningRateSteps = Array.Empty<int>(),
+                BatchSize = 16,
+                CropPadding = 0,
+                HorizontalFlip = false,
+                WeightEncoding = encoding,
+            }).Fit(data);
+            model.SaveOnnx(Onnx(encoding));
+            ml.Model.Save(model, data.Schema, Zip(encoding));
+            Reports[encoding] = model.Report;
+        }
+    }
+
+    [ClassCleanup]
+    public static void Cleanup()
+    {
+        if (folder is not null && Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+    }
+
+    private static IDataView Data(MLContext ml)
+    {
+        var rows = Enumerable.Range(0, 48).Select(i => new Row
+        {
+            Features = Enumerable.Range(0, 16).Select(p => (p / 4 == i % 3 ? 0.8f : 0.1f) + (i * 7 + p) % 5 / 50f).ToArray(),
+            Label = (uint)(i % 3),
+        }).ToList();
+        var definition = SchemaDefinition.Create(typeof(Row));
+        definition["Features"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 1, 4, 4);
+        definition["Label"].ColumnType = new KeyDataViewType(typeof(uint), 3);
+        return ml.Data.LoadFromEnumerable(rows, definition);
+    }
+
+    private static string Onnx(HyperSparseWeightEncoding encoding) => Path.Combine(folder, $"model-{encoding}.onnx");
+
+    private static string Zip(HyperSparseWeightEncoding encoding) => Path.Combine(folder, $"model-{encoding}.zip");
+
+    private static string Write(string name, byte[] bytes)
+    {
+        string path = Path.Combine(folder, name);
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    [TestMethod]
+    public void Read_EveryEncodingOnnxAndZip_FiguresEqualTheTrainingReport()
+    {
+        foreach ((HyperSparseWeightEncoding encoding, HyperSparseTrainingReport report) in Reports)
+        foreach (string path in new[] { Onnx(encoding), Zip(encoding) })
+        {
+            var info = HyperSparseModelInfo.Read(path);
+            string context = $"{encoding} {Path.GetFileName(path)}";
+
+            Assert.IsTrue(info.IsHyperSparseModel, context);
+            Assert.AreEqual(0, info.Warnings.Count, context + ": " + string.Join("\n", info.Warnings));
+            var pruned = info.Layers.Where(l => l.Prunable).ToList();
+            Assert.AreEqual(report.Layers.Count, pruned.Count, context + " layers");
+            for (var i = 0; i < pruned.Count; i++)
+            {
+                HyperSparseLayer expected = report.Layers[i];
+                HyperSparseModelLayer actual = pruned[i];
+                string layer = $"{context} {expected.Name}";
+                Assert.AreEqual(expected.Name, actual.Name, layer);
+                CollectionAssert.AreEqual(expected.Shape, actual.Shape, layer);
+                Assert.AreEqual(expected.Total, actual.Total, layer);
+                Assert.AreEqual(expected.Kept, actual.Kept, layer);
+                Assert.AreEqual(expected.Sparsity, actual.Sparsity, layer);
+                Assert.AreEqual(expected.Encoding, actual.Encoding, layer);
+                Assert.AreEqual(expected.OnnxBytes, actual.OnnxBytes, layer);
+                Assert.AreEqual("Gemm", actual.Op, layer);
+            }
+
+            Assert.AreEqual(report.OnnxBytes, info.OnnxBytes, context + " file bytes");
+            Assert.AreEqual(report.DenseOnnxBytes, info.DenseOnnxBytes, context + " dense bytes");
+            Assert.AreEqual(report.BoundBytes, info.BoundBytes, context + " bound");
+            Assert.AreEqual(report.PrunableWeights, info.PrunableWeights, context);
+            Assert.AreEqual(report.KeptWeights, info.KeptWeights, context);
+            Assert.AreEqual(report.AchievedSparsity, info.Sparsity, context);
+            Assert.AreEqual(path.EndsWith(".zip", StringComparison.Ordinal) ? "TransformerChain/Transform_000/OnnxModel" : null, info.ZipEntry, context);
+        }
+
+        // The figures are not all trivially equal: the encodings differ in bytes, and Compact is the smallest.
+        var sizes = Reports.ToDictionary(r => r.Key, r => HyperSparseModelInfo.Read(Onnx(r.Key)).OnnxBytes);
+        Assert.IsTrue(sizes[HyperSparseWeightEncoding.Compact] < sizes[HyperSparseWeightEncoding.SparseInitializer], string.Join(", ", sizes));
+        Assert.IsTrue(sizes[HyperSparseWeightEncoding.SparseInitializer] < sizes[HyperSparseWeightEncoding.Dense], string.Join(", ", sizes));
+    }
+
+    [TestMethod]
+    public void Read_ZipOfAPipelineEndingInTheTrainer_FindsTheNestedOnnxModel()
+    {
+        // As in the README: transforms, then the trainer; the saved chain nests the trainer's own ONNX scoring chain.
+        var ml = new MLContext(seed: 1);
+        var data = Data(ml);
+        var pipeline = ml.Transforms.CopyColumns("Original", "Features")
+            .Append(ml.MulticlassClassification.Trainers.HyperSparseClassification(new HyperSparseClassificationTrainer.Options
+            {
+                Architecture = HyperSparseArchitecture.Mlp, PruningRate = 0.9, WarmupEpochs = 1, MaxArtEpochs = 1, FineTuneEpochs = 1,
+                LearningRateSteps = Array.Empty<int>(), BatchSize = 16, CropPadding = 0, HorizontalFlip = false,
+            }));
+        var model = pipeline.Fit(data);
+        string path = Path.Combine(folder, "pipeline.zip");
+        ml.Model.Save(model, data.Schema, path);
+
+        var info = HyperSparseModelInfo.Read(path);
+        var report = model.LastTransformer.Report;
+        Assert.AreEqual(0, info.Warnings.Count, string.Join("\n", info.Warnings));
+        StringAssert.EndsWith(info.ZipEntry, "/OnnxModel");
+        Assert.AreNotEqual("TransformerChain/Transform_000/OnnxModel", info.ZipEntry, "nested below the pipeline's chain");
+        Assert.AreEqual(report.OnnxBytes, info.OnnxBytes);
+        CollectionAssert.AreEqual(report.Layers.Select(l => l.Kept).ToArray(), info.Layers.Select(l => l.Kept).ToArray());
+    }
+
+    [TestMethod]
+    public void Read_Contract_InputShapeNormalisationClassesAndOutputs()
+    {
+        var contract = HyperSparseModelInfo.Read(Zip(HyperSparseWeightEncoding.Compact)).Contract;
+
+        Assert.AreEqual("Features", contract.InputName);
+        CollectionAssert.AreEqual(new[] { "batch", "1", "4", "4" }, contract.InputShape.ToArray());
+        Assert.AreEqual(1f, contract.PixelScale, "pixels already in 0..1");
+        double mean = trainingPixels.Average();
+        double std = Math.Sqrt(trainingPixels.Average(p => (p - mean) * (p - mean)));
+        Assert.AreEqual(mean, contract.Mean!.Single(), 1e-5, "mean of the training pixels");
+        Assert.AreEqual(std, contract.Std!.Single(), 1e-5, "population std of the training pixels");
+        Assert.AreEqual(3, contract.ClassCount);
+        Assert.AreEqual("Score", contract.ScoreOutputName);
+        Assert.IsNull(contract.PredictedIndexOutputName);
+        Assert.AreEqual("Logits", contract.LogitsOutputName);
+        CollectionAssert.AreEqual(new[] { "Score", "Logits" }, contract.OutputNames.ToArray());
+    }
+
+    [TestMethod]
+    public void Read_Stream_SameFiguresAsThePath()
+    {
+        var fromPath = HyperSparseModelInfo.Read(Zip(HyperSparseWeightEncoding.Compact));
+        using var stream = File.OpenRead(Zip(HyperSparseWeightEncoding.Compact));
+        var fromStream = HyperSparseModelInfo.Read(stream);
+
+        Assert.AreEqual("stream", fromStream.Source);
+        Assert.AreEqual(Path.GetFullPath(Zip(HyperSparseWeightEncoding.Compact)), fromPath.Source);
+        Assert.AreEqual(fromPath.ToString().Replace(fromPath.Source, "stream", StringComparison.Ordinal), fromStream.ToString());
+    }
+
+    [TestMethod]
+    public void ToString_IsATableOfLayersTotalsBoundAndContract()
+    {
+        var info = HyperSparseModelInfo.Read(Zip(HyperSparseWeightEncoding.Compact));
+        string text = info.ToString();
+
+        StringAssert.Contains(text, "→ TransformerChain/Transform_000/OnnxModel");
+        StringAssert.Contains(text, "Producer: HyperSparse.MLNet");
+        StringAssert.Contains(text, "Input:    'Features' float [batch, 1, 4, 4], normalised in the model as (x × 1 − mean) / std");
+        StringAssert.Contains(text, "Outputs:  'Score' softmax over 3 classes; 'Logits' logits");
+        var header = text.Split('\n').Single(l => l.StartsWith("Layer ", StringComparison.Ordinal));
+        foreach (string column in new[] { "Op", "Shape", "Weights", "Kept", "Sparsity", "Encoding", "Bytes", "Bound" })
+            StringAssert.Contains(header, column);
+        foreach (HyperSparseModelLayer layer in info.Layers)
+        {
+            string row = text.Split('\n').Single(l => l.StartsWith(layer.Name + " ", StringComparison.Ordinal));
+            StringAssert.Contains(row, $"{layer.Shape[0]}x{layer.Shape[1]}");
+            StringAssert.Contains(row, layer.Kept.ToString("N0", System.Globalization.CultureInfo.InvariantCulture));
+            StringAssert.Contains(row, layer.Encoding);
+            StringAssert.Contains(row, layer.OnnxBytes.ToString("N0", System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        StringAssert.Contains(text, $"File:  {info.OnnxBytes.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} bytes");
+        StringAssert.Contains(text, $"Dense: {info.DenseOnnxBytes.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} bytes");
+        StringAssert.Contains(text, $"Bound: {info.BoundBytes.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} bytes");
+        Assert.IsFalse(text.Contains("Warnings", StringComparison.Ordinal), text);
+    }
+
+    [TestMethod]
+    public void Read_MissingFileOrFolder_ThrowsFileNotFoundNamingThePath()
+    {
+        string missing = Path.Combine(folder, "no-such-model.onnx");
+        var e = Assert.ThrowsExactly<FileNotFoundException>(() => HyperSparseModelInfo.Read(missing));
+        Assert.AreEqual($"Cannot inspect '{missing}': expected a .onnx file or an ML.NET model .zip, found no such file.", e.Message);
+        Assert.AreEqual(missing, e.FileName);
+        StringAssert.Contains(Assert.ThrowsExactly<FileNotFoundException>(() => HyperSparseModelInfo.Read(folder)).Message, "found a folder");
+        Assert.ThrowsExactly<ArgumentException>(() => HyperSparseModelInfo.Read(" "));
+        Assert.ThrowsExactly<ArgumentNullException>(() => HyperSparseModelInfo.Read((Stream)null!));
+    }
+
+    [TestMethod]
+    public void Read_TruncatedEmptyOrForeignBytes_ThrowsInvalidDataSayingWhatWasFound()
+    {
+        byte[] onnx = File.ReadAllBytes(Onnx(HyperSparseWeightEncoding.Compact));
+        string truncated = Write("truncated.onnx", onnx[..(onnx.Length / 2)]);
+        string message = Assert.ThrowsExactly<InvalidDataException>(() => HyperSparseModelInfo.Read(truncated)).Message;
+        StringAssert.StartsWith(message, $"Cannot inspect '{truncated}': expected an ONNX model, found bytes that do not parse as an ONNX ModelProto (truncated or corrupt");
+
+        string empty = Write("empty.onnx", []);
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => HyperSparseModelInfo.Read(empty)).Message, "found an empty file");
+
+        string csv = Write("labels.onnx", "path,label\nshirt.png,3\n"u8.ToArray());
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => HyperSparseModelInfo.Read(csv)).Message, "expected an ONNX model, found");
+    }
+
+    [TestMethod]
+    public void Read_TruncatedOrCorruptZip_ThrowsInvalidDataNamingTheZip()
+    {
+        byte[] zip = File.ReadAllBytes(Zip(HyperSparseWeightEncoding.Compact));
+        string truncated = Write("truncated.zip", zip[..(zip.Length - 100)]);
+        string message = Assert.ThrowsExactly<InvalidDataException>(() => HyperSparseModelInfo.Read(truncated)).Message;
+        StringAssert.StartsWith(message, $"Cannot inspect '{truncated}': expected a readable zip (an ML.NET model.zip), found a truncated or corrupt zip");
+
+        // The ONNX entry cut short inside an otherwise sound zip: ML.NET's length prefix no longer matches.
+        string shortEntry = Path.Combine(folder, "short-entry.zip");
+        File.Copy(Zip(HyperSparseWeightEncoding.Compact), shortEntry, overwrite: true);
+        using (var archive = ZipFile.Open(shortEntry, ZipArchiveMode.Update))
+        {
+            ZipArchiveEntry entry = archive.GetEntry("TransformerChain/Transform_000/OnnxModel")!;
+            byte[] bytes;
+            using (var stream = entry.Open()) { using var copy = new MemoryStream(); stream.CopyTo(copy); bytes = copy.ToArray(); }
+            entry.Delete();
+            using var rewritten = archive.CreateEntry("TransformerChain/Transform_000/OnnxModel").Open();
+            rewritten.Write(bytes, 0, bytes.Length - 10);
+        }
+
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => HyperSparseModelInfo.Read(shortEntry)).Message,
+            "zip entry 'TransformerChain/Transform_000/OnnxModel': expected ML.NET's 4-byte length followed by that many ONNX bytes");
+    }
+
+    [TestMethod]
+    public void Read_ZipWithoutOnnxModel_ThrowsListingTheEntries()
+    {
+        // An ML.NET model of another kind: a plain normalizer chain has no OnnxModel entry.
+        var ml = new MLContext(seed: 1);
+        var data = Data(ml);
+        var normalizer = ml.Transforms.NormalizeMinMax("Features").Fit(data);
+        string path = Path.Combine(folder, "normalizer.zip");
+        ml.Model.Save(normalizer, data.Schema, path);
+
+        string message = Assert.ThrowsExactly<InvalidDataException>(() => HyperSparseModelInfo.Read(path)).Message;
+        StringAssert.StartsWith(message, $"Cannot inspect '{path}': expected a zip holding an ONNX model");
+        StringAssert.Contains(message, "found entries 'TrainingInfo/Version.txt'");
+    }
+
+    [TestMethod]
+    public void Read_OnnxFromAnotherTool_ReportsWhatTheGraphSays()
+    {
+        // The same graph without HyperSparse metadata and with another producer, as a file from another exporter would be.
+        var model = global::Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Onnx(HyperSparseWeightEncoding.Compact)));
+        model.MetadataProps.Clear();
+        model.ProducerName = "other-exporter";
+        model.ProducerVersion = "2.0";
+        string path = Write("foreign.onnx", Google.Protobuf.MessageExtensions.ToByteArray(model));
+
+        var info = HyperSparseModelInfo.Read(path);
+        var report = Reports[HyperSparseWeightEncoding.Compact];
+        Assert.IsFalse(info.IsHyperSparseModel);
+        Assert.AreEqual("other-exporter 2.0", info.Producer);
+        Assert.AreEqual(0, info.Warnings.Count, string.Join("\n", info.Warnings));
+        CollectionAssert.AreEqual(report.Layers.Select(l => l.Kept).ToArray(), info.Layers.Select(l => l.Kept).ToArray());
+        CollectionAssert.AreEqual(report.Layers.Select(l => l.Encoding).ToArray(), info.Layers.Select(l => l.Encoding).ToArray());
+        Assert.AreEqual("Features", info.Contract.InputName);
+        Assert.AreEqual(3, info.Contract.ClassCount, "from the first output's last dimension");
+        Assert.IsNull(info.Contract.PixelScale);
+        Assert.IsNull(info.Contract.ScoreOutputName);
+        StringAssert.Contains(info.ToString(), "normalisation unknown: no HyperSparse metadata");
+        StringAssert.Contains(info.ToString(), "'Score', 'Logits' (3 classes)");
+    }
+}
