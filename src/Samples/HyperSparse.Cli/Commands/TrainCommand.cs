@@ -125,6 +125,9 @@ internal static class TrainCommand
         var idx = IdxFolder.TryOpen(dataPath);
         if (idx is null && File.Exists(dataPath))
             throw new UsageException($"{Name}: option --data: expected a folder of class subfolders of images or an IDX folder, found '{dataPath}', which is a file.");
+        var dataFull = Path.GetFullPath(dataPath).TrimEnd(Path.DirectorySeparatorChar);
+        if (idx is null && (Path.GetFullPath(outDir) + Path.DirectorySeparatorChar).StartsWith(dataFull + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            throw new UsageException($"{Name}: option --out: expected a folder outside --data (it would become a class folder), found '{outDir}' inside '{dataPath}'.");
         var data = idx is not null
             ? TrainingData.FromIdx(ml, Name, idx, limit, classNames == "auto" ? idx.GuessClassNames() : classNames, holdout, seed)
             : TrainingData.FromFolder(ml, Name, "--data", dataPath, limit, holdout, seed);
