@@ -104,7 +104,9 @@ internal static class ReportWriter
         L($"| ONNX size | {r.OnnxBytes:N0} bytes ({o.WeightEncoding}) vs {r.DenseOnnxBytes:N0} dense ({(r.OnnxBytes == 0 ? 0 : (double)r.DenseOnnxBytes / r.OnnxBytes):F1}× smaller); information bound {r.BoundBytes:N0} bytes |");
         if (File.Exists(files.ModelZip)) L($"| model.zip | {new FileInfo(files.ModelZip).Length:N0} bytes |");
         L($"| time | training {Duration(r.TotalSeconds)} (pipeline Fit incl. reading images and ONNX export {Duration(run.FitSeconds)}); whole command {Duration(run.TotalSeconds)} |");
-        if (r.FinalValidationAccuracy is { } fva) L($"| last-epoch accuracy on the evaluation set (trainer's measurement) | {fva:F2} % |");
+        if (r.Epochs.LastOrDefault(e => e.Phase == "Warmup")?.ValidationAccuracy is { } dense)
+            L($"| dense network at the end of warm-up (trainer's measurement on the evaluation set) | {dense:F2} % |");
+        if (r.FinalValidationAccuracy is { } fva) L($"| last epoch (trainer's measurement on the evaluation set) | {fva:F2} % |");
         Raw("");
         Raw("## Data");
         Raw("");
@@ -150,7 +152,7 @@ internal static class ReportWriter
         {
             Raw("## Evaluation");
             Raw("");
-            L($"{run.EvaluationSet}, scored through the saved model.zip (ML.NET + ONNX Runtime). Accuracy {evaluation.Accuracy:P2}, macro accuracy {evaluation.MacroAccuracy:P2}, log-loss {evaluation.LogLoss:F4}.");
+            L($"Evaluation set: {run.EvaluationSet}. Scored through the saved model.zip (ML.NET + ONNX Runtime): accuracy {evaluation.Accuracy:P2}, macro accuracy {evaluation.MacroAccuracy:P2}, log-loss {evaluation.LogLoss:F4}.");
             Raw("");
             Raw("| class | images | precision | recall | F1 |");
             Raw("|---|---:|---:|---:|---:|");
