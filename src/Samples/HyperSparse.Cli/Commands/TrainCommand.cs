@@ -119,20 +119,6 @@ internal static class TrainCommand
         var flip = !line.Flag("--no-flip");
         var live = !line.Flag("--plain") && cli.Interactive;
 
-        // ---- data ----
-        var ml = new MLContext(seed);
-        var console = cli.Out;
-        var idx = IdxFolder.TryOpen(dataPath);
-        if (idx is null && File.Exists(dataPath))
-            throw new UsageException($"{Name}: option --data: expected a folder of class subfolders of images or an IDX folder, found '{dataPath}', which is a file.");
-        var dataFull = Path.GetFullPath(dataPath).TrimEnd(Path.DirectorySeparatorChar);
-        if (idx is null && (Path.GetFullPath(outDir) + Path.DirectorySeparatorChar).StartsWith(dataFull + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-            throw new UsageException($"{Name}: option --out: expected a folder outside --data (it would become a class folder), found '{outDir}' inside '{dataPath}'.");
-        var data = idx is not null
-            ? TrainingData.FromIdx(ml, Name, idx, limit, classNames == "auto" ? idx.GuessClassNames() : classNames, holdout, seed)
-            : TrainingData.FromFolder(ml, Name, "--data", dataPath, limit, holdout, seed);
-        var channels = channelsOption == "auto" ? (data.Grayscale ? 1 : 3) : int.Parse(channelsOption, CultureInfo.InvariantCulture);
-
         // ---- trainer options: the profile, then the overrides ----
         var options = new HyperSparseClassificationTrainer.Options
         {
@@ -161,10 +147,35 @@ internal static class TrainCommand
         var outFull = Path.GetFullPath(outDir);
         if (File.Exists(outFull))
             throw new UsageException($"{Name}: option --out: expected a folder, found '{outDir}', which is a file.");
-        Directory.CreateDirectory(outFull);
         var checkpoints = Path.Combine(outFull, "checkpoints");
         options.CheckpointFolder = checkpoints;
         options.Resume = resume;
+
+        // Let the trainer check the combined settings now, before any image is read.
+        try
+        {
+            _ = new MLContext().MulticlassClassification.Trainers.HyperSparseClassification(options);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new UsageException($"{Name}: the schedule is invalid ({ex.Message.Split(" (Parameter")[0]}) Check the profile overrides (--warmup, --max-art, --finetune, --batch-size, --lr, --lambda-init, --lambda-growth).");
+        }
+
+        // ---- data ----
+        var ml = new MLContext(seed);
+        var console = cli.Out;
+        var idx = IdxFolder.TryOpen(dataPath);
+        if (idx is null && File.Exists(dataPath))
+            throw new UsageException($"{Name}: option --data: expected a folder of class subfolders of images or an IDX folder, found '{dataPath}', which is a file.");
+        var dataFull = Path.GetFullPath(dataPath).TrimEnd(Path.DirectorySeparatorChar);
+        if (idx is null && (Path.GetFullPath(outDir) + Path.DirectorySeparatorChar).StartsWith(dataFull + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            throw new UsageException($"{Name}: option --out: expected a folder outside --data (it would become a class folder), found '{outDir}' inside '{dataPath}'.");
+        var data = idx is not null
+            ? TrainingData.FromIdx(ml, Name, idx, limit, classNames == "auto" ? idx.GuessClassNames() : classNames, holdout, seed)
+            : TrainingData.FromFolder(ml, Name, "--data", dataPath, limit, holdout, seed);
+        var channels = channelsOption == "auto" ? (data.Grayscale ? 1 : 3) : int.Parse(channelsOption, CultureInfo.InvariantCulture);
+
+        Directory.CreateDirectory(outFull);
         if (!resume) ClearCheckpoints(checkpoints, console);
 
         var summary = new RunSummary
@@ -266,7 +277,7 @@ internal static class TrainCommand
         foreach (var note in r.Notes) console.MarkupLine("[yellow]" + Markup.Escape(note) + "[/]");
         var table = new Table().Border(TableBorder.Simple).AddColumns("file", "bytes");
         foreach (var file in files.All.Where(File.Exists))
-            table.AddRow(Markup.Escape(Path.GetRelativePath(Environment.CurrentDirectory, file)), new FileInfo(file).Length.ToString("N0", CultureInfo.InvariantCulture));
+            table.AddRow(Markup.Escape(Display(file)), new FileInfo(file).Length.ToString("N0", CultureInfo.InvariantCulture));
         table.Columns[1].RightAligned();
         console.Write(table);
         return 0;
@@ -312,6 +323,13 @@ internal static class TrainCommand
         if (s.Resumed) Row("resume", "from the newest checkpoint in <out>/checkpoints (if any)");
         console.Write(grid);
         console.WriteLine();
+    }
+
+    /// <summary>A path relative to the current folder when it is inside it, else absolute.</summary>
+    private static string Display(string path)
+    {
+        var relative = Path.GetRelativePath(Environment.CurrentDirectory, path);
+        return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative;
     }
 
     private static string LrSteps(HyperSparseClassificationTrainer.Options o) => o.LearningRateSteps.Length == 0 ? "" :
