@@ -42,6 +42,7 @@ internal static class TrainCommand
         new("--lr", "a positive learning rate"),
         new("--lambda-init", "a positive λ_init"),
         new("--lambda-growth", "a growth factor η ≥ 1"),
+        new("--crop-padding", "a number of pixels ≥ 0 (random-crop padding; 0 = no crops)"),
         new("--method", "one of art, oneshot", Default: "art"),
         new("--regularizer", "one of hs, l1, l2", Default: "hs"),
         new("--encoding", "one of compact, sparse, dense", Default: "compact"),
@@ -68,7 +69,7 @@ internal static class TrainCommand
           --class-names <s>      IDX only: auto | fashion | digits                                  [auto]
         schedule overrides (default: the profile's):
           --warmup <N>  --max-art <N>  --finetune <N>  --batch-size <N>  --lr <x>
-          --lambda-init <x>  --lambda-growth <x>
+          --lambda-init <x>  --lambda-growth <x>  --crop-padding <N>
         other:
           --method art|oneshot   --regularizer hs|l1|l2   --encoding compact|sparse|dense
           --threads <N>          --no-flip (no random horizontal flips)   --plain (no live progress bars)
@@ -112,6 +113,7 @@ internal static class TrainCommand
         var learningRate = line.Double("--lr", v => v > 0);
         var lambdaInit = line.Double("--lambda-init", v => v > 0);
         var lambdaGrowth = line.Double("--lambda-growth", v => v >= 1);
+        var cropPadding = line.Int("--crop-padding", v => v >= 0);
         var method = line.Choice("--method", "art", "oneshot")!;
         var regularizer = line.Choice("--regularizer", "hs", "l1", "l2")!;
         var encoding = line.Choice("--encoding", "compact", "sparse", "dense")!;
@@ -143,6 +145,7 @@ internal static class TrainCommand
         if (learningRate is { } lr) options.LearningRate = lr;
         if (lambdaInit is { } li) options.LambdaInit = li;
         if (lambdaGrowth is { } lg) options.LambdaGrowth = lg;
+        if (cropPadding is { } cp) options.CropPadding = cp;
 
         var outFull = Path.GetFullPath(outDir);
         if (File.Exists(outFull))

@@ -38,7 +38,8 @@ internal sealed record Profile(
         BatchSize: 128, LearningRate: 0.05,
         WarmupEpochs: 30, LambdaInit: 5e-5, LambdaGrowth: 1.2, MaxArtEpochs: 100,
         FineTuneEpochs: 60, LearningRateSteps: new[] { 30, 45 },
-        CropPadding: 4);
+        // 2 px, not the reference's 4 (tuned for 32×32 CIFAR): with 4 on 28×28 Fashion-MNIST this profile ended at 86.5 %.
+        CropPadding: 2);
 
     /// <summary>The reference code's schedule (the library's defaults): hours even for small networks on a CPU.</summary>
     public static readonly Profile Paper = new(
