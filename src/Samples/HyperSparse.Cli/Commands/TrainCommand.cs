@@ -51,7 +51,12 @@ internal static class TrainCommand
         new("--plain", "", IsFlag: true),
     };
 
-    public const string Usage = """
+    public static string Usage => UsageText + ProfileTable();
+
+    private static string ProfileTable() => "profiles:\n" + string.Concat(Profile.All.Select(p => string.Create(CultureInfo.InvariantCulture,
+        $"  {p.Name,-9} batch {p.BatchSize}, LR {p.LearningRate}, warm-up {p.WarmupEpochs}, ART λ {p.LambdaInit:0.##e+0}·{p.LambdaGrowth}^e ≤ {p.MaxArtEpochs}, fine-tune {p.FineTuneEpochs} (LR ×0.1 at {string.Join(", ", p.LearningRateSteps)}), crop pad {p.CropPadding}\n")));
+
+    private const string UsageText = """
         hypersparse train --data <dir> --out <dir> [options]
 
           --data <dir>           class subfolders of images (dir/<class>/*.png), or an IDX folder
@@ -73,6 +78,7 @@ internal static class TrainCommand
         other:
           --method art|oneshot   --regularizer hs|l1|l2   --encoding compact|sparse|dense
           --threads <N>          --no-flip (no random horizontal flips)   --plain (no live progress bars)
+
         """;
 
     private static readonly Dictionary<string, HyperSparseArchitecture> Architectures = new()
