@@ -29,7 +29,8 @@ public sealed class ArgumentErrorTests
     {
         var result = CliRunner.Run(args);
         Assert.AreEqual(2, result.ExitCode, result.ToString());
-        Assert.IsFalse(string.IsNullOrWhiteSpace(result.Error), result.ToString());
+        Assert.HasCount(1, result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries), "one message on stderr:\n" + result);
+        Assert.Contains("--help", result.Error, "the message says where the usage is");
         return result;
     }
 
@@ -93,6 +94,13 @@ public sealed class ArgumentErrorTests
         File.WriteAllBytes(Path.Combine(flat, "x.png"), new byte[] { 0 });
         var r = Usage("train", "--data", flat, "--out", Path.Combine(root, "o6"));
         Mentions(r, "--data", "no class subfolders");
+    }
+
+    [TestMethod]
+    public void Train_OutputInsideDataFolder_IsUsageError()
+    {
+        var r = Usage("train", "--data", twoClasses, "--out", Path.Combine(twoClasses, "model"));
+        Mentions(r, "--out", "outside --data");
     }
 
     [TestMethod]

@@ -61,8 +61,7 @@ public static class Cli
         };
         if (found is null)
         {
-            error.WriteLine($"hypersparse: unknown command '{command}'. Expected one of: train, evaluate, predict, export-images.");
-            error.WriteLine("Run 'hypersparse --help' for usage.");
+            error.WriteLine($"hypersparse: unknown command '{command}'. Expected one of: train, evaluate, predict, export-images. Run 'hypersparse --help' for usage.");
             return ExitCodes.Usage;
         }
         if (rest.Any(a => a is "-h" or "--help"))
@@ -76,8 +75,8 @@ public static class Cli
         }
         catch (UsageException ex)
         {
-            error.WriteLine("hypersparse " + ex.Message);
-            error.WriteLine($"Run 'hypersparse {command} --help' for usage.");
+            // One line: what is wrong (option, expected, found) and where the usage is.
+            error.WriteLine($"hypersparse {ex.Message} Run 'hypersparse {command} --help' for usage.");
             return ExitCodes.Usage;
         }
         catch (Exception ex) when (cancellation.IsCancellationRequested && ex is OperationCanceledException)

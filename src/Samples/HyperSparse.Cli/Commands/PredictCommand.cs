@@ -19,10 +19,10 @@ internal static class PredictCommand
     };
 
     public const string Usage = """
-        hypersparse predict --model <model.zip> <image> [<image>...] [--top N]
+        hypersparse predict --model <model.zip> <image|folder> [...] [--top N]
 
           --model <file>         model.zip from 'hypersparse train'
-          <image>                image files (PNG, JPEG, BMP, ...)
+          <image|folder>         image files (PNG, JPEG, BMP, ...), or folders whose images are all scored
           --top <N>              how many of the most likely classes to show                          [3]
           --json                 print a JSON array instead of a table: image, label, probabilities (all classes)
         """;
@@ -34,12 +34,22 @@ internal static class PredictCommand
         var top = line.Int("--top", v => v >= 1)!.Value;
         if (line.Positional.Count == 0)
             throw new UsageException($"{Name}: expected one or more image files after the options, found none.");
+        // A folder stands for the images under it.
+        var images = new List<string>();
         foreach (var path in line.Positional)
-            if (!File.Exists(path))
-                throw new UsageException($"{Name}: expected an image file, found '{path}', which {(Directory.Exists(path) ? "is a folder" : "does not exist")}.");
+        {
+            if (File.Exists(path)) images.Add(path);
+            else if (Directory.Exists(path))
+            {
+                var inside = Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Where(ImageFolder.IsImage).Order(StringComparer.Ordinal).ToList();
+                if (inside.Count == 0) throw new UsageException($"{Name}: expected image files or folders of images, found folder '{path}' with no images ({string.Join(", ", ImageFolder.Extensions)}).");
+                images.AddRange(inside);
+            }
+            else throw new UsageException($"{Name}: expected an image file, found '{path}', which does not exist.");
+        }
         var saved = SavedModel.Load(Name, "--model", modelPath);
         var ml = saved.Context;
-        IDataView rows = Views.Files(ml, line.Positional.Select(p => new LabeledImage(Path.GetFullPath(p), "")));
+        IDataView rows = Views.Files(ml, images.Select(p => new LabeledImage(Path.GetFullPath(p), "")));
         if (saved.ImagePathColumn != Views.ImagePath) rows = ml.Transforms.CopyColumns(saved.ImagePathColumn, Views.ImagePath).Fit(rows).Transform(rows);
         var scores = saved.Scores(saved.ScoreFiles(rows));
 
@@ -67,7 +77,7 @@ internal static class PredictCommand
         for (var i = 0; i < scores.Count; i++)
         {
             var ranked = scores[i].Select((p, k) => (Name: saved.ClassNames[k], P: p)).OrderByDescending(x => x.P).Take(top).ToList();
-            table.AddRow(Markup.Escape(line.Positional[i]), "[bold]" + Markup.Escape(ranked[0].Name) + "[/]",
+            table.AddRow(Markup.Escape(images[i]), "[bold]" + Markup.Escape(ranked[0].Name) + "[/]",
                 Markup.Escape(string.Join("  ", ranked.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Name} {r.P:P1}")))));
         }
         cli.Out.Write(table);

@@ -42,6 +42,7 @@ internal static class TrainCommand
         new("--lr", "a positive learning rate"),
         new("--lambda-init", "a positive λ_init"),
         new("--lambda-growth", "a growth factor η ≥ 1"),
+        new("--crop-padding", "a number of pixels ≥ 0 (random-crop padding; 0 = no crops)"),
         new("--method", "one of art, oneshot", Default: "art"),
         new("--regularizer", "one of hs, l1, l2", Default: "hs"),
         new("--encoding", "one of compact, sparse, dense", Default: "compact"),
@@ -50,7 +51,12 @@ internal static class TrainCommand
         new("--plain", "", IsFlag: true),
     };
 
-    public const string Usage = """
+    public static string Usage => UsageText + ProfileTable();
+
+    private static string ProfileTable() => "profiles:\n" + string.Concat(Profile.All.Select(p => string.Create(CultureInfo.InvariantCulture,
+        $"  {p.Name,-9} batch {p.BatchSize}, LR {p.LearningRate}, warm-up {p.WarmupEpochs}, ART λ {p.LambdaInit:0.##e+0}·{p.LambdaGrowth}^e ≤ {p.MaxArtEpochs}, fine-tune {p.FineTuneEpochs} (LR ×0.1 at {string.Join(", ", p.LearningRateSteps)}), crop pad {p.CropPadding}\n")));
+
+    private const string UsageText = """
         hypersparse train --data <dir> --out <dir> [options]
 
           --data <dir>           class subfolders of images (dir/<class>/*.png), or an IDX folder
@@ -68,10 +74,11 @@ internal static class TrainCommand
           --class-names <s>      IDX only: auto | fashion | digits                                  [auto]
         schedule overrides (default: the profile's):
           --warmup <N>  --max-art <N>  --finetune <N>  --batch-size <N>  --lr <x>
-          --lambda-init <x>  --lambda-growth <x>
+          --lambda-init <x>  --lambda-growth <x>  --crop-padding <N>
         other:
           --method art|oneshot   --regularizer hs|l1|l2   --encoding compact|sparse|dense
           --threads <N>          --no-flip (no random horizontal flips)   --plain (no live progress bars)
+
         """;
 
     private static readonly Dictionary<string, HyperSparseArchitecture> Architectures = new()
@@ -112,23 +119,13 @@ internal static class TrainCommand
         var learningRate = line.Double("--lr", v => v > 0);
         var lambdaInit = line.Double("--lambda-init", v => v > 0);
         var lambdaGrowth = line.Double("--lambda-growth", v => v >= 1);
+        var cropPadding = line.Int("--crop-padding", v => v >= 0);
         var method = line.Choice("--method", "art", "oneshot")!;
         var regularizer = line.Choice("--regularizer", "hs", "l1", "l2")!;
         var encoding = line.Choice("--encoding", "compact", "sparse", "dense")!;
         var threads = line.Int("--threads", v => v > 0);
         var flip = !line.Flag("--no-flip");
         var live = !line.Flag("--plain") && cli.Interactive;
-
-        // ---- data ----
-        var ml = new MLContext(seed);
-        var console = cli.Out;
-        var idx = IdxFolder.TryOpen(dataPath);
-        if (idx is null && File.Exists(dataPath))
-            throw new UsageException($"{Name}: option --data: expected a folder of class subfolders of images or an IDX folder, found '{dataPath}', which is a file.");
-        var data = idx is not null
-            ? TrainingData.FromIdx(ml, Name, idx, limit, classNames == "auto" ? idx.GuessClassNames() : classNames, holdout, seed)
-            : TrainingData.FromFolder(ml, Name, "--data", dataPath, limit, holdout, seed);
-        var channels = channelsOption == "auto" ? (data.Grayscale ? 1 : 3) : int.Parse(channelsOption, CultureInfo.InvariantCulture);
 
         // ---- trainer options: the profile, then the overrides ----
         var options = new HyperSparseClassificationTrainer.Options
@@ -154,14 +151,40 @@ internal static class TrainCommand
         if (learningRate is { } lr) options.LearningRate = lr;
         if (lambdaInit is { } li) options.LambdaInit = li;
         if (lambdaGrowth is { } lg) options.LambdaGrowth = lg;
+        if (cropPadding is { } cp) options.CropPadding = cp;
 
         var outFull = Path.GetFullPath(outDir);
         if (File.Exists(outFull))
             throw new UsageException($"{Name}: option --out: expected a folder, found '{outDir}', which is a file.");
-        Directory.CreateDirectory(outFull);
         var checkpoints = Path.Combine(outFull, "checkpoints");
         options.CheckpointFolder = checkpoints;
         options.Resume = resume;
+
+        // Let the trainer check the combined settings now, before any image is read.
+        try
+        {
+            _ = new MLContext().MulticlassClassification.Trainers.HyperSparseClassification(options);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new UsageException($"{Name}: the schedule is invalid ({ex.Message.Split(" (Parameter")[0]}) Check the profile overrides (--warmup, --max-art, --finetune, --batch-size, --lr, --lambda-init, --lambda-growth).");
+        }
+
+        // ---- data ----
+        var ml = new MLContext(seed);
+        var console = cli.Out;
+        var idx = IdxFolder.TryOpen(dataPath);
+        if (idx is null && File.Exists(dataPath))
+            throw new UsageException($"{Name}: option --data: expected a folder of class subfolders of images or an IDX folder, found '{dataPath}', which is a file.");
+        var dataFull = Path.GetFullPath(dataPath).TrimEnd(Path.DirectorySeparatorChar);
+        if (idx is null && (Path.GetFullPath(outDir) + Path.DirectorySeparatorChar).StartsWith(dataFull + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            throw new UsageException($"{Name}: option --out: expected a folder outside --data (it would become a class folder), found '{outDir}' inside '{dataPath}'.");
+        var data = idx is not null
+            ? TrainingData.FromIdx(ml, Name, idx, limit, classNames == "auto" ? idx.GuessClassNames() : classNames, holdout, seed)
+            : TrainingData.FromFolder(ml, Name, "--data", dataPath, limit, holdout, seed);
+        var channels = channelsOption == "auto" ? (data.Grayscale ? 1 : 3) : int.Parse(channelsOption, CultureInfo.InvariantCulture);
+
+        Directory.CreateDirectory(outFull);
         if (!resume) ClearCheckpoints(checkpoints, console);
 
         var summary = new RunSummary
@@ -263,7 +286,7 @@ internal static class TrainCommand
         foreach (var note in r.Notes) console.MarkupLine("[yellow]" + Markup.Escape(note) + "[/]");
         var table = new Table().Border(TableBorder.Simple).AddColumns("file", "bytes");
         foreach (var file in files.All.Where(File.Exists))
-            table.AddRow(Markup.Escape(Path.GetRelativePath(Environment.CurrentDirectory, file)), new FileInfo(file).Length.ToString("N0", CultureInfo.InvariantCulture));
+            table.AddRow(Markup.Escape(Display(file)), new FileInfo(file).Length.ToString("N0", CultureInfo.InvariantCulture));
         table.Columns[1].RightAligned();
         console.Write(table);
         return 0;
@@ -309,6 +332,13 @@ internal static class TrainCommand
         if (s.Resumed) Row("resume", "from the newest checkpoint in <out>/checkpoints (if any)");
         console.Write(grid);
         console.WriteLine();
+    }
+
+    /// <summary>A path relative to the current folder when it is inside it, else absolute.</summary>
+    private static string Display(string path)
+    {
+        var relative = Path.GetRelativePath(Environment.CurrentDirectory, path);
+        return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative;
     }
 
     private static string LrSteps(HyperSparseClassificationTrainer.Options o) => o.LearningRateSteps.Length == 0 ? "" :

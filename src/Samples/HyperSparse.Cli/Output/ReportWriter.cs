@@ -104,7 +104,9 @@ internal static class ReportWriter
         L($"| ONNX size | {r.OnnxBytes:N0} bytes ({o.WeightEncoding}) vs {r.DenseOnnxBytes:N0} dense ({(r.OnnxBytes == 0 ? 0 : (double)r.DenseOnnxBytes / r.OnnxBytes):F1}× smaller); information bound {r.BoundBytes:N0} bytes |");
         if (File.Exists(files.ModelZip)) L($"| model.zip | {new FileInfo(files.ModelZip).Length:N0} bytes |");
         L($"| time | training {Duration(r.TotalSeconds)} (pipeline Fit incl. reading images and ONNX export {Duration(run.FitSeconds)}); whole command {Duration(run.TotalSeconds)} |");
-        if (r.FinalValidationAccuracy is { } fva) L($"| last-epoch accuracy on the evaluation set (trainer's measurement) | {fva:F2} % |");
+        if (r.Epochs.LastOrDefault(e => e.Phase == "Warmup")?.ValidationAccuracy is { } dense)
+            L($"| dense network at the end of warm-up (trainer's measurement on the evaluation set) | {dense:F2} % |");
+        if (r.FinalValidationAccuracy is { } fva) L($"| last epoch (trainer's measurement on the evaluation set) | {fva:F2} % |");
         Raw("");
         Raw("## Data");
         Raw("");
@@ -122,7 +124,7 @@ internal static class ReportWriter
         Raw("| setting | value |");
         Raw("|---|---|");
         L($"| warm-up epochs | {o.WarmupEpochs} |");
-        L($"| ART | λ_e = {o.LambdaInit:G3} · {o.LambdaGrowth}^(e − {o.WarmupEpochs}), at most {o.MaxArtEpochs} epochs, stop window {2 * o.StopWindowHalfSize + 1} epochs |");
+        L($"| ART | λ_e = {Lambda(o.LambdaInit)} · {o.LambdaGrowth}^(e − {o.WarmupEpochs}), at most {o.MaxArtEpochs} epochs, stop window {2 * o.StopWindowHalfSize + 1} epochs |");
         L($"| fine-tune epochs | {o.FineTuneEpochs}, LR × {o.LearningRateDecay} at {(o.LearningRateSteps.Length == 0 ? "—" : string.Join(", ", o.LearningRateSteps))} |");
         L($"| SGD | batch {o.BatchSize}, LR {o.LearningRate}, momentum {o.Momentum}, weight decay {o.WeightDecay} |");
         L($"| augmentation | random crop padding {o.CropPadding}, horizontal flip {(o.HorizontalFlip ? "on" : "off")} |");
@@ -133,7 +135,7 @@ internal static class ReportWriter
         Raw("| phase | epochs | time | s/epoch | λ first → last | last train acc | last pruned-copy acc | last evaluation acc |");
         Raw("|---|---:|---:|---:|---|---:|---:|---:|");
         foreach (var p in Phases(r))
-            L($"| {p.Phase} | {p.Epochs} | {Duration(p.Seconds)} | {p.Seconds / Math.Max(1, p.Epochs):F1} | {(p.LambdaFirst is null ? "—" : $"{p.LambdaFirst:G3} → {p.LambdaLast:G3}")} | {p.LastTrainAccuracy:F2} % | {Pct(p.LastPrunedTrainAccuracy)} | {Pct(p.LastValidationAccuracy)} |");
+            L($"| {p.Phase} | {p.Epochs} | {Duration(p.Seconds)} | {p.Seconds / Math.Max(1, p.Epochs):F1} | {(p.LambdaFirst is null ? "—" : $"{Lambda(p.LambdaFirst.Value)} → {Lambda(p.LambdaLast!.Value)}")} | {p.LastTrainAccuracy:F2} % | {Pct(p.LastPrunedTrainAccuracy)} | {Pct(p.LastValidationAccuracy)} |");
         Raw("");
         Raw("![training curves](training-curves.png)");
         Raw("");
@@ -150,7 +152,7 @@ internal static class ReportWriter
         {
             Raw("## Evaluation");
             Raw("");
-            L($"{run.EvaluationSet}, scored through the saved model.zip (ML.NET + ONNX Runtime). Accuracy {evaluation.Accuracy:P2}, macro accuracy {evaluation.MacroAccuracy:P2}, log-loss {evaluation.LogLoss:F4}.");
+            L($"Evaluation set: {run.EvaluationSet}. Scored through the saved model.zip (ML.NET + ONNX Runtime): accuracy {evaluation.Accuracy:P2}, macro accuracy {evaluation.MacroAccuracy:P2}, log-loss {evaluation.LogLoss:F4}.");
             Raw("");
             Raw("| class | images | precision | recall | F1 |");
             Raw("|---|---:|---:|---:|---:|");
@@ -170,7 +172,7 @@ internal static class ReportWriter
         Raw("| # | phase | epoch | LR | λ | loss | train acc | pruned-copy acc | evaluation acc | sparsity | s |");
         Raw("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var e in r.Epochs)
-            L($"| {e.Epoch + 1} | {e.Phase} | {e.PhaseEpoch + 1} | {e.LearningRate:G3} | {(e.Lambda > 0 ? e.Lambda.ToString("G3", CultureInfo.InvariantCulture) : "—")} | {e.TrainLoss:F4} | {e.TrainAccuracy:F2} % | {Pct(e.PrunedTrainAccuracy)} | {Pct(e.ValidationAccuracy)} | {e.Sparsity:P2} | {e.Seconds:F1} |");
+            L($"| {e.Epoch + 1} | {e.Phase} | {e.PhaseEpoch + 1} | {e.LearningRate:G3} | {(e.Lambda > 0 ? Lambda(e.Lambda) : "—")} | {e.TrainLoss:F4} | {e.TrainAccuracy:F2} % | {Pct(e.PrunedTrainAccuracy)} | {Pct(e.ValidationAccuracy)} | {e.Sparsity:P2} | {e.Seconds:F1} |");
         Raw("");
         if (r.Notes.Count > 0)
         {
@@ -197,6 +199,7 @@ internal static class ReportWriter
         _ => "not applicable (one-shot magnitude pruning)",
     };
 
+    private static string Lambda(double v) => v.ToString("0.##e+0", CultureInfo.InvariantCulture);
     private static string Pct(double? v) => v is { } x ? F($"{x:F2} %") : "—";
     private static string Frac(double v) => double.IsNaN(v) ? "—" : F($"{v * 100:F1} %");
     private static string Duration(double seconds) => Training.ProgressView.Duration(TimeSpan.FromSeconds(seconds));
