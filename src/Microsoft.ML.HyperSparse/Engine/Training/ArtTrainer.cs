@@ -194,8 +194,8 @@ internal sealed partial class ArtTrainer
                     report.Notes.Add($"ART stopped at the cap of {options.MaxArtEpochs} epochs before its stop rule fired " +
                                      $"(pruned train accuracy {prunedAccuracy:F2} % vs dense {denseAccuracy:F2} %); the best pruned copy so far was fine-tuned.");
                 owner.log?.Invoke(stop
-                    ? $"ART stop rule fired after {artEpoch + 1} ART epochs; fine-tuning the pruned copy of ART epoch {chosen.ArtEpoch}."
-                    : $"ART cap of {options.MaxArtEpochs} epochs reached without the stop rule firing; pruning anyway (ART epoch {chosen.ArtEpoch}).");
+                    ? $"ART stop rule fired after {artEpoch + 1} ART epochs; fine-tuning the pruned copy of ART epoch {chosen.ArtEpoch + 1} (1-based)."
+                    : $"ART cap of {options.MaxArtEpochs} epochs reached without the stop rule firing; pruning anyway (pruned copy of ART epoch {chosen.ArtEpoch + 1}, 1-based).");
                 // Record the epoch (dense model) before switching phase, so the report shows it as ART.
                 FinishEpoch((loss, denseAccuracy), options.LearningRate, lambda, prunedAccuracy, advanceCheckpoint: false);
                 chosen.Snapshot.LoadInto(model);
