@@ -67,8 +67,8 @@ internal static class SizeReport
             var c = r.Config;
             var stop = r.ArtStopReason switch
             {
-                "StopRuleFired" => $"stop rule fired after {r.ArtEpochs} ART epochs (pruned copy of ART epoch {r.SelectedArtEpoch + 1})",
-                "CapReached" => $"**cap forced the prune** after {r.ArtEpochs} epochs (best pruned copy: ART epoch {r.SelectedArtEpoch + 1})",
+                "StopRuleFired" => $"stop rule fired after {r.ArtEpochs} ART epochs (pruned copy of ART epoch {r.SelectedArtEpoch + 1}, pruned train acc {F1(r.SelectedPrunedTrainAccuracy)} %)",
+                "CapReached" => $"**cap forced the prune** after {r.ArtEpochs} epochs (best pruned copy: ART epoch {r.SelectedArtEpoch + 1}, pruned train acc {F1(r.SelectedPrunedTrainAccuracy)} %)",
                 _ => r.ArtStopReason,
             };
             md.AppendLine($"| {c.Arch} | {F(c.Kappa)} | {N(c.TrainImages)} / {N(c.TestImages)} | {c.Batch}, {F(c.LearningRate)} (×0.1 at fine-tune epoch {string.Join(", ", c.LearningRateSteps.Select(s => s + 1))}) | " +
@@ -111,6 +111,23 @@ internal static class SizeReport
                 md.AppendLine($"| {r.Config.Arch} | {F(r.Config.Kappa)} | {name} | {N(weights)} | {N(other)} | {N(total - weights - other)} | {N(total)} |");
         }
         md.AppendLine();
+        md.AppendLine("Compact files in detail (bytes):");
+        md.AppendLine();
+        md.AppendLine("| model | κ | kept values 4·nnz | gaps 1·nnz | filler entries 5·fillers | decode nodes + tensor headers + shared constants | biases + normalisation | metadata contract | graph doc string | other graph (Conv/Gemm/BN/ReLU/Add nodes, names, I/O) | total |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in rows)
+        {
+            var compacted = r.Layers.Where(l => l.CompactEncoding == "Compact").ToList();
+            var denseLayers = r.Layers.Where(l => l.CompactEncoding != "Compact").ToList();
+            long values = 4 * compacted.Sum(l => l.Kept), gaps = compacted.Sum(l => l.Kept), fillers = 5 * compacted.Sum(l => l.GapEntries - l.Kept);
+            long decode = compacted.Sum(l => l.CompactBytes - 5 * l.GapEntries);
+            long other = 4 * r.OtherParameters;
+            long rest = r.CompactBytes - compacted.Sum(l => l.CompactBytes) - denseLayers.Sum(l => l.CompactBytes) - other - r.CompactMetadataBytes - r.CompactDocStringBytes;
+            var denseNote = denseLayers.Count == 0 ? "" : $" (+ {N(denseLayers.Sum(l => l.CompactBytes))} B of layers kept dense: {string.Join(", ", denseLayers.Select(l => l.Name))})";
+            md.AppendLine($"| {r.Config.Arch} | {F(r.Config.Kappa)} | {N(values)} | {N(gaps)} | {N(fillers)} | {N(decode)}{denseNote} | {N(other)} | " +
+                          $"{N(r.CompactMetadataBytes)} | {N(r.CompactDocStringBytes)} | {N(rest)} | {N(r.CompactBytes)} |");
+        }
+        md.AppendLine();
         md.AppendLine("Weight-tensor bytes are what `OnnxSizeReport` attributes to each layer (initializers, sparse initializer, decode nodes and " +
                       "the shared shape/zero constants a layer was first to need); biases are counted at their 4 bytes of payload, and the " +
                       "rest is everything else in the file (node and tensor names, protobuf headers, the metadata contract).");
@@ -122,12 +139,16 @@ internal static class SizeReport
             md.AppendLine();
             md.AppendLine($"### {r.Config.Arch}, κ = {F(r.Config.Kappa)}");
             md.AppendLine();
-            md.AppendLine("| layer | op | shape | weights | kept | density | compact encoding | compact B | sparse-init encoding | sparse-init B | dense B | layer bound B |");
-            md.AppendLine("|---|---|---|---:|---:|---:|---|---:|---|---:|---:|---:|");
+            md.AppendLine("| layer | op | shape | weights | kept | density | dead outputs | gap fillers | compact encoding | compact B | of which decode graph + headers | sparse-init encoding | sparse-init B | dense B | layer bound B |");
+            md.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|");
             foreach (var l in r.Layers)
+            {
+                // Payload of the gap code: 1 byte per entry plus 4 per stored value (fillers store a zero).
+                var overhead = l.CompactEncoding == "Compact" ? N(l.CompactBytes - 5 * l.GapEntries) : "–";
                 md.AppendLine($"| {l.Name} | {l.Op} | {string.Join("×", l.Shape)} | {N(l.Parameters)} | {N(l.Kept)} | " +
-                              $"{((double)l.Kept / l.Parameters).ToString("P2", CultureInfo.InvariantCulture)} | {l.CompactEncoding} | {N(l.CompactBytes)} | " +
+                              $"{((double)l.Kept / l.Parameters).ToString("P2", CultureInfo.InvariantCulture)} | {l.DeadOutputs} of {l.Shape[0]} | {N(l.GapEntries - l.Kept)} | {l.CompactEncoding} | {N(l.CompactBytes)} | {overhead} | " +
                               $"{l.SparseEncoding} | {N(l.SparseBytes)} | {N(l.DenseBytes)} | {N((long)Math.Round(l.BoundBytes))} |");
+            }
             var fallbacks = r.Layers.Where(l => l.CompactEncoding == "Dense").Select(l => $"{l.Name} ({N(l.Parameters)} weights, {N(l.Kept)} kept)").ToList();
             md.AppendLine();
             md.AppendLine($"Σ layer bound {N((long)Math.Round(r.LayerwiseBoundBytes))} B (with biases); compact/layer bound {(r.CompactBytes / r.LayerwiseBoundBytes).ToString("F3", CultureInfo.InvariantCulture)}. " +
