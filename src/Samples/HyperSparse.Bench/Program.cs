@@ -5,6 +5,10 @@
 //               --steps 30 --warmup 5 --malloc on --hs on [--input 1x28x28|3x32x32] [--threads 2] [--raw rows.jsonl]
 //   report  pools the rows a series of `step` processes appended to --raw and prints a markdown table
 //           (build/bench-step.sh drives both).
+//   size    trains one (arch, κ) through the engine on a Fashion-MNIST slice, exports Dense / SparseInitializer /
+//           Compact ONNX, checks them in ONNX Runtime and caches one row in --results (skipped when already there):
+//           dotnet run -c Release --project src/Samples/HyperSparse.Bench -- size --arch lenet5 --kappa 0.98 --results rows.jsonl
+//   size-report  writes the markdown for the cached rows (build/bench-size.sh drives both).
 using HyperSparse.Bench;
 
 try
@@ -19,7 +23,9 @@ try
     {
         "step" => StepBenchmark.Run(options),
         "report" => StepReport.Run(options),
-        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step' or 'report'."),
+        "size" => SizeBenchmark.Run(options),
+        "size-report" => SizeReport.Run(options),
+        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'size' or 'size-report'."),
     };
 }
 catch (ArgumentException ex)
@@ -38,8 +44,14 @@ namespace HyperSparse.Bench
             "                              [--batch 128] [--steps N] [--warmup N] [--max-seconds S] [--malloc on|off]\n" +
             "                              [--hs on|off] [--threads 2] [--lr 0.01] [--seed 1] [--raw FILE]\n" +
             "       HyperSparse.Bench report --raw FILE [--out FILE.md] [--command TEXT] [--load-start TEXT] [--elapsed S]\n" +
+            "       HyperSparse.Bench size --arch lenet5|resnet20 --kappa K --results FILE [--force on|off] [--onnx-dir DIR]\n" +
+            "                              [--train N] [--test N] [--batch N] [--lr X] [--warmup-epochs N] [--art-cap N]\n" +
+            "                              [--fine-tune-epochs N] [--lr-steps a,b] [--lambda-init X] [--lambda-growth X]\n" +
+            "                              [--crop N] [--seed N] [--threads N] [--verify N]\n" +
+            "       HyperSparse.Bench size-report --results FILE [--out FILE.md] [--command TEXT] [--results-name TEXT]\n" +
             "Defaults: input = the arch's natural shape (1x28x28, Fashion-MNIST; vgg19: 3x32x32), steps 50, warmup 5,\n" +
-            "malloc on, hs off. --max-seconds stops the measured loop early once that much time was spent (n is reported).";
+            "malloc on, hs off. --max-seconds stops the measured loop early once that much time was spent (n is reported).\n" +
+            "size: the schedule defaults per arch are in SizeBenchmark.Defaults; a row is reused when its whole config matches.";
     }
 
     /// <summary>--name value pairs; every option takes exactly one value.</summary>

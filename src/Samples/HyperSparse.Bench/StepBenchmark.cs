@@ -29,7 +29,7 @@ internal static class StepBenchmark
 
     public static int Run(Args args)
     {
-        var arch = ParseArch(args.Get("arch", "lenet5"));
+        var arch = Architectures.Parse(args.Get("arch", "lenet5"));
         var input = ParseShape(args.Get("input") ?? (arch == Architecture.Vgg19 ? "3x32x32" : "1x28x28"));
         var classes = args.GetInt("classes", 10, 2);
         var batch = args.GetInt("batch", 128, 1);
@@ -140,16 +140,6 @@ internal static class StepBenchmark
 
         static double Kb(string line) => double.Parse(line.Split(':')[1].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
     }
-
-    private static Architecture ParseArch(string s) => s.ToLowerInvariant() switch
-    {
-        "lenet5" or "lenet-5" => Architecture.LeNet5,
-        "resnet20" or "resnet-20" => Architecture.ResNet20,
-        "resnet32" or "resnet-32" => Architecture.ResNet32,
-        "mlp" => Architecture.Mlp,
-        "vgg19" or "vgg-19" => Architecture.Vgg19,
-        _ => throw new ArgumentException($"Unknown --arch '{s}' (lenet5, resnet20, resnet32, mlp, vgg19)."),
-    };
 
     private static string ArchName(Architecture a) => a switch
     {

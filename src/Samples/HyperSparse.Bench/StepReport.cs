@@ -133,11 +133,11 @@ internal static class StepReport
         catch (UnauthorizedAccessException) { return null; }
     }
 
-    private static string CpuModel() =>
+    internal static string CpuModel() =>
         ReadOr("/proc/cpuinfo")?.Split('\n').FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()
         ?? "unknown CPU";
 
-    private static string MemTotal()
+    internal static string MemTotal()
     {
         var line = ReadOr("/proc/meminfo")?.Split('\n').FirstOrDefault(l => l.StartsWith("MemTotal:", StringComparison.Ordinal));
         if (line is null) return "unknown RAM";
