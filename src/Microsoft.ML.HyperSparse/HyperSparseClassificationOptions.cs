@@ -161,6 +161,13 @@ public sealed partial class HyperSparseClassificationTrainer
         /// <summary>Apply the glibc malloc setting that makes CPU training faster on Linux (measured by build/bench-step.sh: 2.05× for LeNet-5, 1.17× for ResNet-20 at batch 128). Default true.</summary>
         public bool TuneAllocator { get; set; } = true;
 
+        /// <summary>
+        /// Stops <c>Fit</c> within one mini-batch when cancelled (an <see cref="OperationCanceledException"/> is thrown; with
+        /// <see cref="CheckpointFolder"/> set, the last finished epoch's checkpoint is kept for <see cref="Resume"/>).
+        /// <c>MLContext.CancelExecution()</c> does the same through the host. Default: none.
+        /// </summary>
+        public CancellationToken CancellationToken { get; set; }
+
         /// <summary>How pruned weights are stored in the ONNX model. Default <see cref="HyperSparseWeightEncoding.Compact"/>.</summary>
         public HyperSparseWeightEncoding WeightEncoding { get; set; } = HyperSparseWeightEncoding.Compact;
 

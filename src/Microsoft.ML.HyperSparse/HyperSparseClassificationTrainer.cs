@@ -57,7 +57,7 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
             contract.CheckValidationSet(ColumnContract.ForValidationSet(validationView.Schema, options));
         using var channel = environment?.Start("HyperSparse");
         void Log(string message) => channel?.Info(MessageSensitivity.None, message);
-        using var cancellation = new CancellationTokenSource();
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(options.CancellationToken);
         using var watcher = WatchHostCancellation(cancellation);
 
         var train = contract.Read(input, "Training", cancellation.Token);

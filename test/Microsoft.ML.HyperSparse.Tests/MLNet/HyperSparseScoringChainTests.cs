@@ -85,4 +85,24 @@ public sealed class HyperSparseScoringChainTests
         using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(model.OnnxModel.ToArray());
         CollectionAssert.AreEquivalent(new[] { "Probabilities", "Logits" }, session.OutputMetadata.Keys.ToArray());
     }
+
+    [TestMethod]
+    public void Fit_CancellationTokenCancelledDuringWarmup_StopsBeforeTheNextEpoch()
+    {
+        var ml = new MLContext(seed: 1);
+        using var source = new CancellationTokenSource();
+        var epochs = 0;
+        ml.Log += (_, e) =>
+        {
+            if (!e.Message.Contains("HyperSparse: Warmup epoch", StringComparison.Ordinal)) return;
+            Interlocked.Increment(ref epochs);
+            source.Cancel();
+        };
+        var options = Options(HyperSparseWeightEncoding.Compact);
+        options.WarmupEpochs = 200;
+        options.CancellationToken = source.Token;
+        var trainer = ml.MulticlassClassification.Trainers.HyperSparseClassification(options);
+        Assert.Throws<OperationCanceledException>(() => trainer.Fit(Data(ml)));
+        Assert.AreEqual(1, epochs, "training stopped within the epoch after the token was cancelled");
+    }
 }
