@@ -224,11 +224,8 @@ internal static class TrainCommand
         var monitor = new TrainingMonitor(options.WarmupEpochs, options.MaxArtEpochs, options.FineTuneEpochs,
             options.Method == HyperSparsePruningMethod.OneShotMagnitude);
         ml.Log += (_, e) => monitor.OnLog(e.Source, e.RawMessage);
-        using var cancelRegistration = cli.Cancellation.Register(() =>
-        {
-            if (!MLContextCancellation.TryCancel(ml))
-                cli.Error.WriteLine("train: this ML.NET version offers no way to cancel training cleanly; press Ctrl+C again to abort (the last per-epoch checkpoint stays usable).");
-        });
+        // Ctrl+C / SIGTERM: the trainer stops within one mini-batch and keeps its last per-epoch checkpoint.
+        options.CancellationToken = cli.Cancellation;
 
         TransformerChain<HyperSparseClassificationTransformer> model;
         var fitWatch = Stopwatch.StartNew();
