@@ -46,6 +46,15 @@ internal static class SizeReport
                           $"{N((long)Math.Round(r.BoundBytes))} | {(r.CompactBytes / r.BoundBytes).ToString("F3", CultureInfo.InvariantCulture)} |");
         }
         md.AppendLine();
+        foreach (var r in rows.Where(r => r.RequiredRatio is not null))
+        {
+            var allowed = r.DenseBytes / r.RequiredRatio!.Value;
+            var margin = allowed - r.CompactBytes;
+            md.AppendLine($"- {r.Config.Arch}, κ = {F(r.Config.Kappa)}: the threshold allows {N((long)Math.Floor(allowed))} bytes (dense / {F(r.RequiredRatio.Value)}); " +
+                          $"the Compact file is {N(r.CompactBytes)} bytes, {(margin >= 0 ? "under" : "**over**")} it by {N((long)Math.Abs(Math.Round(margin)))} bytes " +
+                          $"({(Math.Abs(margin) / allowed).ToString("P1", CultureInfo.InvariantCulture)} of the allowance).");
+        }
+        md.AppendLine();
         md.AppendLine("- *dense*, *sparse-init*, *compact*: the same trained network written by `OnnxModelWriter` with " +
                       "`OnnxWeightEncoding.Dense`, `.SparseInitializer` (int64 linear indices) and `.Compact` (uint8 gaps + float32 kept " +
                       "values, rebuilt in-graph); whole files, including graph, metadata, biases and normalisation constants. Batch norms are " +
@@ -60,8 +69,8 @@ internal static class SizeReport
 
         md.AppendLine("## Training (engine: ART + HyperSparse, then prune and masked fine-tune)");
         md.AppendLine();
-        md.AppendLine("| model | κ | train / test images | batch, lr | epochs: warm-up + ART (cap) + fine-tune | λ init, growth η | ART ended | λ at end | dense / pruned train acc % at end of ART | dense test acc % after warm-up | test acc % end of ART (dense) | final test acc % (torch / ORT compact) | time s (warm-up / ART / fine-tune) |");
-        md.AppendLine("|---|---:|---:|---|---|---|---|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| model | κ | train / test images | batch, lr | epochs: warm-up + ART (cap) + fine-tune | λ init, growth η | ART ended | λ at end | dense / pruned train acc % at end of ART | peak dense train acc % (warm-up + ART) | dense test acc % after warm-up | test acc % end of ART (dense) | final test acc % (torch / ORT compact) | time s (warm-up / ART / fine-tune) |");
+        md.AppendLine("|---|---:|---:|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in rows)
         {
             var c = r.Config;
@@ -73,8 +82,21 @@ internal static class SizeReport
             };
             md.AppendLine($"| {c.Arch} | {F(c.Kappa)} | {N(c.TrainImages)} / {N(c.TestImages)} | {c.Batch}, {F(c.LearningRate)} (×0.1 at fine-tune epoch {string.Join(", ", c.LearningRateSteps.Select(s => s + 1))}) | " +
                           $"{c.WarmupEpochs} + {r.ArtEpochs} ({c.MaxArtEpochs}) + {c.FineTuneEpochs} | {G(c.LambdaInit)}, {F(c.LambdaGrowth)} | {stop} | {G(r.LastLambda)} | " +
-                          $"{F1(r.LastDenseTrainAccuracy)} / {F1(r.LastPrunedTrainAccuracy)} | {F1(r.DenseTestAccuracyAfterWarmup)} | {F1(r.DenseTestAccuracyEndOfArt)} | " +
+                          $"{F1(r.LastDenseTrainAccuracy)} / {F1(r.LastPrunedTrainAccuracy)} | {F1(r.PeakDenseTrainAccuracy)} | {F1(r.DenseTestAccuracyAfterWarmup)} | {F1(r.DenseTestAccuracyEndOfArt)} | " +
                           $"{F2(r.TestAccuracy)} / {F2(r.OrtCompactTestAccuracy)} | {F0(r.WarmupSeconds)} / {F0(r.ArtSeconds)} / {F0(r.FineTuneSeconds)} |");
+        }
+        md.AppendLine();
+        foreach (var r in rows)
+        {
+            var c = r.Config;
+            if (r.ArtStopReason == "StopRuleFired" && r.LastDenseTrainAccuracy < r.PeakDenseTrainAccuracy - 5)
+                md.AppendLine($"- {c.Arch}, κ = {F(c.Kappa)}: the stop rule fired after the dense model's train accuracy had fallen from " +
+                              $"{F1(r.PeakDenseTrainAccuracy)} % to {F1(r.LastDenseTrainAccuracy)} % under λ up to {G(r.LastLambda)}, i.e. the dense model came down to " +
+                              $"the pruned copies rather than a pruned copy catching up with a healthy dense model (selected copy: {F1(r.SelectedPrunedTrainAccuracy)} % pruned train accuracy).");
+            else if (r.ArtStopReason == "StopRuleFired")
+                md.AppendLine($"- {c.Arch}, κ = {F(c.Kappa)}: the stop rule fired with the dense model near its best (train accuracy {F1(r.LastDenseTrainAccuracy)} %, peak {F1(r.PeakDenseTrainAccuracy)} %).");
+            else if (r.ArtStopReason == "CapReached")
+                md.AppendLine($"- {c.Arch}, κ = {F(c.Kappa)}: the stop rule did not fire within {c.MaxArtEpochs} ART epochs; the cap forced the prune.");
         }
         md.AppendLine();
         md.AppendLine("Data: Debian's `dataset-fashion-mnist` (official split, 28×28 grey); the first *train* images of the training split and the " +
