@@ -29,8 +29,8 @@ internal static class SizeReport
         md.AppendLine($"- Date: report written {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; rows measured {rows.Min(r => r.StartedUtc)} … {rows.Max(r => r.StartedUtc)}");
         md.AppendLine($"- Command: `{command}`; rows cached in `{resultsName}` (a rerun skips finished rows; `--force` recomputes them)");
         md.AppendLine($"- Noise: the 2 cores are shared with other work (load average per row: {string.Join("; ", rows.Select(r => $"{r.Config.Arch} κ {F(r.Config.Kappa)}: {r.LoadStart} → {r.LoadEnd}"))}). " +
-                      "Times are indicative only; sizes and accuracies do not depend on load (same seed, same data, deterministic CPU kernels " +
-                      "up to libtorch's thread scheduling).");
+                      "Times are indicative only. Sizes and accuracies do not depend on load, but libtorch's 2-thread CPU kernels are not " +
+                      "bit-reproducible, so a rerun of the same config can move accuracy and the Compact size slightly.");
         md.AppendLine();
 
         md.AppendLine("## Sizes");
@@ -44,6 +44,15 @@ internal static class SizeReport
                           $"{N(r.DenseBytes)} | {N(r.SparseInitBytes)} | {N(r.CompactBytes)} | **{r.Ratio.ToString("F2", CultureInfo.InvariantCulture)}×** | " +
                           $"{(r.RequiredRatio is { } q ? $"≥ {F(q)}×" : "–")} | {(r.Pass is null ? "n/a" : r.Pass.Value ? "PASS" : "**FAIL**")} | " +
                           $"{N((long)Math.Round(r.BoundBytes))} | {(r.CompactBytes / r.BoundBytes).ToString("F3", CultureInfo.InvariantCulture)} |");
+        }
+        md.AppendLine();
+        foreach (var r in rows.Where(r => r.RequiredRatio is not null))
+        {
+            var allowed = r.DenseBytes / r.RequiredRatio!.Value;
+            var margin = allowed - r.CompactBytes;
+            md.AppendLine($"- {r.Config.Arch}, κ = {F(r.Config.Kappa)}: the threshold allows {N((long)Math.Floor(allowed))} bytes (dense / {F(r.RequiredRatio.Value)}); " +
+                          $"the Compact file is {N(r.CompactBytes)} bytes, {(margin >= 0 ? "under" : "**over**")} it by {N((long)Math.Abs(Math.Round(margin)))} bytes " +
+                          $"({(Math.Abs(margin) / allowed).ToString("P1", CultureInfo.InvariantCulture)} of the allowance).");
         }
         md.AppendLine();
         md.AppendLine("- *dense*, *sparse-init*, *compact*: the same trained network written by `OnnxModelWriter` with " +
@@ -60,8 +69,8 @@ internal static class SizeReport
 
         md.AppendLine("## Training (engine: ART + HyperSparse, then prune and masked fine-tune)");
         md.AppendLine();
-        md.AppendLine("| model | κ | train / test images | batch, lr | epochs: warm-up + ART (cap) + fine-tune | λ init, growth η | ART ended | λ at end | dense / pruned train acc % at end of ART | dense test acc % after warm-up | test acc % end of ART (dense) | final test acc % (torch / ORT compact) | time s (warm-up / ART / fine-tune) |");
-        md.AppendLine("|---|---:|---:|---|---|---|---|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| model | κ | train / test images | batch, lr | epochs: warm-up + ART (cap) + fine-tune | λ init, growth η | ART ended | λ at end | dense / pruned train acc % at end of ART | peak dense train acc % (warm-up + ART) | dense test acc % after warm-up | test acc % end of ART (dense) | final test acc % (torch / ORT compact) | time s (warm-up / ART / fine-tune) |");
+        md.AppendLine("|---|---:|---:|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in rows)
         {
             var c = r.Config;
@@ -73,8 +82,21 @@ internal static class SizeReport
             };
             md.AppendLine($"| {c.Arch} | {F(c.Kappa)} | {N(c.TrainImages)} / {N(c.TestImages)} | {c.Batch}, {F(c.LearningRate)} (×0.1 at fine-tune epoch {string.Join(", ", c.LearningRateSteps.Select(s => s + 1))}) | " +
                           $"{c.WarmupEpochs} + {r.ArtEpochs} ({c.MaxArtEpochs}) + {c.FineTuneEpochs} | {G(c.LambdaInit)}, {F(c.LambdaGrowth)} | {stop} | {G(r.LastLambda)} | " +
-                          $"{F1(r.LastDenseTrainAccuracy)} / {F1(r.LastPrunedTrainAccuracy)} | {F1(r.DenseTestAccuracyAfterWarmup)} | {F1(r.DenseTestAccuracyEndOfArt)} | " +
+                          $"{F1(r.LastDenseTrainAccuracy)} / {F1(r.LastPrunedTrainAccuracy)} | {F1(r.PeakDenseTrainAccuracy)} | {F1(r.DenseTestAccuracyAfterWarmup)} | {F1(r.DenseTestAccuracyEndOfArt)} | " +
                           $"{F2(r.TestAccuracy)} / {F2(r.OrtCompactTestAccuracy)} | {F0(r.WarmupSeconds)} / {F0(r.ArtSeconds)} / {F0(r.FineTuneSeconds)} |");
+        }
+        md.AppendLine();
+        foreach (var r in rows)
+        {
+            var c = r.Config;
+            if (r.ArtStopReason == "StopRuleFired" && r.LastDenseTrainAccuracy < r.PeakDenseTrainAccuracy - 5)
+                md.AppendLine($"- {c.Arch}, κ = {F(c.Kappa)}: the stop rule fired after the dense model's train accuracy had fallen from " +
+                              $"{F1(r.PeakDenseTrainAccuracy)} % to {F1(r.LastDenseTrainAccuracy)} % under λ up to {G(r.LastLambda)}, i.e. the dense model came down to " +
+                              $"the pruned copies rather than a pruned copy catching up with a healthy dense model (selected copy: {F1(r.SelectedPrunedTrainAccuracy)} % pruned train accuracy).");
+            else if (r.ArtStopReason == "StopRuleFired")
+                md.AppendLine($"- {c.Arch}, κ = {F(c.Kappa)}: the stop rule fired with the dense model near its best (train accuracy {F1(r.LastDenseTrainAccuracy)} %, peak {F1(r.PeakDenseTrainAccuracy)} %).");
+            else if (r.ArtStopReason == "CapReached")
+                md.AppendLine($"- {c.Arch}, κ = {F(c.Kappa)}: the stop rule did not fire within {c.MaxArtEpochs} ART epochs; the cap forced the prune.");
         }
         md.AppendLine();
         md.AppendLine("Data: Debian's `dataset-fashion-mnist` (official split, 28×28 grey); the first *train* images of the training split and the " +
@@ -111,6 +133,7 @@ internal static class SizeReport
                 md.AppendLine($"| {r.Config.Arch} | {F(r.Config.Kappa)} | {name} | {N(weights)} | {N(other)} | {N(total - weights - other)} | {N(total)} |");
         }
         md.AppendLine();
+        var overheads = new List<(SizeRow Row, long Payload, long Fillers, long Structure)>();
         md.AppendLine("Compact files in detail (bytes):");
         md.AppendLine();
         md.AppendLine("| model | κ | kept values 4·nnz | gaps 1·nnz | filler entries 5·fillers | decode nodes + tensor headers + shared constants | biases + normalisation | metadata contract | graph doc string | other graph (Conv/Gemm/BN/ReLU/Add nodes, names, I/O) | total |");
@@ -126,7 +149,14 @@ internal static class SizeReport
             var denseNote = denseLayers.Count == 0 ? "" : $" (+ {N(denseLayers.Sum(l => l.CompactBytes))} B of layers kept dense: {string.Join(", ", denseLayers.Select(l => l.Name))})";
             md.AppendLine($"| {r.Config.Arch} | {F(r.Config.Kappa)} | {N(values)} | {N(gaps)} | {N(fillers)} | {N(decode)}{denseNote} | {N(other)} | " +
                           $"{N(r.CompactMetadataBytes)} | {N(r.CompactDocStringBytes)} | {N(rest)} | {N(r.CompactBytes)} |");
+            overheads.Add((r, values + gaps, fillers, decode + r.CompactMetadataBytes + r.CompactDocStringBytes + rest));
         }
+        md.AppendLine();
+        foreach (var (r, payload, fillers, structure) in overheads)
+            md.AppendLine($"- {r.Config.Arch}, κ = {F(r.Config.Kappa)}: kept values + one gap byte each = {N(payload)} B " +
+                          $"({Pct(payload, r.CompactBytes)} of the file); structure that does not shrink with nnz (decode nodes, metadata contract, " +
+                          $"doc string, the rest of the graph) = {N(structure)} B ({Pct(structure, r.CompactBytes)}); gap fillers {N(fillers)} B " +
+                          $"({Pct(fillers, r.CompactBytes)}); biases + normalisation {N(4 * r.OtherParameters)} B ({Pct(4 * r.OtherParameters, r.CompactBytes)}).");
         md.AppendLine();
         md.AppendLine("Weight-tensor bytes are what `OnnxSizeReport` attributes to each layer (initializers, sparse initializer, decode nodes and " +
                       "the shared shape/zero constants a layer was first to need); biases are counted at their 4 bytes of payload, and the " +
@@ -160,8 +190,8 @@ internal static class SizeReport
         md.AppendLine("## Caveats");
         md.AppendLine();
         md.AppendLine("- Short, documented schedules on Fashion-MNIST slices, not the paper's: the accuracies show the models are trained " +
-                      "(far from chance, close to what the same nets reach densely on these slices), not what the method reaches with full " +
-                      "schedules. The sizes depend on the sparsity pattern (how kept weights are spread over layers and positions), which a " +
+                      "(chance is 10 %; compare the dense test accuracy after warm-up in the training table), not what the method reaches " +
+                      "with full schedules or the full training set. The sizes depend on the sparsity pattern (how kept weights are spread over layers and positions), which a " +
                       "longer schedule can change somewhat; the kept count does not change (the prune is exact: N − ⌊κN⌋ − 1 weights).");
         md.AppendLine("- ResNet-20 is the 16-wide CIFAR variant on 1×28×28 input; LeNet-5 the classic 6/16 conv, 120/84 fc.");
         md.AppendLine("- The required ratios (≥ 6× at κ = 0.9, ≥ 20× at κ = 0.98) are the issue's acceptance thresholds; the Compact file pays for " +
@@ -180,6 +210,7 @@ internal static class SizeReport
         return 0;
     }
 
+    private static string Pct(long part, long whole) => ((double)part / whole).ToString("P1", CultureInfo.InvariantCulture);
     private static string N(long v) => v.ToString("N0", CultureInfo.InvariantCulture);
     private static string F(double v) => v.ToString("0.####", CultureInfo.InvariantCulture);
     private static string F0(double v) => v.ToString("F0", CultureInfo.InvariantCulture);
