@@ -75,7 +75,8 @@ internal static class ScoringChain
     /// <remarks>
     /// <see cref="SchemaShape.Column"/> cannot be built outside ML.NET, so the shape comes from public estimators with
     /// the same outputs: the ONNX step over a stand-in model, then ML.NET's maximum-entropy trainer (whose transformer
-    /// is the one <see cref="Fit"/> builds), then the drop.
+    /// is the one <see cref="Fit"/> builds); the result is the input's columns plus Score and PredictedLabel, as <see cref="Fit"/>
+    /// leaves them after dropping the logits column.
     /// </remarks>
     public static SchemaShape OutputSchema(MLContext context, byte[] standInOnnx, string featureColumn, string logitsOutput,
         string labelColumn, string scoreColumn, string predictedLabelColumn, SchemaShape input)
