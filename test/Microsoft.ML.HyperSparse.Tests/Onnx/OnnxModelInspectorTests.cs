@@ -120,20 +120,21 @@ public sealed class OnnxModelInspectorTests
     public void OnnxModelInspector_Inspect_MetadataThatDisagreesWithTheGraph_IsNamedInWarnings()
     {
         ModelProto model = ModelProto.Parser.ParseFrom(OnnxModelWriter.Write(TestNetworks.LeNet(), AllOutputs).Bytes);
-        StringStringEntryProto conv2 = model.MetadataProps.Single(p => p.Key == "hypersparse.layer.conv2");
-        conv2.Value = conv2.Value.Replace("kept=", "kept=1", StringComparison.Ordinal).Replace("encoding=Compact", "encoding=Dense", StringComparison.Ordinal);
+        StringStringEntryProto kept = model.MetadataProps.Single(p => p.Key == "hypersparse.kept");
+        kept.Value = "1" + kept.Value;
         model.MetadataProps.Single(p => p.Key == "hypersparse.pixel_scale").Value = "0.5";
         model.MetadataProps.Single(p => p.Key == "hypersparse.input_shape").Value = "3,21,20";
-        model.MetadataProps.Add(new StringStringEntryProto { Key = "hypersparse.layer.ghost", Value = "index=9;op=Conv;shape=1x1x1x1;kept=1;encoding=Dense" });
+        model.MetadataProps.Single(p => p.Key == "hypersparse.dense_layers").Value += ",ghost";
+        model.MetadataProps.Single(p => p.Key == "hypersparse.weight_encoding").Value += "+int8";
 
         OnnxInspection read = Inspect(model.ToByteArray());
         string all = string.Join("\n", read.Warnings);
-        StringAssert.Contains(all, "layer 'conv2' kept weights");
-        StringAssert.Contains(all, "layer 'conv2' encoding: metadata says Dense, the graph has Compact");
+        StringAssert.Contains(all, "the kept weights of the pruned layers: metadata says 1");
+        StringAssert.Contains(all, "layer 'conv2' storage: metadata says int8, the graph has float");
         StringAssert.Contains(all, "the pixel scale: metadata says [0.5]");
         StringAssert.Contains(all, "input 'image' shape: metadata says [batch,3,21,20], the graph has [batch,3,20,20]");
-        StringAssert.Contains(all, "pruned layer 'ghost', which the graph does not have");
-        Assert.AreEqual(5, read.Warnings.Count, all);
+        StringAssert.Contains(all, "layer 'ghost' as kept dense, which the graph does not have");
+        Assert.AreEqual(8, read.Warnings.Count, all);
         Assert.AreEqual(Layer(Inspect(OnnxModelWriter.Write(TestNetworks.LeNet(), AllOutputs).Bytes), "conv2").Size.KeptCount,
             Layer(read, "conv2").Size.KeptCount, "kept comes from the graph, not the metadata");
     }
@@ -153,7 +154,7 @@ public sealed class OnnxModelInspectorTests
     public void OnnxModelInspector_Inspect_WeightBuiltByAnUnsupportedOp_LeavesTheLayerOutWithAReason()
     {
         ModelProto model = ModelProto.Parser.ParseFrom(OnnxModelWriter.Write(TestNetworks.LeNet(), AllOutputs).Bytes);
-        model.Graph.Node.Single(n => n.OpType == "CumSum" && n.Output[0].StartsWith("conv2.", StringComparison.Ordinal)).OpType = "Erf";
+        model.Graph.Node.Single(n => n.Output[0] == "conv2.weight").OpType = "Erf";
         OnnxInspection read = Inspect(model.ToByteArray());
         CollectionAssert.AreEqual(new[] { "conv1", "fc1", "fc2" }, read.Layers.Select(l => l.NodeName).ToArray());
         string all = string.Join("\n", read.Warnings);
@@ -205,7 +206,8 @@ public sealed class OnnxModelInspectorTests
         Assert.AreEqual(OnnxWeightEncoding.Compact, fc1.Encoding);
         CollectionAssert.AreEqual(new[] { 3L, 2L }, fc2.Shape);
         Assert.AreEqual(2, fc2.KeptCount, "int8 5 and −5 dequantise to non-zeros, the zeros stay zero");
-        Assert.AreEqual(OnnxWeightEncoding.Compact, fc2.Encoding);
+        Assert.AreEqual((OnnxWeightEncoding.Dense, true), (fc2.Encoding, fc2.Quantized), "a dense int8 weight, dequantised");
+        Assert.IsFalse(fc1.Quantized);
         Assert.AreEqual(2, read.Size.OtherParameterCount, "the bias b1; the int8 scale belongs to the weight");
 
         var folder = new OnnxConstantFolder(graph, 17);
