@@ -91,7 +91,18 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
         var export = OnnxModelWriter.Write(description, ExportOptions(encoding, fileLogitsName));
         var logitsName = ChainLogitsName(input.Schema.Select(c => c.Name));
         var scoringBytes = logitsName == fileLogitsName ? export.Bytes : OnnxModelWriter.Write(description, ExportOptions(encoding, logitsName)).Bytes;
-        var report = new HyperSparseTrainingReport(result.Report, export.Size, contract.LabelNames);
+        HyperSparseQuantizationCheck? quantization = null;
+        if (options.QuantizeWeights)
+        {
+            var floatBytes = OnnxModelWriter.Write(description, ExportOptions(encoding, fileLogitsName) with { QuantizeWeights = false }).Bytes;
+            quantization = HyperSparseQuantizationCheck.Run(floatBytes, export.Bytes, contract.FeatureColumn, fileLogitsName,
+                validation ?? train, validation is null ? "training set" : "validation set", cancellation.Token);
+            Log(string.Create(CultureInfo.InvariantCulture,
+                $"HyperSparse: int8 weights: accuracy {quantization.QuantizedAccuracy:F2} % vs float {quantization.FloatAccuracy:F2} % " +
+                $"({quantization.AccuracyChange:+0.00;-0.00;0.00} pp) on {quantization.Images:N0} images of the {quantization.EvaluatedOn}."));
+        }
+
+        var report = new HyperSparseTrainingReport(result.Report, export.Size, contract.LabelNames, quantization);
         Log($"HyperSparse: done. Sparsity {report.AchievedSparsity:P2} ({report.KeptWeights:N0} of {report.PrunableWeights:N0} weights kept); " +
             $"ONNX {export.Size.ShippedBytes:N0} bytes ({options.WeightEncoding}) vs {export.Size.DenseBytes:N0} dense.");
         var scorer = ScoringChain.Fit(new MLContext(options.Seed), scoringBytes, contract.FeatureColumn, logitsName, contract.LabelColumn,
@@ -124,6 +135,7 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
     private OnnxExportOptions ExportOptions(OnnxWeightEncoding encoding, string logitsName) => new()
     {
         WeightEncoding = encoding,
+        QuantizeWeights = options.QuantizeWeights,
         ScoreOutputName = options.ScoreColumnName,
         LogitsOutputName = logitsName,
     };

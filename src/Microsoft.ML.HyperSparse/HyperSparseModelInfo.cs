@@ -12,9 +12,11 @@ namespace Microsoft.ML.HyperSparse;
 /// <param name="Kept">Non-zero weights, counted in the decoded weight.</param>
 /// <param name="Sparsity">1 − Kept/Total.</param>
 /// <param name="Encoding">How the weight is stored: "Dense" (a float initializer), "SparseInitializer" (a sparse tensor) or
-/// "Compact" (rebuilt in the graph from constants, e.g. kept values and gaps).</param>
-/// <param name="OnnxBytes">Bytes the weight takes in the file: its initializers and the nodes that rebuild it, plus constants
-/// shared with later layers (charged to the first layer that uses them).</param>
+/// "Compact" (rebuilt in the graph from constants, e.g. kept values and gaps), with "+int8" when the stored values are int8
+/// (rescaled per output channel in the graph).</param>
+/// <param name="OnnxBytes">Bytes the weight takes in the file: its own initializers and the nodes that rebuild it, plus its share
+/// of what several layers are rebuilt from together (the Compact value tensor, gap stream and decode chain), divided in
+/// proportion to their kept weights.</param>
 /// <param name="Prunable">Whether the layer is one of the pruned ones (per the file's HyperSparse metadata; every layer in a
 /// file without that metadata).</param>
 /// <param name="BoundBytes">Information bound of the weight: N·H(1−Sparsity)/8 + 4·Kept bytes for a pruned layer, 4·N otherwise.</param>
@@ -69,7 +71,7 @@ public sealed partial class HyperSparseModelInfo
         Layers = inspection.Layers.Select(l => new HyperSparseModelLayer(
             l.WeightName, l.NodeName, l.Size.OpType, l.Size.Shape, l.Size.ParameterCount, l.Size.KeptCount,
             l.Size.ParameterCount == 0 ? 0 : 1.0 - (double)l.Size.KeptCount / l.Size.ParameterCount,
-            l.Size.Encoding.ToString(), l.Size.WeightBytes, l.Size.Prunable, l.Size.BoundBytes)).ToArray();
+            l.Size.Encoding + (l.Size.Quantized ? "+int8" : ""), l.Size.WeightBytes, l.Size.Prunable, l.Size.BoundBytes)).ToArray();
         PrunableWeights = Layers.Where(l => l.Prunable).Sum(l => l.Total);
         KeptWeights = Layers.Where(l => l.Prunable).Sum(l => l.Kept);
         OtherParameters = inspection.Size.OtherParameterCount;

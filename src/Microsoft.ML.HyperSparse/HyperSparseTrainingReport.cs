@@ -25,15 +25,17 @@ public sealed record HyperSparseEpoch(string Phase, int Epoch, int PhaseEpoch, d
 /// <param name="Total">Number of weights.</param>
 /// <param name="Kept">Non-zero weights.</param>
 /// <param name="Sparsity">1 − Kept/Total.</param>
-/// <param name="Encoding">How the layer is stored in the ONNX file.</param>
+/// <param name="Encoding">How the layer is stored in the ONNX file: "Compact", "SparseInitializer" or "Dense", with "+int8" when
+/// its weights are int8 (<see cref="HyperSparseClassificationTrainer.Options.QuantizeWeights"/>).</param>
 /// <param name="OnnxBytes">Bytes the layer's weight takes in the ONNX file.</param>
 public sealed record HyperSparseLayer(string Name, long[] Shape, long Total, long Kept, double Sparsity, string Encoding, long OnnxBytes);
 
 /// <summary>What a HyperSparse training run did and reached; serialisable with <see cref="ToJson"/>.</summary>
 public sealed class HyperSparseTrainingReport
 {
-    internal HyperSparseTrainingReport(TrainingReport report, OnnxSizeReport size, string[] classNames)
+    internal HyperSparseTrainingReport(TrainingReport report, OnnxSizeReport size, string[] classNames, HyperSparseQuantizationCheck? quantization = null)
     {
+        Quantization = quantization;
         Architecture = report.Architecture;
         Method = report.Method;
         Regularizer = report.Regularizer;
@@ -56,7 +58,8 @@ public sealed class HyperSparseTrainingReport
         Layers = report.Layers.Select(l =>
         {
             bytesByName.TryGetValue(l.Name, out var onnxLayer);
-            return new HyperSparseLayer(l.Name, l.Shape, l.Total, l.Kept, l.Sparsity, onnxLayer?.Encoding.ToString() ?? "", onnxLayer?.WeightBytes ?? 0);
+            string encoding = onnxLayer is null ? "" : onnxLayer.Encoding + (onnxLayer.Quantized ? "+int8" : "");
+            return new HyperSparseLayer(l.Name, l.Shape, l.Total, l.Kept, l.Sparsity, encoding, onnxLayer?.WeightBytes ?? 0);
         }).ToArray();
         OnnxBytes = size.ShippedBytes;
         DenseOnnxBytes = size.DenseBytes;
@@ -103,8 +106,17 @@ public sealed class HyperSparseTrainingReport
     public long OnnxBytes { get; }
     /// <summary>Size the same model takes with dense weights.</summary>
     public long DenseOnnxBytes { get; }
-    /// <summary>Information bound: Σ N·H(1−κ)/8 + 4·nnz over pruned layers + 4 bytes per other parameter.</summary>
+    /// <summary>
+    /// Information bound of the float model: N·H(1−κ)/8 + 4·nnz over the pruned layers taken together, plus 4 bytes per
+    /// weight of layers kept dense and per other parameter (biases, normalisation), ignoring graph structure.
+    /// </summary>
     public double BoundBytes { get; }
+
+    /// <summary>
+    /// With <see cref="HyperSparseClassificationTrainer.Options.QuantizeWeights"/>: the float and the int8 model's accuracy on
+    /// the same images and the change; null otherwise.
+    /// </summary>
+    public HyperSparseQuantizationCheck? Quantization { get; }
 
     /// <summary>The report as indented JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true });

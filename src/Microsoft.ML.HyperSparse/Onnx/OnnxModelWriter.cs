@@ -40,9 +40,10 @@ internal static class OnnxModelWriter
 
         Emitted shipped = Emit(net, nodes, options);
         byte[] bytes = shipped.Model.ToByteArray();
-        long denseBytes = options.WeightEncoding == OnnxWeightEncoding.Dense
+        // The reference every ratio is taken against: the same network with plain float32 weights.
+        long denseBytes = options is { WeightEncoding: OnnxWeightEncoding.Dense, QuantizeWeights: false }
             ? bytes.LongLength
-            : Emit(net, nodes, options with { WeightEncoding = OnnxWeightEncoding.Dense }).Model.CalculateSize();
+            : Emit(net, nodes, options with { WeightEncoding = OnnxWeightEncoding.Dense, QuantizeWeights = false }).Model.CalculateSize();
         return new OnnxExportResult(bytes, new OnnxSizeReport(bytes.LongLength, denseBytes, shipped.OtherParameterCount, shipped.Layers));
     }
 
