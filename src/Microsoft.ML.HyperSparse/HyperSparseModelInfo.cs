@@ -3,8 +3,9 @@ using Microsoft.ML.HyperSparse.Onnx;
 namespace Microsoft.ML.HyperSparse;
 
 /// <summary>One layer of a model file that reads a stored weight (Conv, ConvTranspose, Gemm or MatMul), read from the graph.</summary>
-/// <param name="Name">The weight tensor's name (e.g. "layer2.0.conv1.weight"); for a HyperSparse model the same name as in
-/// <see cref="HyperSparseTrainingReport.Layers"/>.</param>
+/// <param name="Name">The layer's weight parameter: for a HyperSparse model the name in <see cref="HyperSparseTrainingReport.Layers"/>
+/// (the node name + ".weight", e.g. "layer2.0.conv1.weight"; the file's own tensor names are short); for another tool's file
+/// the weight tensor's name.</param>
 /// <param name="Node">The operator node's name (e.g. "layer2.0.conv1").</param>
 /// <param name="Op">The ONNX operator reading the weight, e.g. "Conv" or "Gemm".</param>
 /// <param name="Shape">Weight shape, e.g. [O, I, kH, kW] or [O, I].</param>
@@ -69,7 +70,7 @@ public sealed partial class HyperSparseModelInfo
         IrVersion = inspection.IrVersion;
         OpsetVersion = inspection.OpsetVersion;
         Layers = inspection.Layers.Select(l => new HyperSparseModelLayer(
-            l.WeightName, l.NodeName, l.Size.OpType, l.Size.Shape, l.Size.ParameterCount, l.Size.KeptCount,
+            inspection.Contract is null ? l.WeightName : l.NodeName + ".weight", l.NodeName, l.Size.OpType, l.Size.Shape, l.Size.ParameterCount, l.Size.KeptCount,
             l.Size.ParameterCount == 0 ? 0 : 1.0 - (double)l.Size.KeptCount / l.Size.ParameterCount,
             l.Size.Encoding + (l.Size.Quantized ? "+int8" : ""), l.Size.WeightBytes, l.Size.Prunable, l.Size.BoundBytes)).ToArray();
         PrunableWeights = Layers.Where(l => l.Prunable).Sum(l => l.Total);

@@ -130,14 +130,12 @@ internal static class OnnxModelWriter
         var graph = new GraphProto { Name = "hypersparse", DocString = DocString(net, options) };
         graph.Input.Add(OnnxProtos.BatchedTensor(net.InputName, DataType.Float, net.Channels, net.Height, net.Width));
 
-        // Tensor names cost bytes twice (writer and reader), so internal tensors get short generated names; the graph's
-        // input and outputs, layer node names and weight tensors ({layer}.weight) keep the names users see.
+        // Tensor names cost bytes twice (writer and reader), so every tensor but the graph's input and outputs gets a short
+        // generated name; the layer names users see are the Conv/Gemm node names.
         string logits = options.LogitsOutputName ?? NetworkDescription.LogitsTensor;
         var used = new HashSet<string>(StringComparer.Ordinal) { net.InputName, logits, options.ScoreOutputName, PixelScaleTensor, MeanTensor, StdTensor };
         if (options.PredictedIndexOutputName is { } predictedName)
             used.Add(predictedName);
-        foreach (NetworkNode node in nodes.Where(n => n is Conv2dNode or LinearNode))
-            used.Add(WeightEmitter.WeightName(node.Name));
         int counter = 0;
         string Fresh(string hint)
         {
@@ -161,19 +159,20 @@ internal static class OnnxModelWriter
         foreach (NetworkNode node in nodes)
         {
             if (node is Conv2dNode conv)
-                specs.Add(new WeightSpec(conv.Name, "Conv", [conv.OutChannels, conv.InChannels, conv.KernelH, conv.KernelW], conv.Weight, conv.Prunable));
+                specs.Add(new WeightSpec(conv.Name, "Conv", [conv.OutChannels, conv.InChannels, conv.KernelH, conv.KernelW], conv.Weight, conv.Prunable, Fresh("w" + specs.Count)));
             else if (node is LinearNode linear)
-                specs.Add(new WeightSpec(linear.Name, "Gemm", [linear.OutFeatures, linear.InFeatures], linear.Weight, linear.Prunable));
+                specs.Add(new WeightSpec(linear.Name, "Gemm", [linear.OutFeatures, linear.InFeatures], linear.Weight, linear.Prunable, Fresh("w" + specs.Count)));
         }
 
         IReadOnlyList<EmittedWeight> weights = WeightEmitter.Emit(graph, specs, options.WeightEncoding, options.QuantizeWeights, Fresh);
 
+        var weightOf = specs.Select((spec, i) => (spec.Layer, weights[i].TensorName)).ToDictionary(p => p.Layer, p => p.TensorName, StringComparer.Ordinal);
         string[] WithBias(string input, string layerName, float[]? bias)
         {
-            string weight = WeightEmitter.WeightName(layerName);
+            string weight = weightOf[layerName];
             if (bias is null)
                 return [input, weight];
-            string biasName = Fresh(layerName + ".bias");
+            string biasName = Fresh("b" + weight[1..]);
             graph.Initializer.Add(OnnxProtos.Float(biasName, bias, bias.Length));
             otherParameters += bias.Length;
             return [input, weight, biasName];

@@ -9,10 +9,11 @@ namespace Microsoft.ML.HyperSparse.Onnx;
 /// <param name="Shape">Weight shape, output channels first.</param>
 /// <param name="Weight">Row-major float weights (after batch-norm folding).</param>
 /// <param name="Prunable">Whether the layer is one of the pruned ones (only those get a sparse encoding).</param>
-internal sealed record WeightSpec(string Layer, string OpType, long[] Shape, float[] Weight, bool Prunable);
+/// <param name="TensorName">Name of the tensor the layer's operator reads as its weight.</param>
+internal sealed record WeightSpec(string Layer, string OpType, long[] Shape, float[] Weight, bool Prunable, string TensorName);
 
 /// <summary>How one layer's weight was written.</summary>
-/// <param name="TensorName">The tensor the layer's operator reads (<c>{layer}.weight</c>).</param>
+/// <param name="TensorName">The tensor the layer's operator reads.</param>
 /// <param name="Encoding">The encoding actually used.</param>
 /// <param name="Quantized">Whether the weight is stored as int8 with per-channel scales.</param>
 /// <param name="Weight">The float values the graph computes for the weight (the dequantised values when quantised).</param>
@@ -45,9 +46,6 @@ internal sealed class WeightEmitter
         this.name = name;
     }
 
-    /// <summary>The tensor name the layer's operator reads its weight from.</summary>
-    public static string WeightName(string layerName) => layerName + ".weight";
-
     /// <summary>
     /// Appends the weights' initializers and decode nodes to <paramref name="graph"/> (before any node that reads them) and
     /// returns, per layer in order, what was written. <paramref name="name"/> makes a fresh unique tensor name from a hint.
@@ -77,18 +75,18 @@ internal sealed class WeightEmitter
             string raw = chosen == OnnxWeightEncoding.Dense ? emitter.Dense(layer, stored[i]) : emitter.Sparse(layer, stored[i]);
             if (quantize)
             {
-                string asFloat = name(layer.Layer + ".f");
+                string asFloat = name("f");
                 graph.Node.Add(Cast(raw, asFloat, DataType.Float));
                 emitter.Dequantize(layer, stored[i], asFloat);
             }
-            result[i] = new EmittedWeight(WeightName(layer.Layer), chosen, quantize, stored[i].Effective);
+            result[i] = new EmittedWeight(layer.TensorName, chosen, quantize, stored[i].Effective);
         }
 
         if (streamed.Count > 0)
         {
             emitter.Stream(streamed.Select(i => (layers[i], stored[i])).ToList());
             foreach (int i in streamed)
-                result[i] = new EmittedWeight(WeightName(layers[i].Layer), OnnxWeightEncoding.Compact, quantize, stored[i].Effective);
+                result[i] = new EmittedWeight(layers[i].TensorName, OnnxWeightEncoding.Compact, quantize, stored[i].Effective);
         }
 
         return result.Select(r => r!).ToList();
@@ -126,7 +124,7 @@ internal sealed class WeightEmitter
 
     private string Dense(WeightSpec layer, Stored s)
     {
-        string tensor = s.Levels is null ? WeightName(layer.Layer) : name(layer.Layer + ".q");
+        string tensor = s.Levels is null ? layer.TensorName : name("q");
         graph.Initializer.Add(s.Levels is null
             ? OnnxProtos.Float(tensor, s.Floats, layer.Shape)
             : OnnxProtos.Int8(tensor, s.Levels, layer.Shape));
@@ -150,7 +148,7 @@ internal sealed class WeightEmitter
             Indices = OnnxProtos.Int64("", indices, indices.Length),
         };
         sparse.Dims.Add(layer.Shape);
-        string tensor = s.Levels is null ? WeightName(layer.Layer) : name(layer.Layer + ".q");
+        string tensor = s.Levels is null ? layer.TensorName : name("q");
         graph.Node.Add(OnnxProtos.Node("Constant", null, [], tensor, OnnxProtos.Attr("sparse_value", sparse)));
         return tensor;
     }
@@ -161,14 +159,14 @@ internal sealed class WeightEmitter
         if (s.Kept == 0)
         {
             // Nothing kept: the zeros need no scale.
-            graph.Node.Add(OnnxProtos.Node("Identity", null, [asFloat], WeightName(layer.Layer)));
+            graph.Node.Add(OnnxProtos.Node("Identity", null, [asFloat], layer.TensorName));
             return;
         }
 
         long[] scaleDims = [layer.Shape[0], .. Enumerable.Repeat(1L, layer.Shape.Length - 1)];
-        string scale = name(layer.Layer + ".scale");
+        string scale = name("s");
         graph.Initializer.Add(OnnxProtos.Float(scale, s.Scales, scaleDims));
-        graph.Node.Add(OnnxProtos.Node("Mul", null, [asFloat, scale], WeightName(layer.Layer)));
+        graph.Node.Add(OnnxProtos.Node("Mul", null, [asFloat, scale], layer.TensorName));
     }
 
     /// <summary>The shared Compact chain for all <paramref name="layers"/>: one value tensor, one gap stream, one decode.</summary>
@@ -198,7 +196,7 @@ internal sealed class WeightEmitter
         {
             // Nothing kept anywhere: every weight is a constant zero of its shape (ConstantOfShape defaults to float 0).
             foreach ((WeightSpec layer, Stored s) in layers)
-                graph.Node.Add(OnnxProtos.Node("ConstantOfShape", null, [Int64Constant(layer.Shape)], WeightName(layer.Layer)));
+                graph.Node.Add(OnnxProtos.Node("ConstantOfShape", null, [Int64Constant(layer.Shape)], layer.TensorName));
             return;
         }
 
@@ -261,7 +259,7 @@ internal sealed class WeightEmitter
         string zeros = Node("ConstantOfShape", [Int64Constant([total])], "z");
         string flat = Node("ScatterElements", [zeros, scatterPositions, values], "flat");
 
-        string[] pieces = layers.Count == 1 ? [flat] : layers.Select(l => name(l.Layer.Layer + ".flat")).ToArray();
+        string[] pieces = layers.Count == 1 ? [flat] : layers.Select(l => name("f")).ToArray();
         if (layers.Count > 1)
         {
             var splitLayers = OnnxProtos.Node("Split", null, [flat, Int64Constant(layers.Select(l => l.Stored.Count).ToArray())], pieces[0]);
@@ -272,7 +270,7 @@ internal sealed class WeightEmitter
         for (int i = 0; i < layers.Count; i++)
         {
             (WeightSpec layer, Stored s) = layers[i];
-            string target = quantized && s.Kept > 0 ? name(layer.Layer + ".f") : WeightName(layer.Layer);
+            string target = quantized && s.Kept > 0 ? name("f") : layer.TensorName;
             graph.Node.Add(OnnxProtos.Node("Reshape", null, [pieces[i], Int64Constant(layer.Shape)], target));
             if (quantized && s.Kept > 0)
                 Dequantize(layer, s, target);

@@ -45,7 +45,7 @@ public sealed class OnnxModelInspectorTests
             OnnxLayerSize expected = written.Size.Layers[i], actual = read.Layers[i].Size;
             string layer = $"{network} {encoding} layer {expected.Name}";
             Assert.AreEqual(expected.Name, actual.Name, layer);
-            Assert.AreEqual(expected.Name + ".weight", read.Layers[i].WeightName, layer);
+            Assert.AreEqual(TestNetworks.WeightTensor(ModelProto.Parser.ParseFrom(written.Bytes).Graph, expected.Name), read.Layers[i].WeightName, layer);
             Assert.AreEqual(expected.OpType, actual.OpType, layer);
             CollectionAssert.AreEqual(expected.Shape, actual.Shape, layer);
             Assert.AreEqual(expected.Prunable, actual.Prunable, layer + " prunable");
@@ -82,10 +82,11 @@ public sealed class OnnxModelInspectorTests
         {
             ModelProto encoded = ModelProto.Parser.ParseFrom(OnnxModelWriter.Write(net, new() { WeightEncoding = encoding }).Bytes);
             var folder = new OnnxConstantFolder(encoded.Graph, OnnxModelWriter.OpsetVersion);
-            foreach (TensorProto weight in dense.Graph.Initializer.Where(t => t.Name.EndsWith(".weight", StringComparison.Ordinal)))
+            foreach (NodeProto layerNode in dense.Graph.Node.Where(n => n.OpType is "Conv" or "Gemm"))
             {
+                TensorProto weight = dense.Graph.Initializer.Single(t => t.Name == layerNode.Input[1]);
                 float[] expected = ConstantTensor.Read(weight).Floats!;
-                ConstantTensor decoded = folder.Evaluate(weight.Name);
+                ConstantTensor decoded = folder.Evaluate(TestNetworks.WeightTensor(encoded.Graph, layerNode.Name));
                 CollectionAssert.AreEqual(weight.Dims.ToArray(), decoded.Dims, $"{encoding} {weight.Name} dims");
                 CollectionAssert.AreEqual(expected.Select(BitConverter.SingleToInt32Bits).ToArray(),
                     decoded.Floats!.Select(BitConverter.SingleToInt32Bits).ToArray(), $"{encoding} {weight.Name} bits");
@@ -154,11 +155,12 @@ public sealed class OnnxModelInspectorTests
     public void OnnxModelInspector_Inspect_WeightBuiltByAnUnsupportedOp_LeavesTheLayerOutWithAReason()
     {
         ModelProto model = ModelProto.Parser.ParseFrom(OnnxModelWriter.Write(TestNetworks.LeNet(), AllOutputs).Bytes);
-        model.Graph.Node.Single(n => n.Output[0] == "conv2.weight").OpType = "Erf";
+        string conv2 = TestNetworks.WeightTensor(model.Graph, "conv2");
+        model.Graph.Node.Single(n => n.Output[0] == conv2).OpType = "Erf";
         OnnxInspection read = Inspect(model.ToByteArray());
         CollectionAssert.AreEqual(new[] { "conv1", "fc1", "fc2" }, read.Layers.Select(l => l.NodeName).ToArray());
         string all = string.Join("\n", read.Warnings);
-        StringAssert.Contains(all, "Layer 'conv2' (Conv) left out: its weight 'conv2.weight' cannot be decoded");
+        StringAssert.Contains(all, $"Layer 'conv2' (Conv) left out: its weight '{conv2}' cannot be decoded");
         StringAssert.Contains(all, "operator Erf");
     }
 
@@ -243,9 +245,10 @@ public sealed class OnnxModelInspectorTests
             "without a default-domain opset_import");
 
         ModelProto missingTensor = ModelProto.Parser.ParseFrom(good);
-        missingTensor.Graph.Initializer.Remove(missingTensor.Graph.Initializer.Single(t => t.Name == "fc2.weight"));
+        string fc2 = TestNetworks.WeightTensor(missingTensor.Graph, "fc2");
+        missingTensor.Graph.Initializer.Remove(missingTensor.Graph.Initializer.Single(t => t.Name == fc2));
         StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => OnnxModelReader.Parse(missingTensor.ToByteArray(), "m.onnx")).Message,
-            "node 'fc2' reads tensor 'fc2.weight', which nothing defines");
+            $"node 'fc2' reads tensor '{fc2}', which nothing defines");
     }
 
     private static OnnxInspectedLayer Layer(OnnxInspection inspection, string node) => inspection.Layers.Single(l => l.NodeName == node);

@@ -113,7 +113,7 @@ public sealed class OnnxModelWriterTests
         };
         OnnxExportResult zeroed = OnnxModelWriter.Write(empty, new());
         GraphProto compact = Model(zeroed.Bytes).Graph;
-        Assert.AreEqual("ConstantOfShape", compact.Node.Single(n => n.Output[0] == "block.down.conv.weight").OpType);
+        Assert.AreEqual("ConstantOfShape", compact.Node.Single(n => n.Output[0] == TestNetworks.WeightTensor(compact, "block.down.conv")).OpType);
         Assert.IsFalse(compact.Node.Any(n => n.OpType == "ScatterElements"));
         float[] zeroScore = OrtRunner.Run(zeroed.Bytes, empty, TestNetworks.Pixels(empty, Batch), Batch, "Score")["Score"];
         CollectionAssert.AreEqual(OrtRunner.Run(OnnxModelWriter.Write(empty, new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes, empty,
@@ -221,7 +221,12 @@ public sealed class OnnxModelWriterTests
         Assert.AreEqual(1, model.Graph.Node.Count(n => n.OpType == "BatchNormalization"));
         Assert.AreEqual("block.bn3", model.Graph.Node.Single(n => n.OpType == "BatchNormalization").Name);
         string[] initializers = model.Graph.Initializer.Select(t => t.Name).ToArray();
-        CollectionAssert.IsSubsetOf(new[] { "stem.conv.bias", "fc.weight", "fc.bias", "block.bn3.scale", "input.mean", "input.std" }, initializers);
+        CollectionAssert.IsSubsetOf(new[] { "block.bn3.scale", "input.mean", "input.std" }, initializers);
+        // Layer names live on the Conv/Gemm nodes; the tensors between them get short generated names (bytes count).
+        CollectionAssert.AreEqual(TestNetworks.ResNet().Nodes.Where(n => n is Conv2dNode or LinearNode).Select(n => n.Name).ToArray(),
+            model.Graph.Node.Where(n => n.OpType is "Conv" or "Gemm").Select(n => n.Name).ToArray());
+        Assert.IsTrue(model.Graph.Node.SelectMany(n => n.Input.Concat(n.Output)).Where(t => t is not ("pixels" or "Score" or "PredictedIndex" or "Logits") && !t.StartsWith("input.") && !t.StartsWith("block.bn3."))
+            .All(t => t.Length <= 4), "short internal names");
         Assert.IsFalse(model.Graph.Node.Any(n => n.OpType == "Mul" && n.Input.Contains("pixels")), "pixel scale 1 needs no Mul");
     }
 
@@ -232,7 +237,7 @@ public sealed class OnnxModelWriterTests
         GraphProto graph = Model(OnnxModelWriter.Write(net, new() { WeightEncoding = OnnxWeightEncoding.SparseInitializer }).Bytes).Graph;
         Assert.IsEmpty(graph.SparseInitializer, "GraphProto.sparse_initializer fails onnx.checker's full check");
 
-        SparseTensorProto conv1 = SparseConstant(graph, "block.conv1.weight");
+        SparseTensorProto conv1 = SparseConstant(graph, TestNetworks.WeightTensor(graph, "block.conv1"));
         CollectionAssert.AreEqual(new long[] { 32, 16, 3, 3 }, conv1.Dims.ToArray());
         Assert.AreEqual((int)TensorProto.Types.DataType.Float, conv1.Values.DataType);
         Assert.AreEqual((int)TensorProto.Types.DataType.Int64, conv1.Indices.DataType);
@@ -241,13 +246,13 @@ public sealed class OnnxModelWriterTests
         Assert.AreEqual(conv1.Values.Dims[0], conv1.Indices.Dims[0]);
 
         // The stored (index, value) pairs are exactly the non-zeros of the folded weight the dense file holds, ascending.
-        float[] dense = DenseWeight(net, "block.conv1.weight");
+        float[] dense = DenseWeight(net, "block.conv1");
         long[] indices = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(conv1.Indices.RawData.Span).ToArray();
         float[] values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(conv1.Values.RawData.Span).ToArray();
         CollectionAssert.AreEqual(Enumerable.Range(0, dense.Length).Where(i => dense[i] != 0f).Select(i => (long)i).ToArray(), indices);
         CollectionAssert.AreEqual(indices.Select(i => dense[i]).ToArray(), values);
 
-        SparseTensorProto empty = SparseConstant(graph, "block.down.conv.weight");
+        SparseTensorProto empty = SparseConstant(graph, TestNetworks.WeightTensor(graph, "block.down.conv"));
         Assert.AreEqual(0L, empty.Values.Dims[0]);
         Assert.AreEqual(0L, empty.Indices.Dims[0]);
         CollectionAssert.AreEqual(new long[] { 32, 16, 1, 1 }, empty.Dims.ToArray());
@@ -268,7 +273,7 @@ public sealed class OnnxModelWriterTests
             {
                 foreach (OnnxLayerSize layer in result.Size.Layers)
                 {
-                    string name = layer.Name + ".weight";
+                    string name = TestNetworks.WeightTensor(graph, layer.Name);
                     IMessage entry = layer.Encoding == OnnxWeightEncoding.Dense
                         ? graph.Initializer.Single(t => t.Name == name)
                         : graph.Node.Single(n => n.OpType == "Constant" && n.Output[0] == name);
@@ -278,7 +283,7 @@ public sealed class OnnxModelWriterTests
 
             // Every encoding: the layers' bytes add up to every graph entry a weight is rebuilt from, each counted once.
             var folder = new OnnxConstantFolder(graph, OnnxModelWriter.OpsetVersion);
-            var entries = new HashSet<IMessage>(result.Size.Layers.SelectMany(l => folder.Sources(l.Name + ".weight")), ReferenceEqualityComparer.Instance);
+            var entries = new HashSet<IMessage>(result.Size.Layers.SelectMany(l => folder.Sources(TestNetworks.WeightTensor(graph, l.Name))), ReferenceEqualityComparer.Instance);
             Assert.AreEqual(entries.Sum(e => 1L + CodedOutputStream.ComputeMessageSize(e)), result.Size.Layers.Sum(l => l.WeightBytes), $"{encoding}: sum of layer bytes");
         }
     }
@@ -320,7 +325,7 @@ public sealed class OnnxModelWriterTests
     {
         // block.bn1 has a negative γ on one channel: folded zeros must not turn into −0 (the sparse encodings rebuild +0).
         TensorProto weight = Model(OnnxModelWriter.Write(TestNetworks.ResNet(), new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes)
-            .Graph.Initializer.Single(t => t.Name == "block.conv1.weight");
+            .Graph.Initializer.Single(t => t.Name == TestNetworks.WeightTensor(Model(OnnxModelWriter.Write(TestNetworks.ResNet(), new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes).Graph, "block.conv1"));
         float[] values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(weight.RawData.Span).ToArray();
         Assert.IsFalse(values.Any(v => v == 0f && float.IsNegative(v)));
         Assert.AreEqual(TestNetworks.ResNet().Nodes.OfType<Conv2dNode>().Single(c => c.Name == "block.conv1").Weight.Count(w => w == 0f),
@@ -352,11 +357,12 @@ public sealed class OnnxModelWriterTests
             OnnxModelWriter.Write(TestNetworks.LeNet(), new() { PredictedIndexOutputName = "Score" }));
         StringAssert.Contains(error.Message, "distinct");
 
-        // Internal tensors get generated names that avoid the outputs, but a weight tensor keeps its layer's name.
+        // Generated tensor names avoid the output names; the normalisation constants keep fixed names.
         var clash = Assert.ThrowsExactly<ArgumentException>(() =>
-            OnnxModelWriter.Write(TestNetworks.LeNet(), new() { LogitsOutputName = "conv2.weight" }));
-        StringAssert.Contains(clash.Message, "'conv2.weight'");
-        OnnxModelWriter.Write(TestNetworks.LeNet(), new() { LogitsOutputName = "h1r" });
+            OnnxModelWriter.Write(TestNetworks.LeNet(), new() { LogitsOutputName = "input.mean" }));
+        StringAssert.Contains(clash.Message, "'input.mean'");
+        foreach (string name in new[] { "h1r", "w0", "x3", "b1" })
+            OnnxModelWriter.Write(TestNetworks.LeNet(), new() { LogitsOutputName = name, PredictedIndexOutputName = name + "i" });
     }
 
     [TestMethod]
@@ -416,10 +422,10 @@ public sealed class OnnxModelWriterTests
         return attribute.SparseTensor;
     }
 
-    private static float[] DenseWeight(NetworkDescription net, string name)
+    private static float[] DenseWeight(NetworkDescription net, string layer)
     {
-        TensorProto weight = Model(OnnxModelWriter.Write(net, new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes)
-            .Graph.Initializer.Single(t => t.Name == name);
+        GraphProto graph = Model(OnnxModelWriter.Write(net, new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes).Graph;
+        TensorProto weight = graph.Initializer.Single(t => t.Name == TestNetworks.WeightTensor(graph, layer));
         return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(weight.RawData.Span).ToArray();
     }
 
