@@ -102,7 +102,8 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
         var scoringBytes = logitsName == fileLogitsName ? export.Bytes : OnnxModelWriter.Write(description, ExportOptions(encoding, logitsName)).Bytes;
         var report = new HyperSparseTrainingReport(result.Report, export.Size, contract.LabelNames);
         Log($"HyperSparse: done. Sparsity {report.AchievedSparsity:P2} ({report.KeptWeights:N0} of {report.PrunableWeights:N0} weights kept); " +
-            $"ONNX {export.Size.ShippedBytes:N0} bytes ({options.WeightEncoding}) vs {export.Size.DenseBytes:N0} dense.");
+            $"ONNX {export.Size.ShippedBytes:N0} bytes ({options.WeightEncoding}) vs {export.Size.DenseBytes:N0} dense." +
+            (report.Layers.Any(l => l.KeptDense) ? $" Kept dense (excluded): {string.Join(", ", report.Layers.Where(l => l.KeptDense).Select(l => l.Name))}." : ""));
         var scorer = ScoringChain.Fit(new MLContext(options.Seed), scoringBytes, contract.FeatureColumn, logitsName, contract.LabelColumn,
             options.ScoreColumnName, options.PredictedLabelColumnName, contract.ClassCount, contract.LabelNames, input);
         return new HyperSparseClassificationTransformer(scorer, export.Bytes, report);
