@@ -89,6 +89,18 @@ public sealed partial class HyperSparseClassificationTrainer
         /// <summary>κ: the fraction of prunable (conv and linear) weights set to zero, in (0, 1). Default 0.9.</summary>
         public double PruningRate { get; set; } = 0.9;
 
+        /// <summary>
+        /// Layers to keep dense: exact layer names or glob patterns (<c>*</c> any run of characters, dots included; <c>?</c> one
+        /// character; case-sensitive), e.g. <c>"conv1"</c>, <c>"fc*"</c>, <c>"layer3.*"</c>. A layer's name is its weight's name
+        /// without <c>.weight</c> — <c>conv1</c>, <c>layer2.0.shortcut.conv</c>, <c>fc</c>, as the ONNX graph names the node — and
+        /// the <c>.weight</c> form the training report and <see cref="HyperSparseModelInfo"/> print is accepted too;
+        /// <see cref="HyperSparseClassificationTrainer.LayerNames"/> lists them. These layers are outside the regulariser and the
+        /// global magnitude threshold, κ applies exactly to the other layers, the ONNX file stores them dense, and the report and
+        /// the inspector mark them as kept dense. An entry that matches no layer, or entries that match every layer, throw an
+        /// <see cref="ArgumentException"/> listing the architecture's layer names. Default: none.
+        /// </summary>
+        public string[] KeepDenseLayers { get; set; } = Array.Empty<string>();
+
         /// <summary>How sparsity is reached. Default <see cref="HyperSparsePruningMethod.AdaptiveRegularizedTraining"/>.</summary>
         public HyperSparsePruningMethod Method { get; set; } = HyperSparsePruningMethod.AdaptiveRegularizedTraining;
 
@@ -182,15 +194,7 @@ public sealed partial class HyperSparseClassificationTrainer
 
         internal TrainingOptions ToEngine() => new()
         {
-            Architecture = Architecture switch
-            {
-                HyperSparseArchitecture.LeNet5 => Engine.Models.Architecture.LeNet5,
-                HyperSparseArchitecture.Mlp => Engine.Models.Architecture.Mlp,
-                HyperSparseArchitecture.ResNet20 => Engine.Models.Architecture.ResNet20,
-                HyperSparseArchitecture.ResNet32 => Engine.Models.Architecture.ResNet32,
-                HyperSparseArchitecture.Vgg19 => Engine.Models.Architecture.Vgg19,
-                _ => throw Errors.Option(nameof(Architecture), "a HyperSparseArchitecture value", Architecture),
-            },
+            Architecture = ToEngine(Architecture),
             Method = Method == HyperSparsePruningMethod.OneShotMagnitude ? PruningMethod.OneShotMagnitude : PruningMethod.Art,
             Regularizer = Regularizer switch
             {
@@ -218,6 +222,17 @@ public sealed partial class HyperSparseClassificationTrainer
             TuneAllocator = TuneAllocator,
             CheckpointDirectory = CheckpointFolder,
             Resume = Resume,
+            KeepDenseLayers = KeepDenseLayers is { Length: > 0 } keep ? keep.ToArray() : null,
+        };
+
+        internal static Engine.Models.Architecture ToEngine(HyperSparseArchitecture architecture) => architecture switch
+        {
+            HyperSparseArchitecture.LeNet5 => Engine.Models.Architecture.LeNet5,
+            HyperSparseArchitecture.Mlp => Engine.Models.Architecture.Mlp,
+            HyperSparseArchitecture.ResNet20 => Engine.Models.Architecture.ResNet20,
+            HyperSparseArchitecture.ResNet32 => Engine.Models.Architecture.ResNet32,
+            HyperSparseArchitecture.Vgg19 => Engine.Models.Architecture.Vgg19,
+            _ => throw Errors.Option(nameof(Architecture), "a HyperSparseArchitecture value", architecture),
         };
 
         internal OnnxWeightEncoding ToOnnxEncoding() => WeightEncoding switch

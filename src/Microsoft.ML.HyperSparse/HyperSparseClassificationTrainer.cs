@@ -45,6 +45,15 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
     /// <summary>The options this trainer was created with.</summary>
     public Options TrainerOptions => options;
 
+    /// <summary>
+    /// The names of an architecture's prunable (conv and linear) layers in network order, e.g. <c>conv1</c>, <c>conv2</c>,
+    /// <c>fc1</c>, <c>fc2</c>, <c>fc3</c> for LeNet-5: what <see cref="Options.KeepDenseLayers"/> accepts. They do not depend on
+    /// the image size or the number of classes.
+    /// </summary>
+    /// <param name="architecture">The network.</param>
+    public static IReadOnlyList<string> LayerNames(HyperSparseArchitecture architecture) =>
+        Engine.Models.ModelFactory.PrunableLayerNames(Options.ToEngine(architecture));
+
     /// <summary>Trains, prunes and exports the model; returns the ONNX-scoring transformer.</summary>
     /// <param name="input">Training data with the feature and label columns.</param>
     public HyperSparseClassificationTransformer Fit(IDataView input)
@@ -82,7 +91,7 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
             PixelScale = normalization.PixelScale,
             Mean = normalization.Mean,
             Std = normalization.Std,
-            Nodes = result.Model.Describe(),
+            Nodes = result.Describe(),
         };
         // One file: users get Score (softmax) and Logits; ML.NET's chain reads the logits. Only when the input already has a
         // column named like the logits output does the chain get a copy with another output name.
@@ -104,7 +113,8 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
 
         var report = new HyperSparseTrainingReport(result.Report, export.Size, contract.LabelNames, quantization);
         Log($"HyperSparse: done. Sparsity {report.AchievedSparsity:P2} ({report.KeptWeights:N0} of {report.PrunableWeights:N0} weights kept); " +
-            $"ONNX {export.Size.ShippedBytes:N0} bytes ({options.WeightEncoding}) vs {export.Size.DenseBytes:N0} dense.");
+            $"ONNX {export.Size.ShippedBytes:N0} bytes ({options.WeightEncoding}) vs {export.Size.DenseBytes:N0} dense." +
+            (report.Layers.Any(l => l.KeptDense) ? $" Kept dense (excluded): {string.Join(", ", report.Layers.Where(l => l.KeptDense).Select(l => l.Name))}." : ""));
         var scorer = ScoringChain.Fit(new MLContext(options.Seed), scoringBytes, contract.FeatureColumn, logitsName, contract.LabelColumn,
             options.ScoreColumnName, options.PredictedLabelColumnName, contract.ClassCount, contract.LabelNames, input);
         return new HyperSparseClassificationTransformer(scorer, export.Bytes, report);

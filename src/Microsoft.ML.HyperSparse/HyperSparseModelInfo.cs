@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.ML.HyperSparse.Onnx;
 
 namespace Microsoft.ML.HyperSparse;
@@ -19,7 +21,9 @@ namespace Microsoft.ML.HyperSparse;
 /// of what several layers are rebuilt from together (the Compact value tensor, gap stream and decode chain), divided in
 /// proportion to their kept weights.</param>
 /// <param name="Prunable">Whether the layer is one of the pruned ones (per the file's HyperSparse metadata; every layer in a
-/// file without that metadata).</param>
+/// file without that metadata). False for a layer kept dense — excluded from pruning with
+/// <see cref="HyperSparseClassificationTrainer.Options.KeepDenseLayers"/> — which is then left out of
+/// <see cref="HyperSparseModelInfo.PrunableWeights"/> and <see cref="HyperSparseModelInfo.KeptWeights"/>.</param>
 /// <param name="BoundBytes">Information bound of the weight: N·H(1−Sparsity)/8 + 4·Kept bytes for a pruned layer, 4·N otherwise.</param>
 public sealed record HyperSparseModelLayer(string Name, string Node, string Op, long[] Shape, long Total, long Kept, double Sparsity,
     string Encoding, long OnnxBytes, bool Prunable, double BoundBytes);
@@ -133,6 +137,15 @@ public sealed partial class HyperSparseModelInfo
 
     /// <summary>What could not be read, and every disagreement between the file's metadata and its graph; empty for a sound HyperSparse file.</summary>
     public IReadOnlyList<string> Warnings { get; }
+
+    /// <summary>Everything above as indented JSON (property names as in this class; numbers in the invariant form).</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
 
     /// <summary>Reads a <c>.onnx</c> file or an ML.NET <c>model.zip</c> (recognised by its content, not its extension).</summary>
     /// <param name="path">The file to read.</param>

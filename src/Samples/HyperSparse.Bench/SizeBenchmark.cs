@@ -200,7 +200,7 @@ internal static class SizeBenchmark
             PixelScale = normalization.PixelScale,
             Mean = normalization.Mean,
             Std = normalization.Std,
-            Nodes = result.Model.Describe(),
+            Nodes = result.Describe(),
         };
         OnnxExportResult Export(OnnxWeightEncoding encoding) =>
             OnnxModelWriter.Write(description, new OnnxExportOptions { WeightEncoding = encoding, LogitsOutputName = "logits_out" });

@@ -62,6 +62,7 @@ internal static class ReportWriter
                     o.WarmupEpochs, o.MaxArtEpochs, o.FineTuneEpochs, o.LearningRateSteps, o.LearningRateDecay, o.LambdaInit, o.LambdaGrowth,
                     o.BatchSize, o.LearningRate, o.Momentum, o.WeightDecay, o.CropPadding, o.HorizontalFlip, o.StopWindowHalfSize,
                     Method = o.Method.ToString(), Regularizer = o.Regularizer.ToString(), WeightEncoding = o.WeightEncoding.ToString(),
+                    o.KeepDenseLayers,
                 },
                 run.Seed,
                 run.Resumed,
@@ -98,6 +99,8 @@ internal static class ReportWriter
         else
             Raw("| accuracy on the evaluation set | — (no evaluation set) |");
         L($"| sparsity | {r.AchievedSparsity:P3} of {r.PrunableWeights:N0} prunable weights are zero (requested κ = {r.RequestedPruningRate}); {r.KeptWeights:N0} kept |");
+        if (r.Layers.Any(l => l.KeptDense))
+            L($"| kept dense (excluded) | {string.Join(", ", r.Layers.Where(l => l.KeptDense).Select(l => l.Name))}: {r.Layers.Where(l => l.KeptDense).Sum(l => l.Total):N0} weights, not pruned and not counted above (option {string.Join(",", o.KeepDenseLayers)}) |");
         L($"| method | {r.Method}, regulariser {r.Regularizer} |");
         L($"| epochs | warm-up {r.WarmupEpochs}, ART {r.ArtEpochs}, fine-tune {r.FineTuneEpochs} |");
         L($"| ART end | {StopText(r, o.MaxArtEpochs)} |");
@@ -144,7 +147,7 @@ internal static class ReportWriter
         Raw("| layer | shape | weights | kept | density | ONNX encoding | ONNX bytes |");
         Raw("|---|---|---:|---:|---:|---|---:|");
         foreach (var l in r.Layers)
-            L($"| {l.Name} | {string.Join("×", l.Shape)} | {l.Total:N0} | {l.Kept:N0} | {(l.Total == 0 ? 0 : (double)l.Kept / l.Total):P2} | {l.Encoding} | {l.OnnxBytes:N0} |");
+            L($"| {l.Name}{(l.KeptDense ? " — kept dense (excluded)" : "")} | {string.Join("×", l.Shape)} | {l.Total:N0} | {l.Kept:N0} | {(l.Total == 0 ? 0 : (double)l.Kept / l.Total):P2} | {l.Encoding} | {l.OnnxBytes:N0} |");
         Raw("");
         Raw("![per-layer density](layer-density.png)");
         Raw("");
