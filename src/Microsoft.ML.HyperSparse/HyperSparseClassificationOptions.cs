@@ -107,26 +107,72 @@ public sealed partial class HyperSparseClassificationTrainer
         /// <summary>Regulariser used by ART. Default <see cref="HyperSparseRegularizerKind.HyperSparse"/>.</summary>
         public HyperSparseRegularizerKind Regularizer { get; set; } = HyperSparseRegularizerKind.HyperSparse;
 
-        /// <summary>λ in the first ART epoch. Default 5e-6 (the reference code).</summary>
-        public double LambdaInit { get; set; } = 5e-6;
+        /// <summary>
+        /// Training time to plan for, e.g. <c>TimeSpan.FromMinutes(20)</c>; null = none (the schedule options are used as
+        /// given). Default null.
+        /// </summary>
+        /// <remarks>
+        /// <para>With a budget, training plans itself from measured epoch times (the first warm-up epoch, the first ART epoch
+        /// with its pruning probe) and re-plans after every epoch: the warm-up length, λ_init and η such that λ reaches the
+        /// range where ART's stop rule fires with time left for fine-tuning, the ART cap, and the fine-tune length with its
+        /// learning-rate steps. Between ART epochs it may raise η (when epochs are slower than planned, or the pruned copy's
+        /// train accuracy closes on the dense one too slowly); it never changes anything inside an epoch or a phase's rules.
+        /// When the time left only fits the minimum fine-tune, ART ends there (λ has been grown for the stop rule to fire by
+        /// then; if it still did not, the report says the cap forced the prune). Every decision, with its time and reason, is
+        /// in <see cref="HyperSparseTrainingReport.TimeBudget"/>.</para>
+        /// <para>The budget covers training (warm-up, ART and fine-tune, checkpoints included, summed across
+        /// <see cref="Resume"/>d sessions); reading the data and exporting the model come on top.</para>
+        /// <para><b>Explicit settings win.</b> <see cref="LambdaInit"/>, <see cref="LambdaGrowth"/>, <see cref="WarmupEpochs"/>,
+        /// <see cref="MaxArtEpochs"/>, <see cref="FineTuneEpochs"/> and <see cref="LearningRateSteps"/> count as set when their
+        /// setter has been called (an object initializer or an assignment, even of the default value); the planner keeps those
+        /// exactly and chooses the others. When the kept values make the plan predict that ART will not stop within the budget,
+        /// a warning is logged and added to <see cref="HyperSparseTrainingReport.Notes"/>. Batch size, learning rate and the
+        /// other options are never planned.</para>
+        /// </remarks>
+        public TimeSpan? TimeBudget { get; set; }
 
-        /// <summary>η: λ is multiplied by this after each ART epoch. Default 1.05. Short schedules need more (e.g. 1.3) for ART's stop rule to fire.</summary>
-        public double LambdaGrowth { get; set; } = 1.05;
+        /// <summary>λ in the first ART epoch. Default 5e-6 (the reference code). With a <see cref="TimeBudget"/>, planned unless set.</summary>
+        public double LambdaInit { get => lambdaInit; set { lambdaInit = value; fixedKnobs |= ScheduleKnobs.LambdaInit; } }
 
-        /// <summary>Dense warm-up epochs before ART (or before the one-shot prune), ≥ 1. Default 60.</summary>
-        public int WarmupEpochs { get; set; } = 60;
+        /// <summary>
+        /// η: λ is multiplied by this after each ART epoch. Default 1.05. Short schedules need more (e.g. 1.3) for ART's stop rule
+        /// to fire. With a <see cref="TimeBudget"/>, planned unless set.
+        /// </summary>
+        public double LambdaGrowth { get => lambdaGrowth; set { lambdaGrowth = value; fixedKnobs |= ScheduleKnobs.LambdaGrowth; } }
 
-        /// <summary>Cap on ART epochs (the reference has none), ≥ 1; when reached, the best pruned copy is taken and the report says so. Default 300.</summary>
-        public int MaxArtEpochs { get; set; } = 300;
+        /// <summary>Dense warm-up epochs before ART (or before the one-shot prune), ≥ 1. Default 60. With a <see cref="TimeBudget"/>, planned unless set.</summary>
+        public int WarmupEpochs { get => warmupEpochs; set { warmupEpochs = value; fixedKnobs |= ScheduleKnobs.WarmupEpochs; } }
+
+        /// <summary>
+        /// Cap on ART epochs (the reference has none), ≥ 1; when reached, the best pruned copy is taken and the report says so.
+        /// Default 300. With a <see cref="TimeBudget"/>, the planner ends ART when the time left only fits the minimum
+        /// fine-tune (never after this cap) unless this is set.
+        /// </summary>
+        public int MaxArtEpochs { get => maxArtEpochs; set { maxArtEpochs = value; fixedKnobs |= ScheduleKnobs.MaxArtEpochs; } }
 
         /// <summary>m: ART's stop rule averages the pruned accuracy over 2m+1 epochs. Default 1.</summary>
         public int StopWindowHalfSize { get; set; } = 1;
 
-        /// <summary>Masked fine-tune epochs after pruning, ≥ 1. Default 160.</summary>
-        public int FineTuneEpochs { get; set; } = 160;
+        /// <summary>Masked fine-tune epochs after pruning, ≥ 1. Default 160. With a <see cref="TimeBudget"/>, planned unless set.</summary>
+        public int FineTuneEpochs { get => fineTuneEpochs; set { fineTuneEpochs = value; fixedKnobs |= ScheduleKnobs.FineTuneEpochs; } }
 
-        /// <summary>Fine-tune epochs at which the learning rate is multiplied by <see cref="LearningRateDecay"/>. Default {80, 120}.</summary>
-        public int[] LearningRateSteps { get; set; } = { 80, 120 };
+        /// <summary>
+        /// Fine-tune epochs at which the learning rate is multiplied by <see cref="LearningRateDecay"/>. Default {80, 120}. With a
+        /// <see cref="TimeBudget"/>, planned (at 1/2 and 3/4 of the fine-tune) unless assigned.
+        /// </summary>
+        public int[] LearningRateSteps { get => learningRateSteps; set { learningRateSteps = value; fixedKnobs |= ScheduleKnobs.LearningRateSteps; } }
+
+        private double lambdaInit = 5e-6;
+        private double lambdaGrowth = 1.05;
+        private int warmupEpochs = 60;
+        private int maxArtEpochs = 300;
+        private int fineTuneEpochs = 160;
+        private int[] learningRateSteps = { 80, 120 };
+        /// <summary>The schedule knobs whose setter was called: a <see cref="TimeBudget"/> keeps them exactly.</summary>
+        private ScheduleKnobs fixedKnobs;
+
+        /// <summary>The schedule knobs set explicitly (see <see cref="TimeBudget"/>).</summary>
+        internal ScheduleKnobs FixedKnobs => fixedKnobs;
 
         /// <summary>Mini-batch size, ≥ 1. Default 64.</summary>
         public int BatchSize { get; set; } = 64;
@@ -223,6 +269,9 @@ public sealed partial class HyperSparseClassificationTrainer
             CheckpointDirectory = CheckpointFolder,
             Resume = Resume,
             KeepDenseLayers = KeepDenseLayers is { Length: > 0 } keep ? keep.ToArray() : null,
+            TimeBudget = TimeBudget,
+            // Only meaningful with a budget; left at None otherwise so the options' fingerprint (checkpoints) is unchanged.
+            FixedKnobs = TimeBudget is null ? ScheduleKnobs.None : fixedKnobs,
         };
 
         internal static Engine.Models.Architecture ToEngine(HyperSparseArchitecture architecture) => architecture switch

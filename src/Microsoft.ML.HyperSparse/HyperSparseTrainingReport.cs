@@ -17,7 +17,91 @@ namespace Microsoft.ML.HyperSparse;
 /// <param name="Sparsity">Fraction of prunable weights that are zero after the epoch.</param>
 /// <param name="Seconds">Wall-clock time of the epoch.</param>
 public sealed record HyperSparseEpoch(string Phase, int Epoch, int PhaseEpoch, double LearningRate, double Lambda, double TrainLoss,
-    double TrainAccuracy, double? PrunedTrainAccuracy, double? ValidationAccuracy, double Sparsity, double Seconds);
+    double TrainAccuracy, double? PrunedTrainAccuracy, double? ValidationAccuracy, double Sparsity, double Seconds)
+{
+    /// <summary>
+    /// ART only: dense minus pruned-copy train accuracy in percentage points (positive while the pruned copy lags; ART's stop
+    /// rule fires once its windowed mean drops below zero).
+    /// </summary>
+    public double? AccuracyGap => PrunedTrainAccuracy is { } pruned ? TrainAccuracy - pruned : null;
+}
+
+/// <summary>One decision of the time-budget planner.</summary>
+/// <param name="AtSeconds">Training time used when it was taken.</param>
+/// <param name="Epoch">Epochs finished when it was taken (0 = before the first).</param>
+/// <param name="Phase">Phase of the epoch just finished: "Warmup", "Art" or "FineTune".</param>
+/// <param name="Setting">What was decided — "WarmupEpochs", "LambdaInit", "LambdaGrowth", "MaxArtEpochs", "FineTuneEpochs",
+/// "LearningRateSteps", "FiringLambda" (the planner's estimate of the λ at which ART's stop rule fires), "TimeBudget" — or
+/// "Warning".</param>
+/// <param name="Value">The new value as text (empty for a warning).</param>
+/// <param name="Reason">Why, with the measured figures the decision used.</param>
+public sealed record HyperSparsePlanningDecision(double AtSeconds, int Epoch, string Phase, string Setting, string Value, string Reason);
+
+/// <summary>What a run with <see cref="HyperSparseClassificationTrainer.Options.TimeBudget"/> planned and used.</summary>
+public sealed class HyperSparseTimeBudgetReport
+{
+    internal HyperSparseTimeBudgetReport(BudgetReport budget, TrainingReport report)
+    {
+        Budget = TimeSpan.FromSeconds(budget.BudgetSeconds);
+        UsedSeconds = budget.UsedSeconds;
+        WarmupSeconds = budget.WarmupSeconds;
+        ArtSeconds = budget.ArtSeconds;
+        FineTuneSeconds = budget.FineTuneSeconds;
+        StopRuleFired = report.ArtStopReason == Engine.Training.ArtStopReason.StopRuleFired;
+        CapForcedPrune = report.ArtStopReason == Engine.Training.ArtStopReason.CapReached;
+        var art = report.Epochs.Where(e => e.Phase == TrainingPhase.Art).ToList();
+        LambdaPath = art.Select(e => e.Lambda).ToArray();
+        AccuracyGaps = art.Select(e => e.TrainAccuracy - e.PrunedTrainAccuracy.GetValueOrDefault(e.TrainAccuracy)).ToArray();
+        FixedSettings = Enum.GetValues<ScheduleKnobs>().Where(k => k is not ScheduleKnobs.None and not ScheduleKnobs.All && (budget.FixedKnobs & k) != 0)
+            .Select(k => k.ToString()).ToArray();
+        var s = budget.Schedule;
+        PlannedWarmupEpochs = s.WarmupEpochs;
+        PlannedMaxArtEpochs = s.MaxArtEpochs;
+        PlannedFineTuneEpochs = s.FineTuneEpochs;
+        PlannedLearningRateSteps = s.LearningRateSteps.ToArray();
+        PlannedLambdaInit = s.LambdaInit;
+        FinalLambdaGrowth = s.LambdaGrowth;
+        Decisions = budget.Decisions.Select(d => new HyperSparsePlanningDecision(d.AtSeconds, d.Epoch, d.Phase.ToString(), d.Setting, d.Value, d.Reason)).ToArray();
+        Warnings = budget.Decisions.Where(d => d.IsWarning).Select(d => d.Reason).ToArray();
+    }
+
+    /// <summary>The budget asked for.</summary>
+    public TimeSpan Budget { get; }
+    /// <summary>Training time used (warm-up, ART, fine-tune, checkpoints; summed across resumed sessions).</summary>
+    public double UsedSeconds { get; }
+    /// <summary>Time used by the dense warm-up.</summary>
+    public double WarmupSeconds { get; }
+    /// <summary>Time used by ART, pruning probes included.</summary>
+    public double ArtSeconds { get; }
+    /// <summary>Time used by the masked fine-tune.</summary>
+    public double FineTuneSeconds { get; }
+    /// <summary>True when ART ended by the paper's stop rule.</summary>
+    public bool StopRuleFired { get; }
+    /// <summary>True when the ART cap (the budget's, or <see cref="HyperSparseClassificationTrainer.Options.MaxArtEpochs"/>) forced the prune before the stop rule fired.</summary>
+    public bool CapForcedPrune { get; }
+    /// <summary>λ of every ART epoch, in order.</summary>
+    public IReadOnlyList<double> LambdaPath { get; }
+    /// <summary>Dense minus pruned-copy train accuracy (percentage points) of every ART epoch, in order.</summary>
+    public IReadOnlyList<double> AccuracyGaps { get; }
+    /// <summary>The schedule options set explicitly, which the planner kept (e.g. "LambdaGrowth").</summary>
+    public IReadOnlyList<string> FixedSettings { get; }
+    /// <summary>Warm-up epochs as planned (and run).</summary>
+    public int PlannedWarmupEpochs { get; }
+    /// <summary>The ART cap as it stood when ART ended.</summary>
+    public int PlannedMaxArtEpochs { get; }
+    /// <summary>Fine-tune epochs as planned (and run).</summary>
+    public int PlannedFineTuneEpochs { get; }
+    /// <summary>Fine-tune learning-rate steps as planned.</summary>
+    public IReadOnlyList<int> PlannedLearningRateSteps { get; }
+    /// <summary>λ of the first ART epoch.</summary>
+    public double PlannedLambdaInit { get; }
+    /// <summary>η in effect at the end of ART (the planner may raise η between ART epochs; <see cref="LambdaPath"/> shows the result).</summary>
+    public double FinalLambdaGrowth { get; }
+    /// <summary>Every planning decision and warning, in order.</summary>
+    public IReadOnlyList<HyperSparsePlanningDecision> Decisions { get; }
+    /// <summary>The warnings among <see cref="Decisions"/> (also in <see cref="HyperSparseTrainingReport.Notes"/>).</summary>
+    public IReadOnlyList<string> Warnings { get; }
+}
 
 /// <summary>Kept weights and bytes of one conv or linear layer, pruned or kept dense.</summary>
 /// <param name="Name">Layer weight name (e.g. "layer2.0.conv1.weight").</param>
@@ -40,6 +124,7 @@ public sealed class HyperSparseTrainingReport
     internal HyperSparseTrainingReport(TrainingReport report, OnnxSizeReport size, string[] classNames, HyperSparseQuantizationCheck? quantization = null)
     {
         Quantization = quantization;
+        TimeBudget = report.Budget is { } budget ? new HyperSparseTimeBudgetReport(budget, report) : null;
         Architecture = report.Architecture;
         Method = report.Method;
         Regularizer = report.Regularizer;
@@ -121,6 +206,9 @@ public sealed class HyperSparseTrainingReport
     /// the same images and the change; null otherwise.
     /// </summary>
     public HyperSparseQuantizationCheck? Quantization { get; }
+
+    /// <summary>With <see cref="HyperSparseClassificationTrainer.Options.TimeBudget"/>: budget, time per phase, λ path, accuracy gaps and every planning decision; null otherwise.</summary>
+    public HyperSparseTimeBudgetReport? TimeBudget { get; }
 
     /// <summary>The report as indented JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true });

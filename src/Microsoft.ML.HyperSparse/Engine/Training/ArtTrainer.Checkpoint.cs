@@ -31,6 +31,12 @@ internal sealed partial class ArtTrainer
         public int? BestIndex { get; init; }
         public WindowEntryState? BestOutside { get; init; }
         public required double BestWindowMean { get; init; }
+        /// <summary>The schedule as planned so far (null in checkpoints written before schedules could change).</summary>
+        public TrainingSchedule? Schedule { get; init; }
+        /// <summary>The budget planner's memory (null without a time budget).</summary>
+        public BudgetPlannerState? Planner { get; init; }
+        /// <summary>Training time used up to this checkpoint, so a resumed run keeps counting against its budget.</summary>
+        public double? TrainingSeconds { get; init; }
     }
 
     private sealed record WindowEntryState(int ArtEpoch, double PrunedAccuracy);
@@ -87,6 +93,9 @@ internal sealed partial class ArtTrainer
                 BestIndex = bestIndex,
                 BestOutside = bestOutside,
                 BestWindowMean = stopRule.BestWindowMean,
+                Schedule = schedule,
+                Planner = planner?.State,
+                TrainingSeconds = ElapsedSeconds,
             };
             var directory = new CheckpointDirectory(options.CheckpointDirectory);
             CheckpointFile.Write(directory.PathForEpoch(epoch), JsonSerializer.Serialize(state, JsonOptions), tensors);
@@ -142,6 +151,10 @@ internal sealed partial class ArtTrainer
                 report.Notes.AddRange(state.Notes.Where(n => !report.Notes.Contains(n)));
                 report.ArtStopReason = state.StopReason;
                 report.SelectedArtEpoch = state.SelectedArtEpoch;
+                if (state.Schedule is not null) schedule = state.Schedule;
+                if (planner is not null && state.Planner is not null) planner = new BudgetPlanner(planner.Settings, state.Planner);
+                // The clock counts this session from Execute's start (loading included); earlier sessions come from the checkpoint.
+                secondsBefore = state.TrainingSeconds ?? state.Epochs.Sum(e => e.Seconds);
                 report.Notes.Add($"Resumed from '{Path.GetFileName(path)}' at epoch {epoch} ({phase}, phase epoch {phaseEpoch}).");
                 owner.log?.Invoke(report.Notes[^1]);
             }

@@ -106,6 +106,12 @@ internal sealed partial class ArtTrainer
         private ImageClassifier? probe;
         private Sgd sgd;
         private ArtStopRule<Snapshot> stopRule;
+        /// <summary>Phase lengths, LR steps and λ path: the options' values, or what the budget planner makes of them.</summary>
+        private TrainingSchedule schedule;
+        private BudgetPlanner? planner;
+        /// <summary>Training time: since <see cref="Execute"/> started, plus what earlier sessions used (from the checkpoint).</summary>
+        private readonly Stopwatch clock = new();
+        private double secondsBefore;
 
         private TrainingPhase phase = TrainingPhase.Warmup;
         private int epoch;
@@ -134,6 +140,8 @@ internal sealed partial class ArtTrainer
                 validationLoader = new BatchLoader(validation, Math.Max(options.BatchSize, 256), normalization, Augmentation.None, shuffle: false, options.Seed);
             sgd = NewOptimizer();
             stopRule = new ArtStopRule<Snapshot>(options.StopWindowHalfSize);
+            schedule = TrainingSchedule.From(options);
+            if (options.TimeBudget is not null) planner = new BudgetPlanner(BudgetSettings.From(options));
             report = new TrainingReport
             {
                 Architecture = options.Architecture.ToString(),
@@ -150,8 +158,11 @@ internal sealed partial class ArtTrainer
         private List<PrunableLayer> PrunedLayers(ImageClassifier network) =>
             network.PrunableLayers().Where(l => !keptDense.Contains(l.LayerName)).ToList();
 
+        private double ElapsedSeconds => secondsBefore + clock.Elapsed.TotalSeconds;
+
         public TrainingResult Execute()
         {
+            clock.Start();
             model.train();
             if (options.CheckpointDirectory is not null)
             {
@@ -161,6 +172,11 @@ internal sealed partial class ArtTrainer
             var regularizer = options.Method == PruningMethod.Art
                 ? owner.Regularizer ?? WeightRegularizer.Create(options.Regularizer, options.PruningRate)
                 : null;
+            if (planner is not null)
+            {
+                planner.Start(schedule);
+                PublishPlan();
+            }
 
             while (true)
             {
@@ -168,7 +184,7 @@ internal sealed partial class ArtTrainer
                 epochStarted = Stopwatch.GetTimestamp();
                 switch (phase)
                 {
-                    case TrainingPhase.Warmup when phaseEpoch >= options.WarmupEpochs:
+                    case TrainingPhase.Warmup when phaseEpoch >= schedule.WarmupEpochs:
                         if (options.Method == PruningMethod.OneShotMagnitude) BeginFineTune(MagnitudePruning.Prune(layers, options.PruningRate), null);
                         else { phase = TrainingPhase.Art; phaseEpoch = 0; }
                         continue;
@@ -178,10 +194,10 @@ internal sealed partial class ArtTrainer
                     case TrainingPhase.Art:
                         RunArtEpoch(regularizer!);
                         break;
-                    case TrainingPhase.FineTune when phaseEpoch >= options.FineTuneEpochs:
+                    case TrainingPhase.FineTune when phaseEpoch >= schedule.FineTuneEpochs:
                         return Finish();
                     case TrainingPhase.FineTune:
-                        var rate = ArtSchedule.StepLearningRate(options.LearningRate, options.LearningRateDecay, options.LearningRateSteps, phaseEpoch);
+                        var rate = ArtSchedule.StepLearningRate(options.LearningRate, options.LearningRateDecay, schedule.LearningRateSteps, phaseEpoch);
                         FinishEpoch(RunEpoch(rate, null, 0), rate, 0, null);
                         break;
                 }
@@ -190,7 +206,8 @@ internal sealed partial class ArtTrainer
 
         private void RunArtEpoch(WeightRegularizer regularizer)
         {
-            var lambda = ArtSchedule.Lambda(options.LambdaInit, options.LambdaGrowth, options.WarmupEpochs, epoch);
+            // λ_init · η^(e − E_warm) while η is constant; a budget planner may change η between epochs (TrainingSchedule).
+            var lambda = schedule.Lambda(phaseEpoch);
             var artEpoch = phaseEpoch;
             var (loss, denseAccuracy) = RunEpoch(options.LearningRate, regularizer, lambda);
 
@@ -203,28 +220,29 @@ internal sealed partial class ArtTrainer
             var (stop, evicted) = stopRule.Push(entry, denseAccuracy);
             foreach (var old in evicted) if (!stopRule.Holds(old)) old.Snapshot.Dispose();
 
-            var capReached = artEpoch + 1 >= options.MaxArtEpochs;
+            // Record the epoch (dense model) before switching phase, so the report shows it as ART; the planner may end ART here.
+            FinishEpoch((loss, denseAccuracy), options.LearningRate, lambda, prunedAccuracy, stop, advanceCheckpoint: false);
+            var capReached = artEpoch + 1 >= schedule.MaxArtEpochs;
             if (stop || capReached)
             {
                 report.ArtStopReason = stop ? ArtStopReason.StopRuleFired : ArtStopReason.CapReached;
                 // With no improvement at all (every probe at 0 %), the newest pruned copy is the only sensible choice.
                 var chosen = stopRule.Best ?? entry;
                 report.SelectedArtEpoch = chosen.ArtEpoch;
+                var forcedBy = planner is not null && (options.FixedKnobs & ScheduleKnobs.MaxArtEpochs) == 0 ? " (set by the time budget)" : "";
                 if (!stop)
-                    report.Notes.Add($"ART stopped at the cap of {options.MaxArtEpochs} epochs before its stop rule fired " +
+                    report.Notes.Add($"ART stopped at the cap of {schedule.MaxArtEpochs} epochs{forcedBy} before its stop rule fired " +
                                      $"(pruned train accuracy {prunedAccuracy:F2} % vs dense {denseAccuracy:F2} %); the best pruned copy so far was fine-tuned.");
                 owner.log?.Invoke(stop
                     ? $"ART stop rule fired after {artEpoch + 1} ART epochs; fine-tuning the pruned copy of ART epoch {chosen.ArtEpoch + 1} (1-based)."
-                    : $"ART cap of {options.MaxArtEpochs} epochs reached without the stop rule firing; pruning anyway (pruned copy of ART epoch {chosen.ArtEpoch + 1}, 1-based).");
-                // Record the epoch (dense model) before switching phase, so the report shows it as ART.
-                FinishEpoch((loss, denseAccuracy), options.LearningRate, lambda, prunedAccuracy, advanceCheckpoint: false);
+                    : $"ART cap of {schedule.MaxArtEpochs} epochs{forcedBy} reached without the stop rule firing; pruning anyway (pruned copy of ART epoch {chosen.ArtEpoch + 1}, 1-based).");
                 chosen.Snapshot.LoadInto(model);
                 BeginFineTune(MaskFromZeros(layers), null);
                 ClearStopRule();
                 SaveCheckpoint();
                 return;
             }
-            FinishEpoch((loss, denseAccuracy), options.LearningRate, lambda, prunedAccuracy);
+            SaveCheckpoint();
         }
 
         private void BeginFineTune(PruningMask newMask, string? note)
@@ -305,7 +323,7 @@ internal sealed partial class ArtTrainer
         }
 
         private void FinishEpoch((double Loss, double Accuracy) result, double learningRate, double lambda, double? pruned,
-            bool advanceCheckpoint = true)
+            bool stopRuleFired = false, bool advanceCheckpoint = true)
         {
             var record = new EpochRecord
             {
@@ -324,8 +342,26 @@ internal sealed partial class ArtTrainer
             report.Epochs.Add(record);
             epoch++;
             phaseEpoch++;
+            if (planner is not null)
+            {
+                // Between epochs only: the planner may change the phase lengths, η and the LR steps still ahead.
+                planner.AfterEpoch(new EpochObservation(record.Phase, record.PhaseEpoch, ElapsedSeconds, record.TrainAccuracy,
+                    record.PrunedTrainAccuracy, record.Lambda, stopRuleFired), schedule);
+                PublishPlan();
+                owner.log?.Invoke(planner.Status(schedule, phase));
+            }
             owner.onEpoch?.Invoke(record);
             if (advanceCheckpoint) SaveCheckpoint();
+        }
+
+        /// <summary>Logs the planner's new decisions; its warnings also become report notes.</summary>
+        private void PublishPlan()
+        {
+            foreach (var decision in planner!.TakeNew())
+            {
+                owner.log?.Invoke("Plan: " + decision);
+                if (decision.IsWarning) report.Notes.Add("Time budget: " + decision.Reason);
+            }
         }
 
         private double CurrentSparsity()
@@ -348,6 +384,7 @@ internal sealed partial class ArtTrainer
             report.Layers = model.PrunableLayers().Select(l => masks.TryGetValue(l.Name, out var m)
                 ? new LayerSparsity(l.Name, l.Shape, l.Count, PruningMask.KeptIn(m), KeptDense: false)
                 : new LayerSparsity(l.Name, l.Shape, l.Count, NonZero(l.Weight), KeptDense: true)).ToList();
+            report.Budget = planner?.Summary(schedule, ElapsedSeconds);
             var result = new TrainingResult { Model = model, Mask = mask, Report = report, Normalization = normalization };
             mask = null;
             DisposeAll();

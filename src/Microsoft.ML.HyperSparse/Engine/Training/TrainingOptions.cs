@@ -16,6 +16,23 @@ internal enum PruningMethod
 }
 
 /// <summary>
+/// The schedule settings a <see cref="TrainingOptions.TimeBudget"/> planner may choose. A knob listed in
+/// <see cref="TrainingOptions.FixedKnobs"/> keeps the options' value exactly.
+/// </summary>
+[Flags]
+internal enum ScheduleKnobs
+{
+    None = 0,
+    LambdaInit = 1,
+    LambdaGrowth = 2,
+    WarmupEpochs = 4,
+    MaxArtEpochs = 8,
+    FineTuneEpochs = 16,
+    LearningRateSteps = 32,
+    All = LambdaInit | LambdaGrowth | WarmupEpochs | MaxArtEpochs | FineTuneEpochs | LearningRateSteps,
+}
+
+/// <summary>
 /// Every engine hyper-parameter, defaulting to the paper's reference code (utils/arg.py). Validate() throws
 /// ArgumentOutOfRangeException naming the option and the bad value.
 /// </summary>
@@ -62,6 +79,18 @@ internal sealed record TrainingOptions
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<string>? KeepDenseLayers { get; init; }
 
+    /// <summary>
+    /// Training time to plan for (warm-up, ART and fine-tune, across resumes); null = no budget, the epoch counts and λ
+    /// schedule are used as given. With a budget, <see cref="BudgetPlanner"/> chooses every knob not in
+    /// <see cref="FixedKnobs"/> from measured epoch times. Left out of the JSON when null, so older checkpoints still resume.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public TimeSpan? TimeBudget { get; init; }
+
+    /// <summary>With a <see cref="TimeBudget"/>: the knobs the user set, which the planner keeps exactly.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public ScheduleKnobs FixedKnobs { get; init; }
+
     public void Validate()
     {
         Check(PruningRate is > 0 and < 1, nameof(PruningRate), PruningRate, "in (0, 1)");
@@ -80,6 +109,7 @@ internal sealed record TrainingOptions
         Check(LearningRateSteps.All(s => s >= 0), nameof(LearningRateSteps), string.Join(",", LearningRateSteps), "non-negative epochs");
         Check(CropPadding >= 0, nameof(CropPadding), CropPadding, "≥ 0");
         Check(Threads is null or >= 1, nameof(Threads), Threads!, "≥ 1 or null");
+        Check(TimeBudget is null || TimeBudget.Value > TimeSpan.Zero, nameof(TimeBudget), TimeBudget!, "a positive duration or null");
         Check(!Resume || CheckpointDirectory is not null, nameof(Resume), Resume, "true only with a CheckpointDirectory");
         // The names depend on the architecture only, so a bad entry fails here, before any data is read.
         _ = LayerSelection.Resolve(ModelFactory.PrunableLayerNames(Architecture), KeepDenseLayers, Architecture.ToString(), nameof(KeepDenseLayers));

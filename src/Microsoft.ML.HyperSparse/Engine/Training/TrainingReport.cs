@@ -48,6 +48,23 @@ internal sealed record LayerSparsity(string Name, long[] Shape, long Total, long
     public double Sparsity => Total == 0 ? 0 : 1.0 - (double)Kept / Total;
 }
 
+/// <summary>What a time-budgeted run planned and used (see <see cref="BudgetPlanner"/>).</summary>
+internal sealed record BudgetReport
+{
+    public required double BudgetSeconds { get; init; }
+    /// <summary>Training time used, across resumes (reading data and exporting come on top).</summary>
+    public required double UsedSeconds { get; init; }
+    public required double WarmupSeconds { get; init; }
+    public required double ArtSeconds { get; init; }
+    public required double FineTuneSeconds { get; init; }
+    /// <summary>The knobs the user set, kept exactly.</summary>
+    public required ScheduleKnobs FixedKnobs { get; init; }
+    /// <summary>The schedule as it ended (the planner's last values).</summary>
+    public required TrainingSchedule Schedule { get; init; }
+    /// <summary>Every planning decision and warning, in order.</summary>
+    public required IReadOnlyList<PlanningDecision> Decisions { get; init; }
+}
+
 /// <summary>What a training run did and reached: enough to reproduce its figures without the logs.</summary>
 internal sealed record TrainingReport
 {
@@ -72,6 +89,8 @@ internal sealed record TrainingReport
     public double? FinalValidationAccuracy => Epochs.LastOrDefault()?.ValidationAccuracy;
     public double? BestValidationAccuracy => Epochs.Where(e => e.Phase == TrainingPhase.FineTune).Max(e => e.ValidationAccuracy);
     public double TotalSeconds => Epochs.Sum(e => e.Seconds);
+    /// <summary>With a time budget: what was planned and used; null otherwise.</summary>
+    public BudgetReport? Budget { get; set; }
     /// <summary>Human-readable notes: cap reached, resumed from a checkpoint, skipped corrupt checkpoints.</summary>
     public List<string> Notes { get; init; } = new();
 

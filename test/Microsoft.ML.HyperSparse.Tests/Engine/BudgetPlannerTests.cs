@@ -1,0 +1,380 @@
+using System.Text.Json;
+using Microsoft.ML.HyperSparse.Engine.Models;
+using Microsoft.ML.HyperSparse.Engine.Training;
+
+namespace Microsoft.ML.HyperSparse.Tests.Engine;
+
+/// <summary>
+/// The time-budget planner on scripted runs: epoch times and gap sequences are made up, the planner's decisions are real.
+/// <see cref="ScriptedRun"/> drives it the way ArtTrainer does (same loop conditions, the real stop rule), so no TorchSharp.
+/// </summary>
+[TestClass]
+public sealed class BudgetPlannerTests
+{
+    private const double Budget = 600;
+    private const double LearningRate = 0.05;
+    /// <summary>The planner's first guess of the firing λ for LeNet-5 at this LR.</summary>
+    private static readonly double GuessLambda = BudgetPlanner.FiringStepGuess(Architecture.LeNet5) / LearningRate;
+
+    private static BudgetSettings Settings(ScheduleKnobs fixedKnobs = ScheduleKnobs.None, bool oneShot = false, double budget = Budget) => new()
+    {
+        BudgetSeconds = budget,
+        Fixed = fixedKnobs,
+        OneShot = oneShot,
+        LearningRate = LearningRate,
+        StopWindowHalfSize = 1,
+        SafetyArtCap = 300,
+        FiringStepGuess = BudgetPlanner.FiringStepGuess(Architecture.LeNet5),
+    };
+
+    /// <summary>A gap that closes linearly in ln λ from 30 pp at λ*/16 to −1 pp at <paramref name="firingLambda"/>, then stays there.</summary>
+    private static Func<double, double> ClosingAt(double firingLambda) =>
+        lambda => Math.Max(-1, 30 * Math.Log(firingLambda / lambda) / Math.Log(16) - 1);
+
+    [TestMethod]
+    public void Steps_HalfAndThreeQuartersOfTheFineTune_AsThePapers80And120Of160()
+    {
+        CollectionAssert.AreEqual(new[] { 80, 120 }, BudgetPlanner.Steps(160));
+        CollectionAssert.AreEqual(new[] { 1, 2 }, BudgetPlanner.Steps(3));
+        CollectionAssert.AreEqual(new[] { 1 }, BudgetPlanner.Steps(2));
+        CollectionAssert.AreEqual(Array.Empty<int>(), BudgetPlanner.Steps(1));
+    }
+
+    [TestMethod]
+    public void TrainingSchedule_Lambda_PapersFormulaWhileGrowthConstantAndContinuousWhenItChanges()
+    {
+        var schedule = TrainingSchedule.From(new TrainingOptions { LambdaInit = 5e-6, LambdaGrowth = 1.05 });
+        for (var k = 0; k < 50; k += 7)
+            Assert.AreEqual(ArtSchedule.Lambda(5e-6, 1.05, 60, 60 + k), schedule.Lambda(k), 1e-18);
+        var before = schedule.Lambda(9);
+        schedule.ChangeGrowth(9, 1.5);
+        Assert.AreEqual(before, schedule.Lambda(9), 1e-18, "λ of the epochs already run does not change");
+        Assert.AreEqual(before * 1.5, schedule.Lambda(10), 1e-15);
+        Assert.AreEqual(before * 1.5 * 1.5, schedule.Lambda(11), 1e-15);
+    }
+
+    [TestMethod]
+    public void Plan_FastEpochs_LongerWarmupAndFineTuneThanSlowEpochs()
+    {
+        var fast = new ScriptedRun(Settings(), ClosingAt(GuessLambda), warmup: 2).Run();
+        var slow = new ScriptedRun(Settings(), ClosingAt(GuessLambda), warmup: 8).Run();
+
+        Assert.IsGreaterThan(slow.WarmupEpochs, fast.WarmupEpochs);
+        Assert.IsGreaterThan(slow.FineTuneEpochs, fast.FineTuneEpochs);
+        // Warm-up takes its share of the budget at either speed.
+        Assert.AreEqual(BudgetPlanner.WarmupShare * Budget, fast.WarmupEpochs * 2.0, 2 * 2.0);
+        Assert.AreEqual(BudgetPlanner.WarmupShare * Budget, slow.WarmupEpochs * 8.0, 2 * 8.0);
+        foreach (var run in new[] { fast, slow })
+        {
+            Assert.IsTrue(run.StopRuleFired, run.ToString());
+            Assert.IsTrue(run.EndSeconds <= Budget && run.EndSeconds >= 0.95 * Budget, run.ToString());
+        }
+    }
+
+    [TestMethod]
+    public void Plan_SlowEpochs_ShorterArtWithHigherGrowth()
+    {
+        var fast = new ScriptedRun(Settings(), ClosingAt(GuessLambda), warmup: 2).Run();
+        var slow = new ScriptedRun(Settings(), ClosingAt(GuessLambda), warmup: 8).Run();
+
+        Assert.IsGreaterThan(fast.PlannedGrowth, slow.PlannedGrowth, $"fast η {fast.PlannedGrowth}, slow η {slow.PlannedGrowth}");
+        Assert.IsLessThan(fast.ArtEpochs, slow.ArtEpochs);
+        // Either way λ starts at λ*/16 and reaches λ* within ART's share of the budget.
+        Assert.AreEqual(GuessLambda / BudgetPlanner.SweepRange, fast.Lambdas[0], 1e-12);
+        Assert.AreEqual(GuessLambda / BudgetPlanner.SweepRange, slow.Lambdas[0], 1e-12);
+        Assert.IsLessThanOrEqualTo(BudgetPlanner.ArtShare * Budget + 3 * 8 * BudgetPlanner.ArtCostRatio, slow.ArtSeconds);
+    }
+
+    [TestMethod]
+    public void Replan_FirstArtEpochSlowerThanGuessed_RaisesGrowth()
+    {
+        // ART epochs cost 4× a warm-up epoch (the planner guesses 1.4× until it has measured one): fewer ART epochs fit.
+        var run = new ScriptedRun(Settings(), ClosingAt(GuessLambda), warmup: 4, art: 16).Run();
+
+        var raised = run.Decisions.Where(d => d.Setting == "LambdaGrowth" && d.Phase == TrainingPhase.Art).ToList();
+        Assert.IsNotEmpty(raised, run.ToString());
+        Assert.AreEqual(0, raised[0].Epoch - run.WarmupEpochs - 1, "re-planned right after the first ART epoch was measured");
+        StringAssert.Contains(raised[0].Reason, "raised from");
+        Assert.IsGreaterThan(run.PlannedGrowth, run.FinalGrowth);
+        Assert.IsTrue(run.StopRuleFired, run.ToString());
+        Assert.IsLessThanOrEqualTo(Budget * 1.02, run.EndSeconds);
+    }
+
+    [TestMethod]
+    public void Replan_PrunedAccuracyLagging_RaisesFiringEstimateAndGrowth()
+    {
+        // The stop rule really needs 10× the planner's first guess.
+        var lagging = new ScriptedRun(Settings(), ClosingAt(10 * GuessLambda), warmup: 2).Run();
+        var onTarget = new ScriptedRun(Settings(), ClosingAt(GuessLambda), warmup: 2).Run();
+
+        Assert.IsTrue(lagging.Decisions.Any(d => d.Setting == "FiringLambda"), lagging.ToString());
+        Assert.IsTrue(lagging.Decisions.Any(d => d.Setting == "LambdaGrowth" && d.Phase == TrainingPhase.Art), lagging.ToString());
+        Assert.IsGreaterThan(lagging.PlannedGrowth, lagging.FinalGrowth);
+        Assert.IsTrue(lagging.StopRuleFired, "raising η let the stop rule fire within the budget\n" + lagging);
+        Assert.IsLessThanOrEqualTo(Budget, lagging.EndSeconds);
+
+        // A gap closing as planned changes nothing during ART.
+        Assert.IsFalse(onTarget.Decisions.Any(d => d.Phase == TrainingPhase.Art && d.Setting is "LambdaGrowth" or "FiringLambda"), onTarget.ToString());
+        Assert.AreEqual(onTarget.PlannedGrowth, onTarget.FinalGrowth);
+    }
+
+    [TestMethod]
+    public void Replan_GapNeverCloses_CapForcesPruneAfterLambdaGrewPastTheFiringRange()
+    {
+        var run = new ScriptedRun(Settings(), _ => 25, warmup: 2).Run();
+
+        Assert.IsFalse(run.StopRuleFired);
+        var cap = run.Decisions.Single(d => d.Setting == "MaxArtEpochs" && d.Reason.StartsWith("the cap forces the prune", StringComparison.Ordinal));
+        Assert.AreEqual(run.ArtEpochs.ToString(), cap.Value);
+        // The stop rule got its chance: λ went well past the planner's first guess of the firing range before the cap.
+        Assert.IsGreaterThanOrEqualTo(BudgetPlanner.FiringMargin * GuessLambda, run.Lambdas[^1]);
+        // What was left fits the minimum fine-tune: its share of the budget, and the run ends within the budget.
+        Assert.IsGreaterThanOrEqualTo(BudgetPlanner.MinFineTuneShare * Budget - 2, run.FineTuneSeconds);
+        Assert.IsLessThanOrEqualTo(Budget, run.EndSeconds);
+    }
+
+    [TestMethod]
+    public void PlanFineTune_BudgetNearlyUsed_RunsTheMinimumFineTuneAndSaysSo()
+    {
+        // The fourth ART epoch takes 450 s (the machine got busy): after it the budget is used up.
+        var run = new ScriptedRun(Settings(), _ => 25, warmup: 2, artCost: k => k == 3 ? 450 : 2.8).Run();
+
+        Assert.AreEqual(BudgetPlanner.MinFineTuneEpochs, run.FineTuneEpochs, run.ToString());
+        var fineTune = run.Decisions.Single(d => d.Setting == "FineTuneEpochs");
+        StringAssert.Contains(fineTune.Reason, "nearly used");
+        Assert.IsTrue(run.Decisions.Any(d => d.Setting == "MaxArtEpochs" && d.Reason.StartsWith("the cap forces the prune", StringComparison.Ordinal)));
+        CollectionAssert.AreEqual(new[] { 1, 2 }, run.Schedule.LearningRateSteps);
+    }
+
+    [TestMethod]
+    public void Plan_ExplicitSettings_KeptExactlyAndWarnsWhenArtWillNotStop()
+    {
+        // The paper's λ schedule with a 10-epoch warm-up, set explicitly: far too slow for this budget.
+        var knobs = ScheduleKnobs.LambdaInit | ScheduleKnobs.LambdaGrowth | ScheduleKnobs.WarmupEpochs;
+        var start = new TrainingSchedule { WarmupEpochs = 10, MaxArtEpochs = 300, FineTuneEpochs = 160, LearningRateSteps = new[] { 80, 120 } };
+        start.SetLambdaPath(5e-6, 1.05);
+        var run = new ScriptedRun(Settings(knobs), ClosingAt(GuessLambda), warmup: 4, schedule: start).Run();
+
+        Assert.AreEqual(10, run.WarmupEpochs);
+        Assert.AreEqual(5e-6, run.Schedule.LambdaInit);
+        Assert.AreEqual(1.05, run.FinalGrowth);
+        for (var k = 0; k < run.Lambdas.Count; k++)
+            Assert.AreEqual(5e-6 * Math.Pow(1.05, k), run.Lambdas[k], 1e-15, "λ path exactly the user's");
+        Assert.IsFalse(run.Decisions.Any(d => d.Setting is "LambdaInit" or "LambdaGrowth" or "WarmupEpochs"), run.ToString());
+        var warning = run.Decisions.Single(d => d.IsWarning && d.Reason.Contains("LambdaGrowth = 1.05"));
+        StringAssert.StartsWith(warning.Reason, "ART is predicted not to stop within the budget");
+        Assert.AreEqual(run.WarmupEpochs, warning.Epoch, "warned when ART was planned, before its first epoch");
+        Assert.IsFalse(run.StopRuleFired);
+        // The knobs left to the planner are still planned.
+        Assert.IsTrue(run.Decisions.Any(d => d.Setting == "FineTuneEpochs"));
+    }
+
+    [TestMethod]
+    public void Plan_ExplicitSettingsThatReachTheFiringRange_NoWarning()
+    {
+        var start = new TrainingSchedule { WarmupEpochs = 60, MaxArtEpochs = 300, FineTuneEpochs = 160, LearningRateSteps = new[] { 80, 120 } };
+        start.SetLambdaPath(GuessLambda / 8, 1.3);
+        var run = new ScriptedRun(Settings(ScheduleKnobs.LambdaInit | ScheduleKnobs.LambdaGrowth), ClosingAt(GuessLambda), warmup: 2, schedule: start).Run();
+
+        Assert.IsFalse(run.Decisions.Any(d => d.IsWarning), run.ToString());
+        Assert.AreEqual(1.3, run.FinalGrowth);
+        Assert.IsTrue(run.StopRuleFired);
+    }
+
+    [TestMethod]
+    public void Plan_ExplicitWarmupLongerThanTheBudget_Warns()
+    {
+        var start = new TrainingSchedule { WarmupEpochs = 400, MaxArtEpochs = 300, FineTuneEpochs = 160, LearningRateSteps = new[] { 80, 120 } };
+        start.SetLambdaPath(5e-6, 1.05);
+        var planner = new BudgetPlanner(Settings(ScheduleKnobs.WarmupEpochs));
+        planner.Start(start);
+        planner.AfterEpoch(new EpochObservation(TrainingPhase.Warmup, 0, 2, 50), start);
+
+        Assert.AreEqual(400, start.WarmupEpochs);
+        var warning = planner.Decisions.Single(d => d.IsWarning);
+        StringAssert.Contains(warning.Reason, "fixed warm-up of 400 epochs");
+    }
+
+    [TestMethod]
+    public void FineTune_EpochsGetSlower_ShortensKeepingAppliedSteps()
+    {
+        // Fine-tune epochs cost 2 s at first, then 4 s from the 60 % mark on.
+        var run = new ScriptedRun(Settings(), ClosingAt(GuessLambda), warmup: 2, fineTuneCost: (d, planned) => d >= planned * 0.6 ? 4 : 2).Run();
+
+        var planned = int.Parse(run.Decisions.First(d => d.Setting == "FineTuneEpochs").Value);
+        Assert.IsLessThan(planned, run.FineTuneEpochs, run.ToString());
+        var shortened = run.Decisions.First(d => d.Setting == "FineTuneEpochs" && d.Reason.StartsWith("shortened", StringComparison.Ordinal));
+        // The step at 1/2 was applied before the epochs got slower and stays; the step at 3/4 moves with the new length.
+        Assert.AreEqual(planned / 2, run.Schedule.LearningRateSteps[0]);
+        Assert.IsLessThan(planned * 3 / 4, run.Schedule.LearningRateSteps[1]);
+        Assert.IsTrue(run.Schedule.LearningRateSteps[1] >= shortened.Epoch - run.WarmupEpochs - run.ArtEpochs, "a step never moves into the past");
+        Assert.IsLessThanOrEqualTo(Budget + 4, run.EndSeconds);
+    }
+
+    [TestMethod]
+    public void Plan_OneShot_WarmupTakesArtsShareToo()
+    {
+        var run = new ScriptedRun(Settings(oneShot: true), ClosingAt(GuessLambda), warmup: 2).Run();
+        Assert.AreEqual(0, run.ArtEpochs);
+        Assert.AreEqual(BudgetPlanner.OneShotWarmupShare * Budget / 2, run.WarmupEpochs, 2);
+        Assert.IsFalse(run.Decisions.Any(d => d.Setting is "LambdaInit" or "LambdaGrowth"));
+        Assert.IsTrue(run.EndSeconds <= Budget && run.EndSeconds >= 0.95 * Budget, run.ToString());
+    }
+
+    [TestMethod]
+    public void Decisions_EveryOneHasTimeWhatAndWhy()
+    {
+        var run = new ScriptedRun(Settings(), ClosingAt(10 * GuessLambda), warmup: 3, art: 6).Run();
+        Assert.AreEqual("TimeBudget", run.Decisions[0].Setting);
+        Assert.AreEqual(0, run.Decisions[0].AtSeconds);
+        foreach (var pair in run.Decisions.Zip(run.Decisions.Skip(1)))
+            Assert.IsLessThanOrEqualTo(pair.Second.AtSeconds, pair.First.AtSeconds, "in time order");
+        foreach (var d in run.Decisions)
+        {
+            Assert.IsFalse(string.IsNullOrWhiteSpace(d.Setting));
+            Assert.IsGreaterThan(20, d.Reason.Length, d.ToString());
+            Assert.IsTrue(d.IsWarning || d.Value.Length > 0, d.ToString());
+        }
+        foreach (var setting in new[] { "WarmupEpochs", "LambdaInit", "LambdaGrowth", "MaxArtEpochs", "FineTuneEpochs", "LearningRateSteps" })
+            Assert.IsTrue(run.Decisions.Any(d => d.Setting == setting), setting + "\n" + run);
+    }
+
+    [TestMethod]
+    public void State_SavedMidArtAndRestored_ReplansAsTheUninterruptedRun()
+    {
+        var whole = new ScriptedRun(Settings(), ClosingAt(10 * GuessLambda), warmup: 2).Run();
+        var interrupted = new ScriptedRun(Settings(), ClosingAt(10 * GuessLambda), warmup: 2);
+        interrupted.Run(stopAfterEpochs: whole.WarmupEpochs + 5);
+
+        // What a checkpoint keeps: the planner's state and the schedule, as JSON.
+        var stateJson = JsonSerializer.Serialize(interrupted.Planner.State, ArtTrainer.JsonOptions);
+        var scheduleJson = JsonSerializer.Serialize(interrupted.Schedule, ArtTrainer.JsonOptions);
+        var restored = interrupted.Resume(
+            new BudgetPlanner(Settings(), JsonSerializer.Deserialize<BudgetPlannerState>(stateJson, ArtTrainer.JsonOptions)),
+            JsonSerializer.Deserialize<TrainingSchedule>(scheduleJson, ArtTrainer.JsonOptions)!).Run();
+
+        CollectionAssert.AreEqual(whole.Decisions.Select(d => d.ToString()).ToList(), restored.Decisions.Select(d => d.ToString()).ToList());
+        CollectionAssert.AreEqual(whole.Lambdas.ToList(), restored.Lambdas.ToList());
+        Assert.AreEqual(whole.FineTuneEpochs, restored.FineTuneEpochs);
+    }
+
+    /// <summary>
+    /// The trainer's loop without tensors: warm-up until the schedule's length, ART with the real stop rule (dense train
+    /// accuracy 85 %, pruned = dense − gap(λ)) until it fires or the cap, then fine-tune; the clock advances by the scripted
+    /// epoch costs and the planner is called after every epoch, as ArtTrainer calls it.
+    /// </summary>
+    private sealed class ScriptedRun
+    {
+        private readonly Func<double, double> gap;
+        private readonly double warmupCost;
+        private readonly Func<int, double> artCost;
+        private readonly Func<int, int, double> fineTuneCost;
+        private readonly ArtStopRule<int> stopRule = new(1);
+        private TrainingPhase phase = TrainingPhase.Warmup;
+        private int phaseEpoch;
+        private double clock;
+        private bool stopped;
+        private readonly List<double> lambdas = new();
+        private readonly List<double> plannedGrowths = new();
+
+        public ScriptedRun(BudgetSettings settings, Func<double, double> gap, double warmup, double? art = null,
+            Func<int, double>? artCost = null, Func<int, int, double>? fineTuneCost = null, TrainingSchedule? schedule = null)
+        {
+            this.gap = gap;
+            warmupCost = warmup;
+            var artSeconds = art ?? warmup * 1.4;
+            this.artCost = artCost ?? (_ => artSeconds);
+            this.fineTuneCost = fineTuneCost ?? ((_, _) => warmup);
+            Planner = new BudgetPlanner(settings);
+            Schedule = schedule ?? TrainingSchedule.From(new TrainingOptions());
+        }
+
+        public BudgetPlanner Planner { get; private set; }
+        public TrainingSchedule Schedule { get; private set; }
+
+        public ScriptedRun Resume(BudgetPlanner planner, TrainingSchedule schedule)
+        {
+            Planner = planner;
+            Schedule = schedule;
+            return this;
+        }
+
+        public Result Run(int stopAfterEpochs = int.MaxValue)
+        {
+            Planner.Start(Schedule);
+            var epochs = Planner.State.WarmupCosts.Count + Planner.State.ArtCosts.Count + Planner.State.FineTuneCosts.Count;
+            while (epochs < stopAfterEpochs)
+            {
+                if (phase == TrainingPhase.Warmup && phaseEpoch >= Schedule.WarmupEpochs)
+                {
+                    (phase, phaseEpoch) = (Planner.Settings.OneShot ? TrainingPhase.FineTune : TrainingPhase.Art, 0);
+                    continue;
+                }
+                if (phase == TrainingPhase.FineTune && phaseEpoch >= Schedule.FineTuneEpochs) break;
+                EpochObservation observation;
+                switch (phase)
+                {
+                    case TrainingPhase.Warmup:
+                        clock += warmupCost;
+                        observation = new EpochObservation(phase, phaseEpoch, clock, 85);
+                        break;
+                    case TrainingPhase.Art:
+                        var lambda = Schedule.Lambda(phaseEpoch);
+                        lambdas.Add(lambda);
+                        clock += artCost(phaseEpoch);
+                        var pruned = 85 - gap(lambda);
+                        stopped = stopRule.Push(new ArtStopRule<int>.Entry(phaseEpoch, pruned, 0), 85).Stop;
+                        observation = new EpochObservation(phase, phaseEpoch, clock, 85, pruned, lambda, stopped);
+                        if (phaseEpoch == 0) plannedGrowths.Add(Schedule.LambdaGrowth);
+                        break;
+                    default:
+                        clock += fineTuneCost(phaseEpoch, Schedule.FineTuneEpochs);
+                        observation = new EpochObservation(phase, phaseEpoch, clock, 85);
+                        break;
+                }
+                Planner.AfterEpoch(observation, Schedule);
+                phaseEpoch++;
+                epochs++;
+                if (phase == TrainingPhase.Art && (stopped || phaseEpoch >= Schedule.MaxArtEpochs))
+                    (phase, phaseEpoch) = (TrainingPhase.FineTune, 0);
+            }
+            var s = Planner.State;
+            return new Result
+            {
+                WarmupEpochs = s.WarmupCosts.Count,
+                ArtEpochs = s.ArtCosts.Count,
+                FineTuneEpochs = s.FineTuneCosts.Count,
+                ArtSeconds = s.ArtCosts.Sum(),
+                FineTuneSeconds = s.FineTuneCosts.Sum(),
+                StopRuleFired = stopped,
+                EndSeconds = clock,
+                Lambdas = lambdas.ToList(),
+                PlannedGrowth = plannedGrowths.Count > 0 ? plannedGrowths[0] : Schedule.LambdaGrowth,
+                FinalGrowth = Schedule.LambdaGrowth,
+                Schedule = Schedule,
+                Decisions = s.Decisions.ToList(),
+            };
+        }
+    }
+
+    private sealed record Result
+    {
+        public int WarmupEpochs { get; init; }
+        public int ArtEpochs { get; init; }
+        public int FineTuneEpochs { get; init; }
+        public double ArtSeconds { get; init; }
+        public double FineTuneSeconds { get; init; }
+        public bool StopRuleFired { get; init; }
+        public double EndSeconds { get; init; }
+        public IReadOnlyList<double> Lambdas { get; init; } = [];
+        /// <summary>η as planned when ART started.</summary>
+        public double PlannedGrowth { get; init; }
+        public double FinalGrowth { get; init; }
+        public TrainingSchedule Schedule { get; init; } = null!;
+        public IReadOnlyList<PlanningDecision> Decisions { get; init; } = [];
+
+        public override string ToString() =>
+            $"warm-up {WarmupEpochs}, ART {ArtEpochs} (fired {StopRuleFired}), fine-tune {FineTuneEpochs}, end {EndSeconds:F1} s, " +
+            $"λ {string.Join(" ", Lambdas.Select(l => l.ToString("0.##e+0")))}\n" + string.Join("\n", Decisions);
+    }
+}
