@@ -9,6 +9,9 @@
 //           Compact ONNX, checks them in ONNX Runtime and caches one row in --results (skipped when already there):
 //           dotnet run -c Release --project src/Samples/HyperSparse.Bench -- size --arch lenet5 --kappa 0.98 --results rows.jsonl
 //   size-report  writes the markdown for the cached rows (build/bench-size.sh drives both).
+//   budget  one row of the time-budget benchmark: trains (arch, κ, method) with TrainingOptions.TimeBudget on Fashion-MNIST,
+//           scores the test split, caches the row in --results; resumes an interrupted row from its checkpoints.
+//   budget-render  writes the markdown for the cached budget rows (build/bench-budget.sh drives both).
 using HyperSparse.Bench;
 
 try
@@ -25,7 +28,9 @@ try
         "report" => StepReport.Run(options),
         "size" => SizeBenchmark.Run(options),
         "size-report" => SizeReport.Run(options),
-        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'size' or 'size-report'."),
+        "budget" => BudgetBenchmark.Run(options),
+        "budget-render" => BudgetBenchmark.Render(options),
+        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'size', 'size-report', 'budget' or 'budget-render'."),
     };
 }
 catch (ArgumentException ex)
@@ -49,6 +54,10 @@ namespace HyperSparse.Bench
             "                              [--fine-tune-epochs N] [--lr-steps a,b] [--lambda-init X] [--lambda-growth X]\n" +
             "                              [--crop N] [--seed N] [--threads N] [--verify N]\n" +
             "       HyperSparse.Bench size-report --results FILE [--out FILE.md] [--command TEXT] [--results-name TEXT]\n" +
+            "       HyperSparse.Bench budget --arch lenet5|resnet20 --method hs|l1|magnitude|dense [--kappa 0.98] --budget 10m\n" +
+            "                              --results FILE [--work DIR] [--train 60000] [--test 10000] [--batch N] [--lr 0.05]\n" +
+            "                              [--crop 2] [--flip on] [--seed 42] [--threads 2] [--force on|off] [--revision TEXT]\n" +
+            "       HyperSparse.Bench budget-render --results FILE [--out FILE.md] [--rows 'arch:κ:method:budget ...'] [--train N] [--command TEXT]\n" +
             "Defaults: input = the arch's natural shape (1x28x28, Fashion-MNIST; vgg19: 3x32x32), steps 50, warmup 5,\n" +
             "malloc on, hs off. --max-seconds stops the measured loop early once that much time was spent (n is reported).\n" +
             "size: the schedule defaults per arch are in SizeBenchmark.Defaults; a row is reused when its whole config matches.";

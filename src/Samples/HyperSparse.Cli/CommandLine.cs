@@ -112,6 +112,33 @@ internal sealed class CommandLine
         return v;
     }
 
+    /// <summary>
+    /// A duration written as numbers with units s, m or h, e.g. <c>90s</c>, <c>20m</c>, <c>1.5h</c>, <c>1h30m</c>; it must be
+    /// positive.
+    /// </summary>
+    public TimeSpan? Duration(string name)
+    {
+        var text = Text(name);
+        if (text is null) return null;
+        var parsed = ParseDuration(text);
+        if (parsed is not { } d || d <= TimeSpan.Zero) throw Invalid(name, $"'{text}'");
+        return d;
+    }
+
+    internal static TimeSpan? ParseDuration(string text)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(text.Trim(), @"^(?:(\d+(?:\.\d+)?)([smh]))+$",
+            System.Text.RegularExpressions.RegexOptions.CultureInvariant | System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+        if (!match.Success) return null;
+        double seconds = 0;
+        for (var i = 0; i < match.Groups[1].Captures.Count; i++)
+        {
+            var value = double.Parse(match.Groups[1].Captures[i].Value, CultureInfo.InvariantCulture);
+            seconds += value * char.ToLowerInvariant(match.Groups[2].Captures[i].Value[0]) switch { 'h' => 3600, 'm' => 60, _ => 1 };
+        }
+        return seconds > TimeSpan.MaxValue.TotalSeconds / 2 ? null : TimeSpan.FromSeconds(seconds);
+    }
+
     /// <summary>One of <paramref name="choices"/> (case-insensitive), returned in its canonical spelling.</summary>
     public string? Choice(string name, params string[] choices)
     {

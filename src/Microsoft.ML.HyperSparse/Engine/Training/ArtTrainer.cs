@@ -176,6 +176,8 @@ internal sealed partial class ArtTrainer
             {
                 planner.Start(schedule);
                 PublishPlan();
+                // A resumed run shows where its plan stands before the next epoch ends.
+                if (planner.State.ElapsedSeconds > 0) owner.log?.Invoke(planner.Status(schedule, phase));
             }
 
             while (true)

@@ -29,6 +29,7 @@ internal static class TrainCommand
         new("--arch", "one of lenet5, resnet20, resnet32, vgg19, mlp", Default: "lenet5"),
         new("--image-size", "an image side in pixels (LeNet-5 ≥ 12, VGG-19 ≥ 16, others ≥ 8; at most 512)"),
         new("--profile", "one of quick, standard, paper", Default: "quick"),
+        new("--time-budget", "a positive duration with units s, m or h (e.g. 90s, 20m, 1.5h, 1h30m)"),
         new("--resume", "", IsFlag: true),
         new("--seed", "an integer ≥ 0", Default: "42"),
         new("--limit", "a positive number of images"),
@@ -68,6 +69,10 @@ internal static class TrainCommand
           --arch <name>          lenet5 | resnet20 | resnet32 | vgg19 | mlp                       [lenet5]
           --image-size <N>       images are resized to N×N                       [28 for lenet5/mlp, else 32]
           --profile <name>       quick | standard | paper (schedules: see README)                   [quick]
+          --time-budget <d>      train in this much time, e.g. 20m (units s, m, h; 1h30m): the profile then gives
+                                 batch size, LR and augmentation, and the schedule (warm-up, λ_init and η, ART cap,
+                                 fine-tune and its LR steps) is planned from measured epoch times so that ART's stop
+                                 rule gets its chance; --warmup/--max-art/--finetune/--lambda-* given are kept
           --resume               continue from <out>/checkpoints (same command otherwise)
           --seed <N>             seed for splits, initialisation, shuffling, augmentation           [42]
           --limit <N>            use at most N images (IDX: the first N of each split)
@@ -113,6 +118,7 @@ internal static class TrainCommand
         var imageSize = line.Int("--image-size", v => v >= minSize && v <= 512)
             ?? (architecture is HyperSparseArchitecture.LeNet5 or HyperSparseArchitecture.Mlp ? 28 : 32);
         var profile = Profile.Named(line.Choice("--profile", Profile.All.Select(p => p.Name).ToArray())!);
+        var timeBudget = line.Duration("--time-budget");
         var resume = line.Flag("--resume");
         var seed = line.Int("--seed", v => v >= 0)!.Value;
         var limit = line.Int("--limit", v => v > 0);
@@ -150,7 +156,9 @@ internal static class TrainCommand
             KeepDenseLayers = keepDense,
             QuantizeWeights = int8,
         };
-        profile.ApplyTo(options);
+        // With a time budget the profile's epochs and λ schedule are left to the planner; the overrides below are kept exactly.
+        profile.ApplyTo(options, timeBudget: timeBudget is not null);
+        options.TimeBudget = timeBudget;
         if (warmup is { } w) options.WarmupEpochs = w;
         if (maxArt is { } a) options.MaxArtEpochs = a;
         if (fineTune is { } f)
@@ -163,6 +171,12 @@ internal static class TrainCommand
         if (lambdaInit is { } li) options.LambdaInit = li;
         if (lambdaGrowth is { } lg) options.LambdaGrowth = lg;
         if (cropPadding is { } cp) options.CropPadding = cp;
+        var scheduleOverrides = new List<string>();
+        if (warmup is not null) scheduleOverrides.Add("WarmupEpochs");
+        if (maxArt is not null) scheduleOverrides.Add("MaxArtEpochs");
+        if (lambdaInit is not null) scheduleOverrides.Add("LambdaInit");
+        if (lambdaGrowth is not null) scheduleOverrides.Add("LambdaGrowth");
+        if (fineTune is not null) scheduleOverrides.AddRange(new[] { "FineTuneEpochs", "LearningRateSteps" });
 
         var outFull = Path.GetFullPath(outDir);
         if (File.Exists(outFull))
@@ -184,7 +198,7 @@ internal static class TrainCommand
         }
         catch (ArgumentException ex)
         {
-            throw new UsageException($"{Name}: the schedule is invalid ({ex.Message.Split(" (Parameter")[0]}) Check the profile overrides (--warmup, --max-art, --finetune, --batch-size, --lr, --lambda-init, --lambda-growth).");
+            throw new UsageException($"{Name}: the schedule is invalid ({ex.Message.Split(" (Parameter")[0]}) Check the profile overrides (--warmup, --max-art, --finetune, --batch-size, --lr, --lambda-init, --lambda-growth, --time-budget).");
         }
 
         // ---- data ----
@@ -223,6 +237,7 @@ internal static class TrainCommand
             Options = options,
             Seed = seed,
             Resumed = resume,
+            ScheduleOverrides = scheduleOverrides,
         };
         PrintHeader(console, summary);
 
@@ -297,6 +312,9 @@ internal static class TrainCommand
         if (evaluation is not null)
             console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
                 $"Accuracy on {data.EvaluationCount:N0} evaluation images: {evaluation.Accuracy:P2} ({data.EvaluationDescription.Split(';')[0]}).")));
+        if (r.TimeBudget is { } budget)
+            console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                $"Time budget {ProgressView.Duration(budget.Budget)}: training used {ProgressView.Duration(TimeSpan.FromSeconds(budget.UsedSeconds))} (warm-up {ProgressView.Duration(TimeSpan.FromSeconds(budget.WarmupSeconds))}, ART {ProgressView.Duration(TimeSpan.FromSeconds(budget.ArtSeconds))}, fine-tune {ProgressView.Duration(TimeSpan.FromSeconds(budget.FineTuneSeconds))}); {(budget.StopRuleFired ? "ART's stop rule fired" : budget.CapForcedPrune ? "the ART cap forced the prune" : "no ART")}; {budget.Decisions.Count} planning decisions in report.md.")));
         foreach (var note in r.Notes) console.MarkupLine("[yellow]" + Markup.Escape(note) + "[/]");
         var table = new Table().Border(TableBorder.Simple).AddColumns("file", "bytes");
         foreach (var file in files.All.Where(File.Exists))
@@ -351,8 +369,15 @@ internal static class TrainCommand
         Row("train images", s.TrainImages.ToString("N0", CultureInfo.InvariantCulture));
         Row("evaluation", s.EvaluationSet);
         Row("model", string.Create(CultureInfo.InvariantCulture, $"{s.Architecture}, {s.Channels}×{s.ImageSize}×{s.ImageSize} input, κ = {s.Sparsity}"));
-        Row("profile", string.Create(CultureInfo.InvariantCulture,
-            $"{s.Profile.Name}: warm-up {o.WarmupEpochs}, ART ≤ {o.MaxArtEpochs} (λ {o.LambdaInit:G3} × {o.LambdaGrowth}^e), fine-tune {o.FineTuneEpochs}{LrSteps(o)}, batch {o.BatchSize}, LR {o.LearningRate}"));
+        if (o.TimeBudget is { } budget)
+        {
+            var kept = BudgetKept(o, s.ScheduleOverrides);
+            Row("profile", string.Create(CultureInfo.InvariantCulture,
+                $"{s.Profile.Name}: batch {o.BatchSize}, LR {o.LearningRate}; time budget {ProgressView.Duration(budget)}: warm-up, λ_init and η, ART cap and fine-tune are planned from measured epoch times{(kept.Length == 0 ? "" : "; kept as given: " + kept)}"));
+        }
+        else
+            Row("profile", string.Create(CultureInfo.InvariantCulture,
+                $"{s.Profile.Name}: warm-up {o.WarmupEpochs}, ART ≤ {o.MaxArtEpochs} (λ {o.LambdaInit:G3} × {o.LambdaGrowth}^e), fine-tune {o.FineTuneEpochs}{LrSteps(o)}, batch {o.BatchSize}, LR {o.LearningRate}"));
         foreach (var n in s.DataNotes) Row("note", n);
         if (o.KeepDenseLayers.Length > 0) Row("kept dense", string.Join(", ", o.KeepDenseLayers) + " (excluded from pruning; κ applies to the other layers)");
         if (s.Resumed) Row("resume", "from the newest checkpoint in <out>/checkpoints (if any)");
@@ -365,6 +390,18 @@ internal static class TrainCommand
     {
         var relative = Path.GetRelativePath(Environment.CurrentDirectory, path);
         return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative;
+    }
+
+    /// <summary>The schedule overrides given with --time-budget (kept exactly by the planner), e.g. "warm-up 5, η 1.3".</summary>
+    internal static string BudgetKept(HyperSparseClassificationTrainer.Options o, IReadOnlyCollection<string> given)
+    {
+        var parts = new List<string>();
+        if (given.Contains("WarmupEpochs")) parts.Add(string.Create(CultureInfo.InvariantCulture, $"warm-up {o.WarmupEpochs}"));
+        if (given.Contains("MaxArtEpochs")) parts.Add(string.Create(CultureInfo.InvariantCulture, $"ART ≤ {o.MaxArtEpochs}"));
+        if (given.Contains("LambdaInit")) parts.Add(string.Create(CultureInfo.InvariantCulture, $"λ_init {o.LambdaInit:G3}"));
+        if (given.Contains("LambdaGrowth")) parts.Add(string.Create(CultureInfo.InvariantCulture, $"η {o.LambdaGrowth}"));
+        if (given.Contains("FineTuneEpochs")) parts.Add(string.Create(CultureInfo.InvariantCulture, $"fine-tune {o.FineTuneEpochs}{LrSteps(o)}"));
+        return string.Join(", ", parts);
     }
 
     private static string LrSteps(HyperSparseClassificationTrainer.Options o) => o.LearningRateSteps.Length == 0 ? "" :

@@ -13,9 +13,11 @@ internal sealed class OutputFiles(string folder)
     public string ReportJson => Path.Combine(Folder, "report.json");
     public string CurvesPlot => Path.Combine(Folder, "training-curves.png");
     public string DensityPlot => Path.Combine(Folder, "layer-density.png");
+    /// <summary>Dense minus pruned-copy train accuracy per ART epoch, with λ (written when ART ran).</summary>
+    public string GapPlot => Path.Combine(Folder, "art-gap.png");
     public string ConsumeSnippet => Path.Combine(Folder, "Consume.cs");
 
-    public IEnumerable<string> All => new[] { ModelZip, ModelOnnx, ReportMarkdown, ReportJson, CurvesPlot, DensityPlot, ConsumeSnippet };
+    public IEnumerable<string> All => new[] { ModelZip, ModelOnnx, ReportMarkdown, ReportJson, CurvesPlot, DensityPlot, GapPlot, ConsumeSnippet };
 }
 
 /// <summary>What the CLI knows about a run beyond the trainer's report: data, split, profile, timings.</summary>
@@ -38,6 +40,8 @@ internal sealed class RunSummary
     public required HyperSparseClassificationTrainer.Options Options { get; init; }
     public required int Seed { get; init; }
     public required bool Resumed { get; init; }
+    /// <summary>Schedule options given on the command line (names as in the trainer's options); with a time budget they are kept as given.</summary>
+    public IReadOnlyCollection<string> ScheduleOverrides { get; init; } = Array.Empty<string>();
     public double FitSeconds { get; set; }
     public double TotalSeconds { get; set; }
     public string ScoringInput { get; set; } = "ImagePath";

@@ -53,6 +53,68 @@ internal static class Plots
         return model;
     }
 
+    /// <summary>
+    /// ART's progress: dense minus pruned-copy train accuracy per ART epoch (the stop rule fires once its windowed mean drops
+    /// below zero), λ on a log axis, and — with a time budget — where the planner changed η.
+    /// </summary>
+    public static PlotModel ArtGap(HyperSparseTrainingReport report)
+    {
+        var art = report.Epochs.Where(e => e.Phase == "Art" && e.AccuracyGap is not null).ToList();
+        var end = report.ArtStopReason switch
+        {
+            "StopRuleFired" => $"stop rule fired after {report.ArtEpochs}",
+            "CapReached" => $"cap forced the prune after {report.ArtEpochs}",
+            _ => "",
+        };
+        var model = new PlotModel
+        {
+            Title = $"{report.Architecture}, κ = {report.RequestedPruningRate:0.###}: pruned copy vs dense train accuracy per ART epoch",
+            Subtitle = end + (report.TimeBudget is { } b ? " — time budget " + Training.ProgressView.Duration(b.Budget) : ""),
+            Background = OxyColors.White,
+        };
+        model.Legends.Add(new Legend { LegendPosition = LegendPosition.TopRight, LegendBackground = OxyColor.FromAColor(220, OxyColors.White) });
+        model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "ART epoch", Minimum = 0.5, Maximum = Math.Max(2, art.Count) + 0.5, MajorGridlineStyle = LineStyle.Dot });
+        var gaps = art.Select(e => e.AccuracyGap!.Value).DefaultIfEmpty(0).ToList();
+        model.Axes.Add(new LinearAxis
+        {
+            Position = AxisPosition.Left, Title = "gap: dense − pruned copy (percentage points)", Key = "gap", MajorGridlineStyle = LineStyle.Dot,
+            Minimum = Math.Min(-2, gaps.Min() - 1), Maximum = Math.Max(5, gaps.Max() * 1.1),
+        });
+        if (art.Any(e => e.Lambda > 0))
+            model.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Right, Title = "λ (log scale)", Key = "lambda", StringFormat = "0.0E+0" });
+        model.Annotations.Add(new LineAnnotation
+        {
+            Type = LineAnnotationType.Horizontal, Y = 0, YAxisKey = "gap", Color = OxyColors.SeaGreen, LineStyle = LineStyle.Dash,
+            Text = "pruned copy = dense (the stop rule fires once the windowed gap is below this)", TextColor = OxyColors.SeaGreen,
+        });
+        if (report.TimeBudget is { } budget)
+        {
+            // η changes take effect from the ART epoch after the decision.
+            foreach (var d in budget.Decisions.Where(d => d.Phase == "Art" && d.Setting == "LambdaGrowth"))
+                model.Annotations.Add(new LineAnnotation
+                {
+                    Type = LineAnnotationType.Vertical, X = d.Epoch - report.WarmupEpochs + 0.5, YAxisKey = "gap", Color = OxyColors.Gray,
+                    LineStyle = LineStyle.Dot, Text = "η → " + d.Value, TextColor = OxyColors.DimGray,
+                });
+        }
+        var gapSeries = new LineSeries { Title = "gap (dense − pruned copy)", Color = OxyColors.OrangeRed, YAxisKey = "gap", MarkerType = MarkerType.Circle, MarkerSize = 3 };
+        foreach (var e in art) gapSeries.Points.Add(new DataPoint(e.PhaseEpoch + 1, e.AccuracyGap!.Value));
+        model.Series.Add(gapSeries);
+        if (art.Any(e => e.Lambda > 0))
+        {
+            var lambda = new LineSeries { Title = "λ (right axis)", Color = OxyColors.Gray, YAxisKey = "lambda", LineStyle = LineStyle.Dash, MarkerType = MarkerType.Square, MarkerSize = 2 };
+            foreach (var e in art.Where(e => e.Lambda > 0)) lambda.Points.Add(new DataPoint(e.PhaseEpoch + 1, e.Lambda));
+            model.Series.Add(lambda);
+        }
+        if (report.SelectedArtEpoch is { } selected && selected < art.Count)
+            model.Annotations.Add(new PointAnnotation
+            {
+                X = selected + 1, Y = art[selected].AccuracyGap!.Value, YAxisKey = "gap", Shape = MarkerType.Diamond, Size = 7,
+                Fill = OxyColors.SteelBlue, Text = "fine-tuned copy", TextColor = OxyColors.SteelBlue,
+            });
+        return model;
+    }
+
     /// <summary>Kept fraction (density) of every prunable layer, in network order.</summary>
     public static PlotModel LayerDensity(HyperSparseTrainingReport report)
     {

@@ -19,6 +19,7 @@ internal static class ReportWriter
             ? "test split" : "held-out images";
         Plots.SavePng(Plots.TrainingCurves(report, evaluationLabel), files.CurvesPlot, 1100, 650);
         Plots.SavePng(Plots.LayerDensity(report), files.DensityPlot, 900, Math.Clamp(120 + 28 * report.Layers.Count, 300, 2000));
+        if (report.ArtEpochs > 0) Plots.SavePng(Plots.ArtGap(report), files.GapPlot, 1100, 550);
         AtomicFile.WriteText(files.ConsumeSnippet, ConsumeSnippet.Create(run, run.ScoringInput, "Score"));
         AtomicFile.WriteText(files.ReportJson, Json(files, run, report, evaluation).ToJsonString(Indented));
         AtomicFile.WriteText(files.ReportMarkdown, Markdown(files, run, report, evaluation));
@@ -63,6 +64,8 @@ internal static class ReportWriter
                     o.BatchSize, o.LearningRate, o.Momentum, o.WeightDecay, o.CropPadding, o.HorizontalFlip, o.StopWindowHalfSize,
                     Method = o.Method.ToString(), Regularizer = o.Regularizer.ToString(), WeightEncoding = o.WeightEncoding.ToString(),
                     o.KeepDenseLayers,
+                    TimeBudgetSeconds = o.TimeBudget?.TotalSeconds,
+                    KeptAsGiven = o.TimeBudget is null ? null : run.ScheduleOverrides,
                 },
                 run.Seed,
                 run.Resumed,
@@ -103,7 +106,9 @@ internal static class ReportWriter
             L($"| kept dense (excluded) | {string.Join(", ", r.Layers.Where(l => l.KeptDense).Select(l => l.Name))}: {r.Layers.Where(l => l.KeptDense).Sum(l => l.Total):N0} weights, not pruned and not counted above (option {string.Join(",", o.KeepDenseLayers)}) |");
         L($"| method | {r.Method}, regulariser {r.Regularizer} |");
         L($"| epochs | warm-up {r.WarmupEpochs}, ART {r.ArtEpochs}, fine-tune {r.FineTuneEpochs} |");
-        L($"| ART end | {StopText(r, o.MaxArtEpochs)} |");
+        L($"| ART end | {StopText(r, r.TimeBudget?.PlannedMaxArtEpochs ?? o.MaxArtEpochs)} |");
+        if (r.TimeBudget is { } tb)
+            L($"| time budget | {Duration(tb.Budget.TotalSeconds)}: training used {Duration(tb.UsedSeconds)} ({tb.UsedSeconds / tb.Budget.TotalSeconds:P0}) — warm-up {Duration(tb.WarmupSeconds)}, ART {Duration(tb.ArtSeconds)}, fine-tune {Duration(tb.FineTuneSeconds)}; {tb.Decisions.Count} planning decisions{(tb.Warnings.Count > 0 ? $", **{tb.Warnings.Count} warning(s)**" : "")} (see Time budget) |");
         if (r.Quantization is { } q)
             L($"| int8 weights | accuracy {q.QuantizedAccuracy:F2} % vs {q.FloatAccuracy:F2} % with float weights ({q.AccuracyChange:+0.00;-0.00;0.00} pp; {q.ChangedPredictions:N0} of {q.Images:N0} {q.EvaluatedOn} images predicted differently) |");
         L($"| ONNX size | {r.OnnxBytes:N0} bytes ({o.WeightEncoding}{(o.QuantizeWeights ? "+int8" : "")}) vs {r.DenseOnnxBytes:N0} dense ({(r.OnnxBytes == 0 ? 0 : (double)r.DenseOnnxBytes / r.OnnxBytes):F1}× smaller); information bound {r.BoundBytes:N0} bytes |");
@@ -124,13 +129,29 @@ internal static class ReportWriter
         Raw("");
         Raw("## Schedule");
         Raw("");
-        L($"Profile **{run.Profile.Name}** — {run.Profile.Summary}. Effective settings (profile plus command-line overrides):");
-        Raw("");
-        Raw("| setting | value |");
-        Raw("|---|---|");
-        L($"| warm-up epochs | {o.WarmupEpochs} |");
-        L($"| ART | λ_e = {Lambda(o.LambdaInit)} · {o.LambdaGrowth}^(e − {o.WarmupEpochs}), at most {o.MaxArtEpochs} epochs, stop window {2 * o.StopWindowHalfSize + 1} epochs |");
-        L($"| fine-tune epochs | {o.FineTuneEpochs}, LR × {o.LearningRateDecay} at {(o.LearningRateSteps.Length == 0 ? "—" : string.Join(", ", o.LearningRateSteps))} |");
+        if (r.TimeBudget is { } plan)
+        {
+            var kept = run.ScheduleOverrides;
+            string Source(params string[] names) => names.Any(kept.Contains) ? "as given" : "planned";
+            L($"Profile **{run.Profile.Name}** — {run.Profile.Summary} — with a **time budget of {Duration(plan.Budget.TotalSeconds)}**: the profile gives batch size, learning rate and augmentation; the schedule below was planned from measured epoch times, except what the command line set (kept as given).");
+            Raw("");
+            Raw("| setting | value | |");
+            Raw("|---|---|---|");
+            L($"| warm-up epochs | {plan.PlannedWarmupEpochs} | {Source("WarmupEpochs")} |");
+            var growths = plan.Decisions.Where(d => d.Setting == "LambdaGrowth").Select(d => d.Value).ToList();
+            L($"| ART | λ_init {Lambda(plan.PlannedLambdaInit)}, η {(growths.Count == 0 ? plan.FinalLambdaGrowth.ToString(CultureInfo.InvariantCulture) : string.Join(" → ", growths))} (λ path below), cap {plan.PlannedMaxArtEpochs} epochs, stop window {2 * o.StopWindowHalfSize + 1} epochs | λ_init {Source("LambdaInit")}, η {Source("LambdaGrowth")}, cap {Source("MaxArtEpochs")} |");
+            L($"| fine-tune epochs | {plan.PlannedFineTuneEpochs}, LR × {o.LearningRateDecay} at {(plan.PlannedLearningRateSteps.Count == 0 ? "—" : string.Join(", ", plan.PlannedLearningRateSteps))} | {Source("FineTuneEpochs")} |");
+        }
+        else
+        {
+            L($"Profile **{run.Profile.Name}** — {run.Profile.Summary}. Effective settings (profile plus command-line overrides):");
+            Raw("");
+            Raw("| setting | value |");
+            Raw("|---|---|");
+            L($"| warm-up epochs | {o.WarmupEpochs} |");
+            L($"| ART | λ_e = {Lambda(o.LambdaInit)} · {o.LambdaGrowth}^(e − {o.WarmupEpochs}), at most {o.MaxArtEpochs} epochs, stop window {2 * o.StopWindowHalfSize + 1} epochs |");
+            L($"| fine-tune epochs | {o.FineTuneEpochs}, LR × {o.LearningRateDecay} at {(o.LearningRateSteps.Length == 0 ? "—" : string.Join(", ", o.LearningRateSteps))} |");
+        }
         L($"| SGD | batch {o.BatchSize}, LR {o.LearningRate}, momentum {o.Momentum}, weight decay {o.WeightDecay} |");
         L($"| augmentation | random crop padding {o.CropPadding}, horizontal flip {(o.HorizontalFlip ? "on" : "off")} |");
         L($"| seed | {run.Seed} |");
@@ -144,6 +165,8 @@ internal static class ReportWriter
         Raw("");
         Raw("![training curves](training-curves.png)");
         Raw("");
+        if (r.ArtEpochs > 0) ArtSection(b, r);
+        if (r.TimeBudget is { } budget) BudgetSection(b, budget);
         Raw("## Layers");
         Raw("");
         Raw("| layer | shape | weights | kept | density | ONNX encoding | ONNX bytes |");
@@ -195,6 +218,54 @@ internal static class ReportWriter
         Raw("");
         Raw("`model.zip` loads with Microsoft.ML + Microsoft.ML.ImageAnalytics + Microsoft.ML.OnnxTransformer (no TorchSharp); its input is one column `" + run.ScoringInput + "` (an image file path), its output `Score` (class probabilities in the order above) and `PredictedLabel`. `Consume.cs` shows how. `model.onnx` is the same network as standard ONNX (input `Features`, float " + F($"[N, {run.Channels}, {run.ImageSize}, {run.ImageSize}]") + ", raw 0–255 pixel values).");
         return b.ToString();
+    }
+
+    /// <summary>λ, the dense and pruned-copy train accuracies and their gap per ART epoch, and the gap plot.</summary>
+    private static void ArtSection(StringBuilder b, HyperSparseTrainingReport r)
+    {
+        void L(FormattableString s) => b.AppendLine(s.ToString(CultureInfo.InvariantCulture));
+        b.AppendLine("## ART: λ path and the pruned copy's gap");
+        b.AppendLine();
+        L($"After every ART epoch a magnitude-pruned copy (κ = {r.RequestedPruningRate}) is measured on the training data; the stop rule fires once the pruned copy's train accuracy, averaged over the stop window, is above the dense model's. Gap = dense − pruned copy (percentage points).");
+        b.AppendLine();
+        b.AppendLine("| ART epoch | λ | dense train acc | pruned-copy train acc | gap (pp) |");
+        b.AppendLine("|---:|---:|---:|---:|---:|");
+        foreach (var e in r.Epochs.Where(e => e.Phase == "Art"))
+            L($"| {e.PhaseEpoch + 1}{(r.SelectedArtEpoch == e.PhaseEpoch ? " (fine-tuned)" : "")} | {Lambda(e.Lambda)} | {e.TrainAccuracy:F2} % | {Pct(e.PrunedTrainAccuracy)} | {(e.AccuracyGap is { } g ? F($"{g:+0.00;-0.00;0.00}") : "—")} |");
+        b.AppendLine();
+        b.AppendLine("![pruned copy vs dense per ART epoch](art-gap.png)");
+        b.AppendLine();
+    }
+
+    /// <summary>Budget, time per phase, how ART ended, and every planning decision with its reason.</summary>
+    private static void BudgetSection(StringBuilder b, HyperSparseTimeBudgetReport t)
+    {
+        void L(FormattableString s) => b.AppendLine(s.ToString(CultureInfo.InvariantCulture));
+        b.AppendLine("## Time budget");
+        b.AppendLine();
+        L($"Budget {Duration(t.Budget.TotalSeconds)}; training used {Duration(t.UsedSeconds)} ({t.UsedSeconds / t.Budget.TotalSeconds:P1}). Reading the images and exporting the model are not part of the budget.");
+        b.AppendLine();
+        b.AppendLine("| phase | time | share of the budget |");
+        b.AppendLine("|---|---:|---:|");
+        foreach (var (phase, seconds) in new[] { ("warm-up", t.WarmupSeconds), ("ART (with pruning probes)", t.ArtSeconds), ("fine-tune", t.FineTuneSeconds) })
+            L($"| {phase} | {Duration(seconds)} | {seconds / t.Budget.TotalSeconds:P1} |");
+        b.AppendLine();
+        L($"ART ended: {(t.StopRuleFired ? "**the paper's stop rule fired**" : t.CapForcedPrune ? "**the cap forced the prune** before the stop rule fired" : "no ART (one-shot pruning)")}. Kept as given: {(t.FixedSettings.Count == 0 ? "nothing (every schedule setting was planned)" : string.Join(", ", t.FixedSettings))}.");
+        b.AppendLine();
+        if (t.Warnings.Count > 0)
+        {
+            b.AppendLine("Warnings:");
+            b.AppendLine();
+            foreach (var w in t.Warnings) b.AppendLine("- " + w);
+            b.AppendLine();
+        }
+        b.AppendLine("Planning decisions (time = training time used; epoch = epochs finished):");
+        b.AppendLine();
+        b.AppendLine("| time | epoch | phase | decision | why |");
+        b.AppendLine("|---:|---:|---|---|---|");
+        foreach (var d in t.Decisions)
+            L($"| {d.AtSeconds:F1} s | {d.Epoch} | {d.Phase} | {(d.Setting == "Warning" ? "**warning**" : $"{d.Setting} = {d.Value}")} | {d.Reason.Replace("|", "\\|", StringComparison.Ordinal)} |");
+        b.AppendLine();
     }
 
     private static string StopText(HyperSparseTrainingReport r, int cap) => r.ArtStopReason switch

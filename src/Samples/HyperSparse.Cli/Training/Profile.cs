@@ -54,17 +54,22 @@ internal sealed record Profile(
 
     public static Profile Named(string name) => All.Single(p => p.Name == name);
 
-    /// <summary>Copies the schedule into trainer options (everything else keeps the library's defaults).</summary>
-    public void ApplyTo(HyperSparseClassificationTrainer.Options options)
+    /// <summary>
+    /// Copies the schedule into trainer options (everything else keeps the library's defaults). With
+    /// <paramref name="timeBudget"/> the profile gives batch size, learning rate and augmentation only: the epoch counts, the
+    /// λ schedule and the fine-tune LR steps are left unset, so the trainer's time-budget planner chooses them.
+    /// </summary>
+    public void ApplyTo(HyperSparseClassificationTrainer.Options options, bool timeBudget = false)
     {
         options.BatchSize = BatchSize;
         options.LearningRate = LearningRate;
+        options.CropPadding = CropPadding;
+        if (timeBudget) return;
         options.WarmupEpochs = WarmupEpochs;
         options.LambdaInit = LambdaInit;
         options.LambdaGrowth = LambdaGrowth;
         options.MaxArtEpochs = MaxArtEpochs;
         options.FineTuneEpochs = FineTuneEpochs;
         options.LearningRateSteps = LearningRateSteps.ToArray();
-        options.CropPadding = CropPadding;
     }
 }

@@ -75,6 +75,8 @@ internal static class ProgressView
     private static void Update(ProgressTask task, string name, int done, int of, EpochProgress? last, TrainingMonitor monitor, bool upTo = false)
     {
         if (done > 0 && !task.IsStarted) task.StartTask();
+        // A time budget re-plans the phase lengths as it goes.
+        if (!task.IsFinished) task.MaxValue = Math.Max(of, Math.Max(done, 1));
         task.Value = done;
         var text = $"{name} {done}/{(upTo ? "≤" : "")}{of}";
         if (last is not null) text += "  " + Metrics(last);
@@ -82,9 +84,11 @@ internal static class ProgressView
         if (done >= of && !task.IsFinished && of > 0 && !upTo) task.StopTask();
     }
 
-    public static string EtaText(TrainingMonitor monitor) => monitor.Eta() is { } eta
-        ? (eta.UpperBound ? "ETA ≤ " : "ETA ≈ ") + Duration(eta.Remaining)
-        : "ETA —";
+    public static string EtaText(TrainingMonitor monitor) => monitor.Budget is { } budget
+        ? $"budget left {Duration(TimeSpan.FromSeconds(Math.Max(0, budget.Budget - budget.Used)))} of {Duration(TimeSpan.FromSeconds(budget.Budget))}"
+        : monitor.Eta() is { } eta
+            ? (eta.UpperBound ? "ETA ≤ " : "ETA ≈ ") + Duration(eta.Remaining)
+            : "ETA —";
 
     public static string Duration(TimeSpan t) => t.TotalHours >= 1
         ? string.Create(CultureInfo.InvariantCulture, $"{(int)t.TotalHours}h{t.Minutes:D2}m")

@@ -12,15 +12,20 @@ internal sealed record EpochProgress(
 /// Turns the trainer's <c>MLContext.Log</c> lines (source "HyperSparse", one per epoch, plus a few status lines) into
 /// progress: phase, epoch, λ, sparsity, accuracies and an ETA from the schedule and the measured epoch times.
 /// The per-epoch line is the only progress hook the library offers, so its wording is parsed here (see README).
+/// With a time budget the trainer also logs "Budget: … used, … left; plan: warm-up N, ART ≤ N, fine-tune N" after every
+/// epoch: the phase lengths follow the plan and the ETA is the budget left.
 /// </summary>
 internal sealed partial class TrainingMonitor(int warmupEpochs, int maxArtEpochs, int fineTuneEpochs, bool oneShot)
 {
     private readonly object gate = new();
     private readonly List<EpochProgress> epochs = new();
 
-    public int WarmupEpochs { get; } = warmupEpochs;
-    public int MaxArtEpochs { get; } = oneShot ? 0 : maxArtEpochs;
-    public int FineTuneEpochs { get; } = fineTuneEpochs;
+    public int WarmupEpochs { get; private set; } = warmupEpochs;
+    public int MaxArtEpochs { get; private set; } = oneShot ? 0 : maxArtEpochs;
+    public int FineTuneEpochs { get; private set; } = fineTuneEpochs;
+
+    /// <summary>With a time budget: the budget and the training time used, from the trainer's last "Budget:" line.</summary>
+    public (double Used, double Budget)? Budget { get; private set; }
 
     public int WarmupDone { get; private set; }
     public int ArtDone { get; private set; }
@@ -54,6 +59,18 @@ internal sealed partial class TrainingMonitor(int warmupEpochs, int maxArtEpochs
         if (!fromTrainer) return;
         // ML.NET's own channel lifecycle lines ("Channel started", "Channel finished. Elapsed …", "Channel disposed").
         if (rawMessage.StartsWith("Channel ", StringComparison.Ordinal)) return;
+        if (BudgetLine().Match(rawMessage) is { Success: true } budget)
+        {
+            // Not shown on its own: the budget left goes into the epoch line that follows, the plan into the bars.
+            lock (gate)
+            {
+                Budget = (Number(budget.Groups["used"].Value), Number(budget.Groups["budget"].Value));
+                WarmupEpochs = int.Parse(budget.Groups["warmup"].Value, CultureInfo.InvariantCulture);
+                if (budget.Groups["art"].Success) MaxArtEpochs = int.Parse(budget.Groups["art"].Value, CultureInfo.InvariantCulture);
+                FineTuneEpochs = int.Parse(budget.Groups["finetune"].Value, CultureInfo.InvariantCulture);
+            }
+            return;
+        }
         if (TryParseEpoch(rawMessage) is { } e)
         {
             lock (gate)
@@ -84,7 +101,7 @@ internal sealed partial class TrainingMonitor(int warmupEpochs, int maxArtEpochs
                 ArtFinishedAfter = int.Parse(stop.Groups[1].Value, CultureInfo.InvariantCulture);
                 StopRuleFired = true;
             }
-            else if (text.StartsWith("ART cap of", StringComparison.Ordinal)) ArtFinishedAfter = MaxArtEpochs;
+            else if (CapLine().Match(text) is { Success: true } cap) ArtFinishedAfter = int.Parse(cap.Groups[1].Value, CultureInfo.InvariantCulture);
             if (ResumedLine().Match(text) is { Success: true } resumed)
             {
                 DataRead = true;
@@ -100,11 +117,15 @@ internal sealed partial class TrainingMonitor(int warmupEpochs, int maxArtEpochs
         Status?.Invoke(text);
     }
 
-    /// <summary>Seconds left: remaining epochs × measured seconds per epoch of their kind. Upper bound while ART may still run to its cap.</summary>
+    /// <summary>
+    /// Seconds left: with a time budget, the budget left (the plan ends there); otherwise remaining epochs × measured seconds
+    /// per epoch of their kind, an upper bound while ART may still run to its cap.
+    /// </summary>
     public (TimeSpan Remaining, bool UpperBound)? Eta()
     {
         lock (gate)
         {
+            if (Budget is { } b) return (TimeSpan.FromSeconds(Math.Max(0, b.Budget - b.Used)), false);
             var plain = epochs.Where(e => e.Phase != "Art").TakeLast(5).Select(e => e.Seconds).DefaultIfEmpty().Average();
             var art = epochs.Where(e => e.Phase == "Art").TakeLast(5).Select(e => e.Seconds).DefaultIfEmpty().Average();
             if (plain <= 0 && art <= 0) return null;
@@ -154,6 +175,12 @@ internal sealed partial class TrainingMonitor(int warmupEpochs, int maxArtEpochs
     private static partial Regex SparsityField();
     [GeneratedRegex(@", (\S+) s$", RegexOptions.CultureInvariant)]
     private static partial Regex SecondsField();
+    private static double Number(string text) => double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+
+    [GeneratedRegex(@"^(?:HyperSparse: )?Budget: (?<used>\S+) s of (?<budget>\S+) s used, \S+ s left; plan: warm-up (?<warmup>\d+)(?:, ART ≤ (?<art>\d+))?, fine-tune (?<finetune>\d+)", RegexOptions.CultureInvariant)]
+    private static partial Regex BudgetLine();
+    [GeneratedRegex(@"^ART cap of (\d+) epochs", RegexOptions.CultureInvariant)]
+    private static partial Regex CapLine();
     [GeneratedRegex(@"^ART stop rule fired after (\d+) ART epochs", RegexOptions.CultureInvariant)]
     private static partial Regex StopLine();
     [GeneratedRegex(@"^Resumed from '.*' at epoch \d+ \((?<phase>\w+), phase epoch (?<pe>\d+)\)", RegexOptions.CultureInvariant)]

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Time-budget benchmark (issue #10): training with TrainingOptions.TimeBudget on Fashion-MNIST, one row per process
+# (src/Samples/HyperSparse.Bench, commands `budget` and `budget-render`).
+#
+# Rows (arch:κ:method:budget; methods hs = ART with the HyperSparse loss, l1 = ART with L1, magnitude = one-shot magnitude
+# pruning, dense = the same loop with κ → 0):
+#   LeNet-5 κ ∈ {0.9, 0.98} × HS-ART × {10, 30} min; ResNet-20 κ 0.98 HS-ART 60 min;
+#   LeNet-5 κ 0.98 30 min: L1-ART, one-shot magnitude, dense (the comparison beside HS-ART).
+# Each row prints budget, wall time, whether ART's stop rule fired, and test accuracy (t10k).
+#
+# Resumable: a finished row is cached in RESULTS and skipped on a rerun (same config); a row interrupted mid-way resumes
+# from its per-epoch checkpoints in WORK/<row>/checkpoints and the budget's clock continues where it stopped. So the long
+# rows can be run across sessions, e.g. `ROWS="resnet20:0.98:hs:60m" build/bench-budget.sh` in one and the rest in another.
+# docs/budget.md (a "## Training within a time budget" section that docs/benchmarks.md can include) is rendered from
+# whatever rows exist at the end of every run.
+#
+# Usage: build/bench-budget.sh [--quick] [--force]
+#   --quick   the same rows with tiny budgets (10m → 10s, 30m → 20s, 60m → 30s) on 2,000 training / 1,000 test images,
+#             written to artifacts/bench-budget-quick/ (docs/ untouched): checks the pipeline in ≈4 minutes.
+#   --force   recompute rows already in RESULTS.
+# Tunables (environment): ROWS (the row list above), RESULTS (docs/budget.jsonl), OUT (docs/budget.md),
+#   WORK (artifacts/bench-budget), EXTRA (more `budget` options for every row, e.g. "--threads 2"; they change the config).
+# Budget: the rows' budgets add up to 3 h 20 min of training, plus a minute or so per row for reading data and testing.
+# Fetches nothing from the web (a NuGet restore at most).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+unset HYPERSPARSE_MALLOC_TUNING   # would silently disable the trainer's allocator tuning
+
+QUICK=off FORCE=off ARGS_TEXT=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=on ;;
+    --force) FORCE=on ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    *) echo "bench-budget: unknown argument '$1' (see build/bench-budget.sh --help)" >&2; exit 2 ;;
+  esac
+  ARGS_TEXT+=" $1"
+  shift
+done
+
+DEFAULT_ROWS="lenet5:0.9:hs:10m lenet5:0.98:hs:10m lenet5:0.9:hs:30m lenet5:0.98:hs:30m resnet20:0.98:hs:60m lenet5:0.98:l1:30m lenet5:0.98:magnitude:30m lenet5:0.98:dense:30m"
+ROWS=${ROWS:-$DEFAULT_ROWS}
+EXTRA=${EXTRA:-}
+if [ "$QUICK" = on ]; then
+  RESULTS=${RESULTS:-artifacts/bench-budget-quick/budget.jsonl}
+  OUT=${OUT:-artifacts/bench-budget-quick/budget.md}
+  WORK=${WORK:-artifacts/bench-budget-quick}
+  SIZE=(--train 2000 --test 1000)
+  TRAIN=2000
+else
+  RESULTS=${RESULTS:-docs/budget.jsonl}
+  OUT=${OUT:-docs/budget.md}
+  WORK=${WORK:-artifacts/bench-budget}
+  SIZE=()
+  TRAIN=60000
+fi
+# --quick scales the budgets down; the row list keeps the real ones so the two runs have the same shape.
+quick_budget() { case "$1" in 10m) echo 10s ;; 30m) echo 20s ;; 60m) echo 30s ;; *) echo "$1" ;; esac; }
+
+ENV_TEXT=""
+[ "$ROWS" = "$DEFAULT_ROWS" ] || ENV_TEXT+="ROWS=\"$ROWS\" "
+[ -z "$EXTRA" ] || ENV_TEXT+="EXTRA=\"$EXTRA\" "
+COMMAND="${ENV_TEXT}build/bench-budget.sh${ARGS_TEXT}"
+REVISION=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
+
+PROJECT=src/Samples/HyperSparse.Bench
+echo "bench-budget: building $PROJECT (Release)"
+dotnet build "$PROJECT" -c Release -v q -nologo >/dev/null
+DLL="$ROOT/$PROJECT/bin/Release/net10.0/HyperSparse.Bench.dll"
+[ -f "$DLL" ] || { echo "bench-budget: $DLL not found after build" >&2; exit 1; }
+echo "bench-budget: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); rows cached in $RESULTS"
+
+START=$SECONDS
+RENDER_ROWS=""
+for row in $ROWS; do
+  IFS=: read -r arch kappa method budget <<<"$row"
+  [ "$QUICK" = on ] && budget=$(quick_budget "$budget")
+  RENDER_ROWS+=" $arch:$kappa:$method:$budget"
+  echo
+  # One process per row: a crash or an interrupt loses at most the epoch in progress (the row resumes from its checkpoints).
+  # shellcheck disable=SC2086  # EXTRA is a list of options
+  dotnet "$DLL" budget --arch "$arch" --kappa "$kappa" --method "$method" --budget "$budget" --results "$RESULTS" \
+    --work "$WORK" --force "$FORCE" --revision "$REVISION" "${SIZE[@]}" $EXTRA
+done
+
+echo
+dotnet "$DLL" budget-render --results "$RESULTS" --out "$OUT" --rows "${RENDER_ROWS# }" --train "$TRAIN" --command "$COMMAND"
+echo "bench-budget: report written to $OUT ($((SECONDS - START)) s)"

@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.HyperSparse;
+using Microsoft.ML.HyperSparse.Engine.Data;
+using Microsoft.ML.HyperSparse.Engine.Training;
+
+namespace Microsoft.ML.HyperSparse.Tests.MLNet;
+
+/// <summary>
+/// <see cref="HyperSparseClassificationTrainer.Options.TimeBudget"/> as users meet it: which settings count as explicit, and
+/// one short real run (LeNet-5 on 1,500 Fashion-MNIST images) that must end near its budget with the plan in the report.
+/// </summary>
+[TestClass]
+public sealed class HyperSparseTimeBudgetTests
+{
+    public sealed class Row
+    {
+        public float[] Features { get; set; } = Array.Empty<float>();
+        public uint Label { get; set; }
+    }
+
+    [TestMethod]
+    public void Options_SetterCalled_KnobIsExplicitOnlyWithABudget()
+    {
+        var defaults = new HyperSparseClassificationTrainer.Options { TimeBudget = TimeSpan.FromMinutes(20) };
+        Assert.AreEqual(ScheduleKnobs.None, defaults.ToEngine().FixedKnobs, "nothing set: the planner chooses every knob");
+        Assert.AreEqual(TimeSpan.FromMinutes(20), defaults.ToEngine().TimeBudget);
+
+        // Setting a knob to its default value still fixes it: the user said so.
+        var some = new HyperSparseClassificationTrainer.Options { TimeBudget = TimeSpan.FromMinutes(20), LambdaGrowth = 1.05, FineTuneEpochs = 30 };
+        Assert.AreEqual(ScheduleKnobs.LambdaGrowth | ScheduleKnobs.FineTuneEpochs, some.ToEngine().FixedKnobs);
+        some.LearningRateSteps = new[] { 10, 20 };
+        some.WarmupEpochs = 5;
+        some.MaxArtEpochs = 9;
+        some.LambdaInit = 1e-4;
+        Assert.AreEqual(ScheduleKnobs.All, some.ToEngine().FixedKnobs);
+        Assert.AreEqual(1.05, some.LambdaGrowth);
+
+        // Without a budget nothing is planned and the engine options (and so checkpoint fingerprints) are as before.
+        var plain = new HyperSparseClassificationTrainer.Options { LambdaGrowth = 1.3 };
+        Assert.AreEqual(ScheduleKnobs.None, plain.ToEngine().FixedKnobs);
+        Assert.IsNull(plain.ToEngine().TimeBudget);
+    }
+
+    [TestMethod]
+    public void Options_NonPositiveBudget_ThrowsNamingTheOption()
+    {
+        var ml = new MLContext();
+        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.HyperSparseClassification(
+            new HyperSparseClassificationTrainer.Options { TimeBudget = TimeSpan.Zero }));
+        Assert.AreEqual("TimeBudget", ex.ParamName);
+        StringAssert.Contains(ex.Message, "positive");
+    }
+
+    [TestMethod]
+    public void Fit_TimeBudget35Seconds_EndsNearTheBudgetAndReportsThePlan()
+    {
+        var dir = FashionMnist.TryLocate() ?? throw new AssertInconclusiveException("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
+        var images = FashionMnist.Read(dir, train: true, limit: 1500);
+        var ml = new MLContext(seed: 3);
+        var log = new List<string>();
+        ml.Log += (_, e) => { if (e.Source.Contains("HyperSparse", StringComparison.Ordinal)) lock (log) log.Add(e.RawMessage); };
+        var budget = TimeSpan.FromSeconds(35);
+        var options = new HyperSparseClassificationTrainer.Options
+        {
+            Architecture = HyperSparseArchitecture.LeNet5,
+            PruningRate = 0.9,
+            TimeBudget = budget,
+            BatchSize = 64,
+            LearningRate = 0.05,
+            CropPadding = 2,
+            HorizontalFlip = false,
+        };
+
+        var watch = Stopwatch.StartNew();
+        var model = ml.MulticlassClassification.Trainers.HyperSparseClassification(options).Fit(Data(ml, images));
+        var fitSeconds = watch.Elapsed.TotalSeconds;
+        var report = model.Report;
+        var plan = report.TimeBudget;
+
+        Assert.IsNotNull(plan);
+        var context = $"Fit {fitSeconds:F1} s, training {plan.UsedSeconds:F1} s of {budget.TotalSeconds} s\n" + string.Join("\n", plan.Decisions) + "\n" + string.Join("\n", report.Notes);
+        Assert.AreEqual(budget, plan.Budget);
+        // Within ~15 % of the budget (a busy shared box makes the last epochs slower than the planner measured).
+        Assert.IsTrue(plan.UsedSeconds >= 0.85 * budget.TotalSeconds && plan.UsedSeconds <= 1.15 * budget.TotalSeconds, context);
+        Assert.AreEqual(plan.UsedSeconds, plan.WarmupSeconds + plan.ArtSeconds + plan.FineTuneSeconds, 1.0, context);
+        Assert.IsTrue(plan.WarmupSeconds > 0 && plan.ArtSeconds > 0 && plan.FineTuneSeconds > 0, context);
+
+        // The plan is in the report: every knob the planner chose, with a reason; the run followed it.
+        foreach (var setting in new[] { "WarmupEpochs", "LambdaInit", "LambdaGrowth", "MaxArtEpochs", "FineTuneEpochs", "LearningRateSteps" })
+            Assert.IsTrue(plan.Decisions.Any(d => d.Setting == setting && d.Reason.Length > 20), setting + "\n" + context);
+        Assert.IsEmpty(plan.FixedSettings);
+        Assert.AreEqual(plan.PlannedWarmupEpochs, report.WarmupEpochs);
+        Assert.AreEqual(plan.PlannedFineTuneEpochs, report.FineTuneEpochs);
+        Assert.HasCount(report.ArtEpochs, plan.LambdaPath);
+        Assert.HasCount(report.ArtEpochs, plan.AccuracyGaps);
+        Assert.AreEqual(plan.PlannedLambdaInit, plan.LambdaPath[0]);
+        var art = report.Epochs.Where(e => e.Phase == "Art").ToList();
+        for (var k = 0; k < art.Count; k++)
+        {
+            Assert.AreEqual(art[k].Lambda, plan.LambdaPath[k]);
+            Assert.AreEqual(art[k].AccuracyGap!.Value, plan.AccuracyGaps[k], 1e-9);
+            if (k > 0) Assert.IsGreaterThanOrEqualTo(BudgetPlanner.MinGrowth - 1e-9, art[k].Lambda / art[k - 1].Lambda, "λ grows every ART epoch");
+        }
+        // The stop rule got its chance: it fired, or λ had grown past the range where it was expected to fire.
+        Assert.IsTrue(plan.StopRuleFired != plan.CapForcedPrune, context);
+        Assert.IsTrue(plan.StopRuleFired || plan.LambdaPath[^1] >= BudgetPlanner.FiringMargin * BudgetPlanner.FiringStepGuess(Microsoft.ML.HyperSparse.Engine.Models.Architecture.LeNet5) / 0.05, context);
+        if (plan.CapForcedPrune) Assert.IsTrue(report.Notes.Any(n => n.Contains("cap")), context);
+        Assert.AreEqual(61_470 - (long)Math.Floor(0.9 * 61_470) - 1, report.KeptWeights);
+
+        // Progress: the budget left after every epoch, and every decision, reached MLContext.Log.
+        Assert.AreEqual(report.Epochs.Count, log.Count(l => l.StartsWith("Budget: ", StringComparison.Ordinal)), context);
+        Assert.AreEqual(plan.Decisions.Count, log.Count(l => l.StartsWith("Plan: ", StringComparison.Ordinal)), context);
+        Assert.IsNotNull(report.ToJson());
+    }
+
+    private static IDataView Data(MLContext ml, ImageDataset images)
+    {
+        var rows = Enumerable.Range(0, images.Count).Select(i => new Row
+        {
+            Features = images.Pixels.AsSpan(i * images.ImageSize, images.ImageSize).ToArray(),
+            Label = (uint)images.Labels[i] + 1,
+        }).ToList();
+        var definition = SchemaDefinition.Create(typeof(Row));
+        definition["Features"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 1, 28, 28);
+        definition["Label"].ColumnType = new KeyDataViewType(typeof(uint), 10);
+        return ml.Data.LoadFromEnumerable(rows, definition);
+    }
+}
