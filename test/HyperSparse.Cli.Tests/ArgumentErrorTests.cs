@@ -130,11 +130,29 @@ public sealed class ArgumentErrorTests
     [DataRow("--limit", "0", "a positive number of images")]
     [DataRow("--channels", "2", "one of auto, 1, 3")]
     [DataRow("--seed", "x", "an integer ≥ 0")]
+    [DataRow("--time-budget", "20", "a positive duration with units s, m or h")]
+    [DataRow("--time-budget", "0m", "a positive duration with units s, m or h")]
     public void Train_BadValue_NamesOptionExpectedAndFound(string option, string value, string expected)
     {
         var r = Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o10"), option, value);
         Mentions(r, option, expected, $"'{value}'");
     }
+
+    [TestMethod]
+    [DataRow("90s", 90)]
+    [DataRow("20m", 1200)]
+    [DataRow("1.5h", 5400)]
+    [DataRow("1h30m", 5400)]
+    [DataRow("2m30s", 150)]
+    public void ParseDuration_SecondsMinutesHours(string text, double seconds) =>
+        Assert.AreEqual(TimeSpan.FromSeconds(seconds), CommandLine.ParseDuration(text));
+
+    [TestMethod]
+    [DataRow("20")]
+    [DataRow("m")]
+    [DataRow("20 min")]
+    [DataRow("-5m")]
+    public void ParseDuration_WithoutUnitsOrMalformed_IsNull(string text) => Assert.IsNull(CommandLine.ParseDuration(text));
 
     [TestMethod]
     public void Train_OptionGivenTwice_IsUsageError()

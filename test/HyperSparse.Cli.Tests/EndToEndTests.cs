@@ -72,7 +72,7 @@ public sealed class EndToEndTests
         Assert.Contains("fine-tune", train.Out);
         Assert.IsLessThan(60, elapsed.TotalSeconds, $"tiny train took {elapsed.TotalSeconds:F0} s");
 
-        string[] expected = { "model.zip", "model.onnx", "report.md", "report.json", "training-curves.png", "layer-density.png", "Consume.cs" };
+        string[] expected = { "model.zip", "model.onnx", "report.md", "report.json", "training-curves.png", "layer-density.png", "art-gap.png", "Consume.cs" };
         foreach (var file in expected) Assert.IsTrue(File.Exists(Path.Combine(output, file)), $"{file} missing\n{train}");
         Assert.IsEmpty(Directory.GetFiles(output, "*.tmp"), "no temporary files left");
 
@@ -95,7 +95,7 @@ public sealed class EndToEndTests
         }
 
         // PNG plots decode.
-        foreach (var png in new[] { "training-curves.png", "layer-density.png" })
+        foreach (var png in new[] { "training-curves.png", "layer-density.png", "art-gap.png" })
         {
             using var bitmap = SKBitmap.Decode(Path.Combine(output, png));
             Assert.IsNotNull(bitmap, png);
@@ -115,6 +115,8 @@ public sealed class EndToEndTests
         var markdown = File.ReadAllText(Path.Combine(output, "report.md"));
         Assert.Contains("## Layers", markdown);
         Assert.Contains("![training curves](training-curves.png)", markdown);
+        Assert.Contains("## ART: λ path and the pruned copy's gap", markdown);
+        Assert.DoesNotContain("## Time budget", markdown, "no budget, no budget section");
 
         // Consume.cs names the model's columns and classes.
         var consume = File.ReadAllText(Path.Combine(output, "Consume.cs"));
@@ -217,6 +219,39 @@ public sealed class EndToEndTests
             foreach (var text in new[] { "Pruned layers", "File:", "Dense:", "Bound:", "Input:    'Features' float [batch, 1, 28, 28]", "x × 0.003921569" })
                 Assert.Contains(text, table.Out);
         }
+    }
+
+    [TestMethod]
+    public void Train_TimeBudget_PlansTheScheduleKeepsGivenOverridesAndReportsIt()
+    {
+        var output = Path.Combine(root, "budget");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var train = CliRunner.Run("train", "--data", trainImages, "--out", output, "--arch", "lenet5", "--sparsity", "0.9", "--limit", "300",
+            "--time-budget", "20s", "--lambda-growth", "1.3", "--batch-size", "64", "--plain");
+        Assert.AreEqual(0, train.ExitCode, train.ToString());
+        Assert.Contains("time budget 20s", train.Out, "the header says the schedule is planned");
+        Assert.Contains("kept as given: η", train.Out, "the header names the override the planner keeps");
+        Assert.Contains("budget left", train.Out, "progress shows the budget left");
+        Assert.Contains("Plan: ", train.Out, "planning decisions are shown as they are taken");
+        Assert.Contains("Time budget 20s: training used", train.Out);
+
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json")));
+        var budget = json.RootElement.GetProperty("training").GetProperty("TimeBudget");
+        var used = budget.GetProperty("UsedSeconds").GetDouble();
+        Assert.IsTrue(used is >= 17 and <= 23, $"training used {used:F1} s of 20 s\n{train}");
+        CollectionAssert.AreEqual(new[] { "LambdaGrowth" }, budget.GetProperty("FixedSettings").EnumerateArray().Select(e => e.GetString()).ToArray());
+        Assert.AreEqual(1.3, budget.GetProperty("FinalLambdaGrowth").GetDouble(), "the given η is kept exactly");
+        var decisions = budget.GetProperty("Decisions").EnumerateArray().Select(d => d.GetProperty("Setting").GetString()).ToList();
+        CollectionAssert.IsSubsetOf(new[] { "TimeBudget", "WarmupEpochs", "LambdaInit", "FineTuneEpochs", "LearningRateSteps" }, decisions);
+        Assert.IsFalse(decisions.Contains("LambdaGrowth"), "η was given, so the planner never decides it");
+        Assert.AreEqual(20, json.RootElement.GetProperty("run").GetProperty("Schedule").GetProperty("TimeBudgetSeconds").GetDouble());
+
+        var markdown = File.ReadAllText(Path.Combine(output, "report.md"));
+        foreach (var text in new[] { "## Time budget", "| time budget | 20s", "Planning decisions", "| warm-up epochs |", "λ_init planned, η as given", "![pruned copy vs dense per ART epoch](art-gap.png)" })
+            Assert.Contains(text, markdown);
+        using var bitmap = SKBitmap.Decode(Path.Combine(output, "art-gap.png"));
+        Assert.IsNotNull(bitmap);
+        Assert.IsLessThan(90, watch.Elapsed.TotalSeconds);
     }
 
     [TestMethod]

@@ -63,6 +63,35 @@ public sealed class TrainingMonitorTests
     }
 
     [TestMethod]
+    public void OnLog_BudgetLine_FollowsThePlanAndEtaIsTheBudgetLeft()
+    {
+        var monitor = new TrainingMonitor(warmupEpochs: 60, maxArtEpochs: 300, fineTuneEpochs: 160, oneShot: false);
+        monitor.OnLog("HyperSparse", "HyperSparse: Warmup epoch 1 (global 1): loss 1.0, train acc 60.00 %, sparsity 0.00 %, 3.0 s");
+        var statuses = new List<string>();
+        monitor.Status += statuses.Add;
+        monitor.OnLog("HyperSparse", "Budget: 3.2 s of 600 s used, 596.8 s left; plan: warm-up 47, ART ≤ 61, fine-tune 80");
+        Assert.IsEmpty(statuses, "the budget line feeds the progress display; it is not printed on its own");
+        Assert.AreEqual(47, monitor.WarmupEpochs);
+        Assert.AreEqual(61, monitor.MaxArtEpochs);
+        Assert.AreEqual(80, monitor.FineTuneEpochs);
+        Assert.AreEqual((3.2, 600.0), monitor.Budget);
+        var eta = monitor.Eta()!.Value;
+        Assert.AreEqual(596.8, eta.Remaining.TotalSeconds, 1e-6);
+        Assert.IsFalse(eta.UpperBound);
+        Assert.AreEqual("budget left 9m56s of 10m00s", ProgressView.EtaText(monitor));
+
+        // A cap set by the budget is read from the trainer's line, not from the options.
+        monitor.OnLog("HyperSparse", "ART cap of 12 epochs (set by the time budget) reached without the stop rule firing; pruning anyway (pruned copy of ART epoch 11, 1-based).");
+        Assert.AreEqual(12, monitor.ArtFinishedAfter);
+        Assert.IsFalse(monitor.StopRuleFired);
+        // One-shot runs have no ART in their plan.
+        var oneShot = new TrainingMonitor(warmupEpochs: 60, maxArtEpochs: 300, fineTuneEpochs: 160, oneShot: true);
+        oneShot.OnLog("HyperSparse", "Budget: 3.2 s of 600 s used, 596.8 s left; plan: warm-up 100, fine-tune 80");
+        Assert.AreEqual(100, oneShot.WarmupEpochs);
+        Assert.AreEqual(0, oneShot.MaxArtEpochs);
+    }
+
+    [TestMethod]
     public void ResumeMismatch_ListsDifferingSettings()
     {
         var text = ResumeMismatch.TryDescribe(

@@ -120,7 +120,7 @@ public sealed class HyperSparseTimeBudgetTests
         var rows = Enumerable.Range(0, images.Count).Select(i => new Row
         {
             Features = images.Pixels.AsSpan(i * images.ImageSize, images.ImageSize).ToArray(),
-            Label = (uint)images.Labels[i] + 1,
+            Label = (uint)images.Labels[i],
         }).ToList();
         var definition = SchemaDefinition.Create(typeof(Row));
         definition["Features"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 1, 28, 28);
