@@ -14,7 +14,7 @@ public sealed class BudgetPlannerTests
     private const double Budget = 600;
     private const double LearningRate = 0.05;
     /// <summary>The planner's first guess of the firing λ for LeNet-5 at this LR.</summary>
-    private static readonly double GuessLambda = BudgetPlanner.FiringStepGuess(Architecture.LeNet5) / LearningRate;
+    private static readonly double GuessLambda = BudgetPlanner.FiringLambdaGuess(Architecture.LeNet5, LearningRate, BudgetPlanner.ReferenceStepsPerEpoch);
 
     private static BudgetSettings Settings(ScheduleKnobs fixedKnobs = ScheduleKnobs.None, bool oneShot = false, double budget = Budget) => new()
     {
@@ -24,7 +24,7 @@ public sealed class BudgetPlannerTests
         LearningRate = LearningRate,
         StopWindowHalfSize = 1,
         SafetyArtCap = 300,
-        FiringStepGuess = BudgetPlanner.FiringStepGuess(Architecture.LeNet5),
+        FiringLambdaGuess = GuessLambda,
     };
 
     /// <summary>A gap that closes linearly in ln λ from 30 pp at λ*/16 to −1 pp at <paramref name="firingLambda"/>, then stays there.</summary>
@@ -38,6 +38,15 @@ public sealed class BudgetPlannerTests
         CollectionAssert.AreEqual(new[] { 1, 2 }, BudgetPlanner.Steps(3));
         CollectionAssert.AreEqual(new[] { 1 }, BudgetPlanner.Steps(2));
         CollectionAssert.AreEqual(Array.Empty<int>(), BudgetPlanner.Steps(1));
+    }
+
+    [TestMethod]
+    public void FiringLambdaGuess_PerStepAtTheReferenceAndLargerForFewerStepsPerEpoch()
+    {
+        Assert.AreEqual(1.7e-4 / 0.05, BudgetPlanner.FiringLambdaGuess(Architecture.LeNet5, 0.05, 235), 1e-12);
+        Assert.AreEqual(2 * 1.7e-4 / 0.05, BudgetPlanner.FiringLambdaGuess(Architecture.LeNet5, 0.05, 235 / 4 + 1), 1e-4);
+        Assert.IsGreaterThan(BudgetPlanner.FiringLambdaGuess(Architecture.LeNet5, 0.05, 235), BudgetPlanner.FiringLambdaGuess(Architecture.ResNet20, 0.05, 235),
+            "batch-normalised networks need more λ");
     }
 
     [TestMethod]

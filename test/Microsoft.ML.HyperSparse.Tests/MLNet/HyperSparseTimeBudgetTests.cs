@@ -105,7 +105,7 @@ public sealed class HyperSparseTimeBudgetTests
         }
         // The stop rule got its chance: it fired, or λ had grown past the range where it was expected to fire.
         Assert.IsTrue(plan.StopRuleFired != plan.CapForcedPrune, context);
-        Assert.IsTrue(plan.StopRuleFired || plan.LambdaPath[^1] >= BudgetPlanner.FiringMargin * BudgetPlanner.FiringStepGuess(Microsoft.ML.HyperSparse.Engine.Models.Architecture.LeNet5) / 0.05, context);
+        Assert.IsTrue(plan.StopRuleFired || plan.LambdaPath[^1] >= BudgetPlanner.FiringMargin * BudgetPlanner.FiringLambdaGuess(Microsoft.ML.HyperSparse.Engine.Models.Architecture.LeNet5, 0.05, 1500 / 64 + 1), context);
         if (plan.CapForcedPrune) Assert.IsTrue(report.Notes.Any(n => n.Contains("cap")), context);
         Assert.AreEqual(61_470 - (long)Math.Floor(0.9 * 61_470) - 1, report.KeptWeights);
 

@@ -141,7 +141,7 @@ internal sealed partial class ArtTrainer
             sgd = NewOptimizer();
             stopRule = new ArtStopRule<Snapshot>(options.StopWindowHalfSize);
             schedule = TrainingSchedule.From(options);
-            if (options.TimeBudget is not null) planner = new BudgetPlanner(BudgetSettings.From(options));
+            if (options.TimeBudget is not null) planner = new BudgetPlanner(BudgetSettings.From(options, (train.Count + options.BatchSize - 1) / options.BatchSize));
             report = new TrainingReport
             {
                 Architecture = options.Architecture.ToString(),

@@ -42,10 +42,10 @@ internal sealed record BudgetSettings
     public required int StopWindowHalfSize { get; init; }
     /// <summary>Upper bound on ART epochs even when the budget would allow more (the options' cap).</summary>
     public required int SafetyArtCap { get; init; }
-    /// <summary>First guess of lr·λ at which ART's stop rule fires (per-step shrink of a small weight); refined from the gaps.</summary>
-    public required double FiringStepGuess { get; init; }
+    /// <summary>First guess of the λ at which ART's stop rule fires (<see cref="BudgetPlanner.FiringLambdaGuess"/>); refined from the gaps.</summary>
+    public required double FiringLambdaGuess { get; init; }
 
-    public static BudgetSettings From(TrainingOptions options) => new()
+    public static BudgetSettings From(TrainingOptions options, int stepsPerEpoch) => new()
     {
         BudgetSeconds = (options.TimeBudget ?? throw new ArgumentException("No time budget.", nameof(options))).TotalSeconds,
         Fixed = options.FixedKnobs,
@@ -53,7 +53,7 @@ internal sealed record BudgetSettings
         LearningRate = options.LearningRate,
         StopWindowHalfSize = options.StopWindowHalfSize,
         SafetyArtCap = options.MaxArtEpochs,
-        FiringStepGuess = BudgetPlanner.FiringStepGuess(options.Architecture),
+        FiringLambdaGuess = BudgetPlanner.FiringLambdaGuess(options.Architecture, options.LearningRate, stepsPerEpoch),
     };
 }
 
@@ -92,7 +92,7 @@ internal sealed class BudgetPlannerState
 /// (<see cref="OneShotWarmupShare"/> for one-shot pruning, which has no ART).</item>
 /// <item>λ_init and η, when warm-up ends: λ sweeps from 1/<see cref="SweepRange"/> of the estimated firing level λ* up to λ*
 /// by <see cref="ReachFraction"/> of the ART epochs that fit in <see cref="ArtShare"/> of the budget. λ* starts from
-/// lr·λ* = <see cref="FiringStepGuess"/> (measured with this engine) and is raised when the gaps say so.</item>
+/// <see cref="FiringLambdaGuess"/> (measured with this engine) and is raised when the gaps say so.</item>
 /// <item>η, after every ART epoch (raised, at most to <see cref="MaxGrowth"/>): λ must reach λ* by the planned epoch with the
 /// stop window's m epochs to spare, and <see cref="FiringMargin"/>·λ* by the last ART epoch that still leaves the minimum
 /// fine-tune (<see cref="MinFineTuneShare"/> of the budget, at least <see cref="MinFineTuneEpochs"/> epochs). Slower ART
@@ -152,16 +152,28 @@ internal sealed class BudgetPlanner
     private double Budget => settings.BudgetSeconds;
     private bool IsFixed(ScheduleKnobs knob) => (settings.Fixed & knob) != 0;
 
+    /// <summary>Steps per epoch at which <see cref="FiringStepGuess"/> was measured (Fashion-MNIST's 60,000 images at batch 256).</summary>
+    public const int ReferenceStepsPerEpoch = 235;
+
     /// <summary>
-    /// lr·λ at which ART's stop rule fired with this engine on Fashion-MNIST (docs/bench-size.md, README demo): LeNet-5
-    /// 1.1e-4 (κ 0.9) and 1.7e-4 (κ 0.98) at lr 0.05; ResNet-20 (batch norm makes conv weights scale-free, so much more
-    /// λ is needed) 2.9e-3 at κ 0.9. Only a starting point: the measured gaps raise it.
+    /// lr·λ at which ART's stop rule fired with this engine on Fashion-MNIST at <see cref="ReferenceStepsPerEpoch"/> steps per
+    /// epoch (README demo; docs/bench-size.md): LeNet-5 1.7e-4 at κ 0.98 (the same λ at 157 steps; κ 0.9 fired at 2/3 of it).
+    /// ResNet-20 (batch norm makes conv weights scale-free, so far more λ is needed): 2.9e-3 at κ 0.9 with 20 steps per epoch,
+    /// i.e. ≈8.5e-4 at the reference by <see cref="FiringLambdaGuess"/>'s scaling. Only a starting point: the gaps raise it.
     /// </summary>
     public static double FiringStepGuess(Architecture architecture) => architecture switch
     {
         Architecture.LeNet5 or Architecture.Mlp => 1.7e-4,
-        _ => 3e-3,
+        _ => 8.5e-4,
     };
+
+    /// <summary>
+    /// First guess of the λ at which the stop rule fires: <see cref="FiringStepGuess"/>/lr, times √(235 / steps per epoch).
+    /// Fewer steps per epoch need a larger λ (LeNet-5 on 3,000 images, 12 steps per epoch, fired near 2.4e-2 instead of
+    /// 3.4e-3); the square root sits between "λ per step" and "λ per epoch", which both mispredict one of the measurements.
+    /// </summary>
+    public static double FiringLambdaGuess(Architecture architecture, double learningRate, int stepsPerEpoch) =>
+        FiringStepGuess(architecture) / learningRate * Math.Sqrt((double)ReferenceStepsPerEpoch / Math.Max(1, stepsPerEpoch));
 
     /// <summary>Decisions taken since the last call (the trainer logs them; warnings also become report notes).</summary>
     public IReadOnlyList<PlanningDecision> TakeNew()
@@ -245,8 +257,9 @@ internal sealed class BudgetPlanner
         {
             var target = Math.Max(1, (int)Math.Round(share * Budget / w));
             var current = schedule.WarmupEpochs;
-            // Hysteresis: the first measurement always sets it; later ones only when it moves by 10 % or warm-up must end now.
-            if (done == 1 || target <= done || Math.Abs(target - current) >= Math.Max(1, current / 10))
+            // Hysteresis: the first measurement always sets it; later ones only when it moves by 10 % (at least 2 epochs) or
+            // warm-up must end now.
+            if (done == 1 || target <= done || Math.Abs(target - current) >= Math.Max(2, current / 10))
             {
                 var next = Math.Max(done, target);
                 if (next != current || done == 1)
@@ -308,7 +321,7 @@ internal sealed class BudgetPlanner
         var reach = Math.Max(1, Math.Min((int)Math.Round(ReachFraction * planned) - 1, cap - 1 - m));
 
         State.ReachArtEpoch = reach;
-        State.FiringLambda = settings.FiringStepGuess / settings.LearningRate;
+        State.FiringLambda = settings.FiringLambdaGuess;
         var target = State.FiringLambda;
         var lambdaInit = schedule.LambdaInit;
         var growth = schedule.LambdaGrowth;
@@ -342,7 +355,7 @@ internal sealed class BudgetPlanner
                 break;
         }
         schedule.SetLambdaPath(lambdaInit, growth);
-        var basis = F($"λ* ≈ {target:0.##e+0} (lr·λ* = {settings.FiringStepGuess:0.#e+0}, lr {settings.LearningRate}); ART is planned to stop within ≈{planned} epochs ({ArtShare:P0} of the budget) and may run {cap} before the minimum fine-tune");
+        var basis = F($"λ* ≈ {target:0.##e+0} (first guess for this network, learning rate and steps per epoch); ART is planned to stop within ≈{planned} epochs ({ArtShare:P0} of the budget) and may run {cap} before the minimum fine-tune");
         if (why is "both" or "init")
             Decide(epoch, "LambdaInit", F($"{lambdaInit:0.###e+0}"), F($"λ sweeps up from λ*/{target / lambdaInit:0.#}; {basis}."));
         if (why is "both" or "growth")
@@ -398,7 +411,7 @@ internal sealed class BudgetPlanner
     /// Raises λ* when the gap closes too slowly. The gap is modelled as linear in ln λ over the last ART epochs (it closes as
     /// λ grows geometrically); the λ where that line crosses −0.5 pp is where the stop rule is expected to fire.
     /// </summary>
-    private double MaxFiringLambda => MaxFiringFactor * settings.FiringStepGuess / settings.LearningRate;
+    private double MaxFiringLambda => MaxFiringFactor * settings.FiringLambdaGuess;
 
     private void UpdateFiringLambda(EpochObservation epoch)
     {
@@ -522,8 +535,11 @@ internal sealed class BudgetPlanner
         var target = Math.Max(MinFineTuneEpochs, done + Math.Max(0, (int)Math.Floor(left / f)));
         var current = schedule.FineTuneEpochs;
         var stepReached = schedule.LearningRateSteps.Any(s => s < done);
-        var shorten = target < current;
-        var lengthen = target >= current + Math.Max(1, current / 10) && !stepReached;
+        // Hysteresis against the noise of a shared machine: shorten only for a real overrun (1 % of the budget or half an
+        // epoch), lengthen only for a real surplus (5 % or two epochs) and only before the first LR step.
+        var end = epoch.ElapsedSeconds + (current - done) * f;
+        var shorten = target < current && end > Budget + Math.Max(0.01 * Budget, 0.5 * f);
+        var lengthen = target > current && end < Budget - Math.Max(0.05 * Budget, 2 * f) && !stepReached;
         if (!shorten && !lengthen) return;
         target = Math.Max(target, done);
         schedule.FineTuneEpochs = target;
@@ -560,7 +576,13 @@ internal sealed class BudgetPlanner
 
     private double ArtCost() => State.ArtCosts.Count > 0 ? Math.Max(1e-3, State.ArtCosts.TakeLast(3).Average()) : ArtCostRatio * WarmupCost();
 
-    private double FineTuneCost() => State.FineTuneCosts.Count > 0 ? Math.Max(1e-3, State.FineTuneCosts.TakeLast(3).Average()) : WarmupCost();
+    /// <summary>Fine-tune epoch time: the mean of the last 8 after the first (which also pays for the switch), else a warm-up epoch's.</summary>
+    private double FineTuneCost()
+    {
+        var costs = State.FineTuneCosts;
+        if (costs.Count == 0) return WarmupCost();
+        return Math.Max(1e-3, costs.Count == 1 ? costs[0] : costs.Skip(1).TakeLast(8).Average());
+    }
 
     /// <summary>Time kept for fine-tuning: the fixed length, or the minimum share/epochs.</summary>
     private double FineTuneReserve(TrainingSchedule schedule, double f) => IsFixed(ScheduleKnobs.FineTuneEpochs)
