@@ -27,9 +27,12 @@ public sealed class BudgetPlannerTests
         FiringLambdaGuess = GuessLambda,
     };
 
-    /// <summary>A gap that closes linearly in ln λ from 30 pp at λ*/16 to −1 pp at <paramref name="firingLambda"/>, then stays there.</summary>
+    /// <summary>
+    /// A gap that closes linearly in ln λ from 29 pp at λ*/16 to −1 pp at <paramref name="firingLambda"/>, then keeps
+    /// closing slowly (a pruned copy that stopped improving would never beat the stop rule's stored best).
+    /// </summary>
     private static Func<double, double> ClosingAt(double firingLambda) =>
-        lambda => Math.Max(-1, 30 * Math.Log(firingLambda / lambda) / Math.Log(16) - 1);
+        lambda => lambda < firingLambda ? 30 * Math.Log(firingLambda / lambda) / Math.Log(16) - 1 : -1 - Math.Log(lambda / firingLambda);
 
     [TestMethod]
     public void Steps_HalfAndThreeQuartersOfTheFineTune_AsThePapers80And120Of160()
@@ -143,6 +146,30 @@ public sealed class BudgetPlannerTests
     }
 
     [TestMethod]
+    public void Plan_FewArtEpochsFitAndTheyAreTwiceAsSlowAsGuessed_LambdaStillReachesTheMarginBeforeTheCap()
+    {
+        // A 35 s budget, warm-up epochs 2.5 s (the first 4.4 s), ART epochs 7 s where the planner guessed 3.5 s (1.4× warm-up).
+        // The gap never closes: the cap must come only after λ went past FiringMargin·λ*.
+        var run = new ScriptedRun(Settings(budget: 35), _ => 25, warmup: 2.5, warmupCost: e => e == 0 ? 4.4 : 2.5, artCost: _ => 7).Run();
+
+        Assert.IsFalse(run.StopRuleFired);
+        Assert.IsTrue(run.Decisions.Any(d => d.Setting == "MaxArtEpochs" && d.Reason.StartsWith("the cap forces the prune", StringComparison.Ordinal)), run.ToString());
+        Assert.IsGreaterThanOrEqualTo(BudgetPlanner.FiringMargin * GuessLambda * 0.999, run.Lambdas[^1], run.ToString());
+    }
+
+    [TestMethod]
+    public void Plan_ArtEpochsFarSlowerThanGuessed_CapBeforeTheMarginIsAWarning()
+    {
+        // ART epochs 3× the guess: only one fits before the minimum fine-tune. The plan cannot keep its promise and says so.
+        var run = new ScriptedRun(Settings(budget: 35), _ => 25, warmup: 2.5, warmupCost: e => e == 0 ? 4.4 : 2.5, artCost: _ => 10.5).Run();
+
+        Assert.AreEqual(1, run.ArtEpochs);
+        var warning = run.Decisions.Single(d => d.IsWarning);
+        StringAssert.Contains(warning.Reason, "before the stop rule has had its full chance");
+        StringAssert.Contains(warning.Reason, "ART ends after 1 epoch(s)");
+    }
+
+    [TestMethod]
     public void PlanFineTune_BudgetNearlyUsed_RunsTheMinimumFineTuneAndSaysSo()
     {
         // The fourth ART epoch takes 450 s (the machine got busy): after it the budget is used up.
@@ -221,6 +248,36 @@ public sealed class BudgetPlannerTests
     }
 
     [TestMethod]
+    [DataRow(1)]
+    [DataRow(2)]
+    [DataRow(3)]
+    [DataRow(4)]
+    public void Replan_NoisyEpochTimes_EndsWithinTenPercentOfTheBudget(int seed)
+    {
+        // A shared machine: every epoch takes 0.5× to 2× its usual time, at random.
+        var random = new Random(seed);
+        double Noise() => Math.Pow(2, random.NextDouble() * 2 - 1);
+        var run = new ScriptedRun(Settings(budget: 120), ClosingAt(GuessLambda), warmup: 1,
+            warmupCost: _ => 1 * Noise(), artCost: _ => 1.4 * Noise(), fineTuneCost: (_, _) => 1 * Noise()).Run();
+
+        Assert.IsTrue(run.EndSeconds is >= 108 and <= 132, run.ToString());
+        Assert.IsTrue(run.StopRuleFired, run.ToString());
+        Assert.IsLessThanOrEqualTo(6, run.Decisions.Count(d => d.Setting == "FineTuneEpochs"), "the fine-tune length does not chase every slow or fast epoch\n" + run);
+    }
+
+    [TestMethod]
+    public void Replan_ShortBudgetFineTuneFasterThanWarmup_LengthensToUseTheBudget()
+    {
+        // Measured on the busy test machine: a 35 s budget, the first warm-up epoch paying for set-up (4.7 s), warm-up
+        // epochs 3.8 s, ART epochs 1.6 s, fine-tune epochs 2.5 s.
+        var run = new ScriptedRun(Settings(budget: 35), ClosingAt(GuessLambda), warmup: 3.8, warmupCost: e => e == 0 ? 4.7 : 3.8,
+            artCost: _ => 1.6, fineTuneCost: (_, _) => 2.5).Run();
+
+        Assert.IsTrue(run.Decisions.Any(d => d.Setting == "FineTuneEpochs" && d.Reason.StartsWith("lengthened", StringComparison.Ordinal)), run.ToString());
+        Assert.IsTrue(run.EndSeconds is >= 31.5 and <= 35, run.ToString());
+    }
+
+    [TestMethod]
     public void Plan_OneShot_WarmupTakesArtsShareToo()
     {
         var run = new ScriptedRun(Settings(oneShot: true), ClosingAt(GuessLambda), warmup: 2).Run();
@@ -275,7 +332,7 @@ public sealed class BudgetPlannerTests
     private sealed class ScriptedRun
     {
         private readonly Func<double, double> gap;
-        private readonly double warmupCost;
+        private readonly Func<int, double> warmupCost;
         private readonly Func<int, double> artCost;
         private readonly Func<int, int, double> fineTuneCost;
         private readonly ArtStopRule<int> stopRule = new(1);
@@ -287,10 +344,11 @@ public sealed class BudgetPlannerTests
         private readonly List<double> plannedGrowths = new();
 
         public ScriptedRun(BudgetSettings settings, Func<double, double> gap, double warmup, double? art = null,
-            Func<int, double>? artCost = null, Func<int, int, double>? fineTuneCost = null, TrainingSchedule? schedule = null)
+            Func<int, double>? artCost = null, Func<int, int, double>? fineTuneCost = null, TrainingSchedule? schedule = null,
+            Func<int, double>? warmupCost = null)
         {
             this.gap = gap;
-            warmupCost = warmup;
+            this.warmupCost = warmupCost ?? (_ => warmup);
             var artSeconds = art ?? warmup * 1.4;
             this.artCost = artCost ?? (_ => artSeconds);
             this.fineTuneCost = fineTuneCost ?? ((_, _) => warmup);
@@ -324,7 +382,7 @@ public sealed class BudgetPlannerTests
                 switch (phase)
                 {
                     case TrainingPhase.Warmup:
-                        clock += warmupCost;
+                        clock += warmupCost(phaseEpoch);
                         observation = new EpochObservation(phase, phaseEpoch, clock, 85);
                         break;
                     case TrainingPhase.Art:

@@ -257,9 +257,9 @@ internal sealed class BudgetPlanner
         {
             var target = Math.Max(1, (int)Math.Round(share * Budget / w));
             var current = schedule.WarmupEpochs;
-            // Hysteresis: the first measurement always sets it; later ones only when it moves by 10 % (at least 2 epochs) or
+            // Hysteresis: the first measurement always sets it; later ones only when it moves by 20 % (at least 1 epoch) or
             // warm-up must end now.
-            if (done == 1 || target <= done || Math.Abs(target - current) >= Math.Max(2, current / 10))
+            if (done == 1 || target <= done || Math.Abs(target - current) >= Math.Max(1, current / 5))
             {
                 var next = Math.Max(done, target);
                 if (next != current || done == 1)
@@ -337,9 +337,13 @@ internal sealed class BudgetPlanner
                     lambdaInit = target / Math.Pow(growth, reach);
                 }
                 growth = Math.Max(growth, MinGrowth);
-                // The stop rule must get its chance: FiringMargin·λ* by the last ART epoch that fits.
-                if (cap >= 2 && lambdaInit * Math.Pow(growth, cap - 1) < FiringMargin * target)
-                    growth = Math.Min(MaxGrowth, Math.Pow(FiringMargin * target / lambdaInit, 1.0 / (cap - 1)));
+                // The stop rule must get its chance: FiringMargin·λ* by the last ART epoch that fits — planned for ART epochs
+                // twice as slow as the guess (it is only a guess until the first is measured; η cannot undo a λ_init too low).
+                var sure = Math.Max(1, cap / 2);
+                if (sure >= 2 && lambdaInit * Math.Pow(growth, sure - 1) < FiringMargin * target)
+                    growth = Math.Min(MaxGrowth, Math.Pow(FiringMargin * target / lambdaInit, 1.0 / (sure - 1)));
+                if (lambdaInit * Math.Pow(growth, sure - 1) < FiringMargin * target)
+                    lambdaInit = FiringMargin * target / Math.Pow(growth, sure - 1);
                 why = "both";
                 break;
             case (true, false):
@@ -357,7 +361,9 @@ internal sealed class BudgetPlanner
         schedule.SetLambdaPath(lambdaInit, growth);
         var basis = F($"λ* ≈ {target:0.##e+0} (first guess for this network, learning rate and steps per epoch); ART is planned to stop within ≈{planned} epochs ({ArtShare:P0} of the budget) and may run {cap} before the minimum fine-tune");
         if (why is "both" or "init")
-            Decide(epoch, "LambdaInit", F($"{lambdaInit:0.###e+0}"), F($"λ sweeps up from λ*/{target / lambdaInit:0.#}; {basis}."));
+            Decide(epoch, "LambdaInit", F($"{lambdaInit:0.###e+0}"), lambdaInit < target
+                ? F($"λ sweeps up from λ*/{target / lambdaInit:0.#}; {basis}.")
+                : F($"{lambdaInit / target:0.#}·λ*: so few ART epochs fit that λ starts in the range where the stop rule should fire; {basis}."));
         if (why is "both" or "growth")
             Decide(epoch, "LambdaGrowth", F($"{growth:0.####}"), F($"λ reaches λ* in ART epoch {1 + (int)Math.Ceiling(Math.Log(target / lambdaInit) / Math.Log(growth))} and {FiringMargin}·λ* by epoch {cap} at the latest; {basis}."));
         PredictFiring(epoch, schedule, -1, cap, "plan");
@@ -383,8 +389,11 @@ internal sealed class BudgetPlanner
                 schedule.MaxArtEpochs = k;
                 Decide(epoch, "MaxArtEpochs", k.ToString(CultureInfo.InvariantCulture),
                     F($"the cap forces the prune now: the {Math.Max(0, left):F0} s left fit only the minimum fine-tune ({reserve:F0} s), not another ART epoch ({a:F2} s); λ reached {epoch.Lambda:0.##e+0} (λ* ≈ {State.FiringLambda:0.##e+0})."));
+                if (epoch.Lambda < FiringMargin * State.FiringLambda)
+                    Warn(epoch, "shortart", F($"ART ends after {k} epoch(s) of {a:F2} s (the time left fits only the minimum fine-tune): λ reached {epoch.Lambda:0.##e+0}, short of {FiringMargin}·λ* ≈ {FiringMargin * State.FiringLambda:0.##e+0} (λ* as estimated from the gaps so far); the cap forces the prune before the stop rule has had its full chance (a longer budget would give it one)."));
             }
-            else if (fit > 0 && (cap < schedule.MaxArtEpochs || cap >= schedule.MaxArtEpochs + Math.Max(1, schedule.MaxArtEpochs / 10)))
+            // The cap only bites at the end (above); until then it is a projection, re-recorded when it moves by a quarter.
+            else if (fit > 0 && Math.Abs(cap - schedule.MaxArtEpochs) >= Math.Max(1, schedule.MaxArtEpochs / 4))
             {
                 schedule.MaxArtEpochs = cap;
                 Decide(epoch, "MaxArtEpochs", cap.ToString(CultureInfo.InvariantCulture),
@@ -486,7 +495,7 @@ internal sealed class BudgetPlanner
                 F($"raised from {old:0.####} for the ART epochs after {epoch.PhaseEpoch + 1}: λ (now {lambda:0.##e+0}) must reach λ* ≈ {target:0.##e+0} by ART epoch {epoch.PhaseEpoch + 1 + reachIn} and {FiringMargin}·λ* by epoch {epoch.PhaseEpoch + 1 + remaining}, the last that fits before the minimum fine-tune at {ArtCost():F2} s per ART epoch."));
         }
         if (required > MaxGrowth)
-            Warn(epoch, "maxgrowth", F($"λ can grow at most ×{MaxGrowth} per epoch; with {remaining} ART epoch(s) left it reaches {lambda * Math.Pow(MaxGrowth, remaining):0.##e+0}, short of {FiringMargin}·λ* ≈ {FiringMargin * target:0.##e+0}: the cap may force the prune."));
+            Warn(epoch, "maxgrowth", F($"λ can grow at most ×{MaxGrowth} per epoch; with {remaining} ART epoch(s) left it reaches {lambda * Math.Pow(MaxGrowth, remaining):0.##e+0}, short of {FiringMargin}·λ* ≈ {FiringMargin * target:0.##e+0}: the cap may force the prune before the stop rule has had its full chance."));
     }
 
     /// <summary>With λ_init/η fixed by the user: warns (once) when λ will not reach λ* before the last ART epoch that fits.</summary>
@@ -535,11 +544,13 @@ internal sealed class BudgetPlanner
         var target = Math.Max(MinFineTuneEpochs, done + Math.Max(0, (int)Math.Floor(left / f)));
         var current = schedule.FineTuneEpochs;
         var stepReached = schedule.LearningRateSteps.Any(s => s < done);
-        // Hysteresis against the noise of a shared machine: shorten only for a real overrun (1 % of the budget or half an
-        // epoch), lengthen only for a real surplus (5 % or two epochs) and only before the first LR step.
-        var end = epoch.ElapsedSeconds + (current - done) * f;
-        var shorten = target < current && end > Budget + Math.Max(0.01 * Budget, 0.5 * f);
-        var lengthen = target > current && end < Budget - Math.Max(0.05 * Budget, 2 * f) && !stepReached;
+        // Hysteresis against the noise of a shared machine: shorten only for a real overrun (2 % of the budget, one epoch,
+        // or a fifth of the fine-tune time still ahead — there is time to correct later), lengthen only for a real surplus
+        // (5 %, one epoch or that fifth) and only before the first LR step.
+        var ahead = (current - done) * f;
+        var end = epoch.ElapsedSeconds + ahead;
+        var shorten = target < current && end > Budget + Math.Max(Math.Max(0.02 * Budget, f), 0.2 * ahead);
+        var lengthen = target > current && end < Budget - Math.Max(Math.Max(0.05 * Budget, f), 0.2 * ahead) && !stepReached;
         if (!shorten && !lengthen) return;
         target = Math.Max(target, done);
         schedule.FineTuneEpochs = target;
@@ -566,22 +577,38 @@ internal sealed class BudgetPlanner
 
     // ---------------------------------------------------------------- estimates
 
-    /// <summary>Warm-up epoch time: the mean after the first epoch (which also pays for set-up) once there are two.</summary>
+    // Epoch times on a shared machine jump by 2× from one epoch to the next; medians keep one slow or fast epoch from
+    // re-planning the run, and still follow a lasting change within a few epochs.
+
+    /// <summary>Warm-up epoch time: the median of the last 8 after the first (which also pays for set-up) once there are two.</summary>
     private double WarmupCost()
     {
         var costs = State.WarmupCosts;
         if (costs.Count == 0) return Math.Max(1e-3, Budget / 100);
-        return Math.Max(1e-3, costs.Count == 1 ? costs[0] : costs.Skip(1).TakeLast(5).Average());
+        return Math.Max(1e-3, costs.Count == 1 ? costs[0] : Median(costs.Skip(1).TakeLast(8)));
     }
 
-    private double ArtCost() => State.ArtCosts.Count > 0 ? Math.Max(1e-3, State.ArtCosts.TakeLast(3).Average()) : ArtCostRatio * WarmupCost();
+    /// <summary>ART epoch time (pruning probe included): the median of the last 5, or a guess from the warm-up before the first.</summary>
+    private double ArtCost() => State.ArtCosts.Count > 0 ? Math.Max(1e-3, Median(State.ArtCosts.TakeLast(5))) : ArtCostRatio * WarmupCost();
 
-    /// <summary>Fine-tune epoch time: the mean of the last 8 after the first (which also pays for the switch), else a warm-up epoch's.</summary>
+    /// <summary>
+    /// Fine-tune epoch time: the median of the last 16 fine-tune epochs, filled up to 3 samples with the warm-up epoch time
+    /// (the same pass over the data) while there are fewer: one slow or fast epoch early in the fine-tune does not re-plan
+    /// it, a lasting change does within a few epochs.
+    /// </summary>
     private double FineTuneCost()
     {
-        var costs = State.FineTuneCosts;
-        if (costs.Count == 0) return WarmupCost();
-        return Math.Max(1e-3, costs.Count == 1 ? costs[0] : costs.Skip(1).TakeLast(8).Average());
+        var samples = State.FineTuneCosts.TakeLast(16).ToList();
+        var prior = WarmupCost();
+        while (samples.Count < 3) samples.Add(prior);
+        return Math.Max(1e-3, Median(samples));
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        var n = sorted.Count;
+        return n == 0 ? 0 : n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 
     /// <summary>Time kept for fine-tuning: the fixed length, or the minimum share/epochs.</summary>
