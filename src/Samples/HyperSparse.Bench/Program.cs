@@ -57,7 +57,7 @@ namespace HyperSparse.Bench
             "       HyperSparse.Bench budget --arch lenet5|resnet20 --method hs|l1|magnitude|dense [--kappa 0.98] --budget 10m\n" +
             "                              --results FILE [--work DIR] [--train 60000] [--test 10000] [--batch N] [--lr 0.05]\n" +
             "                              [--crop 2] [--flip on] [--seed 42] [--threads 2] [--force on|off] [--revision TEXT]\n" +
-            "       HyperSparse.Bench budget-render --results FILE [--out FILE.md] [--rows 'arch:κ:method:budget ...'] [--train N] [--command TEXT]\n" +
+            "       HyperSparse.Bench budget-render --results FILE [--out FILE.md] [--rows 'arch:κ:method:budget ...'] [--command TEXT]\n" +
             "Defaults: input = the arch's natural shape (1x28x28, Fashion-MNIST; vgg19: 3x32x32), steps 50, warmup 5,\n" +
             "malloc on, hs off. --max-seconds stops the measured loop early once that much time was spent (n is reported).\n" +
             "size: the schedule defaults per arch are in SizeBenchmark.Defaults; a row is reused when its whole config matches.";

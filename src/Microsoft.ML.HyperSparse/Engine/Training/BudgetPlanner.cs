@@ -309,6 +309,11 @@ internal sealed class BudgetPlanner
         var left = Budget - epoch.ElapsedSeconds;
         var reserve = FineTuneReserve(schedule, FineTuneCost());
         var fit = Math.Max(1, (int)((left - reserve) / a));
+        // Every phase runs at least once (the paper's rules); a budget that cannot hold that is said so, not hidden.
+        if (left - reserve < 2 * a && left - reserve >= a)
+            Warn(epoch, "oneart", F($"only one ART epoch (≈{a:F1} s) fits before the minimum fine-tune ({reserve:F0} s): ART runs at the estimated firing λ, without the sweep up to it that lets the stop rule choose; a longer budget gives ART room."));
+        if (left - reserve < a)
+            Warn(epoch, "short", F($"the budget is too short for this network and data: {Math.Max(0, left):F0} s are left after warm-up, but one ART epoch (≈{a:F1} s) and the minimum fine-tune ({reserve:F0} s) need {a + reserve:F0} s; the run will end ≈{a + reserve - left:F0} s past the budget."));
         if (!IsFixed(ScheduleKnobs.MaxArtEpochs))
         {
             schedule.MaxArtEpochs = Math.Min(settings.SafetyArtCap, fit);
@@ -339,11 +344,13 @@ internal sealed class BudgetPlanner
                 growth = Math.Max(growth, MinGrowth);
                 // The stop rule must get its chance: FiringMargin·λ* by the last ART epoch that fits — planned for ART epochs
                 // twice as slow as the guess (it is only a guess until the first is measured; η cannot undo a λ_init too low).
-                var sure = Math.Max(1, cap / 2);
-                if (sure >= 2 && lambdaInit * Math.Pow(growth, sure - 1) < FiringMargin * target)
-                    growth = Math.Min(MaxGrowth, Math.Pow(FiringMargin * target / lambdaInit, 1.0 / (sure - 1)));
-                if (lambdaInit * Math.Pow(growth, sure - 1) < FiringMargin * target)
-                    lambdaInit = FiringMargin * target / Math.Pow(growth, sure - 1);
+                // With a single ART epoch there is nothing to sweep: it runs at λ* (the warning above says the budget is short).
+                var sure = cap >= 2 ? Math.Max(2, cap / 2) : 1;
+                var wanted = sure >= 2 ? FiringMargin * target : target;
+                if (sure >= 2 && lambdaInit * Math.Pow(growth, sure - 1) < wanted)
+                    growth = Math.Min(MaxGrowth, Math.Pow(wanted / lambdaInit, 1.0 / (sure - 1)));
+                if (lambdaInit * Math.Pow(growth, sure - 1) < wanted)
+                    lambdaInit = wanted / Math.Pow(growth, sure - 1);
                 why = "both";
                 break;
             case (true, false):
@@ -365,7 +372,7 @@ internal sealed class BudgetPlanner
                 ? F($"λ sweeps up from λ*/{target / lambdaInit:0.#}; {basis}.")
                 : F($"{lambdaInit / target:0.#}·λ*: so few ART epochs fit that λ starts in the range where the stop rule should fire; {basis}."));
         if (why is "both" or "growth")
-            Decide(epoch, "LambdaGrowth", F($"{growth:0.####}"), F($"λ reaches λ* in ART epoch {1 + (int)Math.Ceiling(Math.Log(target / lambdaInit) / Math.Log(growth))} and {FiringMargin}·λ* by epoch {cap} at the latest; {basis}."));
+            Decide(epoch, "LambdaGrowth", F($"{growth:0.####}"), F($"{(lambdaInit >= target ? "λ starts at or above λ*" : $"λ reaches λ* in ART epoch {1 + (int)Math.Ceiling(Math.Log(target / lambdaInit) / Math.Log(growth))}")} and {FiringMargin}·λ* by epoch {cap} at the latest; {basis}."));
         PredictFiring(epoch, schedule, -1, cap, "plan");
         if (!IsFixed(ScheduleKnobs.FineTuneEpochs))
             schedule.FineTuneEpochs = Math.Max(MinFineTuneEpochs, (int)((left - planned * a) / FineTuneCost()));
