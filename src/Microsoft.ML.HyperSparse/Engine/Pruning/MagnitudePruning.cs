@@ -45,12 +45,8 @@ internal static class MagnitudePruning
         float threshold;
         using (var magnitudes = Magnitudes(layers.Select(l => (Tensor)l.Weight)))
             threshold = Threshold(magnitudes, pruningRate);
-        return new PruningMask(layers.Select(l =>
-        {
-            using var abs = l.Weight.detach().abs();
-            using var keep = abs.gt(threshold);
-            return (l.Name, keep.to_type(ScalarType.Float32));
-        }).ToList());
+        using var scope = NewDisposeScope();
+        return new PruningMask(layers.Select(l => (l.Name, l.Weight.detach().abs().gt(threshold).to_type(ScalarType.Float32).MoveToOuterDisposeScope())).ToList());
     }
 
     /// <summary>Computes the mask and zeroes the pruned weights in place.</summary>

@@ -138,6 +138,9 @@ internal sealed partial class ArtTrainer
             if (options.CheckpointDirectory is not null)
             {
                 Directory.CreateDirectory(options.CheckpointDirectory);
+                // A process killed inside a checkpoint write leaves its temporary file; the checkpoints themselves are whole.
+                foreach (var file in new Checkpoints.CheckpointDirectory(options.CheckpointDirectory).RemoveLeftoverTemporaryFiles())
+                    owner.log?.Invoke($"Removed '{file}', the temporary file of an interrupted checkpoint write.");
                 if (options.Resume) TryResume();
             }
             var regularizer = options.Method == PruningMethod.Art ? WeightRegularizer.Create(options.Regularizer, options.PruningRate) : null;
@@ -309,12 +312,12 @@ internal sealed partial class ArtTrainer
 
         private double CurrentSparsity()
         {
+            using var scope = NewDisposeScope();
             using var _ = no_grad();
             long zeros = 0, total = 0;
             foreach (var w in weights)
             {
-                using var z = w.eq(0).sum();
-                zeros += z.item<long>();
+                zeros += w.eq(0).sum().item<long>();
                 total += w.numel();
             }
             return (double)zeros / total;
@@ -343,9 +346,10 @@ internal sealed partial class ArtTrainer
 
         private static PruningMask MaskFromZeros(IReadOnlyList<PrunableLayer> layers)
         {
+            using var scope = NewDisposeScope();
             using var _ = no_grad();
             // A magnitude-pruned copy keeps exactly its non-zero weights (kept means |w| > τ ≥ 0).
-            return new PruningMask(layers.Select(l => (l.Name, l.Weight.detach().ne(0).to_type(ScalarType.Float32))).ToList());
+            return new PruningMask(layers.Select(l => (l.Name, l.Weight.detach().ne(0).to_type(ScalarType.Float32).MoveToOuterDisposeScope())).ToList());
         }
 
         private static void CopyState(nn.Module source, nn.Module target)
@@ -365,8 +369,9 @@ internal sealed partial class ArtTrainer
 
         public static Snapshot Of(nn.Module module)
         {
+            using var scope = NewDisposeScope();
             using var _ = no_grad();
-            return new Snapshot(module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone()));
+            return new Snapshot(module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().MoveToOuterDisposeScope()));
         }
 
         public static Snapshot From(Dictionary<string, Tensor> tensors) => new(tensors);
