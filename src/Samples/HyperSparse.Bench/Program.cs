@@ -9,6 +9,8 @@
 //           Compact ONNX, checks them in ONNX Runtime and caches one row in --results (skipped when already there):
 //           dotnet run -c Release --project src/Samples/HyperSparse.Bench -- size --arch lenet5 --kappa 0.98 --results rows.jsonl
 //   size-report  writes the markdown for the cached rows (build/bench-size.sh drives both).
+//   memory  trains LeNet-5 (≥ 10 epochs) on a Fashion-MNIST slice and prints RSS, managed heap and live tensors after every
+//           epoch, then the RSS growth from epoch 2 to 10 (build/bench-memory.sh drives it).
 using HyperSparse.Bench;
 
 try
@@ -25,7 +27,8 @@ try
         "report" => StepReport.Run(options),
         "size" => SizeBenchmark.Run(options),
         "size-report" => SizeReport.Run(options),
-        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'size' or 'size-report'."),
+        "memory" => MemoryBenchmark.Run(options),
+        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'size', 'size-report' or 'memory'."),
     };
 }
 catch (ArgumentException ex)
@@ -49,6 +52,9 @@ namespace HyperSparse.Bench
             "                              [--fine-tune-epochs N] [--lr-steps a,b] [--lambda-init X] [--lambda-growth X]\n" +
             "                              [--crop N] [--seed N] [--threads N] [--verify N]\n" +
             "       HyperSparse.Bench size-report --results FILE [--out FILE.md] [--command TEXT] [--results-name TEXT]\n" +
+            "       HyperSparse.Bench memory [--train 10000] [--batch 256] [--warmup-epochs 4] [--art-cap 4] [--fine-tune-epochs 6]\n" +
+            "                                [--threads 2] [--seed 7] [--from 2] [--to 10] [--max-growth 5] [--checkpoints on|off]\n" +
+            "                                [--collect on|off]\n" +
             "Defaults: input = the arch's natural shape (1x28x28, Fashion-MNIST; vgg19: 3x32x32), steps 50, warmup 5,\n" +
             "malloc on, hs off. --max-seconds stops the measured loop early once that much time was spent (n is reported).\n" +
             "size: the schedule defaults per arch are in SizeBenchmark.Defaults; a row is reused when its whole config matches.";
