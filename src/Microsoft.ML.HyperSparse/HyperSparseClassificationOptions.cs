@@ -89,6 +89,15 @@ public sealed partial class HyperSparseClassificationTrainer
         /// <summary>κ: the fraction of prunable (conv and linear) weights set to zero, in (0, 1). Default 0.9.</summary>
         public double PruningRate { get; set; } = 0.9;
 
+        /// <summary>
+        /// Minimum number of weights every pruned layer keeps, ≥ 0. At very high κ (e.g. 0.998) the paper's global magnitude
+        /// rule can prune a whole layer and disconnect the network (the report lists such layers in
+        /// <see cref="HyperSparseTrainingReport.CollapsedLayers"/>); with a minimum, a layer below it keeps its largest-magnitude
+        /// weights and the same number of the smallest kept weights of other layers are pruned instead, so the total stays
+        /// exactly at κ. Default 0 (the paper's rule).
+        /// </summary>
+        public int MinWeightsPerLayer { get; set; }
+
         /// <summary>How sparsity is reached. Default <see cref="HyperSparsePruningMethod.AdaptiveRegularizedTraining"/>.</summary>
         public HyperSparsePruningMethod Method { get; set; } = HyperSparsePruningMethod.AdaptiveRegularizedTraining;
 
@@ -190,6 +199,7 @@ public sealed partial class HyperSparseClassificationTrainer
                 _ => RegularizerKind.HyperSparse,
             },
             PruningRate = PruningRate,
+            MinWeightsPerLayer = MinWeightsPerLayer,
             LambdaInit = LambdaInit,
             LambdaGrowth = LambdaGrowth,
             WarmupEpochs = WarmupEpochs,

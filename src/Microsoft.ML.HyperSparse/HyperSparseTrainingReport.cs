@@ -58,6 +58,7 @@ public sealed class HyperSparseTrainingReport
             bytesByName.TryGetValue(l.Name, out var onnxLayer);
             return new HyperSparseLayer(l.Name, l.Shape, l.Total, l.Kept, l.Sparsity, onnxLayer?.Encoding.ToString() ?? "", onnxLayer?.WeightBytes ?? 0);
         }).ToArray();
+        CollapsedLayers = report.CollapsedLayers.Select(l => l.Name).ToArray();
         OnnxBytes = size.ShippedBytes;
         DenseOnnxBytes = size.DenseBytes;
         BoundBytes = size.BoundBytes;
@@ -91,7 +92,7 @@ public sealed class HyperSparseTrainingReport
     public double? FinalValidationAccuracy { get; }
     /// <summary>Training wall-clock seconds.</summary>
     public double TotalSeconds { get; }
-    /// <summary>Notes: cap reached, resumed from a checkpoint, skipped corrupt checkpoints.</summary>
+    /// <summary>Notes: cap reached, resumed from a checkpoint, skipped corrupt checkpoints, collapsed layers.</summary>
     public IReadOnlyList<string> Notes { get; }
     /// <summary>Class names in key order.</summary>
     public IReadOnlyList<string> ClassNames { get; }
@@ -99,6 +100,11 @@ public sealed class HyperSparseTrainingReport
     public IReadOnlyList<HyperSparseEpoch> Epochs { get; }
     /// <summary>Every prunable layer in order.</summary>
     public IReadOnlyList<HyperSparseLayer> Layers { get; }
+    /// <summary>
+    /// Layers that kept none of their weights (layer collapse: the network's output no longer depends on the image);
+    /// empty when every layer kept some. <see cref="Notes"/> carries a warning for each.
+    /// </summary>
+    public IReadOnlyList<string> CollapsedLayers { get; }
     /// <summary>Size of the exported ONNX file in bytes.</summary>
     public long OnnxBytes { get; }
     /// <summary>Size the same model takes with dense weights.</summary>

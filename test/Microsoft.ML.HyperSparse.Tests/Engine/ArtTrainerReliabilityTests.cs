@@ -217,6 +217,66 @@ public sealed class ArtTrainerReliabilityTests
         }
     }
 
+    [TestMethod]
+    public void ArtTrainer_Train_Kappa0998_ReportsCollapsedLayersAndMinWeightsPerLayerKeepsEveryLayerAtTheSameTotal()
+    {
+        // κ = 0.998 keeps 61,470 − 61,347 − 1 = 122 weights of LeNet-5. Measured with this seed: the global rule keeps
+        // conv1 73, conv2 0, fc1 0, fc2 3, fc3 46 — two layers are empty and the output no longer depends on the image.
+        // With a minimum of 10: 70, 10, 10, 10, 22.
+        var options = Small() with { PruningRate = 0.998, WarmupEpochs = 2, MaxArtEpochs = 2, FineTuneEpochs = 2 };
+        var logs = new List<string>();
+        using (var paper = new ArtTrainer(options, log: logs.Add).Train(train, null, norm))
+        {
+            var collapsed = paper.Report.CollapsedLayers.Select(l => l.Name).ToList();
+            Assert.IsNotEmpty(collapsed, "at κ = 0.998 the paper's rule collapses a layer: " + Describe(paper.Report));
+            foreach (var name in collapsed)
+            {
+                Assert.IsTrue(paper.Report.Notes.Any(n => n.StartsWith($"Layer collapse: '{name}'", StringComparison.Ordinal)), string.Join("\n", paper.Report.Notes));
+                Assert.IsTrue(logs.Any(l => l.StartsWith("Warning: Layer collapse", StringComparison.Ordinal) && l.Contains(name, StringComparison.Ordinal)));
+            }
+            Assert.AreEqual(122L, paper.Report.KeptWeights);
+            AssertFinite(paper);
+        }
+
+        using var kept = new ArtTrainer(options with { MinWeightsPerLayer = 10 }).Train(train, null, norm);
+        Assert.IsEmpty(kept.Report.CollapsedLayers.ToList(), Describe(kept.Report));
+        Assert.IsTrue(kept.Report.Layers.All(l => l.Kept >= 10), Describe(kept.Report));
+        Assert.AreEqual(122L, kept.Report.KeptWeights, "the total stays exactly at κ");
+        var nonZero = kept.Model.PrunableLayers().Select(l => { using var c = l.Weight.count_nonzero(); return c.item<long>(); }).ToList();
+        CollectionAssert.AreEqual(kept.Report.Layers.Select(l => l.Kept).ToList(), nonZero, "the weights are zero where the mask says");
+        Assert.IsFalse(kept.Report.Notes.Any(n => n.StartsWith("Layer collapse", StringComparison.Ordinal)));
+        AssertFinite(kept);
+    }
+
+    [TestMethod]
+    public void ArtTrainer_Train_MinWeightsPerLayerBeyondWhatKappaKeeps_FailsBeforeTheFirstEpoch()
+    {
+        var epochs = 0;
+        var trainer = new ArtTrainer(Small() with { PruningRate = 0.998, MinWeightsPerLayer = 30 }, _ => epochs++);
+        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => trainer.Train(train, null, norm));
+        Assert.AreEqual("MinWeightsPerLayer", ex.ParamName);
+        StringAssert.Contains(ex.Message, "needs 150 kept weights over 5 layers, but the pruning rate keeps only 122");
+        Assert.AreEqual(0, epochs);
+    }
+
+    private static string Describe(TrainingReport report) =>
+        string.Join(", ", report.Layers.Select(l => $"{l.Name} {l.Kept}/{l.Total}"));
+
+    /// <summary>No NaN or infinity in the report, the weights, or the logits of a batch of real images.</summary>
+    private static void AssertFinite(TrainingResult result)
+    {
+        foreach (var e in result.Report.Epochs)
+            Assert.IsTrue(double.IsFinite(e.TrainLoss) && double.IsFinite(e.TrainAccuracy) && double.IsFinite(e.Sparsity)
+                && double.IsFinite(e.PrunedTrainAccuracy ?? 0), $"epoch {e.Epoch}: {e}");
+        foreach (var (name, t) in result.Model.state_dict())
+            Assert.IsTrue(t.isfinite().all().item<bool>(), $"tensor '{name}' has a NaN or infinity");
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        var loader = new BatchLoader(train, 64, norm, Augmentation.None, shuffle: false, seed: 0);
+        var (images, _) = loader.Epoch(0).First().ToTensors();
+        Assert.IsTrue(result.Model.call(images).isfinite().all().item<bool>(), "logits are finite");
+    }
+
     internal static void AssertSameWeights(ImageClassifier a, ImageClassifier b)
     {
         var sa = a.state_dict();

@@ -134,6 +134,10 @@ internal sealed partial class ArtTrainer
 
         public TrainingResult Execute()
         {
+            // A per-layer minimum the pruning rate cannot pay for fails now, not after the warm-up.
+            var total = layers.Sum(l => l.Count);
+            MagnitudePruning.CheckMinimumPerLayer(total - MagnitudePruning.ThresholdIndex(total, options.PruningRate) - 1,
+                layers.Sum(l => Math.Min(options.MinWeightsPerLayer, l.Count)), options.MinWeightsPerLayer, layers.Count);
             model.train();
             if (options.CheckpointDirectory is not null)
             {
@@ -152,7 +156,7 @@ internal sealed partial class ArtTrainer
                 switch (phase)
                 {
                     case TrainingPhase.Warmup when phaseEpoch >= options.WarmupEpochs:
-                        if (options.Method == PruningMethod.OneShotMagnitude) BeginFineTune(MagnitudePruning.Prune(layers, options.PruningRate), null);
+                        if (options.Method == PruningMethod.OneShotMagnitude) BeginFineTune(MagnitudePruning.Prune(layers, options.PruningRate, options.MinWeightsPerLayer), null);
                         else { phase = TrainingPhase.Art; phaseEpoch = 0; }
                         continue;
                     case TrainingPhase.Warmup:
@@ -180,7 +184,7 @@ internal sealed partial class ArtTrainer
             // Probe: a magnitude-pruned copy of the model, measured on the (augmented) training data in eval mode.
             probe ??= ModelFactory.Create(options.Architecture, model.Input, model.ClassCount);
             CopyState(model, probe);
-            MagnitudePruning.Prune(probe.PrunableLayers(), options.PruningRate).Dispose();
+            MagnitudePruning.Prune(probe.PrunableLayers(), options.PruningRate, options.MinWeightsPerLayer).Dispose();
             var prunedAccuracy = Evaluate(probe, probeLoader, epoch).Accuracy;
             var entry = new ArtStopRule<Snapshot>.Entry(artEpoch, prunedAccuracy, Snapshot.Of(probe));
             var (stop, evicted) = stopRule.Push(entry, denseAccuracy);
@@ -327,6 +331,13 @@ internal sealed partial class ArtTrainer
         {
             mask ??= MaskFromZeros(layers);
             report.Layers = layers.Select((l, i) => new LayerSparsity(l.Name, l.Shape, l.Count, PruningMask.KeptIn(mask.Layers[i].Mask))).ToList();
+            foreach (var collapsed in report.Layers.Where(l => l.Kept == 0))
+            {
+                report.Notes.Add($"Layer collapse: '{collapsed.Name}' kept none of its {collapsed.Total:N0} weights at κ = {options.PruningRate}, so the " +
+                                 "network is disconnected there and its output no longer depends on the image. Set MinWeightsPerLayer " +
+                                 "(CLI: --min-weights-per-layer) to keep some weights in every layer at the same total sparsity.");
+                owner.log?.Invoke("Warning: " + report.Notes[^1]);
+            }
             var result = new TrainingResult { Model = model, Mask = mask, Report = report, Normalization = normalization };
             mask = null;
             DisposeAll();

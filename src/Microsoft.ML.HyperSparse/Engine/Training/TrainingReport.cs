@@ -65,6 +65,8 @@ internal sealed record TrainingReport
     public int? SelectedArtEpoch { get; set; }
     public List<LayerSparsity> Layers { get; set; } = new();
     public long PrunableWeights => Layers.Sum(l => l.Total);
+    /// <summary>Layers the final mask pruned entirely (layer collapse).</summary>
+    public IEnumerable<LayerSparsity> CollapsedLayers => Layers.Where(l => l.Kept == 0);
     public long KeptWeights => Layers.Sum(l => l.Kept);
     public double AchievedSparsity => PrunableWeights == 0 ? 0 : 1.0 - (double)KeptWeights / PrunableWeights;
     public double? FinalValidationAccuracy => Epochs.LastOrDefault()?.ValidationAccuracy;
