@@ -49,14 +49,14 @@ internal static class ImageCheck
         {
             return "cannot be read: " + ex.Message;
         }
-        if (length == 0) return "an empty file (0 bytes)";
+        if (length == 0) return "an empty file, 0 bytes";
         SKCodec? codec;
         SKCodecResult opened;
         try
         {
             using var stream = File.OpenRead(path);
             codec = SKCodec.Create(new SKManagedStream(stream, disposeManagedStream: false), out opened);
-            if (codec is null) return string.Create(CultureInfo.InvariantCulture, $"not an image the decoder knows ({length:N0} bytes; {Describe(opened)})");
+            if (codec is null) return string.Create(CultureInfo.InvariantCulture, $"not an image the decoder knows: {length:N0} bytes, {Describe(opened)}");
             using (codec)
             {
                 var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
@@ -73,7 +73,7 @@ internal static class ImageCheck
                     handle.Free();
                 }
                 if (decoded != SKCodecResult.Success)
-                    return string.Create(CultureInfo.InvariantCulture, $"a {info.Width}×{info.Height} {codec.EncodedFormat} whose pixel data does not decode ({Describe(decoded)})");
+                    return string.Create(CultureInfo.InvariantCulture, $"a {info.Width}×{info.Height} {codec.EncodedFormat} whose pixel data does not decode: {Describe(decoded)}");
                 grayscale = true;
                 for (var p = 0; p + 3 < pixels.Length; p += 4)
                     if (pixels[p] != pixels[p + 1] || pixels[p + 1] != pixels[p + 2]) { grayscale = false; break; }
@@ -102,7 +102,7 @@ internal static class ImageCheck
 
     private static string Describe(SKCodecResult result) => result switch
     {
-        SKCodecResult.IncompleteInput => "truncated: the image data ends early",
+        SKCodecResult.IncompleteInput => "truncated, the image data ends early",
         SKCodecResult.ErrorInInput => "corrupt image data",
         SKCodecResult.InvalidInput => "unrecognised content",
         SKCodecResult.Unimplemented => "unrecognised or unsupported format",
