@@ -173,7 +173,8 @@ public sealed partial class HyperSparseClassificationTrainer
         /// <summary>
         /// Stops <c>Fit</c> within one mini-batch when cancelled (an <see cref="OperationCanceledException"/> is thrown; with
         /// <see cref="CheckpointFolder"/> set, the last finished epoch's checkpoint is kept for <see cref="Resume"/>).
-        /// <c>MLContext.CancelExecution()</c> does the same through the host. Default: none.
+        /// ML.NET's host cancellation (<c>MLContext.CancelExecution()</c>, internal to ML.NET and used by its own tools) is
+        /// honoured as well, noticed within 0.1 s. Default: none.
         /// </summary>
         public CancellationToken CancellationToken { get; set; }
 

@@ -23,7 +23,6 @@ public sealed class CrashResumeTests
     };
 
     [TestMethod]
-    [Timeout(600_000, CooperativeCancellation = true)]
     public void Train_KilledWithSigkillMidEpoch_ResumeLosesAtMostTheEpochInFlightAndEqualsAnUninterruptedRun()
     {
         var idx = CliRunner.FashionMnist();
