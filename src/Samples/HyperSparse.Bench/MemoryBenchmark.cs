@@ -110,6 +110,12 @@ internal static class MemoryBenchmark
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"memory: RSS epoch {from} {a.RssMb:F1} MB → epoch {to} {b.RssMb:F1} MB: growth {growth:+0.00;-0.00;0.00} % (target ≤ {maxGrowth} %) {(pass ? "PASS" : "FAIL")}; " +
             $"live tensors {a.LiveTensors} → {b.LiveTensors}; peak RSS {samples.Max(s => s.RssMb):F1} MB"));
+        // The per-epoch trend inside the last phase (no phase change, so no change of working set): what a leak would show.
+        var last = samples.Where(s => s.Phase == samples[^1].Phase).ToList();
+        if (last.Count >= 2)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"memory: within the last phase ({last[0].Phase}, epochs {last[0].Epoch}–{last[^1].Epoch}): RSS {last[0].RssMb:F1} → {last[^1].RssMb:F1} MB, " +
+                $"{(last[^1].RssMb - last[0].RssMb) / (last.Count - 1):+0.00;-0.00;0.00} MB per epoch; live tensors {last[0].LiveTensors} → {last[^1].LiveTensors}"));
         return pass ? 0 : 1;
     }
 
