@@ -43,7 +43,10 @@ public enum HyperSparsePruningMethod
 /// <summary>How pruned weights are stored in the exported ONNX model.</summary>
 public enum HyperSparseWeightEncoding
 {
-    /// <summary>Kept values plus 8-bit gaps between kept positions, rebuilt by standard ops that ONNX Runtime folds at load (default; smallest).</summary>
+    /// <summary>
+    /// Kept values of all pruned layers in one tensor, their positions in one Rice-coded gap stream, rebuilt by standard ops
+    /// that ONNX Runtime folds at load (default; smallest — within a few percent of the information bound on large models).
+    /// </summary>
     Compact,
     /// <summary>
     /// Standard ONNX sparse tensors (INT64 linear indices) in <c>Constant</c> nodes' <c>sparse_value</c>, for tools that
