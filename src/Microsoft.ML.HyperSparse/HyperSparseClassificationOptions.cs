@@ -43,7 +43,10 @@ public enum HyperSparsePruningMethod
 /// <summary>How pruned weights are stored in the exported ONNX model.</summary>
 public enum HyperSparseWeightEncoding
 {
-    /// <summary>Kept values plus 8-bit gaps between kept positions, rebuilt by standard ops that ONNX Runtime folds at load (default; smallest).</summary>
+    /// <summary>
+    /// Kept values of all pruned layers in one tensor, their positions in one Rice-coded gap stream, rebuilt by standard ops
+    /// that ONNX Runtime folds at load (default; smallest — within a few percent of the information bound on large models).
+    /// </summary>
     Compact,
     /// <summary>
     /// Standard ONNX sparse tensors (INT64 linear indices) in <c>Constant</c> nodes' <c>sparse_value</c>, for tools that
@@ -90,13 +93,26 @@ public sealed partial class HyperSparseClassificationTrainer
         public double PruningRate { get; set; } = 0.9;
 
         /// <summary>
-        /// Minimum number of weights every pruned layer keeps, ≥ 0. At very high κ (e.g. 0.998) the paper's global magnitude
-        /// rule can prune a whole layer and disconnect the network (the report lists such layers in
+        /// Minimum number of weights every pruned layer keeps (layers in <see cref="KeepDenseLayers"/> keep all of theirs), ≥ 0.
+        /// At very high κ (e.g. 0.998) the paper's global magnitude rule can prune a whole layer and disconnect the network (the
+        /// report lists such layers in
         /// <see cref="HyperSparseTrainingReport.CollapsedLayers"/>); with a minimum, a layer below it keeps its largest-magnitude
         /// weights and the same number of the smallest kept weights of other layers are pruned instead, so the total stays
         /// exactly at κ. Default 0 (the paper's rule).
         /// </summary>
         public int MinWeightsPerLayer { get; set; }
+
+        /// <summary>
+        /// Layers to keep dense: exact layer names or glob patterns (<c>*</c> any run of characters, dots included; <c>?</c> one
+        /// character; case-sensitive), e.g. <c>"conv1"</c>, <c>"fc*"</c>, <c>"layer3.*"</c>. A layer's name is its weight's name
+        /// without <c>.weight</c> — <c>conv1</c>, <c>layer2.0.shortcut.conv</c>, <c>fc</c>, as the ONNX graph names the node — and
+        /// the <c>.weight</c> form the training report and <see cref="HyperSparseModelInfo"/> print is accepted too;
+        /// <see cref="HyperSparseClassificationTrainer.LayerNames"/> lists them. These layers are outside the regulariser and the
+        /// global magnitude threshold, κ applies exactly to the other layers, the ONNX file stores them dense, and the report and
+        /// the inspector mark them as kept dense. An entry that matches no layer, or entries that match every layer, throw an
+        /// <see cref="ArgumentException"/> listing the architecture's layer names. Default: none.
+        /// </summary>
+        public string[] KeepDenseLayers { get; set; } = Array.Empty<string>();
 
         /// <summary>How sparsity is reached. Default <see cref="HyperSparsePruningMethod.AdaptiveRegularizedTraining"/>.</summary>
         public HyperSparsePruningMethod Method { get; set; } = HyperSparsePruningMethod.AdaptiveRegularizedTraining;
@@ -181,17 +197,18 @@ public sealed partial class HyperSparseClassificationTrainer
         /// <summary>How pruned weights are stored in the ONNX model. Default <see cref="HyperSparseWeightEncoding.Compact"/>.</summary>
         public HyperSparseWeightEncoding WeightEncoding { get; set; } = HyperSparseWeightEncoding.Compact;
 
+        /// <summary>
+        /// Store every convolution and linear weight in the ONNX file as per-output-channel symmetric int8 with float scales
+        /// (zeros stay zero and every kept weight stays non-zero, so the sparsity is unchanged), rebuilt by standard operators
+        /// that ONNX Runtime folds at load. Cuts the kept values' bytes by 4; lossy, so <c>Fit</c> scores the float and the
+        /// int8 model on the validation set (or the first 10,000 training images) and states the accuracy change in
+        /// <see cref="HyperSparseTrainingReport.Quantization"/>. Default false.
+        /// </summary>
+        public bool QuantizeWeights { get; set; }
+
         internal TrainingOptions ToEngine() => new()
         {
-            Architecture = Architecture switch
-            {
-                HyperSparseArchitecture.LeNet5 => Engine.Models.Architecture.LeNet5,
-                HyperSparseArchitecture.Mlp => Engine.Models.Architecture.Mlp,
-                HyperSparseArchitecture.ResNet20 => Engine.Models.Architecture.ResNet20,
-                HyperSparseArchitecture.ResNet32 => Engine.Models.Architecture.ResNet32,
-                HyperSparseArchitecture.Vgg19 => Engine.Models.Architecture.Vgg19,
-                _ => throw Errors.Option(nameof(Architecture), "a HyperSparseArchitecture value", Architecture),
-            },
+            Architecture = ToEngine(Architecture),
             Method = Method == HyperSparsePruningMethod.OneShotMagnitude ? PruningMethod.OneShotMagnitude : PruningMethod.Art,
             Regularizer = Regularizer switch
             {
@@ -220,6 +237,17 @@ public sealed partial class HyperSparseClassificationTrainer
             TuneAllocator = TuneAllocator,
             CheckpointDirectory = CheckpointFolder,
             Resume = Resume,
+            KeepDenseLayers = KeepDenseLayers is { Length: > 0 } keep ? keep.ToArray() : null,
+        };
+
+        internal static Engine.Models.Architecture ToEngine(HyperSparseArchitecture architecture) => architecture switch
+        {
+            HyperSparseArchitecture.LeNet5 => Engine.Models.Architecture.LeNet5,
+            HyperSparseArchitecture.Mlp => Engine.Models.Architecture.Mlp,
+            HyperSparseArchitecture.ResNet20 => Engine.Models.Architecture.ResNet20,
+            HyperSparseArchitecture.ResNet32 => Engine.Models.Architecture.ResNet32,
+            HyperSparseArchitecture.Vgg19 => Engine.Models.Architecture.Vgg19,
+            _ => throw Errors.Option(nameof(Architecture), "a HyperSparseArchitecture value", architecture),
         };
 
         internal OnnxWeightEncoding ToOnnxEncoding() => WeightEncoding switch

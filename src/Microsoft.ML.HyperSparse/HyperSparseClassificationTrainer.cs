@@ -46,6 +46,15 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
     /// <summary>The options this trainer was created with.</summary>
     public Options TrainerOptions => options;
 
+    /// <summary>
+    /// The names of an architecture's prunable (conv and linear) layers in network order, e.g. <c>conv1</c>, <c>conv2</c>,
+    /// <c>fc1</c>, <c>fc2</c>, <c>fc3</c> for LeNet-5: what <see cref="Options.KeepDenseLayers"/> accepts. They do not depend on
+    /// the image size or the number of classes.
+    /// </summary>
+    /// <param name="architecture">The network.</param>
+    public static IReadOnlyList<string> LayerNames(HyperSparseArchitecture architecture) =>
+        Engine.Models.ModelFactory.PrunableLayerNames(Options.ToEngine(architecture));
+
     /// <summary>Trains, prunes and exports the model; returns the ONNX-scoring transformer.</summary>
     /// <param name="input">Training data with the feature and label columns.</param>
     public HyperSparseClassificationTransformer Fit(IDataView input)
@@ -83,7 +92,7 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
             PixelScale = normalization.PixelScale,
             Mean = normalization.Mean,
             Std = normalization.Std,
-            Nodes = result.Model.Describe(),
+            Nodes = result.Describe(),
         };
         // One file: users get Score (softmax) and Logits; ML.NET's chain reads the logits. Only when the input already has a
         // column named like the logits output does the chain get a copy with another output name.
@@ -92,9 +101,21 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
         var export = OnnxModelWriter.Write(description, ExportOptions(encoding, fileLogitsName));
         var logitsName = ChainLogitsName(input.Schema.Select(c => c.Name));
         var scoringBytes = logitsName == fileLogitsName ? export.Bytes : OnnxModelWriter.Write(description, ExportOptions(encoding, logitsName)).Bytes;
-        var report = new HyperSparseTrainingReport(result.Report, export.Size, contract.LabelNames);
+        HyperSparseQuantizationCheck? quantization = null;
+        if (options.QuantizeWeights)
+        {
+            var floatBytes = OnnxModelWriter.Write(description, ExportOptions(encoding, fileLogitsName) with { QuantizeWeights = false }).Bytes;
+            quantization = HyperSparseQuantizationCheck.Run(floatBytes, export.Bytes, contract.FeatureColumn, fileLogitsName,
+                validation ?? train, validation is null ? "training set" : "validation set", cancellation.Token);
+            Log(string.Create(CultureInfo.InvariantCulture,
+                $"HyperSparse: int8 weights: accuracy {quantization.QuantizedAccuracy:F2} % vs float {quantization.FloatAccuracy:F2} % " +
+                $"({quantization.AccuracyChange:+0.00;-0.00;0.00} pp) on {quantization.Images:N0} images of the {quantization.EvaluatedOn}."));
+        }
+
+        var report = new HyperSparseTrainingReport(result.Report, export.Size, contract.LabelNames, quantization);
         Log($"HyperSparse: done. Sparsity {report.AchievedSparsity:P2} ({report.KeptWeights:N0} of {report.PrunableWeights:N0} weights kept); " +
-            $"ONNX {export.Size.ShippedBytes:N0} bytes ({options.WeightEncoding}) vs {export.Size.DenseBytes:N0} dense.");
+            $"ONNX {export.Size.ShippedBytes:N0} bytes ({options.WeightEncoding}) vs {export.Size.DenseBytes:N0} dense." +
+            (report.Layers.Any(l => l.KeptDense) ? $" Kept dense (excluded): {string.Join(", ", report.Layers.Where(l => l.KeptDense).Select(l => l.Name))}." : ""));
         var scorer = ScoringChain.Fit(new MLContext(options.Seed), scoringBytes, contract.FeatureColumn, logitsName, contract.LabelColumn,
             options.ScoreColumnName, options.PredictedLabelColumnName, contract.ClassCount, contract.LabelNames, input);
         return new HyperSparseClassificationTransformer(scorer, export.Bytes, report);
@@ -125,6 +146,7 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
     private OnnxExportOptions ExportOptions(OnnxWeightEncoding encoding, string logitsName) => new()
     {
         WeightEncoding = encoding,
+        QuantizeWeights = options.QuantizeWeights,
         ScoreOutputName = options.ScoreColumnName,
         LogitsOutputName = logitsName,
     };

@@ -7,7 +7,8 @@ public sealed partial class HyperSparseModelInfo
 {
     /// <summary>
     /// A plain-text report: source and producer, the input contract, one table row per layer (name, op, shape, weights,
-    /// kept, sparsity, encoding, bytes, bound), the totals against the dense size and the bound, and any warnings.
+    /// kept, sparsity, encoding, bytes, bound; a layer kept dense is starred and marked "kept dense (excluded)"), the totals
+    /// against the dense size and the bound, and any warnings.
     /// Numbers use the invariant culture.
     /// </summary>
     public override string ToString()
@@ -44,7 +45,7 @@ public sealed partial class HyperSparseModelInfo
         }
 
         if (Layers.Any(l => !l.Prunable))
-            Line("* not pruned (kept dense by design)");
+            Line("* kept dense (excluded): not pruned, stored dense, not counted in the pruned-layer totals");
         Line();
         Line($"Other parameters: {Number(OtherParameters)} (biases, batch norms, normalisation), {Number(4.0 * OtherParameters)} bytes in the bound");
         Line($"File:  {Number(OnnxBytes)} bytes (layer weights {Number(layerBytes)}; the rest {Number(OnnxBytes - layerBytes)}: biases, normalisation, graph, metadata)");

@@ -1,10 +1,13 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.ML.HyperSparse.Onnx;
 
 namespace Microsoft.ML.HyperSparse;
 
 /// <summary>One layer of a model file that reads a stored weight (Conv, ConvTranspose, Gemm or MatMul), read from the graph.</summary>
-/// <param name="Name">The weight tensor's name (e.g. "layer2.0.conv1.weight"); for a HyperSparse model the same name as in
-/// <see cref="HyperSparseTrainingReport.Layers"/>.</param>
+/// <param name="Name">The layer's weight parameter: for a HyperSparse model the name in <see cref="HyperSparseTrainingReport.Layers"/>
+/// (the node name + ".weight", e.g. "layer2.0.conv1.weight"; the file's own tensor names are short); for another tool's file
+/// the weight tensor's name.</param>
 /// <param name="Node">The operator node's name (e.g. "layer2.0.conv1").</param>
 /// <param name="Op">The ONNX operator reading the weight, e.g. "Conv" or "Gemm".</param>
 /// <param name="Shape">Weight shape, e.g. [O, I, kH, kW] or [O, I].</param>
@@ -12,11 +15,15 @@ namespace Microsoft.ML.HyperSparse;
 /// <param name="Kept">Non-zero weights, counted in the decoded weight.</param>
 /// <param name="Sparsity">1 − Kept/Total.</param>
 /// <param name="Encoding">How the weight is stored: "Dense" (a float initializer), "SparseInitializer" (a sparse tensor) or
-/// "Compact" (rebuilt in the graph from constants, e.g. kept values and gaps).</param>
-/// <param name="OnnxBytes">Bytes the weight takes in the file: its initializers and the nodes that rebuild it, plus constants
-/// shared with later layers (charged to the first layer that uses them).</param>
+/// "Compact" (rebuilt in the graph from constants, e.g. kept values and gaps), with "+int8" when the stored values are int8
+/// (rescaled per output channel in the graph).</param>
+/// <param name="OnnxBytes">Bytes the weight takes in the file: its own initializers and the nodes that rebuild it, plus its share
+/// of what several layers are rebuilt from together (the Compact value tensor, gap stream and decode chain), divided in
+/// proportion to their kept weights.</param>
 /// <param name="Prunable">Whether the layer is one of the pruned ones (per the file's HyperSparse metadata; every layer in a
-/// file without that metadata).</param>
+/// file without that metadata). False for a layer kept dense — excluded from pruning with
+/// <see cref="HyperSparseClassificationTrainer.Options.KeepDenseLayers"/> — which is then left out of
+/// <see cref="HyperSparseModelInfo.PrunableWeights"/> and <see cref="HyperSparseModelInfo.KeptWeights"/>.</param>
 /// <param name="BoundBytes">Information bound of the weight: N·H(1−Sparsity)/8 + 4·Kept bytes for a pruned layer, 4·N otherwise.</param>
 public sealed record HyperSparseModelLayer(string Name, string Node, string Op, long[] Shape, long Total, long Kept, double Sparsity,
     string Encoding, long OnnxBytes, bool Prunable, double BoundBytes);
@@ -67,9 +74,9 @@ public sealed partial class HyperSparseModelInfo
         IrVersion = inspection.IrVersion;
         OpsetVersion = inspection.OpsetVersion;
         Layers = inspection.Layers.Select(l => new HyperSparseModelLayer(
-            l.WeightName, l.NodeName, l.Size.OpType, l.Size.Shape, l.Size.ParameterCount, l.Size.KeptCount,
+            inspection.Contract is null ? l.WeightName : l.NodeName + ".weight", l.NodeName, l.Size.OpType, l.Size.Shape, l.Size.ParameterCount, l.Size.KeptCount,
             l.Size.ParameterCount == 0 ? 0 : 1.0 - (double)l.Size.KeptCount / l.Size.ParameterCount,
-            l.Size.Encoding.ToString(), l.Size.WeightBytes, l.Size.Prunable, l.Size.BoundBytes)).ToArray();
+            l.Size.Encoding + (l.Size.Quantized ? "+int8" : ""), l.Size.WeightBytes, l.Size.Prunable, l.Size.BoundBytes)).ToArray();
         PrunableWeights = Layers.Where(l => l.Prunable).Sum(l => l.Total);
         KeptWeights = Layers.Where(l => l.Prunable).Sum(l => l.Kept);
         OtherParameters = inspection.Size.OtherParameterCount;
@@ -130,6 +137,15 @@ public sealed partial class HyperSparseModelInfo
 
     /// <summary>What could not be read, and every disagreement between the file's metadata and its graph; empty for a sound HyperSparse file.</summary>
     public IReadOnlyList<string> Warnings { get; }
+
+    /// <summary>Everything above as indented JSON (property names as in this class; numbers in the invariant form).</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
 
     /// <summary>Reads a <c>.onnx</c> file or an ML.NET <c>model.zip</c> (recognised by its content, not its extension).</summary>
     /// <param name="path">The file to read.</param>

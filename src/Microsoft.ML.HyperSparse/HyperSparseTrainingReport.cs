@@ -19,21 +19,27 @@ namespace Microsoft.ML.HyperSparse;
 public sealed record HyperSparseEpoch(string Phase, int Epoch, int PhaseEpoch, double LearningRate, double Lambda, double TrainLoss,
     double TrainAccuracy, double? PrunedTrainAccuracy, double? ValidationAccuracy, double Sparsity, double Seconds);
 
-/// <summary>Kept weights and bytes of one prunable layer.</summary>
+/// <summary>Kept weights and bytes of one conv or linear layer, pruned or kept dense.</summary>
 /// <param name="Name">Layer weight name (e.g. "layer2.0.conv1.weight").</param>
 /// <param name="Shape">Weight shape.</param>
 /// <param name="Total">Number of weights.</param>
 /// <param name="Kept">Non-zero weights.</param>
 /// <param name="Sparsity">1 − Kept/Total.</param>
-/// <param name="Encoding">How the layer is stored in the ONNX file.</param>
+/// <param name="Encoding">How the layer is stored in the ONNX file: "Compact", "SparseInitializer" or "Dense", with "+int8" when
+/// its weights are int8 (<see cref="HyperSparseClassificationTrainer.Options.QuantizeWeights"/>).</param>
 /// <param name="OnnxBytes">Bytes the layer's weight takes in the ONNX file.</param>
-public sealed record HyperSparseLayer(string Name, long[] Shape, long Total, long Kept, double Sparsity, string Encoding, long OnnxBytes);
+/// <param name="KeptDense">True when the layer was kept dense (excluded from pruning by
+/// <see cref="HyperSparseClassificationTrainer.Options.KeepDenseLayers"/>): it is not in <see cref="HyperSparseTrainingReport.PrunableWeights"/>
+/// and is stored dense.</param>
+public sealed record HyperSparseLayer(string Name, long[] Shape, long Total, long Kept, double Sparsity, string Encoding, long OnnxBytes,
+    bool KeptDense);
 
 /// <summary>What a HyperSparse training run did and reached; serialisable with <see cref="ToJson"/>.</summary>
 public sealed class HyperSparseTrainingReport
 {
-    internal HyperSparseTrainingReport(TrainingReport report, OnnxSizeReport size, string[] classNames)
+    internal HyperSparseTrainingReport(TrainingReport report, OnnxSizeReport size, string[] classNames, HyperSparseQuantizationCheck? quantization = null)
     {
+        Quantization = quantization;
         Architecture = report.Architecture;
         Method = report.Method;
         Regularizer = report.Regularizer;
@@ -56,7 +62,8 @@ public sealed class HyperSparseTrainingReport
         Layers = report.Layers.Select(l =>
         {
             bytesByName.TryGetValue(l.Name, out var onnxLayer);
-            return new HyperSparseLayer(l.Name, l.Shape, l.Total, l.Kept, l.Sparsity, onnxLayer?.Encoding.ToString() ?? "", onnxLayer?.WeightBytes ?? 0);
+            string encoding = onnxLayer is null ? "" : onnxLayer.Encoding + (onnxLayer.Quantized ? "+int8" : "");
+            return new HyperSparseLayer(l.Name, l.Shape, l.Total, l.Kept, l.Sparsity, encoding, onnxLayer?.WeightBytes ?? 0, l.KeptDense);
         }).ToArray();
         CollapsedLayers = report.CollapsedLayers.Select(l => l.Name).ToArray();
         OnnxBytes = size.ShippedBytes;
@@ -74,9 +81,9 @@ public sealed class HyperSparseTrainingReport
     public double RequestedPruningRate { get; }
     /// <summary>Fraction of prunable weights that are zero: (⌊κN⌋+1)/N without ties (the reference's strict |w| &gt; τ rule).</summary>
     public double AchievedSparsity { get; }
-    /// <summary>N: number of conv and linear weights.</summary>
+    /// <summary>N: number of conv and linear weights in the pruned layers (layers kept dense are not counted).</summary>
     public long PrunableWeights { get; }
-    /// <summary>Non-zero prunable weights.</summary>
+    /// <summary>Non-zero weights in the pruned layers.</summary>
     public long KeptWeights { get; }
     /// <summary>Dense warm-up epochs run.</summary>
     public int WarmupEpochs { get; }
@@ -98,7 +105,7 @@ public sealed class HyperSparseTrainingReport
     public IReadOnlyList<string> ClassNames { get; }
     /// <summary>Every epoch in order.</summary>
     public IReadOnlyList<HyperSparseEpoch> Epochs { get; }
-    /// <summary>Every prunable layer in order.</summary>
+    /// <summary>Every conv and linear layer in order, the pruned ones and those kept dense (<see cref="HyperSparseLayer.KeptDense"/>).</summary>
     public IReadOnlyList<HyperSparseLayer> Layers { get; }
     /// <summary>
     /// Layers that kept none of their weights (layer collapse: the network's output no longer depends on the image);
@@ -109,8 +116,17 @@ public sealed class HyperSparseTrainingReport
     public long OnnxBytes { get; }
     /// <summary>Size the same model takes with dense weights.</summary>
     public long DenseOnnxBytes { get; }
-    /// <summary>Information bound: Σ N·H(1−κ)/8 + 4·nnz over pruned layers + 4 bytes per other parameter.</summary>
+    /// <summary>
+    /// Information bound of the float model: N·H(1−κ)/8 + 4·nnz over the pruned layers taken together, plus 4 bytes per
+    /// weight of layers kept dense and per other parameter (biases, normalisation), ignoring graph structure.
+    /// </summary>
     public double BoundBytes { get; }
+
+    /// <summary>
+    /// With <see cref="HyperSparseClassificationTrainer.Options.QuantizeWeights"/>: the float and the int8 model's accuracy on
+    /// the same images and the change; null otherwise.
+    /// </summary>
+    public HyperSparseQuantizationCheck? Quantization { get; }
 
     /// <summary>The report as indented JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true });

@@ -144,10 +144,75 @@ public sealed class ArgumentErrorTests
     }
 
     [TestMethod]
+    public void Train_KeepDenseUnknownLayer_ListsTheArchitecturesLayers()
+    {
+        var r = Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o12"), "--keep-dense", "conv1,conv9");
+        Mentions(r, "option --keep-dense", "entry 'conv9' matches no layer of LeNet5", "conv1, conv2, fc1, fc2, fc3");
+        Assert.DoesNotContain("KeepDenseLayers", r.Error, "the message speaks the tool's option name");
+
+        r = Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o12"), "--arch", "resnet20", "--keep-dense", "stem");
+        Mentions(r, "option --keep-dense", "'stem'", "22 prunable layers of ResNet20", "conv1, layer1.0.conv1,", "layer2.0.shortcut.conv", ", fc.");
+    }
+
+    [TestMethod]
+    public void Train_KeepDenseEveryLayer_IsUsageError()
+    {
+        var r = Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o13"), "--keep-dense", "conv*,fc*");
+        Mentions(r, "option --keep-dense", "nothing is left to prune", "conv1, conv2, fc1, fc2, fc3");
+    }
+
+    [TestMethod]
+    public void Train_KeepDenseEmptyEntry_IsUsageError()
+    {
+        var r = Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o14"), "--keep-dense", "conv1,,fc3");
+        Mentions(r, "option --keep-dense", "'conv1,,fc3'", "empty entry");
+    }
+
+    [TestMethod]
+    public void Inspect_NoFile_IsUsageError()
+    {
+        var r = Usage("inspect");
+        Mentions(r, "inspect: expected a model file", "found none");
+        r = Usage("inspect", "a.onnx", "b.onnx");
+        Mentions(r, "expected one model file, found 2", "'a.onnx'");
+    }
+
+    [TestMethod]
+    public void Inspect_MissingFile_IsUsageError()
+    {
+        var missing = Path.Combine(root, "none.onnx");
+        var r = Usage("inspect", missing);
+        Mentions(r, "inspect:", missing, "expected a .onnx file or an ML.NET model .zip", "found no such file");
+        r = Usage("inspect", twoClasses);
+        Mentions(r, "found a folder");
+    }
+
+    [TestMethod]
+    public void Inspect_FileThatIsNotOnnx_IsUsageError()
+    {
+        var text = Path.Combine(root, "notes.onnx");
+        File.WriteAllText(text, "these are not the bytes of an ONNX model\n");
+        var r = Usage("inspect", text);
+        Mentions(r, "inspect:", "notes.onnx");
+        Assert.DoesNotContain("failed", r.Error, "a wrong input is a usage error, not a failure");
+    }
+
+    [TestMethod]
+    public void Inspect_ZipWithoutOnnx_ListsItsEntries()
+    {
+        var zip = Path.Combine(root, "no-model.zip");
+        using (var archive = System.IO.Compression.ZipFile.Open(zip, System.IO.Compression.ZipArchiveMode.Create))
+        using (var writer = new StreamWriter(archive.CreateEntry("readme.txt").Open()))
+            writer.Write("no model here");
+        var r = Usage("inspect", zip);
+        Mentions(r, "inspect:", "no-model.zip", "expected a zip holding an ONNX model", "'readme.txt'");
+    }
+
+    [TestMethod]
     public void UnknownCommand_IsUsageError()
     {
         var r = Usage("fit", "--data", twoClasses);
-        Mentions(r, "unknown command 'fit'", "train, evaluate, predict, export-images");
+        Mentions(r, "unknown command 'fit'", "train, evaluate, predict, inspect, export-images");
     }
 
     [TestMethod]

@@ -7,8 +7,9 @@ using SkiaSharp;
 namespace HyperSparse.Cli.Tests;
 
 /// <summary>
-/// The tool as a user runs it: export-images (real Fashion-MNIST PNGs) → train (tiny schedule) → evaluate → predict,
-/// and every file train writes is opened with the tool a user would use. Then Ctrl+C (cancellation) and --resume.
+/// The tool as a user runs it: export-images (real Fashion-MNIST PNGs) → train (tiny schedule) → evaluate → predict →
+/// inspect, and every file train writes is opened with the tool a user would use. Then Ctrl+C (cancellation) and --resume
+/// with a layer kept dense.
 /// </summary>
 [TestClass]
 public sealed class EndToEndTests
@@ -16,6 +17,7 @@ public sealed class EndToEndTests
     private static string root = null!;
     private static string trainImages = null!;
     private static string testImages = null!;
+    private static Lazy<(CliRunner.Result Result, string Output, TimeSpan Elapsed)> trained = null!;
 
     // A schedule that finishes in seconds on 300 images; enough to exercise every phase and file.
     private static readonly string[] Tiny = { "--sparsity", "0.9", "--arch", "lenet5", "--profile", "quick", "--limit", "300",
@@ -32,6 +34,14 @@ public sealed class EndToEndTests
         Assert.AreEqual(0, train.ExitCode, train.ToString());
         var test = CliRunner.Run("export-images", "--idx", idx, "--out", testImages, "--limit", "100", "--split", "test");
         Assert.AreEqual(0, test.ExitCode, test.ToString());
+        // One trained model for every test that reads one (train/evaluate/predict and inspect), trained by the first to ask.
+        trained = new(() =>
+        {
+            var output = Path.Combine(root, "model");
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var result = CliRunner.Run(new[] { "train", "--data", trainImages, "--out", output }.Concat(Tiny).ToArray(), null, default);
+            return (result, output, watch.Elapsed);
+        });
     }
 
     [ClassCleanup]
@@ -56,14 +66,11 @@ public sealed class EndToEndTests
     [TestMethod]
     public void TrainEvaluatePredict_OnExportedImages_EveryFileOpens()
     {
-        var output = Path.Combine(root, "model");
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        var train = CliRunner.Run(new[] { "train", "--data", trainImages, "--out", output }.Concat(Tiny).ToArray(), null, default);
-        watch.Stop();
+        var (train, output, elapsed) = trained.Value;
         Assert.AreEqual(0, train.ExitCode, train.ToString());
         Assert.Contains("warm-up", train.Out, "per-epoch progress is shown");
         Assert.Contains("fine-tune", train.Out);
-        Assert.IsLessThan(60, watch.Elapsed.TotalSeconds, $"tiny train took {watch.Elapsed.TotalSeconds:F0} s");
+        Assert.IsLessThan(60, elapsed.TotalSeconds, $"tiny train took {elapsed.TotalSeconds:F0} s");
 
         string[] expected = { "model.zip", "model.onnx", "report.md", "report.json", "training-curves.png", "layer-density.png", "Consume.cs" };
         foreach (var file in expected) Assert.IsTrue(File.Exists(Path.Combine(output, file)), $"{file} missing\n{train}");
@@ -140,13 +147,88 @@ public sealed class EndToEndTests
     }
 
     [TestMethod]
+    public void Inspect_TrainedModel_FiguresEqualReportJson()
+    {
+        var (train, output, _) = trained.Value;
+        Assert.AreEqual(0, train.ExitCode, train.ToString());
+        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json")));
+        var training = report.RootElement.GetProperty("training");
+
+        foreach (var file in new[] { "model.onnx", "model.zip" })
+        {
+            var path = Path.Combine(output, file);
+            var json = CliRunner.Run("inspect", path, "--json");
+            Assert.AreEqual(0, json.ExitCode, json.ToString());
+            Assert.AreEqual("", json.Error);
+            using var info = JsonDocument.Parse(json.Out);
+            var root = info.RootElement;
+            Assert.IsTrue(root.GetProperty("IsHyperSparseModel").GetBoolean(), file);
+            Assert.AreEqual(0, root.GetProperty("Warnings").GetArrayLength(), json.Out);
+            Assert.AreEqual(file == "model.zip", root.GetProperty("ZipEntry").ValueKind == JsonValueKind.String, file);
+
+            // Per layer and in total, the file's figures are the training report's.
+            var layers = root.GetProperty("Layers").EnumerateArray().ToList();
+            var expected = training.GetProperty("Layers").EnumerateArray().ToList();
+            Assert.HasCount(expected.Count, layers, file);
+            for (var i = 0; i < layers.Count; i++)
+            {
+                var (a, e) = (layers[i], expected[i]);
+                var context = $"{file} {e.GetProperty("Name").GetString()}";
+                Assert.AreEqual(e.GetProperty("Name").GetString(), a.GetProperty("Node").GetString() + ".weight", context);
+                CollectionAssert.AreEqual(e.GetProperty("Shape").EnumerateArray().Select(d => d.GetInt64()).ToArray(),
+                    a.GetProperty("Shape").EnumerateArray().Select(d => d.GetInt64()).ToArray(), context);
+                foreach (var figure in new[] { "Total", "Kept", "OnnxBytes" })
+                    Assert.AreEqual(e.GetProperty(figure).GetInt64(), a.GetProperty(figure).GetInt64(), $"{context} {figure}");
+                Assert.AreEqual(e.GetProperty("Sparsity").GetDouble(), a.GetProperty("Sparsity").GetDouble(), context);
+                Assert.AreEqual(e.GetProperty("Encoding").GetString(), a.GetProperty("Encoding").GetString(), context);
+                Assert.AreEqual(!e.GetProperty("KeptDense").GetBoolean(), a.GetProperty("Prunable").GetBoolean(), context);
+                Assert.AreEqual(i < 2 ? "Conv" : "Gemm", a.GetProperty("Op").GetString(), context);
+            }
+            foreach (var figure in new[] { "PrunableWeights", "KeptWeights", "OnnxBytes", "DenseOnnxBytes" })
+                Assert.AreEqual(training.GetProperty(figure).GetInt64(), root.GetProperty(figure).GetInt64(), $"{file} {figure}");
+            Assert.AreEqual(training.GetProperty("BoundBytes").GetDouble(), root.GetProperty("BoundBytes").GetDouble(), file);
+            Assert.AreEqual(training.GetProperty("AchievedSparsity").GetDouble(), root.GetProperty("Sparsity").GetDouble(), file);
+
+            // The input contract: the image column, 1×28×28, 0..255 pixels scaled by 1/255, one mean and std.
+            var contract = root.GetProperty("Contract");
+            Assert.AreEqual("Features", contract.GetProperty("InputName").GetString());
+            CollectionAssert.AreEqual(new[] { "1", "28", "28" }, contract.GetProperty("InputShape").EnumerateArray().Skip(1).Select(d => d.GetString()).ToArray());
+            Assert.AreEqual(1f / 255, contract.GetProperty("PixelScale").GetSingle());
+            Assert.AreEqual(1, contract.GetProperty("Mean").GetArrayLength());
+            Assert.AreEqual(1, contract.GetProperty("Std").GetArrayLength());
+            Assert.AreEqual(10, contract.GetProperty("ClassCount").GetInt32());
+
+            // The table: every layer with op, shape, kept, sparsity, encoding and bytes; totals, bound and contract.
+            var table = CliRunner.Run("inspect", path);
+            Assert.AreEqual(0, table.ExitCode, table.ToString());
+            foreach (var layer in layers)
+            {
+                var row = table.Out.Split('\n').Single(l => l.StartsWith(layer.GetProperty("Name").GetString() + " ", StringComparison.Ordinal));
+                foreach (var cell in new[]
+                {
+                    layer.GetProperty("Op").GetString()!, string.Join('x', layer.GetProperty("Shape").EnumerateArray().Select(d => d.GetInt64())),
+                    layer.GetProperty("Kept").GetInt64().ToString("N0", System.Globalization.CultureInfo.InvariantCulture),
+                    (layer.GetProperty("Sparsity").GetDouble() * 100).ToString("F2", System.Globalization.CultureInfo.InvariantCulture) + " %",
+                    layer.GetProperty("Encoding").GetString()!,
+                    layer.GetProperty("OnnxBytes").GetInt64().ToString("N0", System.Globalization.CultureInfo.InvariantCulture),
+                })
+                    Assert.Contains(cell, row, table.Out);
+            }
+            foreach (var text in new[] { "Pruned layers", "File:", "Dense:", "Bound:", "Input:    'Features' float [batch, 1, 28, 28]", "x × 0.003921569" })
+                Assert.Contains(text, table.Out);
+        }
+    }
+
+    [TestMethod]
     public void Train_Cancelled_KeepsCheckpointAndResumeFinishes()
     {
         var output = Path.Combine(root, "cancelled");
         using var cancel = new CancellationTokenSource();
         // Cancel the way Ctrl+C does, once the second warm-up epoch is under way.
         var writer = new WatchingWriter(line => { if (line.Contains("warm-up     1/")) cancel.Cancel(); });
-        var args = new[] { "train", "--data", trainImages, "--out", output }.Concat(Tiny).ToArray();
+        // This run also keeps LeNet-5's first convolution dense, so the resume check and the report cover the option.
+        var withoutKeepDense = new[] { "train", "--data", trainImages, "--out", output }.Concat(Tiny).ToArray();
+        var args = withoutKeepDense.Concat(new[] { "--keep-dense", "conv1" }).ToArray();
         var cancelled = CliRunner.Run(args, writer, cancel.Token);
         Assert.AreEqual(130, cancelled.ExitCode, cancelled.ToString());
         Assert.Contains("--resume", cancelled.Error);
@@ -158,12 +240,28 @@ public sealed class EndToEndTests
         Assert.AreEqual(2, mismatched.ExitCode, mismatched.ToString());
         Assert.Contains("--resume", mismatched.Error);
         Assert.Contains("Seed 42 → 7", mismatched.Error);
+        var otherLayers = CliRunner.Run(withoutKeepDense.Concat(new[] { "--resume", "--keep-dense", "fc3" }).ToArray());
+        Assert.AreEqual(2, otherLayers.ExitCode, otherLayers.ToString());
+        Assert.Contains("KeepDenseLayers [\"conv1\"] → [\"fc3\"]", otherLayers.Error);
 
         var resumed = CliRunner.Run(args.Append("--resume").ToArray());
         Assert.AreEqual(0, resumed.ExitCode, resumed.ToString());
         Assert.Contains("Resumed from", resumed.Out);
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json")));
-        Assert.AreEqual(7, json.RootElement.GetProperty("training").GetProperty("Epochs").GetArrayLength(), "resume continues the same schedule");
+        var training = json.RootElement.GetProperty("training");
+        Assert.AreEqual(7, training.GetProperty("Epochs").GetArrayLength(), "resume continues the same schedule");
+        // conv1 (6×1×5×5) is kept dense; κ applies exactly to the other 61,320 weights.
+        var conv1 = training.GetProperty("Layers")[0];
+        Assert.AreEqual("conv1.weight", conv1.GetProperty("Name").GetString());
+        Assert.IsTrue(conv1.GetProperty("KeptDense").GetBoolean());
+        Assert.AreEqual(150, conv1.GetProperty("Kept").GetInt64());
+        Assert.AreEqual("Dense", conv1.GetProperty("Encoding").GetString());
+        const long n = 61_470 - 150;
+        Assert.AreEqual(n, training.GetProperty("PrunableWeights").GetInt64());
+        Assert.AreEqual(n - (long)Math.Floor(0.9 * n) - 1, training.GetProperty("KeptWeights").GetInt64());
+        Assert.Contains("conv1.weight — kept dense (excluded)", File.ReadAllText(Path.Combine(output, "report.md")));
+        var inspect = CliRunner.Run("inspect", Path.Combine(output, "model.onnx"));
+        Assert.Contains("* kept dense (excluded)", inspect.Out, inspect.ToString());
     }
 
     [TestMethod]

@@ -16,6 +16,7 @@ internal static class ConstantOps
     {
         "Constant", "ConstantOfShape", "Identity", "Cast", "CumSum", "Add", "Sub", "Mul", "Div", "ScatterElements",
         "Reshape", "Split", "Slice", "Concat", "Squeeze", "Unsqueeze", "Gather", "Transpose", "Expand", "DequantizeLinear",
+        "BitShift", "Mod", "NonZero", "MatMul", "Range",
     };
 
     /// <summary>Computes every output of <paramref name="node"/> from its (constant) inputs; a missing optional input is null.</summary>
@@ -49,6 +50,11 @@ internal static class ConstantOps
             "Transpose" => [Transpose(Input(0), Ints(node, "perm"))],
             "Expand" => [Expand(Input(0), Values(Input(1)))],
             "DequantizeLinear" => [Dequantize(Input(0), Input(1), Optional(2), Int(node, "axis", 1))],
+            "BitShift" => [BitShift(Input(0), Input(1), Str(node, "direction", ""))],
+            "Mod" => [Mod(Input(0), Input(1), Int(node, "fmod", 0) != 0)],
+            "NonZero" => [NonZero(Input(0))],
+            "MatMul" => [MatMul(Input(0), Input(1))],
+            "Range" => [Range(Input(0), Input(1), Input(2))],
             _ => throw new OnnxEvaluationException($"operator {node.OpType}, which the inspector does not evaluate"),
         };
     }
@@ -101,7 +107,9 @@ internal static class ConstantOps
     public static ConstantTensor Cast(ConstantTensor input, DataType to)
     {
         if (to == DataType.Float)
-            return input.Floats is not null ? input : ConstantTensor.Float(input.Dims, input.Integers!.Select(v => (float)v).ToArray());
+            return input.Floats is not null
+                ? input.Type == DataType.Float ? input : ConstantTensor.Float(input.Dims, input.Floats)
+                : ConstantTensor.Float(input.Dims, input.Integers!.Select(v => (float)v).ToArray());
         ConstantTensor.RequireInteger(to);
         // ONNX Runtime casts float to integer with a C++ static_cast: truncation toward zero, then the integer type's width.
         long[] values = input.Floats is { } floats
@@ -238,6 +246,125 @@ internal static class ConstantOps
             _ => (x, y) => y == 0 ? throw new OnnxEvaluationException("an integer division by zero") : x / y,
         };
         return ConstantTensor.Integer(a.Type, dims, Enumerable.Range(0, ma.Length).Select(i => ConstantTensor.Wrap(a.Type, g(ia[ma[i]], ib[mb[i]]))).ToArray());
+    }
+
+    private static ConstantTensor BitShift(ConstantTensor x, ConstantTensor shift, string direction)
+    {
+        if (x.Type != shift.Type || x.Type is not (DataType.Uint8 or DataType.Uint16 or DataType.Uint32 or DataType.Uint64))
+            throw new OnnxEvaluationException($"BitShift of {x.Type} by {shift.Type} (unsigned integers of one type expected)");
+        if (direction is not ("LEFT" or "RIGHT"))
+            throw new OnnxEvaluationException($"BitShift direction '{direction}'");
+        long[] dims = BroadcastDims(x.Dims, shift.Dims);
+        int[] mx = BroadcastMap(dims, x.Dims), ms = BroadcastMap(dims, shift.Dims);
+        long[] a = x.Integers!, b = shift.Integers!;
+        var result = new long[mx.Length];
+        for (int i = 0; i < result.Length; i++)
+        {
+            ulong value = (ulong)a[mx[i]];
+            int by = (int)Math.Min((ulong)b[ms[i]], 64);
+            ulong shifted = by >= 64 ? 0 : direction == "RIGHT" ? value >> by : value << by;
+            result[i] = ConstantTensor.Wrap(x.Type, (long)shifted);
+        }
+
+        return ConstantTensor.Integer(x.Type, dims, result);
+    }
+
+    private static ConstantTensor Mod(ConstantTensor a, ConstantTensor b, bool fmod)
+    {
+        if (a.Type != b.Type)
+            throw new OnnxEvaluationException($"Mod of {a.Type} and {b.Type}");
+        long[] dims = BroadcastDims(a.Dims, b.Dims);
+        int[] ma = BroadcastMap(dims, a.Dims), mb = BroadcastMap(dims, b.Dims);
+        if (a.Floats is { } fa)
+        {
+            if (!fmod)
+                throw new OnnxEvaluationException("Mod of floats without fmod = 1");
+            float[] fb = b.Floats!;
+            return ConstantTensor.Float(dims, Enumerable.Range(0, ma.Length).Select(i => fa[ma[i]] % fb[mb[i]]).ToArray());
+        }
+
+        long[] ia = a.Integers!, ib = b.Integers!;
+        var result = new long[ma.Length];
+        for (int i = 0; i < result.Length; i++)
+        {
+            long x = ia[ma[i]], y = ib[mb[i]];
+            if (y == 0)
+                throw new OnnxEvaluationException("an integer Mod by zero");
+            long r = x % y;
+            // fmod = 0: the result takes the divisor's sign (like Python's %); fmod = 1: the dividend's (like C's fmod).
+            if (!fmod && r != 0 && (r < 0) != (y < 0))
+                r += y;
+            result[i] = ConstantTensor.Wrap(a.Type, r);
+        }
+
+        return ConstantTensor.Integer(a.Type, dims, result);
+    }
+
+    private static ConstantTensor NonZero(ConstantTensor x)
+    {
+        int rank = Math.Max(x.Dims.Length, 1);
+        var hits = new List<int>();
+        for (int i = 0; i < x.Count; i++)
+            if (x[i] != 0)
+                hits.Add(i);
+        long[] strides = x.Dims.Length == 0 ? [1] : ConstantTensor.Strides(x.Dims);
+        var result = new long[rank * hits.Count];
+        for (int h = 0; h < hits.Count; h++)
+        {
+            long rest = hits[h];
+            for (int d = 0; d < rank; d++)
+            {
+                result[d * hits.Count + h] = rest / strides[d];
+                rest %= strides[d];
+            }
+        }
+
+        return ConstantTensor.Integer(DataType.Int64, [rank, hits.Count], result);
+    }
+
+    private static ConstantTensor Range(ConstantTensor start, ConstantTensor limit, ConstantTensor delta)
+    {
+        if (start.Count != 1 || limit.Count != 1 || delta.Count != 1 || start.Type != limit.Type || start.Type != delta.Type)
+            throw new OnnxEvaluationException("Range of three scalars of one type");
+        double from = start[0], to = limit[0], step = delta[0];
+        if (step == 0)
+            throw new OnnxEvaluationException("Range with delta 0");
+        long count = Math.Max((long)Math.Ceiling((to - from) / step), 0);
+        if (start.Floats is not null)
+            return ConstantTensor.Float([count], Enumerable.Range(0, checked((int)count)).Select(i => (float)(start.Floats[0] + i * delta.Floats![0])).ToArray());
+        long first = start.Integers![0], by = delta.Integers![0];
+        return ConstantTensor.Integer(start.Type, [count], Enumerable.Range(0, checked((int)count)).Select(i => ConstantTensor.Wrap(start.Type, first + i * by)).ToArray());
+    }
+
+    private static ConstantTensor MatMul(ConstantTensor a, ConstantTensor b)
+    {
+        if (a.Floats is not { } fa || b.Floats is not { } fb)
+            throw new OnnxEvaluationException($"MatMul of {a.Type} and {b.Type} (only float is evaluated)");
+        if (a.Dims.Length is not (1 or 2) || b.Dims.Length is not (1 or 2))
+            throw new OnnxEvaluationException($"MatMul of ranks {a.Dims.Length} and {b.Dims.Length} (only 1 and 2 are evaluated)");
+        // A 1-D operand is a row (left) or a column (right) vector whose extra dimension is dropped from the result.
+        long rows = a.Dims.Length == 2 ? a.Dims[0] : 1, inner = a.Dims[^1];
+        long innerB = b.Dims[0], cols = b.Dims.Length == 2 ? b.Dims[1] : 1;
+        if (inner != innerB)
+            throw new OnnxEvaluationException($"MatMul of [{string.Join(",", a.Dims)}] and [{string.Join(",", b.Dims)}]");
+        var result = new float[rows * cols];
+        for (long r = 0; r < rows; r++)
+            for (long c = 0; c < cols; c++)
+            {
+                float sum = 0f;
+                for (long k = 0; k < inner; k++)
+                    sum += fa[r * inner + k] * fb[k * cols + c];
+                result[r * cols + c] = sum;
+            }
+
+        long[] dims = (a.Dims.Length, b.Dims.Length) switch
+        {
+            (2, 2) => [rows, cols],
+            (2, 1) => [rows],
+            (1, 2) => [cols],
+            _ => [],
+        };
+        return ConstantTensor.Float(dims, result);
     }
 
     private static ConstantTensor ScatterElements(ConstantTensor data, ConstantTensor indices, ConstantTensor updates, long axisAttribute, string reduction)

@@ -2,14 +2,6 @@ using System.Globalization;
 
 namespace Microsoft.ML.HyperSparse.Onnx;
 
-/// <summary>One prunable layer as recorded in the model metadata.</summary>
-/// <param name="Name">Layer name; its weight tensor is <c>{Name}.weight</c>.</param>
-/// <param name="OpType">"Conv" or "Gemm".</param>
-/// <param name="Shape">Weight shape.</param>
-/// <param name="KeptCount">Non-zero weights.</param>
-/// <param name="Encoding">Encoding used for this layer in the file.</param>
-internal sealed record OnnxContractLayer(string Name, string OpType, long[] Shape, long KeptCount, OnnxWeightEncoding Encoding);
-
 /// <summary>
 /// The input contract and sparsity facts of an exported model, stored as <c>metadata_props</c> under keys starting with
 /// <see cref="OnnxContractMetadata.Prefix"/> so that an inspector (or ML.NET / ORT's custom metadata map) can read them back.
@@ -23,15 +15,19 @@ internal sealed record OnnxContractLayer(string Name, string OpType, long[] Shap
 /// <param name="Mean">Per-channel mean.</param>
 /// <param name="Std">Per-channel standard deviation.</param>
 /// <param name="WeightEncoding">Requested weight encoding.</param>
+/// <param name="Quantized">Whether the weights are stored as int8 with per-channel scales.</param>
 /// <param name="ScoreOutputName">Softmax output name.</param>
 /// <param name="PredictedIndexOutputName">Arg-max output name, or null.</param>
 /// <param name="LogitsOutputName">Logits output name, or null.</param>
-/// <param name="PrunableLayers">Prunable layers in graph order.</param>
+/// <param name="DenseLayers">Convolution and linear layers that are not pruned (kept dense by choice); every other one is.</param>
+/// <param name="KeptWeights">Non-zero weights over the pruned layers.</param>
+/// <param name="PrunableWeights">Weights of the pruned layers.</param>
+/// <remarks>Per-layer shapes and kept counts are not repeated here: the inspector reads them from the graph itself.</remarks>
 internal sealed record OnnxContract(
     string InputName, int Channels, int Height, int Width, int ClassCount,
-    float PixelScale, float[] Mean, float[] Std, OnnxWeightEncoding WeightEncoding,
+    float PixelScale, float[] Mean, float[] Std, OnnxWeightEncoding WeightEncoding, bool Quantized,
     string ScoreOutputName, string? PredictedIndexOutputName, string? LogitsOutputName,
-    IReadOnlyList<OnnxContractLayer> PrunableLayers);
+    IReadOnlyList<string> DenseLayers, long KeptWeights, long PrunableWeights);
 
 /// <summary>Writes and reads <see cref="OnnxContract"/> as string key/value pairs.</summary>
 internal static class OnnxContractMetadata
@@ -40,9 +36,7 @@ internal static class OnnxContractMetadata
     public const string Prefix = "hypersparse.";
 
     /// <summary>Version of this key layout.</summary>
-    public const string FormatVersion = "1";
-
-    private const string LayerPrefix = Prefix + "layer.";
+    public const string FormatVersion = "2";
 
     /// <summary>The contract as ordered key/value pairs.</summary>
     public static IEnumerable<KeyValuePair<string, string>> ToProperties(OnnxContract contract)
@@ -54,18 +48,15 @@ internal static class OnnxContractMetadata
         yield return new(Prefix + "pixel_scale", Invariant(contract.PixelScale));
         yield return new(Prefix + "mean", string.Join(",", contract.Mean.Select(Invariant)));
         yield return new(Prefix + "std", string.Join(",", contract.Std.Select(Invariant)));
-        yield return new(Prefix + "weight_encoding", contract.WeightEncoding.ToString());
+        yield return new(Prefix + "weight_encoding", contract.WeightEncoding.ToString() + (contract.Quantized ? "+int8" : ""));
+        yield return new(Prefix + "kept", $"{contract.KeptWeights}/{contract.PrunableWeights}");
+        if (contract.DenseLayers.Count > 0)
+            yield return new(Prefix + "dense_layers", string.Join(",", contract.DenseLayers));
         yield return new(Prefix + "output.score", contract.ScoreOutputName);
         if (contract.PredictedIndexOutputName is not null)
             yield return new(Prefix + "output.predicted_index", contract.PredictedIndexOutputName);
         if (contract.LogitsOutputName is not null)
             yield return new(Prefix + "output.logits", contract.LogitsOutputName);
-        for (int i = 0; i < contract.PrunableLayers.Count; i++)
-        {
-            OnnxContractLayer layer = contract.PrunableLayers[i];
-            yield return new(LayerPrefix + layer.Name,
-                $"index={i};op={layer.OpType};shape={string.Join('x', layer.Shape)};kept={layer.KeptCount};encoding={layer.Encoding}");
-        }
     }
 
     /// <summary>Reads a contract back from metadata (e.g. ORT's <c>ModelMetadata.CustomMetadataMap</c>).</summary>
@@ -83,34 +74,22 @@ internal static class OnnxContractMetadata
         if (chw.Length != 3)
             throw new FormatException($"ONNX metadata key '{Prefix}input_shape': expected C,H,W, found '{Get("input_shape")}'.");
 
-        var layers = properties
-            .Where(p => p.Key.StartsWith(LayerPrefix, StringComparison.Ordinal))
-            .Select(p => (Fields: ParseFields(p.Key, p.Value), Name: p.Key[LayerPrefix.Length..]))
-            .OrderBy(l => int.Parse(l.Fields["index"], CultureInfo.InvariantCulture))
-            .Select(l => new OnnxContractLayer(
-                l.Name,
-                l.Fields["op"],
-                l.Fields["shape"].Split('x').Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToArray(),
-                long.Parse(l.Fields["kept"], CultureInfo.InvariantCulture),
-                Enum.Parse<OnnxWeightEncoding>(l.Fields["encoding"])))
-            .ToList();
+        string encoding = Get("weight_encoding");
+        bool quantized = encoding.EndsWith("+int8", StringComparison.Ordinal);
+        string[] kept = Get("kept").Split('/');
+        if (kept.Length != 2)
+            throw new FormatException($"ONNX metadata key '{Prefix}kept': expected kept/total, found '{Get("kept")}'.");
+        string? dense = Optional("dense_layers");
 
         return new OnnxContract(
             Get("input_name"), chw[0], chw[1], chw[2],
             int.Parse(Get("class_count"), CultureInfo.InvariantCulture),
             float.Parse(Get("pixel_scale"), CultureInfo.InvariantCulture),
             ParseFloats(Get("mean")), ParseFloats(Get("std")),
-            Enum.Parse<OnnxWeightEncoding>(Get("weight_encoding")),
+            Enum.Parse<OnnxWeightEncoding>(quantized ? encoding[..^"+int8".Length] : encoding), quantized,
             Get("output.score"), Optional("output.predicted_index"), Optional("output.logits"),
-            layers);
-    }
-
-    private static Dictionary<string, string> ParseFields(string key, string value)
-    {
-        var fields = value.Split(';').Select(f => f.Split('=', 2)).ToList();
-        if (fields.Any(f => f.Length != 2))
-            throw new FormatException($"ONNX metadata key '{key}': expected name=value fields separated by ';', found '{value}'.");
-        return fields.ToDictionary(f => f[0], f => f[1], StringComparer.Ordinal);
+            string.IsNullOrEmpty(dense) ? [] : dense.Split(','),
+            long.Parse(kept[0], CultureInfo.InvariantCulture), long.Parse(kept[1], CultureInfo.InvariantCulture));
     }
 
     private static float[] ParseFloats(string value) =>

@@ -6,6 +6,12 @@ internal sealed record OnnxExportOptions
     /// <summary>Encoding of prunable weights; default <see cref="OnnxWeightEncoding.Compact"/>.</summary>
     public OnnxWeightEncoding WeightEncoding { get; init; } = OnnxWeightEncoding.Compact;
 
+    /// <summary>
+    /// Store every convolution and linear weight as per-output-channel symmetric int8 (zeros stay zero, kept weights stay
+    /// non-zero) with float32 scales, rebuilt as Cast · scale in the graph. Lossy; default false.
+    /// </summary>
+    public bool QuantizeWeights { get; init; }
+
     /// <summary>Name of the softmax output, float [batch, ClassCount]. Always emitted.</summary>
     public string ScoreOutputName { get; init; } = "Score";
 

@@ -51,11 +51,7 @@ internal static class OnnxModelInspector
         OnnxContract? contract = ReadContract(model, warnings);
         var folder = new OnnxConstantFolder(graph, opset);
 
-        // Every graph entry a weight is made of is charged to the first layer (in graph order) that reads it, as the writer
-        // charges shared constants to the first layer that emits them.
-        var charged = new HashSet<IMessage>(ReferenceEqualityComparer.Instance);
-        var layers = new List<OnnxInspectedLayer>();
-        var weights = new List<(string Name, ConstantTensor Value)>();
+        var found = new List<(NodeProto Node, string NodeName, string WeightName, ConstantTensor Weight, IReadOnlyCollection<IMessage> Sources)>();
         foreach (NodeProto node in graph.Node.Where(n => LayerOps.Contains(n.OpType) && n.Domain is "" or "ai.onnx"))
         {
             string? weightName = WeightInput(node, folder);
@@ -79,9 +75,20 @@ internal static class OnnxModelInspector
                 continue;
             }
 
-            long bytes = folder.Sources(weightName).Where(charged.Add).Sum(OnnxProtos.FieldBytes);
-            bool prunable = contract is null || contract.PrunableLayers.Any(l => l.Name == nodeName);
-            var size = new OnnxLayerSize(nodeName, node.OpType, weight.Dims, prunable, floats.LongCount(w => w != 0f), Encoding(weightName, folder), bytes);
+            found.Add((node, nodeName, weightName, weight, folder.Sources(weightName)));
+        }
+
+        // Entries several layers are rebuilt from are shared out by the writer's rule, so the figures equal the report's.
+        long[] kept = found.Select(f => f.Weight.Floats!.LongCount(w => w != 0f)).ToArray();
+        long[] bytes = OnnxLayerBytes.Attribute(found.Select((f, i) => (f.Sources, kept[i])).ToList());
+        var charged = new HashSet<IMessage>(found.SelectMany(f => f.Sources), ReferenceEqualityComparer.Instance);
+        var layers = new List<OnnxInspectedLayer>();
+        var weights = new List<(string Name, ConstantTensor Value)>();
+        for (int i = 0; i < found.Count; i++)
+        {
+            var (node, nodeName, weightName, weight, sources) = found[i];
+            bool prunable = contract is null || !contract.DenseLayers.Contains(nodeName);
+            var size = new OnnxLayerSize(nodeName, node.OpType, weight.Dims, prunable, kept[i], Encoding(sources), bytes[i], IsQuantized(sources));
             layers.Add(new OnnxInspectedLayer(nodeName, weightName, size));
             weights.Add((weightName, weight));
         }
@@ -99,37 +106,41 @@ internal static class OnnxModelInspector
         return new OnnxInspection(model.ProducerName, model.ProducerVersion, model.IrVersion, opset, layers, report, contract, inputs, outputs, warnings);
     }
 
-    /// <summary>The weight a layer node reads: input 1 of Conv/ConvTranspose/Gemm, the constant operand of a MatMul.</summary>
+    /// <summary>
+    /// The weight a layer node reads: input 1 of Conv/ConvTranspose/Gemm, the constant operand of a MatMul — provided the
+    /// node's other operand depends on the graph input (a node computing from constants only is part of a decode chain).
+    /// </summary>
     private static string? WeightInput(NodeProto node, OnnxConstantFolder folder)
     {
-        if (node.Input.Count < 2)
+        if (node.Input.Count < 2 || folder.IsConstant(node.Input[0]) == folder.IsConstant(node.Input[1]))
             return null;
         if (node.OpType == "MatMul")
-            return folder.IsConstant(node.Input[1]) ? node.Input[1] : folder.IsConstant(node.Input[0]) ? node.Input[0] : null;
+            return folder.IsConstant(node.Input[1]) ? node.Input[1] : node.Input[0];
         return folder.IsConstant(node.Input[1]) ? node.Input[1] : null;
     }
 
-    /// <summary>How a weight is stored: an initializer (or a Constant's dense value), a sparse tensor, or a decode chain.</summary>
-    private static OnnxWeightEncoding Encoding(string name, OnnxConstantFolder folder)
+    /// <summary>
+    /// How a weight is stored, from the entries it is rebuilt from: values written into a zero tensor at decoded positions
+    /// (or a zero tensor alone) is Compact; a sparse tensor is SparseInitializer; anything else — initializers or dense
+    /// Constants, cast, scaled, reshaped, split or dequantised — is Dense.
+    /// </summary>
+    private static OnnxWeightEncoding Encoding(IReadOnlyCollection<IMessage> sources)
     {
-        while (true)
-        {
-            if (folder.IsInitializer(name))
-                return OnnxWeightEncoding.Dense;
-            if (folder.IsSparseInitializer(name))
-                return OnnxWeightEncoding.SparseInitializer;
-            NodeProto node = folder.Producer(name)!;
-            if (node.OpType == "Identity" && node.Input.Count == 1)
-            {
-                name = node.Input[0];
-                continue;
-            }
-
-            if (node.OpType == "Constant")
-                return node.Attribute.Any(a => a.Name == "sparse_value") ? OnnxWeightEncoding.SparseInitializer : OnnxWeightEncoding.Dense;
+        if (sources.Any(s => s is NodeProto { OpType: "ScatterElements" or "ScatterND" or "ConstantOfShape" }))
             return OnnxWeightEncoding.Compact;
-        }
+        if (sources.Any(s => s is SparseTensorProto || s is NodeProto n && n.Attribute.Any(a => a.Name == "sparse_value")))
+            return OnnxWeightEncoding.SparseInitializer;
+        return OnnxWeightEncoding.Dense;
     }
+
+    /// <summary>Whether the weight is rebuilt from int8 values (a quantised weight).</summary>
+    private static bool IsQuantized(IReadOnlyCollection<IMessage> sources) => sources.Any(s => s switch
+    {
+        TensorProto t => t.DataType == (int)DataType.Int8,
+        SparseTensorProto sparse => sparse.Values?.DataType == (int)DataType.Int8,
+        NodeProto n => n.Attribute.Any(a => a.Name == "sparse_value" && a.SparseTensor.Values?.DataType == (int)DataType.Int8),
+        _ => false,
+    });
 
     private static OnnxContract? ReadContract(ModelProto model, List<string> warnings)
     {
@@ -203,11 +214,7 @@ internal static class OnnxModelInspector
 
         if (contract is not null)
         {
-            OnnxContract denseContract = contract with
-            {
-                WeightEncoding = OnnxWeightEncoding.Dense,
-                PrunableLayers = contract.PrunableLayers.Select(l => l with { Encoding = OnnxWeightEncoding.Dense }).ToList(),
-            };
+            OnnxContract denseContract = contract with { WeightEncoding = OnnxWeightEncoding.Dense, Quantized = false };
             var values = OnnxContractMetadata.ToProperties(denseContract).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
             foreach (StringStringEntryProto entry in dense.MetadataProps)
                 if (values.TryGetValue(entry.Key, out string? value))
@@ -240,25 +247,14 @@ internal static class OnnxModelInspector
         void Differ(string what, object metadata, object graph) =>
             warnings.Add($"Metadata and graph disagree on {what}: metadata says {metadata}, the graph has {graph}.");
 
-        foreach (OnnxContractLayer declared in contract.PrunableLayers)
-        {
-            OnnxInspectedLayer? found = layers.FirstOrDefault(l => l.NodeName == declared.Name);
-            if (found is null)
-            {
-                warnings.Add($"Metadata lists pruned layer '{declared.Name}', which the graph does not have (or whose weight cannot be decoded).");
-                continue;
-            }
-
-            OnnxLayerSize size = found.Size;
-            if (declared.OpType != size.OpType)
-                Differ($"layer '{declared.Name}' op", declared.OpType, size.OpType);
-            if (!declared.Shape.SequenceEqual(size.Shape))
-                Differ($"layer '{declared.Name}' shape", string.Join('x', declared.Shape), string.Join('x', size.Shape));
-            if (declared.KeptCount != size.KeptCount)
-                Differ($"layer '{declared.Name}' kept weights", declared.KeptCount, size.KeptCount);
-            if (declared.Encoding != size.Encoding)
-                Differ($"layer '{declared.Name}' encoding", declared.Encoding, size.Encoding);
-        }
+        foreach (string dense in contract.DenseLayers.Where(d => layers.All(l => l.NodeName != d)))
+            warnings.Add($"Metadata lists layer '{dense}' as kept dense, which the graph does not have (or whose weight cannot be decoded).");
+        long kept = layers.Where(l => l.Size.Prunable).Sum(l => l.Size.KeptCount);
+        long total = layers.Where(l => l.Size.Prunable).Sum(l => l.Size.ParameterCount);
+        if (kept != contract.KeptWeights || total != contract.PrunableWeights)
+            Differ("the kept weights of the pruned layers", $"{contract.KeptWeights:N0} of {contract.PrunableWeights:N0}", $"{kept:N0} of {total:N0}");
+        foreach (OnnxInspectedLayer layer in layers.Where(l => l.Size.Quantized != contract.Quantized))
+            Differ($"layer '{layer.NodeName}' storage", contract.Quantized ? "int8" : "float", layer.Size.Quantized ? "int8" : "float");
 
         string[] expectedDims = [contract.Channels.ToString(CultureInfo.InvariantCulture), contract.Height.ToString(CultureInfo.InvariantCulture),
             contract.Width.ToString(CultureInfo.InvariantCulture)];

@@ -40,9 +40,10 @@ internal static class OnnxModelWriter
 
         Emitted shipped = Emit(net, nodes, options);
         byte[] bytes = shipped.Model.ToByteArray();
-        long denseBytes = options.WeightEncoding == OnnxWeightEncoding.Dense
+        // The reference every ratio is taken against: the same network with plain float32 weights.
+        long denseBytes = options is { WeightEncoding: OnnxWeightEncoding.Dense, QuantizeWeights: false }
             ? bytes.LongLength
-            : Emit(net, nodes, options with { WeightEncoding = OnnxWeightEncoding.Dense }).Model.CalculateSize();
+            : Emit(net, nodes, options with { WeightEncoding = OnnxWeightEncoding.Dense, QuantizeWeights = false }).Model.CalculateSize();
         return new OnnxExportResult(bytes, new OnnxSizeReport(bytes.LongLength, denseBytes, shipped.OtherParameterCount, shipped.Layers));
     }
 
@@ -128,38 +129,76 @@ internal static class OnnxModelWriter
     {
         var graph = new GraphProto { Name = "hypersparse", DocString = DocString(net, options) };
         graph.Input.Add(OnnxProtos.BatchedTensor(net.InputName, DataType.Float, net.Channels, net.Height, net.Width));
-        long otherParameters = EmitNormalization(net, graph);
 
-        // The logits tensor takes the requested output name directly instead of going through an Identity node.
+        // Tensor names cost bytes twice (writer and reader), so every tensor but the graph's input and outputs gets a short
+        // generated name; the layer names users see are the Conv/Gemm node names.
         string logits = options.LogitsOutputName ?? NetworkDescription.LogitsTensor;
-        string Tensor(string name) => name == NetworkDescription.LogitsTensor ? logits : name;
+        var used = new HashSet<string>(StringComparer.Ordinal) { net.InputName, logits, options.ScoreOutputName, PixelScaleTensor, MeanTensor, StdTensor };
+        if (options.PredictedIndexOutputName is { } predictedName)
+            used.Add(predictedName);
+        int counter = 0;
+        string Fresh(string hint)
+        {
+            string candidate = hint;
+            while (!used.Add(candidate))
+                candidate = hint + "_" + counter++;
+            return candidate;
+        }
 
-        var weights = new WeightEmitter(graph);
-        var layers = new List<OnnxLayerSize>();
+        var activations = new Dictionary<string, string>(StringComparer.Ordinal) { [NetworkDescription.LogitsTensor] = logits };
+        string Tensor(string name)
+        {
+            if (!activations.TryGetValue(name, out string? shortName))
+                activations[name] = shortName = Fresh("x" + activations.Count);
+            return shortName;
+        }
+
+        long otherParameters = EmitNormalization(net, graph, Tensor(NetworkDescription.NormalizedTensor), Fresh);
+
+        var specs = new List<WeightSpec>();
+        foreach (NetworkNode node in nodes)
+        {
+            if (node is Conv2dNode conv)
+                specs.Add(new WeightSpec(conv.Name, "Conv", [conv.OutChannels, conv.InChannels, conv.KernelH, conv.KernelW], conv.Weight, conv.Prunable, Fresh("w" + specs.Count)));
+            else if (node is LinearNode linear)
+                specs.Add(new WeightSpec(linear.Name, "Gemm", [linear.OutFeatures, linear.InFeatures], linear.Weight, linear.Prunable, Fresh("w" + specs.Count)));
+        }
+
+        IReadOnlyList<EmittedWeight> weights = WeightEmitter.Emit(graph, specs, options.WeightEncoding, options.QuantizeWeights, Fresh);
+
+        var weightOf = specs.Select((spec, i) => (spec.Layer, weights[i].TensorName)).ToDictionary(p => p.Layer, p => p.TensorName, StringComparer.Ordinal);
+        string[] WithBias(string input, string layerName, float[]? bias)
+        {
+            string weight = weightOf[layerName];
+            if (bias is null)
+                return [input, weight];
+            string biasName = Fresh("b" + weight[1..]);
+            graph.Initializer.Add(OnnxProtos.Float(biasName, bias, bias.Length));
+            otherParameters += bias.Length;
+            return [input, weight, biasName];
+        }
+
         foreach (NetworkNode node in nodes)
         {
             string input = Tensor(node.Input), output = Tensor(node.Output);
             switch (node)
             {
                 case Conv2dNode conv:
-                    layers.Add(weights.Emit(conv.Name, "Conv", [conv.OutChannels, conv.InChannels, conv.KernelH, conv.KernelW],
-                        conv.Weight, conv.Prunable, options.WeightEncoding));
-                    otherParameters += EmitBias(graph, conv.Name, conv.Bias);
-                    graph.Node.Add(OnnxProtos.Node("Conv", conv.Name, WithBias(input, conv.Name, conv.Bias), output,
-                        OnnxProtos.Attr("kernel_shape", conv.KernelH, conv.KernelW),
-                        OnnxProtos.Attr("strides", conv.StrideH, conv.StrideW),
-                        OnnxProtos.Attr("pads", conv.PadH, conv.PadW, conv.PadH, conv.PadW)));
+                    var convNode = OnnxProtos.Node("Conv", conv.Name, WithBias(input, conv.Name, conv.Bias), output);
+                    // kernel_shape comes from the weight; strides 1 and pads 0 are the defaults.
+                    if (conv.StrideH != 1 || conv.StrideW != 1)
+                        convNode.Attribute.Add(OnnxProtos.Attr("strides", conv.StrideH, conv.StrideW));
+                    if (conv.PadH != 0 || conv.PadW != 0)
+                        convNode.Attribute.Add(OnnxProtos.Attr("pads", conv.PadH, conv.PadW, conv.PadH, conv.PadW));
+                    graph.Node.Add(convNode);
                     break;
                 case LinearNode linear:
-                    layers.Add(weights.Emit(linear.Name, "Gemm", [linear.OutFeatures, linear.InFeatures],
-                        linear.Weight, linear.Prunable, options.WeightEncoding));
-                    otherParameters += EmitBias(graph, linear.Name, linear.Bias);
                     graph.Node.Add(OnnxProtos.Node("Gemm", linear.Name, WithBias(input, linear.Name, linear.Bias), output,
                         OnnxProtos.Attr("transB", 1L)));
                     break;
                 case BatchNormNode bn:
                     // Not foldable (its input is not a convolution read only by it): an eval-mode BatchNormalization node.
-                    string[] parameters = [bn.Name + ".scale", bn.Name + ".bias", bn.Name + ".mean", bn.Name + ".var"];
+                    string[] parameters = [Fresh(bn.Name + ".scale"), Fresh(bn.Name + ".bias"), Fresh(bn.Name + ".mean"), Fresh(bn.Name + ".var")];
                     float[][] values = [bn.Scale, bn.Bias, bn.Mean, bn.Var];
                     for (int i = 0; i < parameters.Length; i++)
                         graph.Initializer.Add(OnnxProtos.Float(parameters[i], values[i], values[i].Length));
@@ -168,39 +207,41 @@ internal static class OnnxModelWriter
                         OnnxProtos.Attr("epsilon", bn.Epsilon)));
                     break;
                 case ReluNode:
-                    graph.Node.Add(OnnxProtos.Node("Relu", node.Name, [input], output));
+                    graph.Node.Add(OnnxProtos.Node("Relu", null, [input], output));
                     break;
                 case MaxPoolNode pool:
-                    graph.Node.Add(OnnxProtos.Node("MaxPool", pool.Name, [input], output,
+                    var maxPool = OnnxProtos.Node("MaxPool", null, [input], output,
                         OnnxProtos.Attr("kernel_shape", pool.Kernel, pool.Kernel),
-                        OnnxProtos.Attr("strides", pool.Stride, pool.Stride),
-                        OnnxProtos.Attr("pads", pool.Pad, pool.Pad, pool.Pad, pool.Pad)));
+                        OnnxProtos.Attr("strides", pool.Stride, pool.Stride));
+                    if (pool.Pad != 0)
+                        maxPool.Attribute.Add(OnnxProtos.Attr("pads", pool.Pad, pool.Pad, pool.Pad, pool.Pad));
+                    graph.Node.Add(maxPool);
                     break;
                 case AvgPoolNode pool:
-                    graph.Node.Add(OnnxProtos.Node("AveragePool", pool.Name, [input], output,
+                    graph.Node.Add(OnnxProtos.Node("AveragePool", null, [input], output,
                         OnnxProtos.Attr("kernel_shape", pool.Kernel, pool.Kernel),
                         OnnxProtos.Attr("strides", pool.Stride, pool.Stride)));
                     break;
                 case GlobalAvgPoolNode:
-                    graph.Node.Add(OnnxProtos.Node("GlobalAveragePool", node.Name, [input], output));
+                    graph.Node.Add(OnnxProtos.Node("GlobalAveragePool", null, [input], output));
                     break;
                 case FlattenNode:
-                    graph.Node.Add(OnnxProtos.Node("Flatten", node.Name, [input], output, OnnxProtos.Attr("axis", 1L)));
+                    graph.Node.Add(OnnxProtos.Node("Flatten", null, [input], output));
                     break;
                 case AddNode add:
-                    graph.Node.Add(OnnxProtos.Node("Add", add.Name, [input, Tensor(add.Other)], output));
+                    graph.Node.Add(OnnxProtos.Node("Add", null, [input, Tensor(add.Other)], output));
                     break;
                 default:
                     throw OnnxExportErrors.Network($"node '{node.Name}'", "a supported node type", node.GetType().Name);
             }
         }
 
-        graph.Node.Add(OnnxProtos.Node("Softmax", "score", [logits], options.ScoreOutputName, OnnxProtos.Attr("axis", 1L)));
+        graph.Node.Add(OnnxProtos.Node("Softmax", null, [logits], options.ScoreOutputName, OnnxProtos.Attr("axis", 1L)));
         graph.Output.Add(OnnxProtos.BatchedTensor(options.ScoreOutputName, DataType.Float, net.ClassCount));
         if (options.PredictedIndexOutputName is { } predicted)
         {
             // Arg-max of the logits, not of the scores: softmax rounding can tie classes whose logits differ.
-            graph.Node.Add(OnnxProtos.Node("ArgMax", "predicted_index", [logits], predicted,
+            graph.Node.Add(OnnxProtos.Node("ArgMax", null, [logits], predicted,
                 OnnxProtos.Attr("axis", 1L), OnnxProtos.Attr("keepdims", 0L)));
             graph.Output.Add(OnnxProtos.BatchedTensor(predicted, DataType.Int64));
         }
@@ -209,6 +250,12 @@ internal static class OnnxModelWriter
             graph.Output.Add(OnnxProtos.BatchedTensor(logits, DataType.Float, net.ClassCount));
 
         RequireUniqueTensorNames(graph);
+
+        // Per-layer bytes by the rule the inspector uses (shared decode entries split by kept weights).
+        var folder = new OnnxConstantFolder(graph, OpsetVersion);
+        var kept = weights.Select(w => w.Weight.LongCount(v => v != 0f)).ToArray();
+        long[] bytes = OnnxLayerBytes.Attribute(weights.Select((w, i) => (folder.Sources(w.TensorName), kept[i])).ToList());
+        var layers = specs.Select((s, i) => new OnnxLayerSize(s.Layer, s.OpType, s.Shape, s.Prunable, kept[i], weights[i].Encoding, bytes[i], weights[i].Quantized)).ToList();
 
         var model = new ModelProto
         {
@@ -220,8 +267,9 @@ internal static class OnnxModelWriter
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OpsetVersion });
         var contract = new OnnxContract(
             net.InputName, net.Channels, net.Height, net.Width, net.ClassCount, net.PixelScale, net.Mean, net.Std,
-            options.WeightEncoding, options.ScoreOutputName, options.PredictedIndexOutputName, options.LogitsOutputName,
-            layers.Where(l => l.Prunable).Select(l => new OnnxContractLayer(l.Name, l.OpType, l.Shape, l.KeptCount, l.Encoding)).ToList());
+            options.WeightEncoding, options.QuantizeWeights, options.ScoreOutputName, options.PredictedIndexOutputName, options.LogitsOutputName,
+            layers.Where(l => !l.Prunable).Select(l => l.Name).ToList(),
+            layers.Where(l => l.Prunable).Sum(l => l.KeptCount), layers.Where(l => l.Prunable).Sum(l => l.ParameterCount));
         foreach ((string key, string value) in OnnxContractMetadata.ToProperties(contract))
             model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
 
@@ -232,7 +280,7 @@ internal static class OnnxModelWriter
     /// Emits <c>(x * PixelScale - Mean[c]) / Std[c]</c> as Mul, Sub, Div (the same float operations, in the same order, as
     /// the training side, so results match bit for bit); steps that are identities are skipped. Returns the constant count.
     /// </summary>
-    private static long EmitNormalization(NetworkDescription net, GraphProto graph)
+    private static long EmitNormalization(NetworkDescription net, GraphProto graph, string normalized, Func<string, string> fresh)
     {
         var steps = new List<(string Op, string Constant, float[] Values, long[] Dims)>();
         long[] perChannel = [1, net.Channels, 1, 1];
@@ -246,32 +294,21 @@ internal static class OnnxModelWriter
         string current = net.InputName;
         if (steps.Count == 0)
         {
-            graph.Node.Add(OnnxProtos.Node("Identity", "normalize", [current], NetworkDescription.NormalizedTensor));
+            graph.Node.Add(OnnxProtos.Node("Identity", null, [current], normalized));
             return 0;
         }
 
         for (int i = 0; i < steps.Count; i++)
         {
             (string op, string constant, float[] values, long[] dims) = steps[i];
-            string output = i == steps.Count - 1 ? NetworkDescription.NormalizedTensor : $"input.{op.ToLowerInvariant()}";
+            string output = i == steps.Count - 1 ? normalized : fresh("n" + i);
             graph.Initializer.Add(OnnxProtos.Float(constant, values, dims));
-            graph.Node.Add(OnnxProtos.Node(op, $"normalize.{op.ToLowerInvariant()}", [current, constant], output));
+            graph.Node.Add(OnnxProtos.Node(op, null, [current, constant], output));
             current = output;
         }
 
         return steps.Sum(s => (long)s.Values.Length);
     }
-
-    private static long EmitBias(GraphProto graph, string layerName, float[]? bias)
-    {
-        if (bias is null)
-            return 0;
-        graph.Initializer.Add(OnnxProtos.Float(layerName + ".bias", bias, bias.Length));
-        return bias.Length;
-    }
-
-    private static string[] WithBias(string input, string layerName, float[]? bias) =>
-        bias is null ? [input, WeightEmitter.WeightName(layerName)] : [input, WeightEmitter.WeightName(layerName), layerName + ".bias"];
 
     /// <summary>ONNX requires every value to be defined once (SSA); generated names could collide with the description's.</summary>
     private static void RequireUniqueTensorNames(GraphProto graph)
@@ -286,7 +323,6 @@ internal static class OnnxModelWriter
     }
 
     private static string DocString(NetworkDescription net, OnnxExportOptions options) => string.Create(CultureInfo.InvariantCulture,
-        $"Image classifier exported by {ProducerName}. Input '{net.InputName}': float [batch,{net.Channels},{net.Height},{net.Width}] raw pixels, " +
-        $"normalised in-graph as (x*{net.PixelScale} - mean[c]) / std[c]. Output '{options.ScoreOutputName}': softmax over {net.ClassCount} classes. " +
-        $"Input contract and per-layer sparsity in metadata_props '{OnnxContractMetadata.Prefix}*'.");
+        $"{ProducerName} image classifier. Input '{net.InputName}': float [batch,{net.Channels},{net.Height},{net.Width}] raw pixels, normalised in-graph. " +
+        $"Output '{options.ScoreOutputName}': softmax over {net.ClassCount} classes. Contract: metadata '{OnnxContractMetadata.Prefix}*'.");
 }

@@ -20,6 +20,10 @@ internal static class OnnxProtos
     public static TensorProto UInt8(string name, ReadOnlySpan<byte> values, params long[] dims) =>
         Raw(name, DataType.Uint8, values, dims);
 
+    /// <summary>Builds an int8 tensor.</summary>
+    public static TensorProto Int8(string name, ReadOnlySpan<sbyte> values, params long[] dims) =>
+        Raw(name, DataType.Int8, MemoryMarshal.AsBytes(values), dims);
+
     private static TensorProto Raw(string name, DataType type, ReadOnlySpan<byte> bytes, long[] dims)
     {
         // raw_data is defined as little-endian; a big-endian host would need byte swapping, which we do not ship.

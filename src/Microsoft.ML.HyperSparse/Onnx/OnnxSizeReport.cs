@@ -7,9 +7,11 @@ namespace Microsoft.ML.HyperSparse.Onnx;
 /// <param name="Prunable">Whether the layer is one of the pruned ones (only those get a sparse encoding).</param>
 /// <param name="KeptCount">Non-zero weights after batch-norm folding.</param>
 /// <param name="Encoding">Encoding actually used (dense when that was smaller or the layer is not prunable).</param>
-/// <param name="WeightBytes">Bytes the weight adds to the file (initializers, sparse Constant node, decode nodes, new shared constants).</param>
+/// <param name="WeightBytes">Bytes the weight takes in the file: its own initializers and nodes, plus its share of entries
+/// several layers are rebuilt from (see <see cref="OnnxLayerBytes"/>).</param>
+/// <param name="Quantized">Whether the weight is stored as int8 levels with per-channel scales.</param>
 internal sealed record OnnxLayerSize(
-    string Name, string OpType, long[] Shape, bool Prunable, long KeptCount, OnnxWeightEncoding Encoding, long WeightBytes)
+    string Name, string OpType, long[] Shape, bool Prunable, long KeptCount, OnnxWeightEncoding Encoding, long WeightBytes, bool Quantized = false)
 {
     /// <summary>Number of weight elements.</summary>
     public long ParameterCount => Shape.Aggregate(1L, (a, b) => a * b);
@@ -32,10 +34,20 @@ internal sealed record OnnxLayerSize(
 internal sealed record OnnxSizeReport(long ShippedBytes, long DenseBytes, long OtherParameterCount, IReadOnlyList<OnnxLayerSize> Layers)
 {
     /// <summary>
-    /// Σ over prunable layers N·H(p)/8 + 4·nnz, plus 4 bytes per non-prunable weight and per other parameter:
-    /// what any lossless encoding of these float32 parameters needs at least, ignoring graph structure.
+    /// N·H(nnz/N)/8 + 4·nnz over the pruned layers taken together (N their weights, nnz the kept ones, H the binary entropy in
+    /// bits), plus 4 bytes per weight of the layers kept dense and per other parameter: the information content of a mask
+    /// with that density plus the float32 values, ignoring graph structure.
     /// </summary>
-    public double BoundBytes => Layers.Sum(l => l.BoundBytes) + 4.0 * OtherParameterCount;
+    public double BoundBytes
+    {
+        get
+        {
+            long total = Layers.Where(l => l.Prunable).Sum(l => l.ParameterCount);
+            long kept = Layers.Where(l => l.Prunable).Sum(l => l.KeptCount);
+            double mask = total == 0 ? 0 : total * BinaryEntropy((double)kept / total) / 8;
+            return mask + 4.0 * kept + 4.0 * Layers.Where(l => !l.Prunable).Sum(l => l.ParameterCount) + 4.0 * OtherParameterCount;
+        }
+    }
 
     /// <summary>Dense size over shipped size.</summary>
     public double CompressionRatio => (double)DenseBytes / ShippedBytes;

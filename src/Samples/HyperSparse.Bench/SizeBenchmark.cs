@@ -200,7 +200,7 @@ internal static class SizeBenchmark
             PixelScale = normalization.PixelScale,
             Mean = normalization.Mean,
             Std = normalization.Std,
-            Nodes = result.Model.Describe(),
+            Nodes = result.Describe(),
         };
         OnnxExportResult Export(OnnxWeightEncoding encoding) =>
             OnnxModelWriter.Write(description, new OnnxExportOptions { WeightEncoding = encoding, LogitsOutputName = "logits_out" });
@@ -237,7 +237,7 @@ internal static class SizeBenchmark
             _ => (node.Name, Weight: (float[]?)null),
         }).Where(x => x.Weight is not null).ToDictionary(x => x.Name, x => x.Weight!);
         var layers = compact.Size.Layers.Select((l, i) => new SizeLayer(
-            l.Name, l.OpType, l.Shape, l.ParameterCount, l.KeptCount, GapCoding.Encode(lowered[l.Name]).Gaps.LongLength, DeadOutputs(lowered[l.Name], l.Shape[0]),
+            l.Name, l.OpType, l.Shape, l.ParameterCount, l.KeptCount, l.KeptCount, DeadOutputs(lowered[l.Name], l.Shape[0]),
             l.Encoding.ToString(), l.WeightBytes,
             sparse.Size.Layers[i].Encoding.ToString(), sparse.Size.Layers[i].WeightBytes, dense.Size.Layers[i].WeightBytes,
             l.BoundBytes)).ToArray();

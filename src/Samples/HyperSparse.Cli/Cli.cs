@@ -15,6 +15,7 @@ public static class Cli
           train          train, prune and export: model.zip, model.onnx, report.md/.json, plots, Consume.cs
           evaluate       accuracy, per-class table and confusion matrix of a model.zip on labelled images
           predict        label and top-3 probabilities for image files
+          inspect        what a model.onnx or model.zip ships: per-layer sparsity, encoding and bytes, the bound, the input contract
           export-images  write an IDX dataset (e.g. Fashion-MNIST) as class-folder PNGs
 
         exit codes: 0 ok, 1 failure, 2 usage error, 130 cancelled
@@ -56,12 +57,13 @@ public static class Cli
             TrainCommand.Name => (TrainCommand.Run, TrainCommand.Usage),
             EvaluateCommand.Name => (EvaluateCommand.Run, EvaluateCommand.Usage),
             PredictCommand.Name => (PredictCommand.Run, PredictCommand.Usage),
+            InspectCommand.Name => (InspectCommand.Run, InspectCommand.Usage),
             ExportImagesCommand.Name => (ExportImagesCommand.Run, ExportImagesCommand.Usage),
             _ => null,
         };
         if (found is null)
         {
-            error.WriteLine($"hypersparse: unknown command '{command}'. Expected one of: train, evaluate, predict, export-images. Run 'hypersparse --help' for usage.");
+            error.WriteLine($"hypersparse: unknown command '{command}'. Expected one of: train, evaluate, predict, inspect, export-images. Run 'hypersparse --help' for usage.");
             return ExitCodes.Usage;
         }
         if (rest.Any(a => a is "-h" or "--help"))

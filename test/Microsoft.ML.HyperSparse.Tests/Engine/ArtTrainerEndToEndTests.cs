@@ -187,6 +187,7 @@ public sealed class ArtTrainerEndToEndTests
         Assert.AreEqual(RegularizerKind.HyperSparse, o.Regularizer);
         Assert.AreEqual(4, o.CropPadding);
         Assert.IsTrue(o.HorizontalFlip);
+        Assert.IsNull(o.KeepDenseLayers, "every conv and linear layer is pruned, as in the paper");
     }
 
     private static void AssertSameWeights(ImageClassifier a, ImageClassifier b)

@@ -74,6 +74,44 @@ public sealed class ImageClassifierTests
         Assert.AreEqual(layers.Count, layers.Select(l => l.Name).Distinct().Count());
     }
 
+    /// <summary>
+    /// KeepDenseLayers is checked against names known without building a network; they must be the built network's
+    /// (state-dict names without ".weight"), in order, whatever the image shape and class count.
+    /// </summary>
+    [TestMethod]
+    [DynamicData(nameof(Architectures))]
+    public void ModelFactory_PrunableLayerNames_AreTheBuiltNetworksLayerNames(string architecture, int layerCount)
+    {
+        var kind = Enum.Parse<Architecture>(architecture);
+        var names = ModelFactory.PrunableLayerNames(kind);
+        Assert.HasCount(layerCount, names);
+        foreach (var (shape, classes) in new[] { (new ImageShape(3, 32, 32), 10), (new ImageShape(1, 28, 28), 3) })
+        {
+            using var model = ModelFactory.Create(kind, shape, classes);
+            CollectionAssert.AreEqual(model.PrunableLayers().Select(l => l.LayerName).ToList(), names.ToList(), $"{architecture} on {shape}");
+            CollectionAssert.AreEqual(model.PrunableLayers().Select(l => l.Name).ToList(), names.Select(n => n + ".weight").ToList());
+        }
+    }
+
+    /// <summary>Layers kept dense are described as not prunable (so written dense); the rest keep Prunable.</summary>
+    [TestMethod]
+    public void ImageClassifier_DescribeKeptDense_MarksOnlyThoseNodesNotPrunable()
+    {
+        using var model = ModelFactory.Create(Architecture.ResNet20, new ImageShape(3, 32, 32), 10);
+        var keptDense = new HashSet<string> { "conv1", "layer2.0.shortcut.conv", "fc" };
+        var nodes = model.Describe(keptDense);
+        var plain = model.Describe();
+        Assert.HasCount(plain.Count, nodes);
+        foreach (var node in nodes)
+        {
+            bool? prunable = node switch { Conv2dNode c => c.Prunable, LinearNode l => l.Prunable, _ => null };
+            if (prunable is null) continue;
+            Assert.AreEqual(!keptDense.Contains(node.Name), prunable.Value, node.Name);
+        }
+        var conv1 = (Conv2dNode)nodes.First(n => n.Name == "conv1");
+        CollectionAssert.AreEqual(((Conv2dNode)plain.First(n => n.Name == "conv1")).Weight, conv1.Weight, "same weights, only the flag differs");
+    }
+
     /// <summary>§1.1: the reference walks model.modules() in registration order, which for these networks is forward order.</summary>
     [TestMethod]
     public void ImageClassifier_PrunableLayers_FollowRegistrationOrder()

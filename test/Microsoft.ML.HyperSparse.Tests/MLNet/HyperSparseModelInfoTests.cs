@@ -14,6 +14,7 @@ public sealed class HyperSparseModelInfoTests
 {
     private static string folder = null!;
     private static readonly Dictionary<HyperSparseWeightEncoding, HyperSparseTrainingReport> Reports = new();
+    private static HyperSparseTrainingReport quantizedReport = null!;
     private static float[] trainingPixels = null!;
 
     public sealed class Row
@@ -26,7 +27,7 @@ public sealed class HyperSparseModelInfoTests
     public static void TrainEveryEncoding(TestContext _)
     {
         folder = Directory.CreateTempSubdirectory("hs-inspect-").FullName;
-        foreach (var encoding in Enum.GetValues<HyperSparseWeightEncoding>())
+        foreach (var (encoding, quantize) in Enum.GetValues<HyperSparseWeightEncoding>().Select(e => (e, false)).Append((HyperSparseWeightEncoding.Compact, true)))
         {
             var ml = new MLContext(seed: 1);
             var data = Data(ml);
@@ -43,10 +44,14 @@ public sealed class HyperSparseModelInfoTests
                 CropPadding = 0,
                 HorizontalFlip = false,
                 WeightEncoding = encoding,
+                QuantizeWeights = quantize,
             }).Fit(data);
-            model.SaveOnnx(Onnx(encoding));
-            ml.Model.Save(model, data.Schema, Zip(encoding));
-            Reports[encoding] = model.Report;
+            model.SaveOnnx(Onnx(encoding, quantize));
+            ml.Model.Save(model, data.Schema, Zip(encoding, quantize));
+            if (quantize)
+                quantizedReport = model.Report;
+            else
+                Reports[encoding] = model.Report;
         }
     }
 
@@ -69,9 +74,9 @@ public sealed class HyperSparseModelInfoTests
         return ml.Data.LoadFromEnumerable(rows, definition);
     }
 
-    private static string Onnx(HyperSparseWeightEncoding encoding) => Path.Combine(folder, $"model-{encoding}.onnx");
+    private static string Onnx(HyperSparseWeightEncoding encoding, bool quantize = false) => Path.Combine(folder, $"model-{encoding}{(quantize ? "-int8" : "")}.onnx");
 
-    private static string Zip(HyperSparseWeightEncoding encoding) => Path.Combine(folder, $"model-{encoding}.zip");
+    private static string Zip(HyperSparseWeightEncoding encoding, bool quantize = false) => Path.Combine(folder, $"model-{encoding}{(quantize ? "-int8" : "")}.zip");
 
     private static string Write(string name, byte[] bytes)
     {
@@ -83,11 +88,13 @@ public sealed class HyperSparseModelInfoTests
     [TestMethod]
     public void Read_EveryEncodingOnnxAndZip_FiguresEqualTheTrainingReport()
     {
-        foreach ((HyperSparseWeightEncoding encoding, HyperSparseTrainingReport report) in Reports)
-        foreach (string path in new[] { Onnx(encoding), Zip(encoding) })
+        var cases = Reports.Select(r => (r.Key, false, r.Value)).Append((HyperSparseWeightEncoding.Compact, true, quantizedReport));
+        foreach ((HyperSparseWeightEncoding encoding, bool quantized, HyperSparseTrainingReport report) in cases)
+        foreach (string path in new[] { Onnx(encoding, quantized), Zip(encoding, quantized) })
         {
             var info = HyperSparseModelInfo.Read(path);
             string context = $"{encoding} {Path.GetFileName(path)}";
+            Assert.AreEqual(quantized, report.Layers.All(l => l.Encoding.EndsWith("+int8", StringComparison.Ordinal)), context + " int8 in the report");
 
             Assert.IsTrue(info.IsHyperSparseModel, context);
             Assert.AreEqual(0, info.Warnings.Count, context + ": " + string.Join("\n", info.Warnings));
@@ -117,10 +124,24 @@ public sealed class HyperSparseModelInfoTests
             Assert.AreEqual(path.EndsWith(".zip", StringComparison.Ordinal) ? "TransformerChain/Transform_000/OnnxModel" : null, info.ZipEntry, context);
         }
 
-        // The figures are not all trivially equal: the encodings differ in bytes, and Compact is the smallest.
+        // The figures are not all trivially equal: the encodings differ in bytes, Compact is the smallest and int8 smaller still.
         var sizes = Reports.ToDictionary(r => r.Key, r => HyperSparseModelInfo.Read(Onnx(r.Key)).OnnxBytes);
+        Assert.IsLessThan(sizes[HyperSparseWeightEncoding.Compact], HyperSparseModelInfo.Read(Onnx(HyperSparseWeightEncoding.Compact, true)).OnnxBytes);
         Assert.IsTrue(sizes[HyperSparseWeightEncoding.Compact] < sizes[HyperSparseWeightEncoding.SparseInitializer], string.Join(", ", sizes));
         Assert.IsTrue(sizes[HyperSparseWeightEncoding.SparseInitializer] < sizes[HyperSparseWeightEncoding.Dense], string.Join(", ", sizes));
+    }
+
+    [TestMethod]
+    public void Fit_QuantizeWeights_ReportStatesTheAccuracyChangeOnTheTrainingSetWithoutValidationSet()
+    {
+        Assert.IsNull(Reports[HyperSparseWeightEncoding.Compact].Quantization, "float model: no quantisation check");
+        HyperSparseQuantizationCheck check = quantizedReport.Quantization!;
+        Assert.IsNotNull(check);
+        Assert.AreEqual(("training set", 48), (check.EvaluatedOn, check.Images));
+        Assert.IsTrue(check.FloatAccuracy is >= 0 and <= 100 && check.QuantizedAccuracy is >= 0 and <= 100, check.ToString());
+        Assert.AreEqual(check.QuantizedAccuracy - check.FloatAccuracy, check.AccuracyChange, 1e-12);
+        Assert.IsTrue(check.ChangedPredictions is >= 0 and <= 48, check.ToString());
+        StringAssert.Contains(quantizedReport.ToJson(), "\"Quantization\"");
     }
 
     [TestMethod]

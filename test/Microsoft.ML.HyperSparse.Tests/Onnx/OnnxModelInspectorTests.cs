@@ -45,7 +45,7 @@ public sealed class OnnxModelInspectorTests
             OnnxLayerSize expected = written.Size.Layers[i], actual = read.Layers[i].Size;
             string layer = $"{network} {encoding} layer {expected.Name}";
             Assert.AreEqual(expected.Name, actual.Name, layer);
-            Assert.AreEqual(expected.Name + ".weight", read.Layers[i].WeightName, layer);
+            Assert.AreEqual(TestNetworks.WeightTensor(ModelProto.Parser.ParseFrom(written.Bytes).Graph, expected.Name), read.Layers[i].WeightName, layer);
             Assert.AreEqual(expected.OpType, actual.OpType, layer);
             CollectionAssert.AreEqual(expected.Shape, actual.Shape, layer);
             Assert.AreEqual(expected.Prunable, actual.Prunable, layer + " prunable");
@@ -82,10 +82,11 @@ public sealed class OnnxModelInspectorTests
         {
             ModelProto encoded = ModelProto.Parser.ParseFrom(OnnxModelWriter.Write(net, new() { WeightEncoding = encoding }).Bytes);
             var folder = new OnnxConstantFolder(encoded.Graph, OnnxModelWriter.OpsetVersion);
-            foreach (TensorProto weight in dense.Graph.Initializer.Where(t => t.Name.EndsWith(".weight", StringComparison.Ordinal)))
+            foreach (NodeProto layerNode in dense.Graph.Node.Where(n => n.OpType is "Conv" or "Gemm"))
             {
+                TensorProto weight = dense.Graph.Initializer.Single(t => t.Name == layerNode.Input[1]);
                 float[] expected = ConstantTensor.Read(weight).Floats!;
-                ConstantTensor decoded = folder.Evaluate(weight.Name);
+                ConstantTensor decoded = folder.Evaluate(TestNetworks.WeightTensor(encoded.Graph, layerNode.Name));
                 CollectionAssert.AreEqual(weight.Dims.ToArray(), decoded.Dims, $"{encoding} {weight.Name} dims");
                 CollectionAssert.AreEqual(expected.Select(BitConverter.SingleToInt32Bits).ToArray(),
                     decoded.Floats!.Select(BitConverter.SingleToInt32Bits).ToArray(), $"{encoding} {weight.Name} bits");
@@ -120,20 +121,21 @@ public sealed class OnnxModelInspectorTests
     public void OnnxModelInspector_Inspect_MetadataThatDisagreesWithTheGraph_IsNamedInWarnings()
     {
         ModelProto model = ModelProto.Parser.ParseFrom(OnnxModelWriter.Write(TestNetworks.LeNet(), AllOutputs).Bytes);
-        StringStringEntryProto conv2 = model.MetadataProps.Single(p => p.Key == "hypersparse.layer.conv2");
-        conv2.Value = conv2.Value.Replace("kept=", "kept=1", StringComparison.Ordinal).Replace("encoding=Compact", "encoding=Dense", StringComparison.Ordinal);
+        StringStringEntryProto kept = model.MetadataProps.Single(p => p.Key == "hypersparse.kept");
+        kept.Value = "1" + kept.Value;
         model.MetadataProps.Single(p => p.Key == "hypersparse.pixel_scale").Value = "0.5";
         model.MetadataProps.Single(p => p.Key == "hypersparse.input_shape").Value = "3,21,20";
-        model.MetadataProps.Add(new StringStringEntryProto { Key = "hypersparse.layer.ghost", Value = "index=9;op=Conv;shape=1x1x1x1;kept=1;encoding=Dense" });
+        model.MetadataProps.Single(p => p.Key == "hypersparse.dense_layers").Value += ",ghost";
+        model.MetadataProps.Single(p => p.Key == "hypersparse.weight_encoding").Value += "+int8";
 
         OnnxInspection read = Inspect(model.ToByteArray());
         string all = string.Join("\n", read.Warnings);
-        StringAssert.Contains(all, "layer 'conv2' kept weights");
-        StringAssert.Contains(all, "layer 'conv2' encoding: metadata says Dense, the graph has Compact");
+        StringAssert.Contains(all, "the kept weights of the pruned layers: metadata says 1");
+        StringAssert.Contains(all, "layer 'conv2' storage: metadata says int8, the graph has float");
         StringAssert.Contains(all, "the pixel scale: metadata says [0.5]");
         StringAssert.Contains(all, "input 'image' shape: metadata says [batch,3,21,20], the graph has [batch,3,20,20]");
-        StringAssert.Contains(all, "pruned layer 'ghost', which the graph does not have");
-        Assert.AreEqual(5, read.Warnings.Count, all);
+        StringAssert.Contains(all, "layer 'ghost' as kept dense, which the graph does not have");
+        Assert.AreEqual(8, read.Warnings.Count, all);
         Assert.AreEqual(Layer(Inspect(OnnxModelWriter.Write(TestNetworks.LeNet(), AllOutputs).Bytes), "conv2").Size.KeptCount,
             Layer(read, "conv2").Size.KeptCount, "kept comes from the graph, not the metadata");
     }
@@ -153,11 +155,12 @@ public sealed class OnnxModelInspectorTests
     public void OnnxModelInspector_Inspect_WeightBuiltByAnUnsupportedOp_LeavesTheLayerOutWithAReason()
     {
         ModelProto model = ModelProto.Parser.ParseFrom(OnnxModelWriter.Write(TestNetworks.LeNet(), AllOutputs).Bytes);
-        model.Graph.Node.Single(n => n.OpType == "CumSum" && n.Output[0].StartsWith("conv2.", StringComparison.Ordinal)).OpType = "Erf";
+        string conv2 = TestNetworks.WeightTensor(model.Graph, "conv2");
+        model.Graph.Node.Single(n => n.Output[0] == conv2).OpType = "Erf";
         OnnxInspection read = Inspect(model.ToByteArray());
         CollectionAssert.AreEqual(new[] { "conv1", "fc1", "fc2" }, read.Layers.Select(l => l.NodeName).ToArray());
         string all = string.Join("\n", read.Warnings);
-        StringAssert.Contains(all, "Layer 'conv2' (Conv) left out: its weight 'conv2.weight' cannot be decoded");
+        StringAssert.Contains(all, $"Layer 'conv2' (Conv) left out: its weight '{conv2}' cannot be decoded");
         StringAssert.Contains(all, "operator Erf");
     }
 
@@ -205,7 +208,8 @@ public sealed class OnnxModelInspectorTests
         Assert.AreEqual(OnnxWeightEncoding.Compact, fc1.Encoding);
         CollectionAssert.AreEqual(new[] { 3L, 2L }, fc2.Shape);
         Assert.AreEqual(2, fc2.KeptCount, "int8 5 and −5 dequantise to non-zeros, the zeros stay zero");
-        Assert.AreEqual(OnnxWeightEncoding.Compact, fc2.Encoding);
+        Assert.AreEqual((OnnxWeightEncoding.Dense, true), (fc2.Encoding, fc2.Quantized), "a dense int8 weight, dequantised");
+        Assert.IsFalse(fc1.Quantized);
         Assert.AreEqual(2, read.Size.OtherParameterCount, "the bias b1; the int8 scale belongs to the weight");
 
         var folder = new OnnxConstantFolder(graph, 17);
@@ -241,9 +245,10 @@ public sealed class OnnxModelInspectorTests
             "without a default-domain opset_import");
 
         ModelProto missingTensor = ModelProto.Parser.ParseFrom(good);
-        missingTensor.Graph.Initializer.Remove(missingTensor.Graph.Initializer.Single(t => t.Name == "fc2.weight"));
+        string fc2 = TestNetworks.WeightTensor(missingTensor.Graph, "fc2");
+        missingTensor.Graph.Initializer.Remove(missingTensor.Graph.Initializer.Single(t => t.Name == fc2));
         StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => OnnxModelReader.Parse(missingTensor.ToByteArray(), "m.onnx")).Message,
-            "node 'fc2' reads tensor 'fc2.weight', which nothing defines");
+            $"node 'fc2' reads tensor '{fc2}', which nothing defines");
     }
 
     private static OnnxInspectedLayer Layer(OnnxInspection inspection, string node) => inspection.Layers.Single(l => l.NodeName == node);

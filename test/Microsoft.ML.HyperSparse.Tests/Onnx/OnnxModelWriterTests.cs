@@ -99,20 +99,87 @@ public sealed class OnnxModelWriterTests
             Assert.IsTrue(score.All(float.IsFinite), $"{encoding}: finite scores");
         }
 
-        GraphProto compact = Model(OnnxModelWriter.Write(net, new()).Bytes).Graph;
-        NodeProto zeros = compact.Node.Single(n => n.Output[0] == "block.down.conv.weight");
-        Assert.AreEqual("ConstantOfShape", zeros.OpType);
+        // Nothing kept in any pruned layer: no gap stream at all, each weight is a ConstantOfShape zero.
+        var empty = new NetworkDescription
+        {
+            InputName = net.InputName, Channels = net.Channels, Height = net.Height, Width = net.Width, ClassCount = net.ClassCount,
+            PixelScale = net.PixelScale, Mean = net.Mean, Std = net.Std,
+            Nodes = net.Nodes.Select(n => n switch
+            {
+                Conv2dNode { Prunable: true } c => c with { Weight = new float[c.Weight.Length] },
+                LinearNode { Prunable: true } l => l with { Weight = new float[l.Weight.Length] },
+                _ => n,
+            }).ToList(),
+        };
+        OnnxExportResult zeroed = OnnxModelWriter.Write(empty, new());
+        GraphProto compact = Model(zeroed.Bytes).Graph;
+        Assert.AreEqual("ConstantOfShape", compact.Node.Single(n => n.Output[0] == TestNetworks.WeightTensor(compact, "block.down.conv")).OpType);
+        Assert.IsFalse(compact.Node.Any(n => n.OpType == "ScatterElements"));
+        float[] zeroScore = OrtRunner.Run(zeroed.Bytes, empty, TestNetworks.Pixels(empty, Batch), Batch, "Score")["Score"];
+        CollectionAssert.AreEqual(OrtRunner.Run(OnnxModelWriter.Write(empty, new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes, empty,
+            TestNetworks.Pixels(empty, Batch), Batch, "Score")["Score"], zeroScore);
+    }
+
+    [TestMethod]
+    public void OnnxModelWriter_Write_LongGapsAndAFullyKeptLayerRoundTripExactly()
+    {
+        // conv1: two kept weights 36,862 positions apart (one Rice code, no escape); conv2: every weight kept (stored dense);
+        // conv3: a single kept weight at its very last position, right after conv2 in the shared position space.
+        NetworkDescription wide = TestNetworks.Wide(0.9);
+        var random = new Random(17);
+        var nodes = wide.Nodes.Select(n => n switch
+        {
+            Conv2dNode { Name: "conv1" } c => c with { Weight = OnlyAt(c.Weight.Length, random, 0, c.Weight.Length - 2) },
+            Conv2dNode { Name: "conv2" } c => c with { Weight = TestNetworks.Uniform(random, c.Weight.Length, 0.1) },
+            Conv2dNode { Name: "conv3" } c => c with { Weight = OnlyAt(c.Weight.Length, random, c.Weight.Length - 1) },
+            _ => n,
+        }).ToList();
+        var net = new NetworkDescription
+        {
+            InputName = wide.InputName, Channels = wide.Channels, Height = wide.Height, Width = wide.Width, ClassCount = wide.ClassCount,
+            PixelScale = wide.PixelScale, Mean = wide.Mean, Std = wide.Std, Nodes = nodes,
+        };
+
+        Dictionary<string, float[]> dense = Run(net, OnnxWeightEncoding.Dense);
+        foreach (OnnxWeightEncoding encoding in Encodings)
+        {
+            OnnxExportResult result = OnnxModelWriter.Write(net, AllOutputs with { WeightEncoding = encoding });
+            Assert.AreEqual(OnnxWeightEncoding.Dense, Layer(result.Size, "conv2").Encoding, $"{encoding}: a fully kept layer is cheapest dense");
+            Assert.AreEqual((2L, 36_864L, 1L), (Layer(result.Size, "conv1").KeptCount, Layer(result.Size, "conv2").KeptCount, Layer(result.Size, "conv3").KeptCount));
+            Dictionary<string, float[]> encoded = Run(net, encoding);
+            foreach ((string output, float[] expected) in dense)
+                CollectionAssert.AreEqual(Bits(expected), Bits(encoded[output]), $"{encoding} {output}");
+            var folder = new OnnxConstantFolder(Model(result.Bytes).Graph, OnnxModelWriter.OpsetVersion);
+            foreach (string layer in new[] { "conv1", "conv3" })
+                CollectionAssert.AreEqual(Bits(nodes.OfType<Conv2dNode>().Single(c => c.Name == layer).Weight),
+                    Bits(folder.Evaluate(TestNetworks.WeightTensor(Model(result.Bytes).Graph, layer)).Floats!), $"{encoding} {layer} decoded");
+        }
+    }
+
+    private static float[] OnlyAt(int length, Random random, params int[] positions)
+    {
+        var weight = new float[length];
+        foreach (int p in positions)
+            weight[p] = (float)(random.NextDouble() + 0.5);
+        return weight;
     }
 
     [TestMethod]
     public void OnnxModelWriter_Write_CompactDecodeIsConstantFoldedByOrt()
     {
-        byte[] model = OnnxModelWriter.Write(TestNetworks.LeNet(), new()).Bytes;
-        Assert.IsTrue(Model(model).Graph.Node.Any(n => n.OpType == "ScatterElements"));
-
-        List<string> ops = OrtRunner.OptimizedOpTypes(model);
-        string[] decodeOps = ["Cast", "CumSum", "ConstantOfShape", "ScatterElements", "Reshape"];
-        Assert.IsFalse(ops.Any(decodeOps.Contains), $"ops after ORT optimisation: {string.Join(", ", ops)}");
+        // After ONNX Runtime's load-time optimisation every encoding (float and int8) is the dense graph: the decode chain is
+        // folded into constant weights, so scoring runs exactly the dense operators.
+        foreach (NetworkDescription net in new[] { TestNetworks.LeNet(), TestNetworks.ResNet() })
+        {
+            List<string> dense = OrtRunner.OptimizedOpTypes(OnnxModelWriter.Write(net, new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes);
+            foreach (OnnxWeightEncoding encoding in Enum.GetValues<OnnxWeightEncoding>())
+            foreach (bool quantize in new[] { false, true })
+            {
+                byte[] model = OnnxModelWriter.Write(net, new() { WeightEncoding = encoding, QuantizeWeights = quantize }).Bytes;
+                List<string> ops = OrtRunner.OptimizedOpTypes(model);
+                CollectionAssert.AreEquivalent(dense, ops, $"{encoding}, int8 {quantize}: ops after ORT optimisation: {string.Join(", ", ops)}; dense: {string.Join(", ", dense)}");
+            }
+        }
     }
 
     [TestMethod]
@@ -171,7 +238,12 @@ public sealed class OnnxModelWriterTests
         Assert.AreEqual(4.0 * 640, Layer(size, "fc2").BoundBytes);
         // Biases 8 + 16 + 64 + 10, normalisation scale 1 + mean 3 + std 3.
         Assert.AreEqual(98L + 7, size.OtherParameterCount);
-        Assert.AreEqual(size.Layers.Sum(l => l.BoundBytes) + 4.0 * 105, size.BoundBytes, 1e-9);
+        // The file's bound is the issue's: one mask entropy over all pruned layers together, N·H(nnz/N)/8 + 4·nnz, plus 4 B per
+        // weight of the unpruned fc2 and per other parameter.
+        long n = 600 + 1152 + 16384, kept = size.Layers.Where(l => l.Prunable).Sum(l => l.KeptCount);
+        double q = (double)kept / n;
+        double expected = n * (-q * Math.Log2(q) - (1 - q) * Math.Log2(1 - q)) / 8 + 4.0 * kept + 4.0 * 640 + 4.0 * 105;
+        Assert.AreEqual(expected, size.BoundBytes, 1e-6);
     }
 
     [TestMethod]
@@ -193,8 +265,13 @@ public sealed class OnnxModelWriterTests
         Assert.AreEqual(1, model.Graph.Node.Count(n => n.OpType == "BatchNormalization"));
         Assert.AreEqual("block.bn3", model.Graph.Node.Single(n => n.OpType == "BatchNormalization").Name);
         string[] initializers = model.Graph.Initializer.Select(t => t.Name).ToArray();
-        CollectionAssert.IsSubsetOf(new[] { "stem.conv.bias", "fc.weight", "fc.bias", "block.bn3.scale", "input.mean", "input.std" }, initializers);
-        Assert.IsFalse(model.Graph.Node.Any(n => n.OpType == "Mul"), "pixel scale 1 needs no Mul");
+        CollectionAssert.IsSubsetOf(new[] { "block.bn3.scale", "input.mean", "input.std" }, initializers);
+        // Layer names live on the Conv/Gemm nodes; the tensors between them get short generated names (bytes count).
+        CollectionAssert.AreEqual(TestNetworks.ResNet().Nodes.Where(n => n is Conv2dNode or LinearNode).Select(n => n.Name).ToArray(),
+            model.Graph.Node.Where(n => n.OpType is "Conv" or "Gemm").Select(n => n.Name).ToArray());
+        Assert.IsTrue(model.Graph.Node.SelectMany(n => n.Input.Concat(n.Output)).Where(t => t is not ("pixels" or "Score" or "PredictedIndex" or "Logits") && !t.StartsWith("input.") && !t.StartsWith("block.bn3."))
+            .All(t => t.Length <= 4), "short internal names");
+        Assert.IsFalse(model.Graph.Node.Any(n => n.OpType == "Mul" && n.Input.Contains("pixels")), "pixel scale 1 needs no Mul");
     }
 
     [TestMethod]
@@ -204,7 +281,7 @@ public sealed class OnnxModelWriterTests
         GraphProto graph = Model(OnnxModelWriter.Write(net, new() { WeightEncoding = OnnxWeightEncoding.SparseInitializer }).Bytes).Graph;
         Assert.IsEmpty(graph.SparseInitializer, "GraphProto.sparse_initializer fails onnx.checker's full check");
 
-        SparseTensorProto conv1 = SparseConstant(graph, "block.conv1.weight");
+        SparseTensorProto conv1 = SparseConstant(graph, TestNetworks.WeightTensor(graph, "block.conv1"));
         CollectionAssert.AreEqual(new long[] { 32, 16, 3, 3 }, conv1.Dims.ToArray());
         Assert.AreEqual((int)TensorProto.Types.DataType.Float, conv1.Values.DataType);
         Assert.AreEqual((int)TensorProto.Types.DataType.Int64, conv1.Indices.DataType);
@@ -213,13 +290,13 @@ public sealed class OnnxModelWriterTests
         Assert.AreEqual(conv1.Values.Dims[0], conv1.Indices.Dims[0]);
 
         // The stored (index, value) pairs are exactly the non-zeros of the folded weight the dense file holds, ascending.
-        float[] dense = DenseWeight(net, "block.conv1.weight");
+        float[] dense = DenseWeight(net, "block.conv1");
         long[] indices = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(conv1.Indices.RawData.Span).ToArray();
         float[] values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(conv1.Values.RawData.Span).ToArray();
         CollectionAssert.AreEqual(Enumerable.Range(0, dense.Length).Where(i => dense[i] != 0f).Select(i => (long)i).ToArray(), indices);
         CollectionAssert.AreEqual(indices.Select(i => dense[i]).ToArray(), values);
 
-        SparseTensorProto empty = SparseConstant(graph, "block.down.conv.weight");
+        SparseTensorProto empty = SparseConstant(graph, TestNetworks.WeightTensor(graph, "block.down.conv"));
         Assert.AreEqual(0L, empty.Values.Dims[0]);
         Assert.AreEqual(0L, empty.Indices.Dims[0]);
         CollectionAssert.AreEqual(new long[] { 32, 16, 1, 1 }, empty.Dims.ToArray());
@@ -240,7 +317,7 @@ public sealed class OnnxModelWriterTests
             {
                 foreach (OnnxLayerSize layer in result.Size.Layers)
                 {
-                    string name = layer.Name + ".weight";
+                    string name = TestNetworks.WeightTensor(graph, layer.Name);
                     IMessage entry = layer.Encoding == OnnxWeightEncoding.Dense
                         ? graph.Initializer.Single(t => t.Name == name)
                         : graph.Node.Single(n => n.OpType == "Constant" && n.Output[0] == name);
@@ -248,14 +325,10 @@ public sealed class OnnxModelWriterTests
                 }
             }
 
-            // Every encoding: the layers' bytes add up to all weight entries (op nodes are named; decode and Constant
-            // nodes and the shared shape constants are not parameters of any op node).
-            string[] otherSuffixes = [".bias", ".scale", ".mean", ".var"];
-            long weightEntries =
-                graph.Initializer.Where(t => !t.Name.StartsWith("input.", StringComparison.Ordinal) && !otherSuffixes.Any(t.Name.EndsWith))
-                    .Sum(t => 1L + CodedOutputStream.ComputeMessageSize(t))
-                + graph.Node.Where(n => n.Name.Length == 0).Sum(n => 1L + CodedOutputStream.ComputeMessageSize(n));
-            Assert.AreEqual(weightEntries, result.Size.Layers.Sum(l => l.WeightBytes), $"{encoding}: sum of layer bytes");
+            // Every encoding: the layers' bytes add up to every graph entry a weight is rebuilt from, each counted once.
+            var folder = new OnnxConstantFolder(graph, OnnxModelWriter.OpsetVersion);
+            var entries = new HashSet<IMessage>(result.Size.Layers.SelectMany(l => folder.Sources(TestNetworks.WeightTensor(graph, l.Name))), ReferenceEqualityComparer.Instance);
+            Assert.AreEqual(entries.Sum(e => 1L + CodedOutputStream.ComputeMessageSize(e)), result.Size.Layers.Sum(l => l.WeightBytes), $"{encoding}: sum of layer bytes");
         }
     }
 
@@ -274,11 +347,13 @@ public sealed class OnnxModelWriterTests
         CollectionAssert.AreEqual(net.Std, contract.Std);
         Assert.AreEqual(OnnxWeightEncoding.Compact, contract.WeightEncoding);
         Assert.AreEqual(("Score", "Label", (string?)null), (contract.ScoreOutputName, contract.PredictedIndexOutputName, contract.LogitsOutputName));
-        CollectionAssert.AreEqual(new[] { "conv1", "conv2", "fc1" }, contract.PrunableLayers.Select(l => l.Name).ToArray());
-        OnnxContractLayer fc1 = contract.PrunableLayers[2];
-        Assert.AreEqual("Gemm", fc1.OpType);
-        CollectionAssert.AreEqual(new long[] { 64, 256 }, fc1.Shape);
-        Assert.AreEqual(net.Nodes.OfType<LinearNode>().First().Weight.Count(w => w != 0), fc1.KeptCount);
+        Assert.IsFalse(contract.Quantized);
+        // Layers not pruned are named; kept/total is over the pruned ones (per-layer figures are read from the graph).
+        CollectionAssert.AreEqual(net.Nodes.Where(n => n is Conv2dNode { Prunable: false } or LinearNode { Prunable: false }).Select(n => n.Name).ToArray(),
+            contract.DenseLayers.ToArray());
+        var pruned = net.Nodes.Select(n => n switch { Conv2dNode { Prunable: true } c => c.Weight, LinearNode { Prunable: true } l => l.Weight, _ => null })
+            .OfType<float[]>().ToList();
+        Assert.AreEqual((pruned.Sum(w => (long)w.Count(v => v != 0)), pruned.Sum(w => (long)w.Length)), (contract.KeptWeights, contract.PrunableWeights));
     }
 
     [TestMethod]
@@ -294,7 +369,7 @@ public sealed class OnnxModelWriterTests
     {
         // block.bn1 has a negative γ on one channel: folded zeros must not turn into −0 (the sparse encodings rebuild +0).
         TensorProto weight = Model(OnnxModelWriter.Write(TestNetworks.ResNet(), new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes)
-            .Graph.Initializer.Single(t => t.Name == "block.conv1.weight");
+            .Graph.Initializer.Single(t => t.Name == TestNetworks.WeightTensor(Model(OnnxModelWriter.Write(TestNetworks.ResNet(), new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes).Graph, "block.conv1"));
         float[] values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(weight.RawData.Span).ToArray();
         Assert.IsFalse(values.Any(v => v == 0f && float.IsNegative(v)));
         Assert.AreEqual(TestNetworks.ResNet().Nodes.OfType<Conv2dNode>().Single(c => c.Name == "block.conv1").Weight.Count(w => w == 0f),
@@ -326,9 +401,12 @@ public sealed class OnnxModelWriterTests
             OnnxModelWriter.Write(TestNetworks.LeNet(), new() { PredictedIndexOutputName = "Score" }));
         StringAssert.Contains(error.Message, "distinct");
 
+        // Generated tensor names avoid the output names; the normalisation constants keep fixed names.
         var clash = Assert.ThrowsExactly<ArgumentException>(() =>
-            OnnxModelWriter.Write(TestNetworks.LeNet(), new() { LogitsOutputName = "h1r" }));
-        StringAssert.Contains(clash.Message, "'h1r'");
+            OnnxModelWriter.Write(TestNetworks.LeNet(), new() { LogitsOutputName = "input.mean" }));
+        StringAssert.Contains(clash.Message, "'input.mean'");
+        foreach (string name in new[] { "h1r", "w0", "x3", "b1" })
+            OnnxModelWriter.Write(TestNetworks.LeNet(), new() { LogitsOutputName = name, PredictedIndexOutputName = name + "i" });
     }
 
     [TestMethod]
@@ -388,10 +466,10 @@ public sealed class OnnxModelWriterTests
         return attribute.SparseTensor;
     }
 
-    private static float[] DenseWeight(NetworkDescription net, string name)
+    private static float[] DenseWeight(NetworkDescription net, string layer)
     {
-        TensorProto weight = Model(OnnxModelWriter.Write(net, new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes)
-            .Graph.Initializer.Single(t => t.Name == name);
+        GraphProto graph = Model(OnnxModelWriter.Write(net, new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes).Graph;
+        TensorProto weight = graph.Initializer.Single(t => t.Name == TestNetworks.WeightTensor(graph, layer));
         return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(weight.RawData.Span).ToArray();
     }
 

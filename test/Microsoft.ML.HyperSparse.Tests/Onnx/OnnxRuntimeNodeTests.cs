@@ -37,6 +37,7 @@ public sealed class OnnxRuntimeNodeTests
         StringAssert.Contains(output, $"onnx-node-check: {written} models, every output of onnxruntime-node 1.30.0 within 0.00001 of .NET", output);
         foreach (OnnxWeightEncoding encoding in Enum.GetValues<OnnxWeightEncoding>())
             StringAssert.Contains(output, $"ok    lenet-{encoding}: Score", output);
+        StringAssert.Contains(output, "ok    resnet-Compact-int8: Score", output);
     }
 
     [TestMethod]
@@ -71,10 +72,10 @@ public sealed class OnnxRuntimeNodeTests
             ("lenet", TestNetworks.LeNet()), ("resnet", TestNetworks.ResNet()), ("wide98", TestNetworks.Wide(0.98)), ("sharedconv", TestNetworks.SharedConv()),
         };
         foreach ((string networkName, NetworkDescription net) in networks)
-        foreach (OnnxWeightEncoding encoding in Enum.GetValues<OnnxWeightEncoding>())
+        foreach ((OnnxWeightEncoding encoding, bool quantize) in Enum.GetValues<OnnxWeightEncoding>().Select(e => (e, false)).Append((OnnxWeightEncoding.Compact, true)))
         {
-            string name = $"{networkName}-{encoding}";
-            OnnxExportResult export = OnnxModelWriter.Write(net, AllOutputs with { WeightEncoding = encoding });
+            string name = $"{networkName}-{encoding}{(quantize ? "-int8" : "")}";
+            OnnxExportResult export = OnnxModelWriter.Write(net, AllOutputs with { WeightEncoding = encoding, QuantizeWeights = quantize });
             Assert.IsTrue(export.Size.Layers.Any(l => l.Encoding == encoding), $"{name}: some layer uses {encoding}");
             File.WriteAllBytes(Path.Combine(folder, name + ".onnx"), export.Bytes);
             float[] pixels = TestNetworks.Pixels(net, Batch);

@@ -130,6 +130,10 @@ internal static class TestNetworks
     }
 
     /// <summary>Raw pixel batch in 0..255, [batch, C, H, W].</summary>
+    /// <summary>The tensor a layer's Conv/Gemm node reads as its weight (the writer gives weights short generated names).</summary>
+    public static string WeightTensor(global::Onnx.GraphProto graph, string layer) =>
+        graph.Node.Single(n => n.Name == layer && n.OpType is "Conv" or "Gemm").Input[1];
+
     public static float[] Pixels(NetworkDescription net, int batch, int seed = 7)
     {
         var random = new Random(seed);

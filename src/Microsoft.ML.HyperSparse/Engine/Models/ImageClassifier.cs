@@ -30,6 +30,9 @@ internal readonly record struct ImageShape(int Channels, int Height, int Width)
 /// <summary>One conv or linear weight in the global prunable set, with its state-dict name.</summary>
 internal sealed record PrunableLayer(string Name, Parameter Weight)
 {
+    /// <summary>The layer's name: <see cref="Name"/> without ".weight" (the ONNX node name, e.g. "layer1.0.conv1").</summary>
+    public string LayerName => Pruning.LayerSelection.LayerName(Name);
+
     public long Count => Weight.numel();
     public long[] Shape => Weight.shape;
 }
@@ -66,6 +69,17 @@ internal abstract class ImageClassifier : nn.Module<Tensor, Tensor>
 
     /// <summary>Describes the network as shapes and arrays for the ONNX writer (eval form: BN running statistics).</summary>
     public abstract IReadOnlyList<NetworkNode> Describe();
+
+    /// <summary>
+    /// <see cref="Describe()"/> with the named layers (names without ".weight") marked not prunable, so the writer stores
+    /// them dense and leaves them out of the file's pruned-layer list.
+    /// </summary>
+    public IReadOnlyList<NetworkNode> Describe(IReadOnlySet<string> keptDense) => Describe().Select(node => node switch
+    {
+        Conv2dNode conv when keptDense.Contains(conv.Name) => conv with { Prunable = false },
+        LinearNode linear when keptDense.Contains(linear.Name) => linear with { Prunable = false },
+        _ => node,
+    }).ToList();
 
     protected static float[] ToArray(Tensor t)
     {

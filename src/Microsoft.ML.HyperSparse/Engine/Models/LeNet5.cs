@@ -33,6 +33,9 @@ internal sealed class LeNet5 : ImageClassifier
 
     public int FlatFeatures { get; }
 
+    /// <summary>The prunable layers' names in registration order.</summary>
+    public static IReadOnlyList<string> LayerNames { get; } = new[] { "conv1", "conv2", "fc1", "fc2", "fc3" };
+
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();

@@ -19,6 +19,9 @@ internal sealed class Mlp : ImageClassifier
         RegisterComponents();
     }
 
+    /// <summary>The prunable layers' names in registration order.</summary>
+    public static IReadOnlyList<string> LayerNames { get; } = new[] { "fc1", "fc2", "fc3" };
+
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();

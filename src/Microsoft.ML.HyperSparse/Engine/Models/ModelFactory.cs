@@ -18,4 +18,19 @@ internal static class ModelFactory
             _ => throw new ArgumentOutOfRangeException(nameof(architecture), architecture, "Unknown architecture."),
         };
     }
+
+    /// <summary>
+    /// The prunable layers' names (state-dict weight names without ".weight"), in the order of
+    /// <see cref="ImageClassifier.PrunableLayers"/>, without building the network: they depend on the architecture only, not
+    /// on the image shape or the class count (a test checks them against every built network).
+    /// </summary>
+    public static IReadOnlyList<string> PrunableLayerNames(Architecture architecture) => architecture switch
+    {
+        Architecture.LeNet5 => LeNet5.LayerNames,
+        Architecture.Mlp => Mlp.LayerNames,
+        Architecture.ResNet20 => ResNet.LayerNames(20),
+        Architecture.ResNet32 => ResNet.LayerNames(32),
+        Architecture.Vgg19 => Vgg19.LayerNames,
+        _ => throw new ArgumentOutOfRangeException(nameof(architecture), architecture, "Unknown architecture."),
+    };
 }

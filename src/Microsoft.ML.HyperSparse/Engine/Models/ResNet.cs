@@ -47,6 +47,26 @@ internal sealed class ResNet : ImageClassifier
         return list;
     }
 
+    /// <summary>
+    /// The prunable layers' names in registration order for a depth: the stem conv, each block's two convs (plus the
+    /// projection shortcut of the first block of stages 2 and 3, where stride and width change, as <see cref="Stage"/>
+    /// builds them), then the classifier.
+    /// </summary>
+    public static IReadOnlyList<string> LayerNames(int depth)
+    {
+        var n = (depth - 2) / 6;
+        var names = new List<string> { "conv1" };
+        for (var stage = 1; stage <= 3; stage++)
+            for (var i = 0; i < n; i++)
+            {
+                names.Add($"layer{stage}.{i}.conv1");
+                names.Add($"layer{stage}.{i}.conv2");
+                if (stage > 1 && i == 0) names.Add($"layer{stage}.{i}.shortcut.conv");
+            }
+        names.Add("fc");
+        return names;
+    }
+
     /// <summary>Reference init: conv Kaiming-normal (fan_out, ReLU); BN γ=1, β=0; linear N(0, 0.01), bias 0.</summary>
     private void Initialize()
     {

@@ -41,6 +41,10 @@ internal sealed class Vgg19 : ImageClassifier
         Initialize();
     }
 
+    /// <summary>The prunable layers' names in registration order: one conv per positive <see cref="Config"/> entry, then the classifier.</summary>
+    public static IReadOnlyList<string> LayerNames { get; } =
+        Enumerable.Range(0, Config.Count(c => c > 0)).Select(i => $"convs.{i}").Append("classifier").ToArray();
+
     /// <summary>Reference init: conv N(0, √(2/(9·C_in))), bias 0; BN 1/0; linear N(0, 0.01), bias 0.</summary>
     private void Initialize()
     {

@@ -40,7 +40,12 @@ internal sealed partial class ArtTrainer
         /// <summary>Options and data that must match for a checkpoint to be resumed (threads and paths may differ).</summary>
         private string Fingerprint() => JsonSerializer.Serialize(new
         {
-            Options = options with { CheckpointDirectory = null, Resume = false, Threads = null, TuneAllocator = true },
+            // The layers kept dense by name, not by the patterns that chose them: "fc*" and "fc1,fc2,fc3" resume each other.
+            Options = options with
+            {
+                CheckpointDirectory = null, Resume = false, Threads = null, TuneAllocator = true,
+                KeepDenseLayers = keptDense.Count == 0 ? null : keptDense.Order(StringComparer.Ordinal).ToArray(),
+            },
             train.Count, train.Channels, train.Height, train.Width, train.ClassCount,
             normalization.PixelScale, normalization.Mean, normalization.Std,
         }, JsonOptions);

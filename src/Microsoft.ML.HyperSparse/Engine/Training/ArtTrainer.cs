@@ -4,6 +4,7 @@ using Microsoft.ML.HyperSparse.Engine.Models;
 using Microsoft.ML.HyperSparse.Engine.Native;
 using Microsoft.ML.HyperSparse.Engine.Pruning;
 using Microsoft.ML.HyperSparse.Engine.Regularization;
+using Microsoft.ML.HyperSparse.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -17,6 +18,10 @@ internal sealed class TrainingResult : IDisposable
     public required PruningMask Mask { get; init; }
     public required TrainingReport Report { get; init; }
     public required Normalization Normalization { get; init; }
+
+    /// <summary>The trained network for the ONNX writer, with the layers kept dense marked not prunable.</summary>
+    public IReadOnlyList<NetworkNode> Describe() =>
+        Model.Describe(Report.Layers.Where(l => l.KeptDense).Select(l => LayerSelection.LayerName(l.Name)).ToHashSet(StringComparer.Ordinal));
 
     public void Dispose()
     {
@@ -35,6 +40,9 @@ internal sealed partial class ArtTrainer
     private readonly TrainingOptions options;
     private readonly Action<EpochRecord>? onEpoch;
     private readonly Action<string>? log;
+
+    /// <summary>The regulariser ART uses instead of the one <see cref="TrainingOptions.Regularizer"/> names (a test seam); null = that one.</summary>
+    internal WeightRegularizer? Regularizer { get; init; }
 
     public ArtTrainer(TrainingOptions options, Action<EpochRecord>? onEpoch = null, Action<string>? log = null)
     {
@@ -83,6 +91,9 @@ internal sealed partial class ArtTrainer
         private readonly ArtTrainer owner;
         private readonly TrainingOptions options;
         private readonly ImageClassifier model;
+        /// <summary>Layer names kept dense (without ".weight"): outside the regulariser, the threshold and the mask.</summary>
+        private readonly HashSet<string> keptDense;
+        /// <summary>The pruned layers: every prunable layer except those kept dense. κ, the regulariser and the mask apply to these.</summary>
         private readonly IReadOnlyList<PrunableLayer> layers;
         private readonly IReadOnlyList<Tensor> weights;
         private readonly ImageDataset train;
@@ -110,7 +121,10 @@ internal sealed partial class ArtTrainer
             this.train = train;
             this.normalization = normalization;
             this.cancellation = cancellation;
-            layers = model.PrunableLayers();
+            var all = model.PrunableLayers();
+            keptDense = LayerSelection.Resolve(all.Select(l => l.Name).ToList(), options.KeepDenseLayers, options.Architecture.ToString(),
+                nameof(TrainingOptions.KeepDenseLayers)).ToHashSet(StringComparer.Ordinal);
+            layers = PrunedLayers(model);
             weights = layers.Select(l => (Tensor)l.Weight).ToList();
             var augmentation = new Augmentation(options.CropPadding, options.HorizontalFlip);
             trainLoader = new BatchLoader(train, options.BatchSize, normalization, augmentation, shuffle: true, options.Seed);
@@ -132,6 +146,10 @@ internal sealed partial class ArtTrainer
 
         private Sgd NewOptimizer() => new(model.parameters(), options.Momentum, options.WeightDecay);
 
+        /// <summary>A network's prunable layers minus those kept dense (the model's, or the probe's).</summary>
+        private List<PrunableLayer> PrunedLayers(ImageClassifier network) =>
+            network.PrunableLayers().Where(l => !keptDense.Contains(l.LayerName)).ToList();
+
         public TrainingResult Execute()
         {
             // A per-layer minimum the pruning rate cannot pay for fails now, not after the warm-up.
@@ -147,7 +165,9 @@ internal sealed partial class ArtTrainer
                     owner.log?.Invoke($"Removed '{file}', the temporary file of an interrupted checkpoint write.");
                 if (options.Resume) TryResume();
             }
-            var regularizer = options.Method == PruningMethod.Art ? WeightRegularizer.Create(options.Regularizer, options.PruningRate) : null;
+            var regularizer = options.Method == PruningMethod.Art
+                ? owner.Regularizer ?? WeightRegularizer.Create(options.Regularizer, options.PruningRate)
+                : null;
 
             while (true)
             {
@@ -184,7 +204,7 @@ internal sealed partial class ArtTrainer
             // Probe: a magnitude-pruned copy of the model, measured on the (augmented) training data in eval mode.
             probe ??= ModelFactory.Create(options.Architecture, model.Input, model.ClassCount);
             CopyState(model, probe);
-            MagnitudePruning.Prune(probe.PrunableLayers(), options.PruningRate, options.MinWeightsPerLayer).Dispose();
+            MagnitudePruning.Prune(PrunedLayers(probe), options.PruningRate, options.MinWeightsPerLayer).Dispose();
             var prunedAccuracy = Evaluate(probe, probeLoader, epoch).Accuracy;
             var entry = new ArtStopRule<Snapshot>.Entry(artEpoch, prunedAccuracy, Snapshot.Of(probe));
             var (stop, evicted) = stopRule.Push(entry, denseAccuracy);
@@ -249,6 +269,7 @@ internal sealed partial class ArtTrainer
                 var loss = F.cross_entropy(logits, labels);
                 sgd.ZeroGrad();
                 loss.backward();
+                // Only the pruned layers' weights: layers kept dense get no regulariser gradient.
                 if (regularizer is not null && lambda != 0) regularizer.AddToGradients(weights, lambda);
                 if (mask is not null)
                 {
@@ -330,8 +351,11 @@ internal sealed partial class ArtTrainer
         private TrainingResult Finish()
         {
             mask ??= MaskFromZeros(layers);
-            report.Layers = layers.Select((l, i) => new LayerSparsity(l.Name, l.Shape, l.Count, PruningMask.KeptIn(mask.Layers[i].Mask))).ToList();
-            foreach (var collapsed in report.Layers.Where(l => l.Kept == 0))
+            var masks = mask.Layers.ToDictionary(m => m.Name, m => m.Mask, StringComparer.Ordinal);
+            report.Layers = model.PrunableLayers().Select(l => masks.TryGetValue(l.Name, out var m)
+                ? new LayerSparsity(l.Name, l.Shape, l.Count, PruningMask.KeptIn(m), KeptDense: false)
+                : new LayerSparsity(l.Name, l.Shape, l.Count, NonZero(l.Weight), KeptDense: true)).ToList();
+            foreach (var collapsed in report.CollapsedLayers)
             {
                 report.Notes.Add($"Layer collapse: '{collapsed.Name}' kept none of its {collapsed.Total:N0} weights at κ = {options.PruningRate}, so the " +
                                  "network is disconnected there and its output no longer depends on the image. Set MinWeightsPerLayer " +
@@ -353,6 +377,12 @@ internal sealed partial class ArtTrainer
             sgd.Dispose();
             mask?.Dispose();
             mask = null;
+        }
+
+        private static long NonZero(Tensor weight)
+        {
+            using var count = weight.detach().count_nonzero();
+            return count.item<long>();
         }
 
         private static PruningMask MaskFromZeros(IReadOnlyList<PrunableLayer> layers)

@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 using Microsoft.ML.HyperSparse.Engine.Models;
+using Microsoft.ML.HyperSparse.Engine.Pruning;
 using Microsoft.ML.HyperSparse.Engine.Regularization;
 
 namespace Microsoft.ML.HyperSparse.Engine.Training;
@@ -54,6 +56,14 @@ internal sealed record TrainingOptions
     public string? CheckpointDirectory { get; init; }
     public bool Resume { get; init; }
 
+    /// <summary>
+    /// Layers kept dense: exact names or glob patterns (see <see cref="LayerSelection"/>); they are outside the regulariser
+    /// and the global threshold, and κ applies to the other layers. Null = none. Left out of the JSON when null, so
+    /// checkpoints written before this option existed still resume.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? KeepDenseLayers { get; init; }
+
     public void Validate()
     {
         Check(PruningRate is > 0 and < 1, nameof(PruningRate), PruningRate, "in (0, 1)");
@@ -74,6 +84,8 @@ internal sealed record TrainingOptions
         Check(CropPadding >= 0, nameof(CropPadding), CropPadding, "≥ 0");
         Check(Threads is null or >= 1, nameof(Threads), Threads!, "≥ 1 or null");
         Check(!Resume || CheckpointDirectory is not null, nameof(Resume), Resume, "true only with a CheckpointDirectory");
+        // The names depend on the architecture only, so a bad entry fails here, before any data is read.
+        _ = LayerSelection.Resolve(ModelFactory.PrunableLayerNames(Architecture), KeepDenseLayers, Architecture.ToString(), nameof(KeepDenseLayers));
     }
 
     private static void Check(bool ok, string option, object value, string expected)

@@ -37,13 +37,13 @@ internal sealed record EpochRecord
     public double? PrunedTrainAccuracy { get; init; }
     /// <summary>Top-1 (%) on the validation set, when one was given.</summary>
     public double? ValidationAccuracy { get; init; }
-    /// <summary>Fraction of prunable weights that are exactly zero at the end of the epoch.</summary>
+    /// <summary>Fraction of the pruned layers' weights (layers kept dense not counted) that are exactly zero at the end of the epoch.</summary>
     public required double Sparsity { get; init; }
     public required double Seconds { get; init; }
 }
 
-/// <summary>Kept weights of one prunable layer in the final model.</summary>
-internal sealed record LayerSparsity(string Name, long[] Shape, long Total, long Kept)
+/// <summary>Kept weights of one conv or linear layer in the final model; <paramref name="KeptDense"/> when it was excluded from pruning.</summary>
+internal sealed record LayerSparsity(string Name, long[] Shape, long Total, long Kept, bool KeptDense)
 {
     public double Sparsity => Total == 0 ? 0 : 1.0 - (double)Kept / Total;
 }
@@ -63,11 +63,13 @@ internal sealed record TrainingReport
     public ArtStopReason ArtStopReason { get; set; }
     /// <summary>The ART epoch (0-based) whose pruned copy was fine-tuned.</summary>
     public int? SelectedArtEpoch { get; set; }
+    /// <summary>Every conv and linear layer, pruned or kept dense, in network order.</summary>
     public List<LayerSparsity> Layers { get; set; } = new();
-    public long PrunableWeights => Layers.Sum(l => l.Total);
-    /// <summary>Layers the final mask pruned entirely (layer collapse).</summary>
-    public IEnumerable<LayerSparsity> CollapsedLayers => Layers.Where(l => l.Kept == 0);
-    public long KeptWeights => Layers.Sum(l => l.Kept);
+    /// <summary>N: the weights of the pruned layers (layers kept dense are not counted; κ applies to these).</summary>
+    public long PrunableWeights => Layers.Where(l => !l.KeptDense).Sum(l => l.Total);
+    public long KeptWeights => Layers.Where(l => !l.KeptDense).Sum(l => l.Kept);
+    /// <summary>Pruned layers the final mask emptied (layer collapse); layers kept dense never are.</summary>
+    public IEnumerable<LayerSparsity> CollapsedLayers => Layers.Where(l => !l.KeptDense && l.Kept == 0);
     public double AchievedSparsity => PrunableWeights == 0 ? 0 : 1.0 - (double)KeptWeights / PrunableWeights;
     public double? FinalValidationAccuracy => Epochs.LastOrDefault()?.ValidationAccuracy;
     public double? BestValidationAccuracy => Epochs.Where(e => e.Phase == TrainingPhase.FineTune).Max(e => e.ValidationAccuracy);

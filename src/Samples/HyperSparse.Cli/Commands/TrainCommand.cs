@@ -47,6 +47,8 @@ internal static class TrainCommand
         new("--method", "one of art, oneshot", Default: "art"),
         new("--regularizer", "one of hs, l1, l2", Default: "hs"),
         new("--encoding", "one of compact, sparse, dense", Default: "compact"),
+        new("--int8", "", IsFlag: true),
+        new("--keep-dense", "comma-separated layer names or glob patterns (e.g. conv1,fc*) of the chosen architecture"),
         new("--threads", "a positive number of threads"),
         new("--no-flip", "", IsFlag: true),
         new("--plain", "", IsFlag: true),
@@ -80,6 +82,11 @@ internal static class TrainCommand
           --lambda-init <x>  --lambda-growth <x>  --crop-padding <N>
         other:
           --method art|oneshot   --regularizer hs|l1|l2   --encoding compact|sparse|dense
+          --int8                 store weights as int8 (per output channel; ≈4× smaller values, lossy: the report
+                                 gives the accuracy change measured on the holdout/test images)
+          --keep-dense <names>   layers kept dense (not pruned; κ applies to the rest): comma-separated names or
+                                 glob patterns, e.g. conv1,fc* (quote patterns in a shell); lenet5 has conv1, conv2,
+                                 fc1, fc2, fc3; a name matching no layer lists the architecture's layers
           --threads <N>          --no-flip (no random horizontal flips)   --plain (no live progress bars)
 
         """;
@@ -128,6 +135,8 @@ internal static class TrainCommand
         var regularizer = line.Choice("--regularizer", "hs", "l1", "l2")!;
         var encoding = line.Choice("--encoding", "compact", "sparse", "dense")!;
         var threads = line.Int("--threads", v => v > 0);
+        var keepDense = KeepDense(line);
+        var int8 = line.Flag("--int8");
         var flip = !line.Flag("--no-flip");
         var live = !line.Flag("--plain") && cli.Interactive;
 
@@ -143,6 +152,8 @@ internal static class TrainCommand
             Method = method == "oneshot" ? HyperSparsePruningMethod.OneShotMagnitude : HyperSparsePruningMethod.AdaptiveRegularizedTraining,
             Regularizer = regularizer switch { "l1" => HyperSparseRegularizerKind.L1, "l2" => HyperSparseRegularizerKind.L2, _ => HyperSparseRegularizerKind.HyperSparse },
             WeightEncoding = encoding switch { "sparse" => HyperSparseWeightEncoding.SparseInitializer, "dense" => HyperSparseWeightEncoding.Dense, _ => HyperSparseWeightEncoding.Compact },
+            KeepDenseLayers = keepDense,
+            QuantizeWeights = int8,
         };
         profile.ApplyTo(options);
         if (warmup is { } w) options.WarmupEpochs = w;
@@ -169,6 +180,12 @@ internal static class TrainCommand
         try
         {
             _ = new MLContext().MulticlassClassification.Trainers.HyperSparseClassification(options);
+        }
+        catch (ArgumentException ex) when (ex.ParamName == nameof(options.KeepDenseLayers))
+        {
+            // The trainer's message names the entry and lists every layer of the architecture; say it in the tool's terms.
+            var message = ex.Message.Split(" (Parameter")[0].Replace($"Option '{nameof(options.KeepDenseLayers)}': ", "", StringComparison.Ordinal);
+            throw new UsageException($"{Name}: option --keep-dense: {message}");
         }
         catch (ArgumentException ex)
         {
@@ -333,6 +350,17 @@ internal static class TrainCommand
         public IReadOnlyList<string?> Written { get; } = written;
     }
 
+    /// <summary>--keep-dense a,b,c: the entries, trimmed; an empty entry is a usage error (matching is the trainer's).</summary>
+    private static string[] KeepDense(CommandLine line)
+    {
+        var text = line.Text("--keep-dense");
+        if (text is null) return Array.Empty<string>();
+        var entries = text.Split(',').Select(e => e.Trim()).ToArray();
+        if (entries.Any(e => e.Length == 0))
+            throw line.Invalid("--keep-dense", $"'{text}', which has an empty entry");
+        return entries;
+    }
+
     /// <summary>The transformers of a (possibly nested) chain in order: Append on an IEstimator nests chains.</summary>
     private static IEnumerable<ITransformer> Flatten(ITransformer transformer) =>
         transformer is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : new[] { transformer };
@@ -370,6 +398,7 @@ internal static class TrainCommand
         Row("profile", string.Create(CultureInfo.InvariantCulture,
             $"{s.Profile.Name}: warm-up {o.WarmupEpochs}, ART ≤ {o.MaxArtEpochs} (λ {o.LambdaInit:G3} × {o.LambdaGrowth}^e), fine-tune {o.FineTuneEpochs}{LrSteps(o)}, batch {o.BatchSize}, LR {o.LearningRate}"));
         foreach (var n in s.DataNotes) Row("note", n);
+        if (o.KeepDenseLayers.Length > 0) Row("kept dense", string.Join(", ", o.KeepDenseLayers) + " (excluded from pruning; κ applies to the other layers)");
         if (s.Resumed) Row("resume", "from the newest checkpoint in <out>/checkpoints (if any)");
         console.Write(grid);
         console.WriteLine();

@@ -59,14 +59,17 @@ internal static class Plots
         var layers = report.Layers;
         var model = new PlotModel
         {
-            Title = $"Per-layer density after pruning (overall {1 - report.AchievedSparsity:P2} kept)",
+            Title = layers.Any(l => l.KeptDense)
+                ? $"Per-layer density after pruning (pruned layers {1 - report.AchievedSparsity:P2} kept; others kept dense)"
+                : $"Per-layer density after pruning (overall {1 - report.AchievedSparsity:P2} kept)",
             Background = OxyColors.White,
         };
         model.Axes.Add(new CategoryAxis
         {
             Position = AxisPosition.Left,
             StartPosition = 1, EndPosition = 0,   // first layer at the top
-            ItemsSource = layers.Select(l => l.Name.EndsWith(".weight", StringComparison.Ordinal) ? l.Name[..^".weight".Length] : l.Name).ToList(),
+            ItemsSource = layers.Select(l => (l.Name.EndsWith(".weight", StringComparison.Ordinal) ? l.Name[..^".weight".Length] : l.Name)
+                + (l.KeptDense ? " (kept dense)" : "")).ToList(),
         });
         var max = layers.Select(l => l.Total == 0 ? 0 : 100.0 * l.Kept / l.Total).DefaultIfEmpty(1).Max();
         model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "weights kept (%)", Minimum = 0, Maximum = Math.Max(1, max * 1.3), MajorGridlineStyle = LineStyle.Dot });

@@ -71,6 +71,7 @@ internal static class ReportWriter
                     o.WarmupEpochs, o.MaxArtEpochs, o.FineTuneEpochs, o.LearningRateSteps, o.LearningRateDecay, o.LambdaInit, o.LambdaGrowth,
                     o.BatchSize, o.LearningRate, o.Momentum, o.WeightDecay, o.CropPadding, o.HorizontalFlip, o.StopWindowHalfSize, o.MinWeightsPerLayer,
                     Method = o.Method.ToString(), Regularizer = o.Regularizer.ToString(), WeightEncoding = o.WeightEncoding.ToString(),
+                    o.KeepDenseLayers,
                 },
                 run.Seed,
                 run.Resumed,
@@ -107,12 +108,16 @@ internal static class ReportWriter
         else
             Raw("| accuracy on the evaluation set | — (no evaluation set) |");
         L($"| sparsity | {r.AchievedSparsity:P3} of {r.PrunableWeights:N0} prunable weights are zero (requested κ = {r.RequestedPruningRate}); {r.KeptWeights:N0} kept{(o.MinWeightsPerLayer > 0 ? F($", at least {o.MinWeightsPerLayer} per layer") : "")} |");
+        if (r.Layers.Any(l => l.KeptDense))
+            L($"| kept dense (excluded) | {string.Join(", ", r.Layers.Where(l => l.KeptDense).Select(l => l.Name))}: {r.Layers.Where(l => l.KeptDense).Sum(l => l.Total):N0} weights, not pruned and not counted above (option {string.Join(",", o.KeepDenseLayers)}) |");
         if (r.CollapsedLayers.Count > 0)
             L($"| **layer collapse** | **{string.Join(", ", r.CollapsedLayers)} kept no weights: the prediction no longer depends on the image.** Retrain with `--min-weights-per-layer` (e.g. 10) or a lower `--sparsity`. |");
         L($"| method | {r.Method}, regulariser {r.Regularizer} |");
         L($"| epochs | warm-up {r.WarmupEpochs}, ART {r.ArtEpochs}, fine-tune {r.FineTuneEpochs} |");
         L($"| ART end | {StopText(r, o.MaxArtEpochs)} |");
-        L($"| ONNX size | {r.OnnxBytes:N0} bytes ({o.WeightEncoding}) vs {r.DenseOnnxBytes:N0} dense ({(r.OnnxBytes == 0 ? 0 : (double)r.DenseOnnxBytes / r.OnnxBytes):F1}× smaller); information bound {r.BoundBytes:N0} bytes |");
+        if (r.Quantization is { } q)
+            L($"| int8 weights | accuracy {q.QuantizedAccuracy:F2} % vs {q.FloatAccuracy:F2} % with float weights ({q.AccuracyChange:+0.00;-0.00;0.00} pp; {q.ChangedPredictions:N0} of {q.Images:N0} {q.EvaluatedOn} images predicted differently) |");
+        L($"| ONNX size | {r.OnnxBytes:N0} bytes ({o.WeightEncoding}{(o.QuantizeWeights ? "+int8" : "")}) vs {r.DenseOnnxBytes:N0} dense ({(r.OnnxBytes == 0 ? 0 : (double)r.DenseOnnxBytes / r.OnnxBytes):F1}× smaller); information bound {r.BoundBytes:N0} bytes |");
         if (File.Exists(files.ModelZip)) L($"| model.zip | {new FileInfo(files.ModelZip).Length:N0} bytes |");
         L($"| time | training {Duration(r.TotalSeconds)} (pipeline Fit incl. reading images and ONNX export {Duration(run.FitSeconds)}); whole command {Duration(run.TotalSeconds)} |");
         if (r.Epochs.LastOrDefault(e => e.Phase == "Warmup")?.ValidationAccuracy is { } dense)
@@ -156,7 +161,7 @@ internal static class ReportWriter
         Raw("| layer | shape | weights | kept | density | ONNX encoding | ONNX bytes |");
         Raw("|---|---|---:|---:|---:|---|---:|");
         foreach (var l in r.Layers)
-            L($"| {l.Name} | {string.Join("×", l.Shape)} | {l.Total:N0} | {l.Kept:N0}{(l.Kept == 0 ? " (collapsed)" : "")} | {(l.Total == 0 ? 0 : (double)l.Kept / l.Total):P2} | {l.Encoding} | {l.OnnxBytes:N0} |");
+            L($"| {l.Name}{(l.KeptDense ? " — kept dense (excluded)" : "")} | {string.Join("×", l.Shape)} | {l.Total:N0} | {l.Kept:N0}{(l.Kept == 0 && !l.KeptDense ? " (collapsed)" : "")} | {(l.Total == 0 ? 0 : (double)l.Kept / l.Total):P2} | {l.Encoding} | {l.OnnxBytes:N0} |");
         Raw("");
         Raw("![per-layer density](layer-density.png)");
         Raw("");

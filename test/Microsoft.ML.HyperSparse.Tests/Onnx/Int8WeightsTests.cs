@@ -1,0 +1,95 @@
+using Microsoft.ML.HyperSparse.Onnx;
+
+namespace Microsoft.ML.HyperSparse.Tests.Onnx;
+
+[TestClass]
+public sealed class Int8WeightsTests
+{
+    private const int Batch = 3;
+
+    [TestMethod]
+    public void Int8Quantizer_Quantize_PerChannelSymmetricKeepsTheMask()
+    {
+        // Two output channels of four: max |w| 2.54 → scale 0.02; max 0.127 → scale 0.001.
+        float[] weight = [2.54f, -1.27f, 0f, 0.0001f, 0f, 0.127f, -0.05f, 0.0004f];
+        (sbyte[] levels, float[] scales) = Int8Quantizer.Quantize(weight, 2);
+        Assert.AreEqual(2.54f / 127f, scales[0]);
+        Assert.AreEqual(0.127f / 127f, scales[1]);
+        CollectionAssert.AreEqual(new sbyte[] { 127, -64, 0, 1, 0, 127, -50, 1 }, levels,
+            "round to nearest level; 0.0001 and 0.0004 would round to 0 and are kept as ±1; zeros stay zero");
+        float[] back = Int8Quantizer.Dequantize(levels, scales);
+        CollectionAssert.AreEqual(weight.Select(w => w == 0f).ToArray(), back.Select(w => w == 0f).ToArray(), "same mask");
+        for (int i = 0; i < weight.Length; i++)
+            if (Math.Abs(levels[i]) > 1)
+                Assert.IsLessThanOrEqualTo(scales[i / 4] / 2 * 1.0001, Math.Abs(back[i] - weight[i]), $"element {i}: within half a step");
+    }
+
+    [TestMethod]
+    public void Int8Quantizer_Quantize_AllZeroChannelHasScaleZeroAndNonFiniteIsRejected()
+    {
+        (sbyte[] levels, float[] scales) = Int8Quantizer.Quantize([0f, 0f, 1f, -1f], 2);
+        Assert.AreEqual(0f, scales[0]);
+        CollectionAssert.AreEqual(new sbyte[] { 0, 0, 127, -127 }, levels);
+        var error = Assert.ThrowsExactly<ArgumentException>(() => Int8Quantizer.Quantize([float.NaN, 1f], 1));
+        StringAssert.Contains(error.Message, "finite");
+    }
+
+    [TestMethod]
+    [DataRow("LeNet")]
+    [DataRow("ResNet")]
+    public void OnnxModelWriter_Write_Int8EveryEncodingScoresLikeTheDenseFileOfTheDequantizedWeights(string network)
+    {
+        NetworkDescription net = network == "LeNet" ? TestNetworks.LeNet() : TestNetworks.ResNet();
+        // The reference: the same network with every (batch-norm-folded) weight replaced by its int8 round trip, written dense.
+        var lowered = NetworkLowering.Lower(net);
+        var reference = new NetworkDescription
+        {
+            InputName = net.InputName, Channels = net.Channels, Height = net.Height, Width = net.Width, ClassCount = net.ClassCount,
+            PixelScale = net.PixelScale, Mean = net.Mean, Std = net.Std,
+            Nodes = lowered.Select(n => n switch
+            {
+                Conv2dNode c => c with { Weight = RoundTrip(c.Weight, c.OutChannels) },
+                LinearNode l => l with { Weight = RoundTrip(l.Weight, l.OutFeatures) },
+                _ => n,
+            }).ToList(),
+        };
+        float[] pixels = TestNetworks.Pixels(net, Batch);
+        float[] expected = OrtRunner.Run(OnnxModelWriter.Write(reference, new() { WeightEncoding = OnnxWeightEncoding.Dense, LogitsOutputName = "Logits" }).Bytes,
+            reference, pixels, Batch, "Logits")["Logits"];
+        float[] floatLogits = OrtRunner.Run(OnnxModelWriter.Write(net, new() { LogitsOutputName = "Logits" }).Bytes, net, pixels, Batch, "Logits")["Logits"];
+        CollectionAssert.AreNotEqual(floatLogits, expected, "int8 changes the logits a little");
+
+        foreach (OnnxWeightEncoding encoding in Enum.GetValues<OnnxWeightEncoding>())
+        {
+            OnnxExportResult result = OnnxModelWriter.Write(net, new() { WeightEncoding = encoding, QuantizeWeights = true, LogitsOutputName = "Logits" });
+            float[] logits = OrtRunner.Run(result.Bytes, net, pixels, Batch, "Logits")["Logits"];
+            CollectionAssert.AreEqual(expected, logits, $"{encoding}: bit-identical to the dense file of the dequantised weights; max |Δ| {expected.Zip(logits).Max(p => Math.Abs(p.First - p.Second))}; {string.Join(",", expected.Take(5))} vs {string.Join(",", logits.Take(5))}");
+            Assert.IsTrue(result.Size.Layers.All(l => l.Quantized), encoding.ToString());
+            var floatLayers = OnnxModelWriter.Write(net, new() { WeightEncoding = encoding }).Size.Layers;
+            CollectionAssert.AreEqual(floatLayers.Select(l => l.KeptCount).ToArray(), result.Size.Layers.Select(l => l.KeptCount).ToArray(), "the mask survives");
+
+            // The inspector reads the same per-layer figures back from the file.
+            var read = OnnxModelInspector.Inspect(OnnxModelReader.Parse(result.Bytes, "int8"), result.Bytes.LongLength);
+            Assert.AreEqual(0, read.Warnings.Count, string.Join("\n", read.Warnings));
+            CollectionAssert.AreEqual(result.Size.Layers.Select(l => (l.Name, l.KeptCount, l.Encoding, l.WeightBytes, l.Quantized)).ToArray(),
+                read.Layers.Select(l => (l.NodeName, l.Size.KeptCount, l.Size.Encoding, l.Size.WeightBytes, l.Size.Quantized)).ToArray(), encoding.ToString());
+        }
+    }
+
+    [TestMethod]
+    public void OnnxModelWriter_Write_Int8CompactIsAboutAQuarterOfTheValueBytes()
+    {
+        NetworkDescription net = TestNetworks.Wide(0.98);
+        long compact = OnnxModelWriter.Write(net, new()).Size.ShippedBytes;
+        OnnxExportResult int8 = OnnxModelWriter.Write(net, new() { QuantizeWeights = true });
+        long kept = int8.Size.Layers.Where(l => l.Prunable).Sum(l => l.KeptCount);
+        // Each kept value goes from 4 bytes to 1; per-channel scales and the Mul nodes cost a little back.
+        Assert.IsLessThan(compact - 2.5 * kept, int8.Size.ShippedBytes, $"compact {compact} B, int8 {int8.Size.ShippedBytes} B, kept {kept}");
+    }
+
+    private static float[] RoundTrip(float[] weight, int outChannels)
+    {
+        (sbyte[] levels, float[] scales) = Int8Quantizer.Quantize(weight, outChannels);
+        return Int8Quantizer.Dequantize(levels, scales);
+    }
+}
