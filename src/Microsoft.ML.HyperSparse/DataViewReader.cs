@@ -123,11 +123,20 @@ internal sealed record ColumnContract(string FeatureColumn, string LabelColumn, 
             VBuffer<float> buffer = default;
             uint key = 0;
             long row = 0;
-            while (cursor.MoveNext())
+            while (true)
             {
+                try
+                {
+                    if (!cursor.MoveNext()) break;
+                    getFeatures(ref buffer);
+                    getLabel(ref key);
+                }
+                catch (Exception ex) when (ex is not (OperationCanceledException or OutOfMemoryException))
+                {
+                    // Something upstream (LoadImages on a bad file, a custom mapping) failed: name the row and its text columns.
+                    throw UnreadableRow(data, role, row, ex);
+                }
                 if ((row & 255) == 0) cancellation.ThrowIfCancellationRequested();
-                getFeatures(ref buffer);
-                getLabel(ref key);
                 if (buffer.Length != ImageSize)
                     throw Errors.Data($"{role} row {row}: feature column '{FeatureColumn}' has {buffer.Length} values; expected {ImageSize} ({Channels}×{Height}×{Width}).");
                 if (key == 0 || key > ClassCount)
@@ -156,6 +165,54 @@ internal sealed record ColumnContract(string FeatureColumn, string LabelColumn, 
         long offset = 0;
         foreach (var part in pixels) { part.CopyTo(all, offset); offset += part.Length; }
         return new ImageDataset(all, labels.ToArray(), Channels, Height, Width, ClassCount);
+    }
+
+    /// <summary>
+    /// The error for a row the pipeline could not produce. ML.NET reads ahead on several threads, so the row that failed may
+    /// lie past <paramref name="rowsRead"/>: one sequential cursor finds it and reads its text columns (for a LoadImages
+    /// pipeline, the image path), so the message names the file. Falls back to the original error when that fails too.
+    /// </summary>
+    private Exception UnreadableRow(IDataView data, string role, long rowsRead, Exception error)
+    {
+        var feature = data.Schema[FeatureColumn];
+        var text = data.Schema.Where(c => !c.IsHidden && c.Type is TextDataViewType).ToList();
+        try
+        {
+            using var cursor = data.GetRowCursorSet(text.Append(feature), 1)[0];
+            var getFeatures = cursor.GetGetter<VBuffer<float>>(feature);
+            var getText = text.Select(c => (c.Name, Get: cursor.GetGetter<ReadOnlyMemory<char>>(c))).ToList();
+            VBuffer<float> buffer = default;
+            ReadOnlyMemory<char> value = default;
+            for (long row = 0; cursor.MoveNext(); row++)
+            {
+                var values = getText.Select(g => { g.Get(ref value); return $"{g.Name} = '{value}'"; }).ToList();
+                try
+                {
+                    getFeatures(ref buffer);
+                }
+                catch (Exception ex) when (ex is not (OperationCanceledException or OutOfMemoryException))
+                {
+                    return new InvalidOperationException(
+                        $"{role} row {row}{(values.Count > 0 ? " (" + string.Join(", ", values) + ")" : "")} could not be read into feature column '{FeatureColumn}': " +
+                        $"{Innermost(ex)}. Fix or remove that input, or filter the row out before Fit.", ex);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is not (OperationCanceledException or OutOfMemoryException))
+        {
+            // Searching failed as well: report what is known.
+        }
+        return new InvalidOperationException(
+            $"{role} data could not be read after row {rowsRead} (feature column '{FeatureColumn}'): {Innermost(error)}.", error);
+    }
+
+    /// <summary>The messages of an exception chain, outermost first, without repeats (ML.NET wraps the cause).</summary>
+    private static string Innermost(Exception ex)
+    {
+        var messages = new List<string>();
+        for (var e = ex; e is not null; e = e.InnerException)
+            if (!messages.Contains(e.Message)) messages.Add(e.Message);
+        return string.Join(" → ", messages).TrimEnd('.');
     }
 
     /// <summary>A key getter for any of ML.NET's key raw types (MapValueToKey gives UInt32; KeyType attributes allow others).</summary>

@@ -43,7 +43,10 @@ public enum HyperSparsePruningMethod
 /// <summary>How pruned weights are stored in the exported ONNX model.</summary>
 public enum HyperSparseWeightEncoding
 {
-    /// <summary>Kept values plus 8-bit gaps between kept positions, rebuilt by standard ops that ONNX Runtime folds at load (default; smallest).</summary>
+    /// <summary>
+    /// Kept values of all pruned layers in one tensor, their positions in one Rice-coded gap stream, rebuilt by standard ops
+    /// that ONNX Runtime folds at load (default; smallest — within a few percent of the information bound on large models).
+    /// </summary>
     Compact,
     /// <summary>
     /// Standard ONNX sparse tensors (INT64 linear indices) in <c>Constant</c> nodes' <c>sparse_value</c>, for tools that
@@ -88,6 +91,16 @@ public sealed partial class HyperSparseClassificationTrainer
 
         /// <summary>κ: the fraction of prunable (conv and linear) weights set to zero, in (0, 1). Default 0.9.</summary>
         public double PruningRate { get; set; } = 0.9;
+
+        /// <summary>
+        /// Minimum number of weights every pruned layer keeps (layers in <see cref="KeepDenseLayers"/> keep all of theirs), ≥ 0.
+        /// At very high κ (e.g. 0.998) the paper's global magnitude rule can prune a whole layer and disconnect the network (the
+        /// report lists such layers in
+        /// <see cref="HyperSparseTrainingReport.CollapsedLayers"/>); with a minimum, a layer below it keeps its largest-magnitude
+        /// weights and the same number of the smallest kept weights of other layers are pruned instead, so the total stays
+        /// exactly at κ. Default 0 (the paper's rule).
+        /// </summary>
+        public int MinWeightsPerLayer { get; set; }
 
         /// <summary>
         /// Layers to keep dense: exact layer names or glob patterns (<c>*</c> any run of characters, dots included; <c>?</c> one
@@ -222,7 +235,8 @@ public sealed partial class HyperSparseClassificationTrainer
         /// <summary>
         /// Stops <c>Fit</c> within one mini-batch when cancelled (an <see cref="OperationCanceledException"/> is thrown; with
         /// <see cref="CheckpointFolder"/> set, the last finished epoch's checkpoint is kept for <see cref="Resume"/>).
-        /// <c>MLContext.CancelExecution()</c> does the same through the host. Default: none.
+        /// ML.NET's host cancellation (<c>MLContext.CancelExecution()</c>, internal to ML.NET and used by its own tools) is
+        /// honoured as well, noticed within 0.1 s. Default: none.
         /// </summary>
         public CancellationToken CancellationToken { get; set; }
 
@@ -249,6 +263,7 @@ public sealed partial class HyperSparseClassificationTrainer
                 _ => RegularizerKind.HyperSparse,
             },
             PruningRate = PruningRate,
+            MinWeightsPerLayer = MinWeightsPerLayer,
             LambdaInit = LambdaInit,
             LambdaGrowth = LambdaGrowth,
             WarmupEpochs = WarmupEpochs,

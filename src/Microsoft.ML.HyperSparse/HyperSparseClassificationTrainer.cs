@@ -26,7 +26,8 @@ namespace Microsoft.ML.HyperSparse;
 /// mean/std are computed from the training data and baked into the model). Caching: not needed (the data is read once
 /// into memory). Required NuGet for scoring: Microsoft.ML and Microsoft.ML.OnnxTransformer.</para>
 /// <para>Progress (one line per epoch: phase, λ, accuracies, sparsity) goes to <c>MLContext.Log</c>.
-/// <c>MLContext.CancelExecution()</c> stops training within one mini-batch.</para>
+/// <see cref="Options.CancellationToken"/> stops training within one mini-batch, leaving no partial file; ML.NET's host
+/// cancellation (<c>MLContext.CancelExecution()</c>, internal to ML.NET's own tools) is noticed within 0.1 s.</para>
 /// </remarks>
 public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperSparseClassificationTransformer>
 {

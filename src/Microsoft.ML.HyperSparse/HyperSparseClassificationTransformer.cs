@@ -39,7 +39,10 @@ public sealed class HyperSparseClassificationTransformer : ITransformer
         stream.Write(onnx);
     }
 
-    /// <summary>Writes the ONNX model to a file (through a temporary file, so a failure never leaves a partial file).</summary>
+    /// <summary>
+    /// Writes the ONNX model to a file through a temporary file in the same folder, flushed to disk and then renamed, so a
+    /// failure or a crash never leaves a partial file at <paramref name="path"/>.
+    /// </summary>
     public void SaveOnnx(string path)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -49,7 +52,11 @@ public sealed class HyperSparseClassificationTransformer : ITransformer
         var temp = Path.Combine(directory, "." + Path.GetFileName(full) + "." + Guid.NewGuid().ToString("N") + ".tmp");
         try
         {
-            File.WriteAllBytes(temp, onnx);
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                stream.Write(onnx);
+                stream.Flush(flushToDisk: true);
+            }
             File.Move(temp, full, overwrite: true);
         }
         finally

@@ -150,6 +150,7 @@ public sealed class HyperSparseTrainingReport
             string encoding = onnxLayer is null ? "" : onnxLayer.Encoding + (onnxLayer.Quantized ? "+int8" : "");
             return new HyperSparseLayer(l.Name, l.Shape, l.Total, l.Kept, l.Sparsity, encoding, onnxLayer?.WeightBytes ?? 0, l.KeptDense);
         }).ToArray();
+        CollapsedLayers = report.CollapsedLayers.Select(l => l.Name).ToArray();
         OnnxBytes = size.ShippedBytes;
         DenseOnnxBytes = size.DenseBytes;
         BoundBytes = size.BoundBytes;
@@ -183,7 +184,7 @@ public sealed class HyperSparseTrainingReport
     public double? FinalValidationAccuracy { get; }
     /// <summary>Training wall-clock seconds.</summary>
     public double TotalSeconds { get; }
-    /// <summary>Notes: cap reached, resumed from a checkpoint, skipped corrupt checkpoints.</summary>
+    /// <summary>Notes: cap reached, resumed from a checkpoint, skipped corrupt checkpoints, collapsed layers.</summary>
     public IReadOnlyList<string> Notes { get; }
     /// <summary>Class names in key order.</summary>
     public IReadOnlyList<string> ClassNames { get; }
@@ -191,6 +192,11 @@ public sealed class HyperSparseTrainingReport
     public IReadOnlyList<HyperSparseEpoch> Epochs { get; }
     /// <summary>Every conv and linear layer in order, the pruned ones and those kept dense (<see cref="HyperSparseLayer.KeptDense"/>).</summary>
     public IReadOnlyList<HyperSparseLayer> Layers { get; }
+    /// <summary>
+    /// Layers that kept none of their weights (layer collapse: the network's output no longer depends on the image);
+    /// empty when every layer kept some. <see cref="Notes"/> carries a warning for each.
+    /// </summary>
+    public IReadOnlyList<string> CollapsedLayers { get; }
     /// <summary>Size of the exported ONNX file in bytes.</summary>
     public long OnnxBytes { get; }
     /// <summary>Size the same model takes with dense weights.</summary>

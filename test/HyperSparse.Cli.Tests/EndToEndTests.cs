@@ -268,7 +268,7 @@ public sealed class EndToEndTests
         Assert.AreEqual(130, cancelled.ExitCode, cancelled.ToString());
         Assert.Contains("--resume", cancelled.Error);
         Assert.IsNotEmpty(Directory.GetFiles(Path.Combine(output, "checkpoints"), "epoch-*.hsckpt"), cancelled.ToString());
-        Assert.IsFalse(File.Exists(Path.Combine(output, "model.zip")), "a cancelled run writes no model");
+        AssertNoOutputAndNoTemporaryFile(output, cancelled);
 
         // Resuming with other options is a usage error that names the difference.
         var mismatched = CliRunner.Run(args.Concat(new[] { "--resume", "--seed", "7" }).ToArray());
@@ -297,6 +297,38 @@ public sealed class EndToEndTests
         Assert.Contains("conv1.weight — kept dense (excluded)", File.ReadAllText(Path.Combine(output, "report.md")));
         var inspect = CliRunner.Run("inspect", Path.Combine(output, "model.onnx"));
         Assert.Contains("* kept dense (excluded)", inspect.Out, inspect.ToString());
+    }
+
+    [TestMethod]
+    public void Train_CtrlCAfterTrainingBeforeTheOutputs_WritesNothingAndResumeWritesThemWithoutTraining()
+    {
+        var output = Path.Combine(root, "cancelled-at-output");
+        using var cancel = new CancellationTokenSource();
+        // The CLI prints this line right before it writes the first output file.
+        var writer = new WatchingWriter(line => { if (line.Contains("Writing model.zip", StringComparison.Ordinal)) cancel.Cancel(); });
+        var args = new[] { "train", "--data", trainImages, "--out", output }.Concat(Tiny).ToArray();
+        var cancelled = CliRunner.Run(args, writer, cancel.Token);
+        Assert.AreEqual(130, cancelled.ExitCode, cancelled.ToString());
+        StringAssert.Contains(cancelled.Error, "cancelled after training finished, before writing model.zip (no output written yet)");
+        StringAssert.Contains(cancelled.Error, "--resume");
+        AssertNoOutputAndNoTemporaryFile(output, cancelled);
+
+        var resumed = CliRunner.Run(args.Append("--resume").ToArray());
+        Assert.AreEqual(0, resumed.ExitCode, resumed.ToString());
+        StringAssert.Contains(resumed.Out, "Resumed from 'epoch-0007.hsckpt' at epoch 7", "all 7 epochs were done: nothing is trained again");
+        Assert.IsFalse(resumed.Out.Contains("fine-tune   1/", StringComparison.Ordinal), resumed.Out);
+        foreach (var file in new[] { "model.zip", "model.onnx", "report.md", "report.json", "training-curves.png", "layer-density.png", "Consume.cs" })
+            Assert.IsTrue(File.Exists(Path.Combine(output, file)), file);
+    }
+
+    /// <summary>None of train's output files exists and no temporary file is left anywhere under the output folder.</summary>
+    private static void AssertNoOutputAndNoTemporaryFile(string output, CliRunner.Result run)
+    {
+        foreach (var file in new[] { "model.zip", "model.onnx", "report.md", "report.json", "training-curves.png", "layer-density.png", "Consume.cs" })
+            Assert.IsFalse(File.Exists(Path.Combine(output, file)), $"a cancelled run leaves no {file}\n{run}");
+        Assert.IsEmpty(Directory.GetFiles(output, "*.tmp", SearchOption.AllDirectories), "no temporary file is left");
+        foreach (var checkpoint in Directory.GetFiles(Path.Combine(output, "checkpoints")))
+            StringAssert.Matches(Path.GetFileName(checkpoint), new System.Text.RegularExpressions.Regex(@"^epoch-\d{4}\.hsckpt$"), "only whole checkpoints");
     }
 
     public sealed class PathInput

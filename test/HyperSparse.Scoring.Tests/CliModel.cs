@@ -5,7 +5,7 @@ namespace HyperSparse.Scoring.Tests;
 
 /// <summary>
 /// Trains a small model with the HyperSparse CLI in a child process (the only place TorchSharp runs), once per test run,
-/// and exports a slice of Fashion-MNIST's test split as PNG files to score.
+/// and exports Fashion-MNIST's whole test split (10,000 images) as PNG files to score.
 /// </summary>
 internal static class CliModel
 {
@@ -52,7 +52,7 @@ internal static class CliModel
         Directory.CreateDirectory(work);
         var images = Path.Combine(work, "images");
         var model = Path.Combine(work, "model");
-        RunCli("export-images", "--idx", FashionMnist, "--split", "test", "--limit", "80", "--out", images);
+        RunCli("export-images", "--idx", FashionMnist, "--split", "test", "--out", images);
         RunCli("train", "--data", FashionMnist, "--limit", "600", "--arch", "lenet5", "--sparsity", "0.9", "--profile", "quick",
             "--seed", "1", "--out", model);
         return (Path.Combine(model, "model.zip"), images, work);

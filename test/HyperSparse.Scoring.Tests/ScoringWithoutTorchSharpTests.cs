@@ -42,24 +42,75 @@ public sealed class ScoringWithoutTorchSharpTests
     }
 
     [TestMethod]
-    public void ScoringSample_EightThreads_SameResultsAsSequential()
+    public void ScoringSample_EightThreadsOn10000Images_ExactlyTheSequentialResults()
     {
         var images = CliModel.Images();
+        Assert.HasCount(10_000, images, "Fashion-MNIST's whole test split");
         using var scorer = new ImageScorer(CliModel.ModelZip);
         var sequential = images.Select(scorer.Score).ToList();
-        var work = Enumerable.Range(0, 5).SelectMany(_ => Enumerable.Range(0, images.Count)).ToArray();
-        var parallel = new ImagePrediction[work.Length];
-        Parallel.For(0, work.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => parallel[i] = scorer.Score(images[work[i]]));
-        for (var i = 0; i < work.Length; i++)
+
+        // Eight dedicated threads (not the thread pool, which would start with fewer on 2 cores) take images from one
+        // counter, all through the one loaded model; the peak number of threads inside Score at once is recorded.
+        var parallel = new ImagePrediction?[images.Count];
+        int next = -1, inside = 0, peak = 0;
+        Exception? failure = null;
+        using var start = new Barrier(8);
+        var threads = Enumerable.Range(0, 8).Select(_ => new Thread(() =>
         {
-            var s = sequential[work[i]];
-            Assert.AreEqual(s.Label, parallel[i].Label);
-            Assert.AreEqual(s.Probability, parallel[i].Probability, 0f, $"image {work[i]}");
+            start.SignalAndWait();
+            try
+            {
+                for (int i; (i = Interlocked.Increment(ref next)) < images.Count;)
+                {
+                    var now = Interlocked.Increment(ref inside);
+                    for (int seen; now > (seen = Volatile.Read(ref peak)) && Interlocked.CompareExchange(ref peak, now, seen) != seen;) { }
+                    parallel[i] = scorer.Score(images[i]);
+                    Interlocked.Decrement(ref inside);
+                }
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref failure, e, null);
+            }
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+        Assert.IsNull(failure, failure?.ToString());
+
+        for (var i = 0; i < images.Count; i++)
+        {
+            var s = sequential[i];
+            var p = parallel[i]!;
+            Assert.AreEqual(s.Label, p.Label, images[i]);
+            Assert.HasCount(10, p.Scores, images[i]);
+            CollectionAssert.AreEqual(s.Scores.ToArray(), p.Scores.ToArray(), $"every probability bit-identical: {images[i]}");
         }
-        Assert.IsTrue(scorer.EnginesCreated <= 9, $"engines are pooled: {scorer.EnginesCreated} created for ≤ 8 concurrent callers");
+        Assert.AreEqual(8, peak, "eight callers were inside Score at the same time");
+        Assert.IsTrue(scorer.EnginesCreated is >= 2 and <= 9, $"engines are pooled: {scorer.EnginesCreated} created for ≤ 8 concurrent callers");
         // The folder names are the true classes: a 0.9-sparse LeNet-5 on 600 images is far above chance (0.1).
         var correct = images.Zip(sequential).Count(x => Path.GetFileName(Path.GetDirectoryName(x.First)) == x.Second.Label);
         Assert.IsTrue(correct > 0.4 * images.Count, string.Create(CultureInfo.InvariantCulture, $"{correct} of {images.Count} correct"));
+    }
+
+    [TestMethod]
+    [DataRow("empty")]
+    [DataRow("text")]
+    public void ImageScorer_FileThatIsNotAnImage_InvalidDataNamingTheFile(string kind)
+    {
+        using var scorer = new ImageScorer(CliModel.ModelZip);
+        var bad = Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N") + ".png");
+        if (kind == "empty") File.WriteAllBytes(bad, Array.Empty<byte>());
+        else File.WriteAllText(bad, "not a picture");
+        try
+        {
+            var error = Assert.ThrowsExactly<InvalidDataException>(() => scorer.Score(bad));
+            StringAssert.Contains(error.Message, Path.GetFullPath(bad));
+            Assert.AreEqual(scorer.Score(CliModel.Images()[0]).Label, scorer.Score(CliModel.Images()[0]).Label, "the scorer keeps working");
+        }
+        finally
+        {
+            File.Delete(bad);
+        }
     }
 
     [TestMethod]

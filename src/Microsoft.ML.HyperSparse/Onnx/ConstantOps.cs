@@ -107,7 +107,9 @@ internal static class ConstantOps
     public static ConstantTensor Cast(ConstantTensor input, DataType to)
     {
         if (to == DataType.Float)
-            return input.Floats is not null ? input : ConstantTensor.Float(input.Dims, input.Integers!.Select(v => (float)v).ToArray());
+            return input.Floats is not null
+                ? input.Type == DataType.Float ? input : ConstantTensor.Float(input.Dims, input.Floats)
+                : ConstantTensor.Float(input.Dims, input.Integers!.Select(v => (float)v).ToArray());
         ConstantTensor.RequireInteger(to);
         // ONNX Runtime casts float to integer with a C++ static_cast: truncation toward zero, then the integer type's width.
         long[] values = input.Floats is { } floats

@@ -34,6 +34,9 @@ internal sealed class ConstantTensor
 
     public static ConstantTensor Float(long[] dims, float[] values) => new(DataType.Float, dims, values, null);
 
+    /// <summary>A float16 tensor, its elements held exactly as float32 (every operator but Cast treats it like float32).</summary>
+    public static ConstantTensor Half(long[] dims, float[] values) => new(DataType.Float16, dims, values, null);
+
     /// <summary>An integer tensor; <paramref name="values"/> must already lie in <paramref name="type"/>'s range.</summary>
     public static ConstantTensor Integer(DataType type, long[] dims, long[] values) => new(type, dims, null, values);
 
@@ -67,7 +70,7 @@ internal sealed class ConstantTensor
     }
 
     /// <summary>Whether the inspector can hold elements of <paramref name="type"/>.</summary>
-    public static bool IsSupported(DataType type) => type == DataType.Float || IsInteger(type);
+    public static bool IsSupported(DataType type) => type is DataType.Float or DataType.Float16 || IsInteger(type);
 
     public static bool IsInteger(DataType type) => type is DataType.Int8 or DataType.Uint8 or DataType.Int16 or DataType.Uint16
         or DataType.Int32 or DataType.Uint32 or DataType.Int64 or DataType.Uint64 or DataType.Bool;
@@ -98,6 +101,14 @@ internal sealed class ConstantTensor
         var type = (DataType)tensor.DataType;
         long[] dims = tensor.Dims.ToArray();
         int count = ElementCount(dims);
+        if (type == DataType.Float16)
+        {
+            ushort[] bits = tensor.RawData.Length > 0
+                ? MemoryMarshal.Cast<byte, ushort>(RawBytes(tensor, count, 2)).ToArray()
+                : tensor.Int32Data.Select(v => (ushort)v).ToArray();
+            return Half(dims, Expect(tensor, bits.Select(b => (float)BitConverter.UInt16BitsToHalf(b)).ToArray(), count));
+        }
+
         if (type == DataType.Float)
         {
             float[] values = tensor.RawData.Length > 0

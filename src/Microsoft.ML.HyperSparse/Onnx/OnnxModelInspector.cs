@@ -120,17 +120,17 @@ internal static class OnnxModelInspector
     }
 
     /// <summary>
-    /// How a weight is stored, from the entries it is rebuilt from: a sparse tensor (SparseInitializer); plain initializers or
-    /// dense Constants, at most cast, scaled, reshaped or dequantised (Dense); anything else computed in the graph — scattered
-    /// kept values, a shared stream split into layers — (Compact).
+    /// How a weight is stored, from the entries it is rebuilt from: values written into a zero tensor at decoded positions
+    /// (or a zero tensor alone) is Compact; a sparse tensor is SparseInitializer; anything else — initializers or dense
+    /// Constants, cast, scaled, reshaped, split or dequantised — is Dense.
     /// </summary>
     private static OnnxWeightEncoding Encoding(IReadOnlyCollection<IMessage> sources)
     {
+        if (sources.Any(s => s is NodeProto { OpType: "ScatterElements" or "ScatterND" or "ConstantOfShape" }))
+            return OnnxWeightEncoding.Compact;
         if (sources.Any(s => s is SparseTensorProto || s is NodeProto n && n.Attribute.Any(a => a.Name == "sparse_value")))
             return OnnxWeightEncoding.SparseInitializer;
-        return sources.All(s => s is TensorProto || s is NodeProto { OpType: "Constant" or "Identity" or "Cast" or "Mul" or "Reshape" or "DequantizeLinear" })
-            ? OnnxWeightEncoding.Dense
-            : OnnxWeightEncoding.Compact;
+        return OnnxWeightEncoding.Dense;
     }
 
     /// <summary>Whether the weight is rebuilt from int8 values (a quantised weight).</summary>

@@ -8,8 +8,9 @@ namespace Microsoft.ML.HyperSparse.Onnx;
 internal enum OnnxWeightEncoding
 {
     /// <summary>
-    /// Kept values (float32) plus uint8 gaps between kept positions, rebuilt in-graph with standard operators
-    /// (Cast, CumSum, ConstantOfShape, ScatterElements, Reshape) that ONNX Runtime constant-folds at session creation.
+    /// The kept values of all sparse layers in one tensor and their positions in one <see cref="RiceGapCode"/> stream,
+    /// decoded once in-graph with standard operators (Unsqueeze, BitShift, Mod, Split, Cast, CumSum, Range, ScatterElements,
+    /// Slice, MatMul, Reshape) that ONNX Runtime constant-folds at session creation, then split into layers.
     /// </summary>
     Compact,
 

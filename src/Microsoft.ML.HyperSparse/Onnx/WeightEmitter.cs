@@ -39,6 +39,7 @@ internal sealed class WeightEmitter
     private readonly GraphProto graph;
     private readonly Func<string, string> name;
     private readonly Dictionary<string, string> constants = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> scaleTensors = new(StringComparer.Ordinal);
 
     private WeightEmitter(GraphProto graph, Func<string, string> name)
     {
@@ -55,6 +56,8 @@ internal sealed class WeightEmitter
     {
         var emitter = new WeightEmitter(graph, name);
         var stored = layers.Select(l => Stored.From(l, quantize)).ToList();
+        if (quantize)
+            emitter.EmitScales(layers, stored);
         var result = new EmittedWeight?[layers.Count];
         var streamed = new List<int>();
         for (int i = 0; i < layers.Count; i++)
@@ -163,10 +166,38 @@ internal sealed class WeightEmitter
             return;
         }
 
-        long[] scaleDims = [layer.Shape[0], .. Enumerable.Repeat(1L, layer.Shape.Length - 1)];
-        string scale = name("s");
-        graph.Initializer.Add(OnnxProtos.Float(scale, s.Scales, scaleDims));
-        graph.Node.Add(OnnxProtos.Node("Mul", null, [asFloat, scale], layer.TensorName));
+        graph.Node.Add(OnnxProtos.Node("Mul", null, [asFloat, scaleTensors[layer.Layer]], layer.TensorName));
+    }
+
+    /// <summary>
+    /// The per-channel scales of all int8 layers that keep weights: one tensor per weight rank, shaped [ΣO, 1, …] so that a
+    /// Split along axis 0 hands each layer a [O, 1, …] factor that broadcasts over its weight (no per-layer initializer).
+    /// Float32: ML.NET's ONNX transformer rejects a model with any float16 initializer.
+    /// </summary>
+    private void EmitScales(IReadOnlyList<WeightSpec> layers, IReadOnlyList<Stored> stored)
+    {
+        var groups = layers.Select((l, i) => (Layer: l, Stored: stored[i])).Where(x => x.Stored.Kept > 0).GroupBy(x => x.Layer.Shape.Length);
+        foreach (var group in groups)
+        {
+            var members = group.ToList();
+            float[] scales = members.SelectMany(m => m.Stored.Scales!).ToArray();
+            long[] dims = [scales.Length, .. Enumerable.Repeat(1L, group.Key - 1)];
+            string all = name("s");
+            graph.Initializer.Add(OnnxProtos.Float(all, scales, dims));
+
+            if (members.Count == 1)
+            {
+                scaleTensors[members[0].Layer.Layer] = all;
+                continue;
+            }
+
+            string[] pieces = members.Select(_ => name("s")).ToArray();
+            var split = OnnxProtos.Node("Split", null, [all, Int64Constant(members.Select(m => m.Layer.Shape[0]).ToArray())], pieces[0]);
+            split.Output.Add(pieces.Skip(1));
+            graph.Node.Add(split);
+            for (int i = 0; i < members.Count; i++)
+                scaleTensors[members[i].Layer.Layer] = pieces[i];
+        }
     }
 
     /// <summary>The shared Compact chain for all <paramref name="layers"/>: one value tensor, one gap stream, one decode.</summary>

@@ -12,6 +12,8 @@
 //   budget  one row of the time-budget benchmark: trains (arch, κ, method) with TrainingOptions.TimeBudget on Fashion-MNIST,
 //           scores the test split, caches the row in --results; resumes an interrupted row from its checkpoints.
 //   budget-render  writes the markdown for the cached budget rows (build/bench-budget.sh drives both).
+//   memory  trains LeNet-5 (≥ 10 epochs) on a Fashion-MNIST slice and prints RSS, managed heap and live tensors after every
+//           epoch, then the RSS growth from epoch 2 to 10 (build/bench-memory.sh drives it).
 using HyperSparse.Bench;
 
 try
@@ -30,7 +32,8 @@ try
         "size-report" => SizeReport.Run(options),
         "budget" => BudgetBenchmark.Run(options),
         "budget-render" => BudgetBenchmark.Render(options),
-        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'size', 'size-report', 'budget' or 'budget-render'."),
+        "memory" => MemoryBenchmark.Run(options),
+        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'size', 'size-report', 'budget', 'budget-render' or 'memory'."),
     };
 }
 catch (ArgumentException ex)
@@ -58,6 +61,9 @@ namespace HyperSparse.Bench
             "                              --results FILE [--work DIR] [--train 60000] [--test 10000] [--batch N] [--lr 0.05]\n" +
             "                              [--crop 2] [--flip on] [--seed 42] [--threads 2] [--force on|off] [--revision TEXT]\n" +
             "       HyperSparse.Bench budget-render --results FILE [--out FILE.md] [--rows 'arch:κ:method:budget ...'] [--command TEXT]\n" +
+            "       HyperSparse.Bench memory [--train 10000] [--batch 256] [--warmup-epochs 4] [--art-cap 4] [--fine-tune-epochs 6]\n" +
+            "                                [--threads 2] [--seed 7] [--from 2] [--to 10] [--max-growth 5] [--checkpoints on|off]\n" +
+            "                                [--collect on|off]\n" +
             "Defaults: input = the arch's natural shape (1x28x28, Fashion-MNIST; vgg19: 3x32x32), steps 50, warmup 5,\n" +
             "malloc on, hs off. --max-seconds stops the measured loop early once that much time was spent (n is reported).\n" +
             "size: the schedule defaults per arch are in SizeBenchmark.Defaults; a row is reused when its whole config matches.";

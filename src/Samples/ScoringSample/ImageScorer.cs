@@ -26,7 +26,11 @@ public sealed class ModelOutput
 /// <param name="Label">The predicted class name.</param>
 /// <param name="Probability">Its probability.</param>
 /// <param name="Top">The three most likely classes with their probabilities, best first.</param>
-public sealed record ImagePrediction(string ImagePath, string Label, float Probability, IReadOnlyList<(string Label, float Probability)> Top);
+public sealed record ImagePrediction(string ImagePath, string Label, float Probability, IReadOnlyList<(string Label, float Probability)> Top)
+{
+    /// <summary>Every class's probability, in the order of <see cref="ImageScorer.ClassNames"/>.</summary>
+    public IReadOnlyList<float> Scores { get; init; } = Array.Empty<float>();
+}
 
 /// <summary>
 /// Loads a model.zip saved by HyperSparse (or any ML.NET image classifier with ImagePath input) and scores images from any
@@ -74,7 +78,11 @@ public sealed class ImageScorer : IDisposable
     /// <summary>How many prediction engines the pool has created so far (≤ the peak number of concurrent callers).</summary>
     public int EnginesCreated => Volatile.Read(ref created);
 
-    /// <summary>Scores one image; safe to call from many threads at once.</summary>
+    /// <summary>
+    /// Scores one image; safe to call from many threads at once. Throws <see cref="FileNotFoundException"/> when the file
+    /// does not exist and <see cref="InvalidDataException"/> naming it when it is not an image ML.NET can load (empty,
+    /// text, unknown format). ML.NET decodes a truncated PNG without an error (the missing rows are black).
+    /// </summary>
     public ImagePrediction Score(string imagePath)
     {
         if (!File.Exists(imagePath))
@@ -86,11 +94,20 @@ public sealed class ImageScorer : IDisposable
         }
         try
         {
-            var output = engine.Predict(new ImageInput { ImagePath = imagePath });
+            ModelOutput output;
+            try
+            {
+                output = engine.Predict(new ImageInput { ImagePath = imagePath });
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException)
+            {
+                // ML.NET's message ("Invalid input stream contents (Parameter 'imageStream')") does not say which file.
+                throw new InvalidDataException($"Image '{Path.GetFullPath(imagePath)}' could not be loaded: {e.Message}", e);
+            }
             var top = output.Score.Select((p, i) => (Label: ClassNames[i], Probability: p))
                 .OrderByDescending(t => t.Probability).Take(3).ToList();
             var label = output.PredictedLabel >= 1 && output.PredictedLabel <= ClassNames.Count ? ClassNames[(int)output.PredictedLabel - 1] : "?";
-            return new ImagePrediction(imagePath, label, output.Score[(int)output.PredictedLabel - 1], top);
+            return new ImagePrediction(imagePath, label, output.Score[(int)output.PredictedLabel - 1], top) { Scores = output.Score };
         }
         finally
         {

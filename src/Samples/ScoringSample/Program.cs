@@ -55,12 +55,27 @@ using (scorer)
     }
 
     var watch = Stopwatch.StartNew();
-    var results = new ImagePrediction[images.Count];
-    Parallel.For(0, images.Count, i => results[i] = scorer.Score(images[i]));
-    foreach (var r in results)
+    var results = new ImagePrediction?[images.Count];
+    var errors = new string?[images.Count];
+    Parallel.For(0, images.Count, i =>
+    {
+        // One bad file must not stop the batch: it is reported by name and the exit code says something failed.
+        try { results[i] = scorer.Score(images[i]); }
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException) { errors[i] = e.Message; }
+    });
+    for (var i = 0; i < images.Count; i++)
+    {
+        if (results[i] is not { } r)
+        {
+            Console.Error.WriteLine($"error: {errors[i]}");
+            continue;
+        }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{r.ImagePath}\t{r.Label}\t{r.Probability:F4}\t{string.Join(" ", r.Top.Select(t => $"{t.Label}:{t.Probability:F4}"))}"));
+    }
     Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"scored {images.Count} images in {watch.Elapsed.TotalSeconds:F2} s with {scorer.EnginesCreated} pooled prediction engines"));
-    return 0;
+    var failed = errors.Count(e => e is not null);
+    if (failed > 0) Console.Error.WriteLine($"error: {failed} of {images.Count} images could not be scored (listed above).");
+    return failed > 0 ? 1 : 0;
 }

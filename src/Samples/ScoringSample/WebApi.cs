@@ -27,9 +27,9 @@ internal static class WebApi
                 var p = scorer.Score(temp);
                 return Results.Json(new { label = p.Label, probability = p.Probability, top = p.Top.Select(t => new { label = t.Label, probability = t.Probability }) });
             }
-            catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+            catch (Exception e) when (e is InvalidDataException or InvalidOperationException or ArgumentException)
             {
-                return Results.BadRequest(new { error = $"the body is not an image this model can read: {e.Message}" });
+                return Results.BadRequest(new { error = $"the body is not an image this model can read: {(e.InnerException ?? e).Message}" });
             }
             finally
             {

@@ -150,6 +150,119 @@ public sealed class MagnitudePruningTests
     }
 
     [TestMethod]
+    public void MagnitudePruning_ComputeMask_MinimumPerLayerRefillsACollapsedLayerAndKeepsTheTotal()
+    {
+        using var scope = NewDisposeScope();
+        // The global rule keeps 5 of 12, all from "last" (see IsGlobalNotPerLayer). With a minimum of 2, "first" keeps its two
+        // largest (−0.05 is not one of them, 0.06 and 0.05 are), and "last" gives back its two smallest kept (−0.5, 0.6).
+        var small = new[] { 0.01f, -0.02f, 0.03f, -0.04f, 0.05f, 0.06f };
+        var large = new[] { 0.4f, -0.5f, 0.6f, -0.7f, 0.8f, 0.9f };
+        var layers = new[] { Layer("first.weight", small, 2, 3), Layer("last.weight", large, 3, 2) };
+        using var mask = MagnitudePruning.ComputeMask(layers, 0.5, minimumPerLayer: 2);
+
+        CollectionAssert.AreEqual(new[] { 0f, 0f, 0f, 0f, 1f, 1f }, Values(mask.Layers[0].Mask));
+        CollectionAssert.AreEqual(new[] { 0f, 0f, 0f, 1f, 1f, 1f }, Values(mask.Layers[1].Mask));
+        Assert.AreEqual(5L, mask.Kept, "the total is the global rule's: N − ⌊κN⌋ − 1");
+    }
+
+    [TestMethod]
+    public void MagnitudePruning_ComputeMask_MinimumPerLayerTakesFromTheSmallestKeptAcrossLayersButNoLayerBelowItsMinimum()
+    {
+        using var scope = NewDisposeScope();
+        // N = 16, κ = 0.5: τ = a_(8) and the rule keeps 7: b's 0.30 and 0.31, c's five. a (4 tiny weights) collapses.
+        var a = new[] { 0.001f, 0.002f, -0.003f, 0.004f };
+        var b = new[] { 0.30f, -0.31f, 0.01f, 0.02f, 0.03f, 0.04f };
+        var c = new[] { 0.20f, 0.90f, -0.80f, 0.70f, 0.60f, 0.05f };
+        var layers = new[] { Layer("a", a, 4), Layer("b", b, 6), Layer("c", c, 6) };
+        using (var plain = MagnitudePruning.ComputeMask(layers, 0.5))
+        {
+            CollectionAssert.AreEqual(new long[] { 0, 2, 5 }, plain.Layers.Select(l => PruningMask.KeptIn(l.Mask)).ToArray());
+        }
+        using var mask = MagnitudePruning.ComputeMask(layers, 0.5, minimumPerLayer: 2);
+        // a gets 0.004 and −0.003. Two kept weights are given back: b is at its minimum (2), so both come from c — its
+        // smallest kept, 0.20 and 0.60 — even though b's 0.30 is smaller than c's 0.60.
+        CollectionAssert.AreEqual(new[] { 0f, 0f, 1f, 1f }, Values(mask.Layers[0].Mask));
+        CollectionAssert.AreEqual(new[] { 1f, 1f, 0f, 0f, 0f, 0f }, Values(mask.Layers[1].Mask));
+        CollectionAssert.AreEqual(new[] { 0f, 1f, 1f, 1f, 0f, 0f }, Values(mask.Layers[2].Mask));
+        Assert.AreEqual(7L, mask.Kept);
+    }
+
+    [TestMethod]
+    public void MagnitudePruning_ComputeMask_MinimumPerLayerAboveALayersSizeKeepsTheWholeLayer()
+    {
+        using var scope = NewDisposeScope();
+        var w = TieFree(40, seed: 3);
+        var tiny = new[] { 1e-4f, -2e-4f };
+        var layers = new[] { Layer("tiny", tiny, 2), Layer("big", w, 40) };
+        using var mask = MagnitudePruning.ComputeMask(layers, 0.7, minimumPerLayer: 5);
+        Assert.AreEqual(2L, PruningMask.KeptIn(mask.Layers[0].Mask), "a layer smaller than the minimum keeps all its weights");
+        Assert.AreEqual(42L - (long)Math.Floor(0.7 * 42) - 1, mask.Kept);
+    }
+
+    [TestMethod]
+    public void MagnitudePruning_ComputeMask_MinimumPerLayerZeroOrAlreadyMetIsThePapersMask()
+    {
+        using var scope = NewDisposeScope();
+        var w = TieFree(300, seed: 11);
+        var layers = new[] { Layer("a", w[..100], 100), Layer("b", w[100..], 200) };
+        using var paper = MagnitudePruning.ComputeMask(layers, 0.9);
+        using var zero = MagnitudePruning.ComputeMask(layers, 0.9, minimumPerLayer: 0);
+        var least = paper.Layers.Min(l => PruningMask.KeptIn(l.Mask));
+        using var met = MagnitudePruning.ComputeMask(layers, 0.9, minimumPerLayer: (int)least);
+        CollectionAssert.AreEqual(Concat(paper.Layers.Select(l => l.Mask)), Concat(zero.Layers.Select(l => l.Mask)));
+        CollectionAssert.AreEqual(Concat(paper.Layers.Select(l => l.Mask)), Concat(met.Layers.Select(l => l.Mask)));
+    }
+
+    [TestMethod]
+    public void MagnitudePruning_ComputeMask_MinimumPerLayerBeyondWhatKappaKeeps_ThrowsNamingTheNumbers()
+    {
+        using var scope = NewDisposeScope();
+        var w = TieFree(20, seed: 1);
+        var layers = new[] { Layer("a", w[..10], 10), Layer("b", w[10..], 10) };
+        // κ = 0.9 keeps 20 − 18 − 1 = 1 weight; a minimum of 1 per layer needs 2.
+        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => MagnitudePruning.ComputeMask(layers, 0.9, minimumPerLayer: 1));
+        StringAssert.Contains(ex.Message, "MinWeightsPerLayer 1 needs 2 kept weights over 2 layers");
+        StringAssert.Contains(ex.Message, "keeps only 1");
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => MagnitudePruning.ComputeMask(layers, 0.5, minimumPerLayer: -1));
+    }
+
+    [TestMethod]
+    public void MagnitudePruning_ComputeMask_MinimumPerLayerOnRandomLayersAlwaysExactTotalAndEveryLayerAtItsMinimum()
+    {
+        var random = new Random(2024);
+        var refilled = 0;
+        for (var trial = 0; trial < 40; trial++)
+        {
+            using var scope = NewDisposeScope();
+            var count = random.Next(2, 6);
+            var sizes = Enumerable.Range(0, count).Select(_ => random.Next(1, 60)).ToArray();
+            var scales = sizes.Select(_ => (float)Math.Pow(10, -random.Next(0, 4))).ToArray();
+            var w = TieFree(sizes.Sum(), seed: trial);
+            var offset = 0;
+            var layers = sizes.Select((n, i) =>
+            {
+                var values = w[offset..(offset + n)].Select(v => v * scales[i]).ToArray();
+                offset += n;
+                return Layer($"l{i}", values, n);
+            }).ToArray();
+            var total = sizes.Sum();
+            var kappa = 0.3 + 0.69 * random.NextDouble();
+            var keep = total - (long)Math.Floor(kappa * total) - 1;
+            var minimum = random.Next(0, 8);
+            var required = sizes.Sum(n => Math.Min(n, minimum));
+            if (required > keep) continue;
+            using (var plain = MagnitudePruning.ComputeMask(layers, kappa))
+                if (plain.Layers.Select((l, i) => PruningMask.KeptIn(l.Mask) < Math.Min(sizes[i], minimum)).Any(b => b)) refilled++;
+            using var mask = MagnitudePruning.ComputeMask(layers, kappa, minimum);
+            var detail = $"trial {trial}: sizes {string.Join(",", sizes)}, κ {kappa:F3}, minimum {minimum}";
+            Assert.AreEqual(keep, mask.Kept, detail);
+            for (var i = 0; i < count; i++)
+                Assert.IsGreaterThanOrEqualTo(Math.Min(sizes[i], minimum), PruningMask.KeptIn(mask.Layers[i].Mask), detail);
+        }
+        Assert.IsGreaterThanOrEqualTo(10, refilled, "enough trials have a layer below its minimum under the plain rule");
+    }
+
+    [TestMethod]
     public void MagnitudePruning_ComputeMask_RejectsInvalidRate()
     {
         using var scope = NewDisposeScope();

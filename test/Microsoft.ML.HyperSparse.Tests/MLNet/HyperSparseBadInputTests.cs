@@ -478,6 +478,57 @@ public sealed class HyperSparseBadInputTests
             $"Validation row 1: feature column 'Features' has {found} at index 5; expected finite numbers.");
     }
 
+    public sealed class PathRow
+    {
+        public string ImagePath { get; set; } = "";
+        public string LabelText { get; set; } = "";
+    }
+
+    [TestMethod]
+    [DataRow("empty")]
+    [DataRow("text")]
+    public void Fit_ImageFileThatDoesNotDecode_NamesTheRowAndTheFile(string kind)
+    {
+        // ML.NET's LoadImages fails on such a file with "Invalid input stream contents" and no file name; Fit names both.
+        var dir = Path.Combine(Path.GetTempPath(), "hs-badimage-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var rows = new List<PathRow>();
+            for (var i = 0; i < 8; i++)
+            {
+                var path = Path.Combine(dir, $"{i}.png");
+                using (var bitmap = new SkiaSharp.SKBitmap(6, 6))
+                {
+                    bitmap.Erase(new SkiaSharp.SKColor((byte)(i % 2 * 200 + i), 0, 0));
+                    using var stream = File.Create(path);
+                    bitmap.Encode(stream, SkiaSharp.SKEncodedImageFormat.Png, 100);
+                }
+                rows.Add(new PathRow { ImagePath = path, LabelText = i % 2 == 0 ? "dark" : "red" });
+            }
+            var bad = Path.Combine(dir, "bad.png");
+            if (kind == "empty") File.WriteAllBytes(bad, Array.Empty<byte>());
+            else File.WriteAllText(bad, "not a picture");
+            rows.Insert(5, new PathRow { ImagePath = bad, LabelText = "red" });
+
+            var ml = new MLContext(seed: 1);
+            var data = ml.Data.LoadFromEnumerable(rows);
+            var pipeline = ml.Transforms.Conversion.MapValueToKey("Label", "LabelText")
+                .Append(ml.Transforms.LoadImages("Image", null, "ImagePath"))
+                .Append(ml.Transforms.ResizeImages("Image", 4, 4))
+                .Append(ml.Transforms.ExtractPixels("Features", "Image"))
+                .Append(Trainers(ml).HyperSparseClassification(Quick()));
+            Mentions(FitFails<InvalidOperationException>(ml, pipeline, data),
+                $"Training row 5 (ImagePath = '{bad}', LabelText = 'red') could not be read into feature column 'Features': ",
+                "Invalid input stream contents",
+                "Fix or remove that input");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     // ---- the control: the same helpers' good data passes every check and trains ----
 
     [TestMethod]

@@ -105,4 +105,26 @@ public sealed class HyperSparseScoringChainTests
         Assert.Throws<OperationCanceledException>(() => trainer.Fit(Data(ml)));
         Assert.AreEqual(1, epochs, "training stopped within the epoch after the token was cancelled");
     }
+
+    [TestMethod]
+    public void Fit_MLContextCancelExecutionDuringWarmup_StopsTrainingWithOperationCanceled()
+    {
+        // MLContext.CancelExecution is internal to ML.NET (its own tools call it); a host with that access cancels like this.
+        // The host's flag is polled every 0.1 s (ML.NET offers no callback for it); training then stops within one batch.
+        var ml = new MLContext(seed: 1);
+        var cancelExecution = typeof(MLContext).GetMethod("CancelExecution", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)!;
+        var epochs = 0;
+        ml.Log += (_, e) =>
+        {
+            if (!e.Message.Contains("HyperSparse: Warmup epoch", StringComparison.Ordinal)) return;
+            if (Interlocked.Increment(ref epochs) == 1) cancelExecution.Invoke(ml, null);
+        };
+        var options = Options(HyperSparseWeightEncoding.Compact);
+        options.WarmupEpochs = 5_000;   // about a minute if cancellation were ignored
+        var trainer = ml.MulticlassClassification.Trainers.HyperSparseClassification(options);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Throws<OperationCanceledException>(() => trainer.Fit(Data(ml)));
+        Assert.IsLessThan(5_000, epochs, "training did not run to the end");
+        Assert.IsLessThan(30, watch.Elapsed.TotalSeconds, $"stopped after {epochs} epochs, {watch.Elapsed.TotalSeconds:F1} s");
+    }
 }

@@ -121,6 +121,50 @@ public sealed class OnnxModelWriterTests
     }
 
     [TestMethod]
+    public void OnnxModelWriter_Write_LongGapsAndAFullyKeptLayerRoundTripExactly()
+    {
+        // conv1: two kept weights 36,862 positions apart (one Rice code, no escape); conv2: every weight kept (stored dense);
+        // conv3: a single kept weight at its very last position, right after conv2 in the shared position space.
+        NetworkDescription wide = TestNetworks.Wide(0.9);
+        var random = new Random(17);
+        var nodes = wide.Nodes.Select(n => n switch
+        {
+            Conv2dNode { Name: "conv1" } c => c with { Weight = OnlyAt(c.Weight.Length, random, 0, c.Weight.Length - 2) },
+            Conv2dNode { Name: "conv2" } c => c with { Weight = TestNetworks.Uniform(random, c.Weight.Length, 0.1) },
+            Conv2dNode { Name: "conv3" } c => c with { Weight = OnlyAt(c.Weight.Length, random, c.Weight.Length - 1) },
+            _ => n,
+        }).ToList();
+        var net = new NetworkDescription
+        {
+            InputName = wide.InputName, Channels = wide.Channels, Height = wide.Height, Width = wide.Width, ClassCount = wide.ClassCount,
+            PixelScale = wide.PixelScale, Mean = wide.Mean, Std = wide.Std, Nodes = nodes,
+        };
+
+        Dictionary<string, float[]> dense = Run(net, OnnxWeightEncoding.Dense);
+        foreach (OnnxWeightEncoding encoding in Encodings)
+        {
+            OnnxExportResult result = OnnxModelWriter.Write(net, AllOutputs with { WeightEncoding = encoding });
+            Assert.AreEqual(OnnxWeightEncoding.Dense, Layer(result.Size, "conv2").Encoding, $"{encoding}: a fully kept layer is cheapest dense");
+            Assert.AreEqual((2L, 36_864L, 1L), (Layer(result.Size, "conv1").KeptCount, Layer(result.Size, "conv2").KeptCount, Layer(result.Size, "conv3").KeptCount));
+            Dictionary<string, float[]> encoded = Run(net, encoding);
+            foreach ((string output, float[] expected) in dense)
+                CollectionAssert.AreEqual(Bits(expected), Bits(encoded[output]), $"{encoding} {output}");
+            var folder = new OnnxConstantFolder(Model(result.Bytes).Graph, OnnxModelWriter.OpsetVersion);
+            foreach (string layer in new[] { "conv1", "conv3" })
+                CollectionAssert.AreEqual(Bits(nodes.OfType<Conv2dNode>().Single(c => c.Name == layer).Weight),
+                    Bits(folder.Evaluate(TestNetworks.WeightTensor(Model(result.Bytes).Graph, layer)).Floats!), $"{encoding} {layer} decoded");
+        }
+    }
+
+    private static float[] OnlyAt(int length, Random random, params int[] positions)
+    {
+        var weight = new float[length];
+        foreach (int p in positions)
+            weight[p] = (float)(random.NextDouble() + 0.5);
+        return weight;
+    }
+
+    [TestMethod]
     public void OnnxModelWriter_Write_CompactDecodeIsConstantFoldedByOrt()
     {
         // After ONNX Runtime's load-time optimisation every encoding (float and int8) is the dense graph: the decode chain is

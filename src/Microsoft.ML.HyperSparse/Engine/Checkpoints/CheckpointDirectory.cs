@@ -85,6 +85,23 @@ internal sealed partial class CheckpointDirectory
         return false;
     }
 
+    /// <summary>
+    /// Deletes the temporary files a writer killed mid-write leaves behind (<c>.epoch-0007.hsckpt.&lt;guid&gt;.tmp</c>, see
+    /// <see cref="CheckpointFile.Write"/>); returns them. Call it only while no other process writes to this folder.
+    /// </summary>
+    internal IReadOnlyList<string> RemoveLeftoverTemporaryFiles()
+    {
+        if (!Directory.Exists(Folder)) return [];
+        var removed = new List<string>();
+        foreach (var file in Directory.EnumerateFiles(Folder, ".epoch-*" + Extension + ".*.tmp"))
+        {
+            if (!TemporaryNamePattern().IsMatch(Path.GetFileName(file))) continue;
+            File.Delete(file);
+            removed.Add(file);
+        }
+        return removed;
+    }
+
     /// <summary>Deletes all but the newest <paramref name="keepLast"/> checkpoints; returns the deleted files.</summary>
     internal IReadOnlyList<string> Prune(int keepLast = 2)
     {
@@ -100,4 +117,7 @@ internal sealed partial class CheckpointDirectory
 
     [GeneratedRegex(@"^epoch-(\d{1,9})\.hsckpt$", RegexOptions.CultureInvariant)]
     private static partial Regex FileNamePattern();
+
+    [GeneratedRegex(@"^\.epoch-\d{1,9}\.hsckpt\.[0-9a-f]{32}\.tmp$", RegexOptions.CultureInvariant)]
+    private static partial Regex TemporaryNamePattern();
 }

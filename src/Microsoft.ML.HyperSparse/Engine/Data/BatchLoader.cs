@@ -16,6 +16,11 @@ internal sealed class BatchLoader
     private readonly int _seed;
     private readonly float[] _scale;
     private readonly float[] _offset;
+    // Buffers of the last finished enumeration, reused by the next one: a new batch per epoch would be a large-object-heap
+    // allocation every epoch (256 images of 28×28 are 800 KB), garbage that only a full GC returns.
+    private EpochBuffers? _spare;
+
+    private sealed record EpochBuffers(int[] Order, Batch Batch);
 
     /// <summary>Creates the loader; <paramref name="norm"/> must have one entry per channel of <paramref name="data"/>.</summary>
     internal BatchLoader(ImageDataset data, int batchSize, Normalization norm, Augmentation aug, bool shuffle, int seed)
@@ -69,7 +74,9 @@ internal sealed class BatchLoader
 
     /// <summary>
     /// The batches of epoch <paramref name="epoch"/>. Each enumeration owns one <see cref="Batch"/> whose buffers are
-    /// overwritten for every item: use or copy a batch before moving on.
+    /// overwritten for every item: use or copy a batch before moving on. A finished enumeration hands its buffers to the
+    /// next one, so a batch is also overwritten once a later enumeration starts; enumerations running at the same time
+    /// never share buffers.
     /// </summary>
     internal IEnumerable<Batch> Epoch(int epoch)
     {
@@ -81,40 +88,49 @@ internal sealed class BatchLoader
     {
         var random = new Random(EpochSeed(_seed, epoch));
         int n = _data.Count;
-        var order = new int[n];
-        for (int i = 0; i < n; i++) order[i] = i;
-        if (_shuffle)
+        var buffers = Interlocked.Exchange(ref _spare, null)
+            ?? new EpochBuffers(new int[n], new Batch(Math.Min(BatchSize, Math.Max(n, 1)), _data.Channels, _data.Height, _data.Width));
+        var (order, batch) = (buffers.Order, buffers.Batch);
+        try
         {
-            for (int i = n - 1; i > 0; i--)
+            for (int i = 0; i < n; i++) order[i] = i;
+            if (_shuffle)
             {
-                int j = random.Next(i + 1);
-                (order[i], order[j]) = (order[j], order[i]);
+                for (int i = n - 1; i > 0; i--)
+                {
+                    int j = random.Next(i + 1);
+                    (order[i], order[j]) = (order[j], order[i]);
+                }
+            }
+
+            int padding = _aug.CropPadding;
+            int imageSize = _data.ImageSize;
+            for (int start = 0; start < n; start += BatchSize)
+            {
+                int count = Math.Min(BatchSize, n - start);
+                for (int row = 0; row < count; row++)
+                {
+                    int index = order[start + row];
+                    int dx = padding, dy = padding;
+                    if (padding > 0)
+                    {
+                        dy = random.Next(2 * padding + 1);
+                        dx = random.Next(2 * padding + 1);
+                    }
+                    bool flip = _aug.HorizontalFlip && random.Next(2) == 1;
+                    WriteImage(_data.Pixels.AsSpan(index * imageSize, imageSize), batch.Images.AsSpan(row * imageSize, imageSize),
+                        dx - padding, dy - padding, flip);
+                    batch.Labels[row] = _data.Labels[index];
+                    batch.Indices[row] = index;
+                }
+                batch.Count = count;
+                yield return batch;
             }
         }
-
-        var batch = new Batch(Math.Min(BatchSize, Math.Max(n, 1)), _data.Channels, _data.Height, _data.Width);
-        int padding = _aug.CropPadding;
-        int imageSize = _data.ImageSize;
-        for (int start = 0; start < n; start += BatchSize)
+        finally
         {
-            int count = Math.Min(BatchSize, n - start);
-            for (int row = 0; row < count; row++)
-            {
-                int index = order[start + row];
-                int dx = padding, dy = padding;
-                if (padding > 0)
-                {
-                    dy = random.Next(2 * padding + 1);
-                    dx = random.Next(2 * padding + 1);
-                }
-                bool flip = _aug.HorizontalFlip && random.Next(2) == 1;
-                WriteImage(_data.Pixels.AsSpan(index * imageSize, imageSize), batch.Images.AsSpan(row * imageSize, imageSize),
-                    dx - padding, dy - padding, flip);
-                batch.Labels[row] = _data.Labels[index];
-                batch.Indices[row] = index;
-            }
-            batch.Count = count;
-            yield return batch;
+            // Runs when the enumeration ends or is abandoned (foreach disposes the enumerator).
+            Volatile.Write(ref _spare, buffers);
         }
     }
 

@@ -83,8 +83,9 @@ internal abstract class ImageClassifier : nn.Module<Tensor, Tensor>
 
     protected static float[] ToArray(Tensor t)
     {
-        using var c = t.detach().contiguous().cpu().to_type(ScalarType.Float32);
-        return c.data<float>().ToArray();
+        // detach/contiguous/cpu each return a new handle: the scope releases them all (no finalizer-only tensors).
+        using var scope = NewDisposeScope();
+        return t.detach().contiguous().cpu().to_type(ScalarType.Float32).data<float>().ToArray();
     }
 
     protected static Conv2dNode DescribeConv(string name, Conv2d conv, string input, string output, int stride, int padding)

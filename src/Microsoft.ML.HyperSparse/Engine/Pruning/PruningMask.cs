@@ -46,7 +46,11 @@ internal sealed class PruningMask : IDisposable
         foreach (var (layer, mask) in Match(prunable)) layer.Weight.grad?.mul_(mask);
     }
 
-    public PruningMask Clone() => new(layers.Select(l => (l.Name, l.Mask.detach().clone())));
+    public PruningMask Clone()
+    {
+        using var scope = NewDisposeScope();
+        return new(layers.Select(l => (l.Name, l.Mask.detach().clone().MoveToOuterDisposeScope())).ToList());
+    }
 
     private IEnumerable<(PrunableLayer Layer, Tensor Mask)> Match(IReadOnlyList<PrunableLayer> prunable)
     {

@@ -111,7 +111,9 @@ internal sealed partial class ArtTrainer
                 if (warnings.Count > 0)
                     throw new InvalidDataException(
                         $"Resume was requested but no readable checkpoint is left in '{options.CheckpointDirectory}': " + string.Join(" ", warnings));
-                owner.log?.Invoke($"No checkpoint in '{options.CheckpointDirectory}'; starting a new run.");
+                // Not silent: the report and the log say that this run started from scratch.
+                report.Notes.Add($"Resume was requested but '{options.CheckpointDirectory}' holds no checkpoint yet; started a new run.");
+                owner.log?.Invoke(report.Notes[^1]);
                 return;
             }
             foreach (var w in warnings) { report.Notes.Add(w); owner.log?.Invoke(w); }

@@ -163,10 +163,17 @@ internal sealed partial class ArtTrainer
         public TrainingResult Execute()
         {
             clock.Start();
+            // A per-layer minimum the pruning rate cannot pay for fails now, not after the warm-up.
+            var total = layers.Sum(l => l.Count);
+            MagnitudePruning.CheckMinimumPerLayer(total - MagnitudePruning.ThresholdIndex(total, options.PruningRate) - 1,
+                layers.Sum(l => Math.Min(options.MinWeightsPerLayer, l.Count)), options.MinWeightsPerLayer, layers.Count);
             model.train();
             if (options.CheckpointDirectory is not null)
             {
                 Directory.CreateDirectory(options.CheckpointDirectory);
+                // A process killed inside a checkpoint write leaves its temporary file; the checkpoints themselves are whole.
+                foreach (var file in new Checkpoints.CheckpointDirectory(options.CheckpointDirectory).RemoveLeftoverTemporaryFiles())
+                    owner.log?.Invoke($"Removed '{file}', the temporary file of an interrupted checkpoint write.");
                 if (options.Resume) TryResume();
             }
             var regularizer = options.Method == PruningMethod.Art
@@ -187,7 +194,7 @@ internal sealed partial class ArtTrainer
                 switch (phase)
                 {
                     case TrainingPhase.Warmup when phaseEpoch >= schedule.WarmupEpochs:
-                        if (options.Method == PruningMethod.OneShotMagnitude) BeginFineTune(MagnitudePruning.Prune(layers, options.PruningRate), null);
+                        if (options.Method == PruningMethod.OneShotMagnitude) BeginFineTune(MagnitudePruning.Prune(layers, options.PruningRate, options.MinWeightsPerLayer), null);
                         else { phase = TrainingPhase.Art; phaseEpoch = 0; }
                         continue;
                     case TrainingPhase.Warmup:
@@ -216,7 +223,7 @@ internal sealed partial class ArtTrainer
             // Probe: a magnitude-pruned copy of the model, measured on the (augmented) training data in eval mode.
             probe ??= ModelFactory.Create(options.Architecture, model.Input, model.ClassCount);
             CopyState(model, probe);
-            MagnitudePruning.Prune(PrunedLayers(probe), options.PruningRate).Dispose();
+            MagnitudePruning.Prune(PrunedLayers(probe), options.PruningRate, options.MinWeightsPerLayer).Dispose();
             var prunedAccuracy = Evaluate(probe, probeLoader, epoch).Accuracy;
             var entry = new ArtStopRule<Snapshot>.Entry(artEpoch, prunedAccuracy, Snapshot.Of(probe));
             var (stop, evicted) = stopRule.Push(entry, denseAccuracy);
@@ -354,6 +361,21 @@ internal sealed partial class ArtTrainer
             }
             owner.onEpoch?.Invoke(record);
             if (advanceCheckpoint) SaveCheckpoint();
+            ReleaseGarbage();
+        }
+
+        /// <summary>
+        /// A full collection at the end of every epoch: TorchSharp's per-operation tensor objects that escaped a dispose scope
+        /// hold native memory until their finalizers run, and over an epoch of thousands of steps the GC may not get round to
+        /// them, so resident memory would creep up by ≈ 0.5 MB per epoch (build/bench-memory.sh). Then the native heap's free
+        /// memory goes back to the OS. Costs milliseconds per epoch.
+        /// </summary>
+        private static void ReleaseGarbage()
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            Native.TorchRuntime.TrimNativeHeap();
         }
 
         /// <summary>Logs the planner's new decisions; its warnings also become report notes.</summary>
@@ -368,12 +390,12 @@ internal sealed partial class ArtTrainer
 
         private double CurrentSparsity()
         {
+            using var scope = NewDisposeScope();
             using var _ = no_grad();
             long zeros = 0, total = 0;
             foreach (var w in weights)
             {
-                using var z = w.eq(0).sum();
-                zeros += z.item<long>();
+                zeros += w.eq(0).sum().item<long>();
                 total += w.numel();
             }
             return (double)zeros / total;
@@ -386,6 +408,13 @@ internal sealed partial class ArtTrainer
             report.Layers = model.PrunableLayers().Select(l => masks.TryGetValue(l.Name, out var m)
                 ? new LayerSparsity(l.Name, l.Shape, l.Count, PruningMask.KeptIn(m), KeptDense: false)
                 : new LayerSparsity(l.Name, l.Shape, l.Count, NonZero(l.Weight), KeptDense: true)).ToList();
+            foreach (var collapsed in report.CollapsedLayers)
+            {
+                report.Notes.Add($"Layer collapse: '{collapsed.Name}' kept none of its {collapsed.Total:N0} weights at κ = {options.PruningRate}, so the " +
+                                 "network is disconnected there and its output no longer depends on the image. Set MinWeightsPerLayer " +
+                                 "(CLI: --min-weights-per-layer) to keep some weights in every layer at the same total sparsity.");
+                owner.log?.Invoke("Warning: " + report.Notes[^1]);
+            }
             report.Budget = planner?.Summary(schedule, ElapsedSeconds);
             var result = new TrainingResult { Model = model, Mask = mask, Report = report, Normalization = normalization };
             mask = null;
@@ -412,9 +441,10 @@ internal sealed partial class ArtTrainer
 
         private static PruningMask MaskFromZeros(IReadOnlyList<PrunableLayer> layers)
         {
+            using var scope = NewDisposeScope();
             using var _ = no_grad();
             // A magnitude-pruned copy keeps exactly its non-zero weights (kept means |w| > τ ≥ 0).
-            return new PruningMask(layers.Select(l => (l.Name, l.Weight.detach().ne(0).to_type(ScalarType.Float32))).ToList());
+            return new PruningMask(layers.Select(l => (l.Name, l.Weight.detach().ne(0).to_type(ScalarType.Float32).MoveToOuterDisposeScope())).ToList());
         }
 
         private static void CopyState(nn.Module source, nn.Module target)
@@ -434,8 +464,9 @@ internal sealed partial class ArtTrainer
 
         public static Snapshot Of(nn.Module module)
         {
+            using var scope = NewDisposeScope();
             using var _ = no_grad();
-            return new Snapshot(module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone()));
+            return new Snapshot(module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().MoveToOuterDisposeScope()));
         }
 
         public static Snapshot From(Dictionary<string, Tensor> tensors) => new(tensors);

@@ -58,7 +58,8 @@ internal sealed class Sgd : IDisposable
     public void LoadVelocity(int index, Tensor value)
     {
         velocity[index]?.Dispose();
-        velocity[index] = value.detach().clone().DetachFromDisposeScope();
+        using var detached = value.detach();
+        velocity[index] = detached.clone().DetachFromDisposeScope();
     }
 
     public void Dispose()

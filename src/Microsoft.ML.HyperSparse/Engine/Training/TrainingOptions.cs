@@ -44,6 +44,8 @@ internal sealed record TrainingOptions
 
     /// <summary>κ: the fraction of prunable weights removed.</summary>
     public double PruningRate { get; init; } = 0.9;
+    /// <summary>Not in the paper (0 = its rule): every pruned layer keeps at least this many weights, the total stays at κ.</summary>
+    public int MinWeightsPerLayer { get; init; }
     public double LambdaInit { get; init; } = 5e-6;
     /// <summary>η: λ is multiplied by this after every ART epoch.</summary>
     public double LambdaGrowth { get; init; } = 1.05;
@@ -94,6 +96,7 @@ internal sealed record TrainingOptions
     public void Validate()
     {
         Check(PruningRate is > 0 and < 1, nameof(PruningRate), PruningRate, "in (0, 1)");
+        Check(MinWeightsPerLayer >= 0, nameof(MinWeightsPerLayer), MinWeightsPerLayer, "≥ 0");
         Check(LambdaInit >= 0 && double.IsFinite(LambdaInit), nameof(LambdaInit), LambdaInit, "≥ 0 and finite");
         Check(LambdaGrowth > 0 && double.IsFinite(LambdaGrowth), nameof(LambdaGrowth), LambdaGrowth, "> 0 and finite");
         // Every phase runs at least once: the paper always warms up dense, and fine-tuning is what recovers the pruned net.

@@ -85,6 +85,8 @@ internal sealed record TrainingReport
     /// <summary>N: the weights of the pruned layers (layers kept dense are not counted; κ applies to these).</summary>
     public long PrunableWeights => Layers.Where(l => !l.KeptDense).Sum(l => l.Total);
     public long KeptWeights => Layers.Where(l => !l.KeptDense).Sum(l => l.Kept);
+    /// <summary>Pruned layers the final mask emptied (layer collapse); layers kept dense never are.</summary>
+    public IEnumerable<LayerSparsity> CollapsedLayers => Layers.Where(l => !l.KeptDense && l.Kept == 0);
     public double AchievedSparsity => PrunableWeights == 0 ? 0 : 1.0 - (double)KeptWeights / PrunableWeights;
     public double? FinalValidationAccuracy => Epochs.LastOrDefault()?.ValidationAccuracy;
     public double? BestValidationAccuracy => Epochs.Where(e => e.Phase == TrainingPhase.FineTune).Max(e => e.ValidationAccuracy);

@@ -68,6 +68,10 @@ internal static class EvaluateCommand
             var unknown = list.Select(i => i.Label).Distinct().Where(c => !saved.ClassNames.Contains(c)).ToList();
             if (unknown.Count > 0)
                 throw new UsageException($"{Name}: option --data: expected class subfolders named after the model's classes ({string.Join(", ", saved.ClassNames)}), found {string.Join(", ", unknown.Select(u => $"'{u}'"))}.");
+            var check = ImageCheck.Inspect(list.Select(i => i.Path).ToList());
+            if (check.Unreadable.Count > 0)
+                throw new UsageException($"{Name}: option --data: expected readable images in '{folder.Root}', found {ImageCheck.Describe(check, list.Count, folder.Root)}. Remove or replace them.");
+            foreach (var note in folder.Notes) cli.Out.MarkupLine("[yellow]" + Markup.Escape("note: " + note) + "[/]");
             rows = Views.Files(ml, list);
             count = list.Count;
         }

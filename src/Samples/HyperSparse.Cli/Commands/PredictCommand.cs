@@ -47,6 +47,9 @@ internal static class PredictCommand
             }
             else throw new UsageException($"{Name}: expected an image file, found '{path}', which does not exist.");
         }
+        var check = ImageCheck.Inspect(images);
+        if (check.Unreadable.Count > 0)
+            throw new UsageException($"{Name}: expected readable images, found {ImageCheck.Describe(check, images.Count, Environment.CurrentDirectory)}.");
         var saved = SavedModel.Load(Name, "--model", modelPath);
         var ml = saved.Context;
         IDataView rows = Views.Files(ml, images.Select(p => new LabeledImage(Path.GetFullPath(p), "")));
@@ -64,7 +67,7 @@ internal static class PredictCommand
                 foreach (var p in scores[i]) probabilities.Add(p);
                 rowsJson.Add(new System.Text.Json.Nodes.JsonObject
                 {
-                    ["image"] = line.Positional[i],
+                    ["image"] = images[i],
                     ["label"] = saved.ClassNames[best],
                     ["probabilities"] = probabilities,
                 });

@@ -26,6 +26,7 @@ internal static class TrainCommand
         new("--data", "a folder of class subfolders of images, or an IDX folder (e.g. Fashion-MNIST)"),
         new("--out", "a folder to write model.zip, model.onnx, the report, plots and Consume.cs to"),
         new("--sparsity", "a number strictly between 0 and 1 (κ, the fraction of weights set to zero)", Default: "0.9"),
+        new("--min-weights-per-layer", "a number of weights ≥ 0 every layer keeps (0 = the paper's global rule)", Default: "0"),
         new("--arch", "one of lenet5, resnet20, resnet32, vgg19, mlp", Default: "lenet5"),
         new("--image-size", "an image side in pixels (LeNet-5 ≥ 12, VGG-19 ≥ 16, others ≥ 8; at most 512)"),
         new("--profile", "one of quick, standard, paper", Default: "quick"),
@@ -66,6 +67,8 @@ internal static class TrainCommand
                                  (train-/t10k-images-idx3-ubyte[.gz] + labels, e.g. /usr/share/datasets/fashion-mnist)
           --out <dir>            where model.zip, model.onnx, report.md/.json, *.png plots and Consume.cs go
           --sparsity <κ>         fraction of weights set to zero, in (0, 1)                      [0.9]
+          --min-weights-per-layer <N>  every layer keeps at least N weights, total still κ;
+                                 guards against layer collapse at very high κ (e.g. 0.998)   [0]
           --arch <name>          lenet5 | resnet20 | resnet32 | vgg19 | mlp                       [lenet5]
           --image-size <N>       images are resized to N×N                       [28 for lenet5/mlp, else 32]
           --profile <name>       quick | standard | paper (schedules: see README)                   [quick]
@@ -112,6 +115,7 @@ internal static class TrainCommand
         var dataPath = line.RequiredText("--data");
         var outDir = line.RequiredText("--out");
         var sparsity = line.Double("--sparsity", v => v > 0 && v < 1)!.Value;
+        var minWeightsPerLayer = line.Int("--min-weights-per-layer", v => v >= 0)!.Value;
         var archName = line.Choice("--arch", Architectures.Keys.ToArray())!;
         var architecture = Architectures[archName];
         var minSize = architecture switch { HyperSparseArchitecture.LeNet5 => 12, HyperSparseArchitecture.Vgg19 => 16, _ => 8 };
@@ -147,6 +151,7 @@ internal static class TrainCommand
         {
             Architecture = architecture,
             PruningRate = sparsity,
+            MinWeightsPerLayer = minWeightsPerLayer,
             Seed = seed,
             HorizontalFlip = flip,
             NumberOfThreads = threads,
@@ -216,6 +221,9 @@ internal static class TrainCommand
         var channels = channelsOption == "auto" ? (data.Grayscale ? 1 : 3) : int.Parse(channelsOption, CultureInfo.InvariantCulture);
 
         Directory.CreateDirectory(outFull);
+        // A process killed while writing an output leaves its temporary file (the outputs themselves are never partial).
+        var leftovers = AtomicFile.RemoveLeftovers(new OutputFiles(outFull).All);
+        if (leftovers > 0) console.MarkupLine($"[grey]Removed {leftovers} temporary file(s) of an interrupted earlier run.[/]");
         if (!resume) ClearCheckpoints(checkpoints, console);
 
         var summary = new RunSummary
@@ -270,6 +278,11 @@ internal static class TrainCommand
         {
             return Cancelled(cli, checkpoints, monitor, ex);
         }
+        catch (ArgumentOutOfRangeException ex) when (ex.ParamName == nameof(options.MinWeightsPerLayer))
+        {
+            // Only known once the network exists: its layer sizes decide how many weights κ keeps.
+            throw new UsageException($"{Name}: option --min-weights-per-layer: {ex.Message.Split(" (Parameter")[0]}");
+        }
         catch (InvalidOperationException ex) when (resume && ResumeMismatch.TryDescribe(ex.Message) is { } differences)
         {
             throw new UsageException(
@@ -282,46 +295,77 @@ internal static class TrainCommand
         // ---- outputs: model.zip (image path in), model.onnx ----
         console.MarkupLine("[grey]Writing model.zip, model.onnx and the report…[/]");
         var files = new OutputFiles(outFull);
-        var pathView = ml.Data.LoadFromEnumerable(Array.Empty<ScoringInput>());
-        var loader = ml.Transforms.LoadImages(Views.Image, imageFolder: null, Views.ImagePath).Fit(pathView);
-        var scoring = new TransformerChain<ITransformer>(
-            new ITransformer[] { loader }.Concat(Flatten(model).Where(t => t is ImageResizingTransformer or ImagePixelExtractingTransformer or HyperSparseClassificationTransformer)).ToArray());
-        AtomicFile.Write(files.ModelZip, s => ml.Model.Save(scoring, pathView.Schema, s));
-        AtomicFile.Write(files.ModelOnnx, hs.SaveOnnx);
-
-        // ---- evaluation through the saved model.zip, as a user would load it ----
-        Evaluation? evaluation = null;
-        if (data.Evaluation is not null)
+        // Ctrl+C from here on stops before the next file: each file is written whole (temporary file + rename) or not at all.
+        void BeforeWriting(string file)
         {
-            var saved = SavedModel.Load(Name, "--out", files.ModelZip);
-            evaluation = EvaluateCommand.Evaluate(saved, data.Evaluation, data.InMemory);
+            if (!cli.Cancellation.IsCancellationRequested) return;
+            var written = files.All.Where(f => File.Exists(f) && File.GetLastWriteTimeUtc(f) >= started.UtcDateTime).Select(Path.GetFileName).ToList();
+            throw new OutputCancelledException(Path.GetFileName(file), written);
+        }
+        try
+        {
+            return WriteOutputs();
+        }
+        catch (OutputCancelledException ex)
+        {
+            cli.Error.WriteLine($"train: cancelled after training finished, before writing {ex.Next}" +
+                (ex.Written.Count > 0 ? $" ({string.Join(", ", ex.Written)} written)" : " (no output written yet)") +
+                $". Every file in '{outFull}' is complete. Run the same command with --resume to write the outputs without training again.");
+            return ExitCodes.Cancelled;
         }
 
-        summary.FitSeconds = fitWatch.Elapsed.TotalSeconds;
-        summary.TotalSeconds = wall.Elapsed.TotalSeconds;
-        summary.ScoringInput = Views.ImagePath;
-        ReportWriter.WriteAll(files, summary, hs.Report, evaluation);
-        summary.TotalSeconds = wall.Elapsed.TotalSeconds;
+        int WriteOutputs()
+        {
+            var pathView = ml.Data.LoadFromEnumerable(Array.Empty<ScoringInput>());
+            var loader = ml.Transforms.LoadImages(Views.Image, imageFolder: null, Views.ImagePath).Fit(pathView);
+            var scoring = new TransformerChain<ITransformer>(
+                new ITransformer[] { loader }.Concat(Flatten(model).Where(t => t is ImageResizingTransformer or ImagePixelExtractingTransformer or HyperSparseClassificationTransformer)).ToArray());
+            BeforeWriting(files.ModelZip);
+            AtomicFile.Write(files.ModelZip, s => ml.Model.Save(scoring, pathView.Schema, s));
+            BeforeWriting(files.ModelOnnx);
+            AtomicFile.Write(files.ModelOnnx, hs.SaveOnnx);
 
-        // ---- summary ----
-        console.WriteLine();
-        var r = hs.Report;
-        var artText = r.ArtEpochs > 0 ? string.Create(CultureInfo.InvariantCulture, $" after {r.ArtEpochs} epochs") : "";
-        console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-            $"Done in {ProgressView.Duration(wall.Elapsed)} (training {ProgressView.Duration(TimeSpan.FromSeconds(r.TotalSeconds))}). Sparsity {r.AchievedSparsity:P2}: {r.KeptWeights:N0} of {r.PrunableWeights:N0} weights kept. ART: {r.ArtStopReason}{artText}.")));
-        if (evaluation is not null)
+            // ---- evaluation through the saved model.zip, as a user would load it ----
+            Evaluation? evaluation = null;
+            if (data.Evaluation is not null)
+            {
+                var saved = SavedModel.Load(Name, "--out", files.ModelZip);
+                evaluation = EvaluateCommand.Evaluate(saved, data.Evaluation, data.InMemory);
+            }
+
+            summary.FitSeconds = fitWatch.Elapsed.TotalSeconds;
+            summary.TotalSeconds = wall.Elapsed.TotalSeconds;
+            summary.ScoringInput = Views.ImagePath;
+            ReportWriter.WriteAll(files, summary, hs.Report, evaluation, BeforeWriting);
+            summary.TotalSeconds = wall.Elapsed.TotalSeconds;
+
+            // ---- summary ----
+            console.WriteLine();
+            var r = hs.Report;
+            var artText = r.ArtEpochs > 0 ? string.Create(CultureInfo.InvariantCulture, $" after {r.ArtEpochs} epochs") : "";
             console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-                $"Accuracy on {data.EvaluationCount:N0} evaluation images: {evaluation.Accuracy:P2} ({data.EvaluationDescription.Split(';')[0]}).")));
-        if (r.TimeBudget is { } budget)
-            console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-                $"Time budget {ProgressView.Duration(budget.Budget)}: training used {ProgressView.Duration(TimeSpan.FromSeconds(budget.UsedSeconds))} (warm-up {ProgressView.Duration(TimeSpan.FromSeconds(budget.WarmupSeconds))}, ART {ProgressView.Duration(TimeSpan.FromSeconds(budget.ArtSeconds))}, fine-tune {ProgressView.Duration(TimeSpan.FromSeconds(budget.FineTuneSeconds))}); {(budget.StopRuleFired ? "ART's stop rule fired" : budget.CapForcedPrune ? "the ART cap forced the prune" : "no ART")}; {budget.Decisions.Count} planning decisions in report.md.")));
-        foreach (var note in r.Notes) console.MarkupLine("[yellow]" + Markup.Escape(note) + "[/]");
-        var table = new Table().Border(TableBorder.Simple).AddColumns("file", "bytes");
-        foreach (var file in files.All.Where(File.Exists))
-            table.AddRow(Markup.Escape(Display(file)), new FileInfo(file).Length.ToString("N0", CultureInfo.InvariantCulture));
-        table.Columns[1].RightAligned();
-        console.Write(table);
-        return 0;
+                $"Done in {ProgressView.Duration(wall.Elapsed)} (training {ProgressView.Duration(TimeSpan.FromSeconds(r.TotalSeconds))}). Sparsity {r.AchievedSparsity:P2}: {r.KeptWeights:N0} of {r.PrunableWeights:N0} weights kept. ART: {r.ArtStopReason}{artText}.")));
+            if (evaluation is not null)
+                console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                    $"Accuracy on {data.EvaluationCount:N0} evaluation images: {evaluation.Accuracy:P2} ({data.EvaluationDescription.Split(';')[0]}).")));
+            if (r.TimeBudget is { } budget)
+                console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                    $"Time budget {ProgressView.Duration(budget.Budget)}: training used {ProgressView.Duration(TimeSpan.FromSeconds(budget.UsedSeconds))} (warm-up {ProgressView.Duration(TimeSpan.FromSeconds(budget.WarmupSeconds))}, ART {ProgressView.Duration(TimeSpan.FromSeconds(budget.ArtSeconds))}, fine-tune {ProgressView.Duration(TimeSpan.FromSeconds(budget.FineTuneSeconds))}); {(budget.StopRuleFired ? "ART's stop rule fired" : budget.CapForcedPrune ? "the ART cap forced the prune" : "no ART")}; {budget.Decisions.Count} planning decisions in report.md.")));
+            foreach (var note in r.Notes) console.MarkupLine("[yellow]" + Markup.Escape(note) + "[/]");
+            var table = new Table().Border(TableBorder.Simple).AddColumns("file", "bytes");
+            foreach (var file in files.All.Where(File.Exists))
+                table.AddRow(Markup.Escape(Display(file)), new FileInfo(file).Length.ToString("N0", CultureInfo.InvariantCulture));
+            table.Columns[1].RightAligned();
+            console.Write(table);
+            return 0;
+        }
+    }
+
+    /// <summary>Ctrl+C between two output files.</summary>
+    private sealed class OutputCancelledException(string next, IReadOnlyList<string?> written) : OperationCanceledException
+    {
+        public string Next { get; } = next;
+        public IReadOnlyList<string?> Written { get; } = written;
     }
 
     /// <summary>--keep-dense a,b,c: the entries, trimmed; an empty entry is a usage error (matching is the trainer's).</summary>

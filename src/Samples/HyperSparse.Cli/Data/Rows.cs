@@ -77,31 +77,4 @@ internal static class Views
         }
         return MLImage.CreateFromPixels(data.Width, data.Height, MLPixelFormat.Bgra32, bgra);
     }
-
-    /// <summary>True when every sampled image has R = G = B everywhere.</summary>
-    public static bool LooksGrayscale(IReadOnlyList<string> paths, int samples, out string? unreadable)
-    {
-        unreadable = null;
-        var step = Math.Max(1, paths.Count / Math.Max(1, samples));
-        for (var i = 0; i < paths.Count; i += step)
-        {
-            MLImage image;
-            try
-            {
-                image = MLImage.CreateFromFile(paths[i]);
-            }
-            catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or IOException or NotSupportedException)
-            {
-                unreadable = $"'{paths[i]}' ({ex.Message})";
-                return false;
-            }
-            using (image)
-            {
-                var px = image.Pixels;
-                for (var p = 0; p + 3 < px.Length; p += 4)
-                    if (px[p] != px[p + 1] || px[p + 1] != px[p + 2]) return false;
-            }
-        }
-        return true;
-    }
 }

@@ -27,7 +27,7 @@ internal sealed class TrainingData
     {
         var folder = ImageFolder.Open(command, option, path, minimumClasses: 2);
         var images = folder.Images.ToList();
-        var notes = new List<string>();
+        var notes = folder.Notes.ToList();
         if (limit is { } l && l < images.Count)
         {
             var random = new Random(seed);
@@ -52,9 +52,12 @@ internal sealed class TrainingData
         train.Sort((a, b) => string.CompareOrdinal(a.Path, b.Path));
         evaluation.Sort((a, b) => string.CompareOrdinal(a.Path, b.Path));
 
-        var grayscale = Views.LooksGrayscale(train.Select(i => i.Path).ToList(), 64, out var unreadable);
-        if (unreadable is not null)
-            throw new UsageException($"{command}: option {option}: expected readable images, found {unreadable}.");
+        // Every file is decoded once now, so that a bad one is named before training rather than failing (or, for a truncated
+        // PNG, loading as a partly black image) deep inside ML.NET's pipeline.
+        var check = ImageCheck.Inspect(images.Select(i => i.Path).ToList());
+        if (check.Unreadable.Count > 0)
+            throw new UsageException($"{command}: option {option}: expected readable images in '{folder.Root}', found {ImageCheck.Describe(check, images.Count, folder.Root)}. Remove or replace them.");
+        var grayscale = check.AllGrayscale;
         var result = new TrainingData
         {
             Kind = "folder",

@@ -13,15 +13,28 @@ internal static class ReportWriter
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
-    public static void WriteAll(OutputFiles files, RunSummary run, HyperSparseTrainingReport report, Evaluation? evaluation)
+    /// <summary>
+    /// Writes the five files one after another. <paramref name="beforeEachFile"/> runs before each (the train command stops
+    /// there on Ctrl+C), so every file is either whole or absent.
+    /// </summary>
+    public static void WriteAll(OutputFiles files, RunSummary run, HyperSparseTrainingReport report, Evaluation? evaluation, Action<string>? beforeEachFile = null)
     {
         var evaluationLabel = run.DataKind == "idx" && run.EvaluationSet.StartsWith("the IDX test split", StringComparison.Ordinal)
             ? "test split" : "held-out images";
+        beforeEachFile?.Invoke(files.CurvesPlot);
         Plots.SavePng(Plots.TrainingCurves(report, evaluationLabel), files.CurvesPlot, 1100, 650);
+        beforeEachFile?.Invoke(files.DensityPlot);
         Plots.SavePng(Plots.LayerDensity(report), files.DensityPlot, 900, Math.Clamp(120 + 28 * report.Layers.Count, 300, 2000));
-        if (report.ArtEpochs > 0) Plots.SavePng(Plots.ArtGap(report), files.GapPlot, 1100, 550);
+        if (report.ArtEpochs > 0)
+        {
+            beforeEachFile?.Invoke(files.GapPlot);
+            Plots.SavePng(Plots.ArtGap(report), files.GapPlot, 1100, 550);
+        }
+        beforeEachFile?.Invoke(files.ConsumeSnippet);
         AtomicFile.WriteText(files.ConsumeSnippet, ConsumeSnippet.Create(run, run.ScoringInput, "Score"));
+        beforeEachFile?.Invoke(files.ReportJson);
         AtomicFile.WriteText(files.ReportJson, Json(files, run, report, evaluation).ToJsonString(Indented));
+        beforeEachFile?.Invoke(files.ReportMarkdown);
         AtomicFile.WriteText(files.ReportMarkdown, Markdown(files, run, report, evaluation));
     }
 
@@ -61,7 +74,7 @@ internal static class ReportWriter
                 Schedule = new
                 {
                     o.WarmupEpochs, o.MaxArtEpochs, o.FineTuneEpochs, o.LearningRateSteps, o.LearningRateDecay, o.LambdaInit, o.LambdaGrowth,
-                    o.BatchSize, o.LearningRate, o.Momentum, o.WeightDecay, o.CropPadding, o.HorizontalFlip, o.StopWindowHalfSize,
+                    o.BatchSize, o.LearningRate, o.Momentum, o.WeightDecay, o.CropPadding, o.HorizontalFlip, o.StopWindowHalfSize, o.MinWeightsPerLayer,
                     Method = o.Method.ToString(), Regularizer = o.Regularizer.ToString(), WeightEncoding = o.WeightEncoding.ToString(),
                     o.KeepDenseLayers,
                     TimeBudgetSeconds = o.TimeBudget?.TotalSeconds,
@@ -101,9 +114,11 @@ internal static class ReportWriter
             L($"| accuracy on the evaluation set | **{evaluation.Accuracy:P2}** ({evaluation.Correct:N0} of {evaluation.Count:N0}; macro {evaluation.MacroAccuracy:P2}) |");
         else
             Raw("| accuracy on the evaluation set | — (no evaluation set) |");
-        L($"| sparsity | {r.AchievedSparsity:P3} of {r.PrunableWeights:N0} prunable weights are zero (requested κ = {r.RequestedPruningRate}); {r.KeptWeights:N0} kept |");
+        L($"| sparsity | {r.AchievedSparsity:P3} of {r.PrunableWeights:N0} prunable weights are zero (requested κ = {r.RequestedPruningRate}); {r.KeptWeights:N0} kept{(o.MinWeightsPerLayer > 0 ? F($", at least {o.MinWeightsPerLayer} per layer") : "")} |");
         if (r.Layers.Any(l => l.KeptDense))
             L($"| kept dense (excluded) | {string.Join(", ", r.Layers.Where(l => l.KeptDense).Select(l => l.Name))}: {r.Layers.Where(l => l.KeptDense).Sum(l => l.Total):N0} weights, not pruned and not counted above (option {string.Join(",", o.KeepDenseLayers)}) |");
+        if (r.CollapsedLayers.Count > 0)
+            L($"| **layer collapse** | **{string.Join(", ", r.CollapsedLayers)} kept no weights: the prediction no longer depends on the image.** Retrain with `--min-weights-per-layer` (e.g. 10) or a lower `--sparsity`. |");
         L($"| method | {r.Method}, regulariser {r.Regularizer} |");
         L($"| epochs | warm-up {r.WarmupEpochs}, ART {r.ArtEpochs}, fine-tune {r.FineTuneEpochs} |");
         L($"| ART end | {StopText(r, r.TimeBudget?.PlannedMaxArtEpochs ?? o.MaxArtEpochs)} |");
@@ -138,6 +153,7 @@ internal static class ReportWriter
             Raw("| setting | value | |");
             Raw("|---|---|---|");
             L($"| warm-up epochs | {plan.PlannedWarmupEpochs} | {Source("WarmupEpochs")} |");
+            L($"| pruning | global magnitude rule at κ = {o.PruningRate}{(o.MinWeightsPerLayer > 0 ? F($", at least {o.MinWeightsPerLayer} weights per layer") : " (the paper's, no per-layer minimum)")} | |");
             var growths = plan.Decisions.Where(d => d.Setting == "LambdaGrowth").Select(d => d.Value).ToList();
             L($"| ART | λ_init {Lambda(plan.PlannedLambdaInit)}, η {(growths.Count == 0 ? plan.FinalLambdaGrowth.ToString(CultureInfo.InvariantCulture) : string.Join(" → ", growths))} (λ path below), cap {plan.PlannedMaxArtEpochs} epochs, stop window {2 * o.StopWindowHalfSize + 1} epochs | λ_init {Source("LambdaInit")}, η {Source("LambdaGrowth")}, cap {Source("MaxArtEpochs")} |");
             L($"| fine-tune epochs | {plan.PlannedFineTuneEpochs}, LR × {o.LearningRateDecay} at {(plan.PlannedLearningRateSteps.Count == 0 ? "—" : string.Join(", ", plan.PlannedLearningRateSteps))} | {Source("FineTuneEpochs")} |");
@@ -149,6 +165,7 @@ internal static class ReportWriter
             Raw("| setting | value |");
             Raw("|---|---|");
             L($"| warm-up epochs | {o.WarmupEpochs} |");
+            L($"| pruning | global magnitude rule at κ = {o.PruningRate}{(o.MinWeightsPerLayer > 0 ? F($", at least {o.MinWeightsPerLayer} weights per layer") : " (the paper's, no per-layer minimum)")} |");
             L($"| ART | λ_e = {Lambda(o.LambdaInit)} · {o.LambdaGrowth}^(e − {o.WarmupEpochs}), at most {o.MaxArtEpochs} epochs, stop window {2 * o.StopWindowHalfSize + 1} epochs |");
             L($"| fine-tune epochs | {o.FineTuneEpochs}, LR × {o.LearningRateDecay} at {(o.LearningRateSteps.Length == 0 ? "—" : string.Join(", ", o.LearningRateSteps))} |");
         }
@@ -172,7 +189,7 @@ internal static class ReportWriter
         Raw("| layer | shape | weights | kept | density | ONNX encoding | ONNX bytes |");
         Raw("|---|---|---:|---:|---:|---|---:|");
         foreach (var l in r.Layers)
-            L($"| {l.Name}{(l.KeptDense ? " — kept dense (excluded)" : "")} | {string.Join("×", l.Shape)} | {l.Total:N0} | {l.Kept:N0} | {(l.Total == 0 ? 0 : (double)l.Kept / l.Total):P2} | {l.Encoding} | {l.OnnxBytes:N0} |");
+            L($"| {l.Name}{(l.KeptDense ? " — kept dense (excluded)" : "")} | {string.Join("×", l.Shape)} | {l.Total:N0} | {l.Kept:N0}{(l.Kept == 0 && !l.KeptDense ? " (collapsed)" : "")} | {(l.Total == 0 ? 0 : (double)l.Kept / l.Total):P2} | {l.Encoding} | {l.OnnxBytes:N0} |");
         Raw("");
         Raw("![per-layer density](layer-density.png)");
         Raw("");

@@ -181,6 +181,25 @@ public sealed class BatchLoaderTests
     }
 
     [TestMethod]
+    public void BatchLoader_Epoch_ReusesTheBuffersOfAFinishedEpochButNeverSharesThemBetweenLiveOnes()
+    {
+        var data = ImageDatasetTests.Sequential(300, 1, 6, 6, 10);
+        var loader = new BatchLoader(data, 64, Norm, new Augmentation(1, true), shuffle: true, seed: 5);
+        var first = loader.Epoch(0).First();
+        var second = loader.Epoch(1).First();
+        Assert.AreSame(first, second, "a finished (or abandoned) epoch hands its buffers to the next: no allocation per epoch");
+
+        using var a = loader.Epoch(2).GetEnumerator();
+        using var b = loader.Epoch(2).GetEnumerator();
+        Assert.IsTrue(a.MoveNext());
+        Assert.IsTrue(b.MoveNext());
+        Assert.AreNotSame(a.Current, b.Current, "two live enumerations never write into the same batch");
+        var fresh = Snapshot(new BatchLoader(data, 64, Norm, new Augmentation(1, true), shuffle: true, seed: 5), 2);
+        CollectionAssert.AreEqual(fresh[0].images, a.Current.Images[..(a.Current.Count * a.Current.ImageSize)], "reused buffers give the same batches");
+        CollectionAssert.AreEqual(fresh[0].indices, b.Current.Indices[..b.Current.Count]);
+    }
+
+    [TestMethod]
     public void BatchLoader_NumberOfBatches_RoundsUp()
     {
         Assert.AreEqual(0, BatchLoader.NumberOfBatches(0, 256));
