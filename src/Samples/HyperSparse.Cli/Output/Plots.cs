@@ -73,7 +73,11 @@ internal static class Plots
             Background = OxyColors.White,
         };
         model.Legends.Add(new Legend { LegendPosition = LegendPosition.TopRight, LegendBackground = OxyColor.FromAColor(220, OxyColors.White) });
-        model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "ART epoch", Minimum = 0.5, Maximum = Math.Max(2, art.Count) + 0.5, MajorGridlineStyle = LineStyle.Dot });
+        model.Axes.Add(new LinearAxis
+        {
+            Position = AxisPosition.Bottom, Title = "ART epoch", Minimum = 0.5, Maximum = Math.Max(2, art.Count) + 0.5, MajorGridlineStyle = LineStyle.Dot,
+            MajorStep = Math.Max(1, Math.Ceiling(art.Count / 15.0)), MinorStep = 1,
+        });
         var gaps = art.Select(e => e.AccuracyGap!.Value).DefaultIfEmpty(0).ToList();
         model.Axes.Add(new LinearAxis
         {
@@ -81,11 +85,12 @@ internal static class Plots
             Minimum = Math.Min(-2, gaps.Min() - 1), Maximum = Math.Max(5, gaps.Max() * 1.1),
         });
         if (art.Any(e => e.Lambda > 0))
-            model.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Right, Title = "λ (log scale)", Key = "lambda", StringFormat = "0.0E+0" });
+            model.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Right, Title = "λ (log scale)", Key = "lambda", StringFormat = "0.0E+0", MinimumPadding = 0.05, MaximumPadding = 0.05 });
         model.Annotations.Add(new LineAnnotation
         {
             Type = LineAnnotationType.Horizontal, Y = 0, YAxisKey = "gap", Color = OxyColors.SeaGreen, LineStyle = LineStyle.Dash,
             Text = "pruned copy = dense (the stop rule fires once the windowed gap is below this)", TextColor = OxyColors.SeaGreen,
+            TextHorizontalAlignment = HorizontalAlignment.Left, TextLinePosition = 0.01,
         });
         if (report.TimeBudget is { } budget)
         {
@@ -110,7 +115,7 @@ internal static class Plots
             model.Annotations.Add(new PointAnnotation
             {
                 X = selected + 1, Y = art[selected].AccuracyGap!.Value, YAxisKey = "gap", Shape = MarkerType.Diamond, Size = 7,
-                Fill = OxyColors.SteelBlue, Text = "fine-tuned copy", TextColor = OxyColors.SteelBlue,
+                Fill = OxyColors.SteelBlue, Text = "fine-tuned copy", TextColor = OxyColors.SteelBlue, TextVerticalAlignment = VerticalAlignment.Bottom,
             });
         return model;
     }
