@@ -278,6 +278,18 @@ public sealed class BudgetPlannerTests
     }
 
     [TestMethod]
+    public void Plan_FirstEpochSlowedBySetUpAndABusyMachine_MeasuresASecondAndEndsNearTheBudget()
+    {
+        // Measured in the full test run (three test hosts on two cores): the first warm-up epoch took 6.3 s, the ones after it
+        // 2.5 s. One epoch is not enough to plan from: warm-up runs a second, and the fine-tune grows into the time left.
+        var run = new ScriptedRun(Settings(budget: 35), ClosingAt(GuessLambda), warmup: 2.5, warmupCost: e => e == 0 ? 6.3 : 2.5,
+            artCost: _ => 3.5, fineTuneCost: (_, _) => 2.5).Run();
+
+        Assert.IsGreaterThanOrEqualTo(2, run.WarmupEpochs, run.ToString());
+        Assert.IsTrue(run.EndSeconds is >= 0.9 * 35 and <= 1.1 * 35, run.ToString());
+    }
+
+    [TestMethod]
     public void Plan_OneShot_WarmupTakesArtsShareToo()
     {
         var run = new ScriptedRun(Settings(oneShot: true), ClosingAt(GuessLambda), warmup: 2).Run();

@@ -256,6 +256,9 @@ internal sealed class BudgetPlanner
         if (!IsFixed(ScheduleKnobs.WarmupEpochs))
         {
             var target = Math.Max(1, (int)Math.Round(share * Budget / w));
+            // The first epoch also pays for set-up (and on a busy machine for whatever else starts with it): measure a
+            // second one before ending warm-up, unless even two epochs would take half the budget.
+            if (done == 1 && 2 * w <= 0.5 * Budget) target = Math.Max(target, 2);
             var current = schedule.WarmupEpochs;
             // Hysteresis: the first measurement always sets it; later ones only when it moves by 20 % (at least 1 epoch) or
             // warm-up must end now.
@@ -550,14 +553,13 @@ internal sealed class BudgetPlanner
         var left = Budget - epoch.ElapsedSeconds;
         var target = Math.Max(MinFineTuneEpochs, done + Math.Max(0, (int)Math.Floor(left / f)));
         var current = schedule.FineTuneEpochs;
-        var stepReached = schedule.LearningRateSteps.Any(s => s < done);
         // Hysteresis against the noise of a shared machine: shorten only for a real overrun (2 % of the budget, one epoch,
         // or a fifth of the fine-tune time still ahead — there is time to correct later), lengthen only for a real surplus
-        // (5 %, one epoch or that fifth) and only before the first LR step.
+        // (5 %, one epoch or that fifth). Either way LR steps already applied stay where they were.
         var ahead = (current - done) * f;
         var end = epoch.ElapsedSeconds + ahead;
         var shorten = target < current && end > Budget + Math.Max(Math.Max(0.02 * Budget, f), 0.2 * ahead);
-        var lengthen = target > current && end < Budget - Math.Max(Math.Max(0.05 * Budget, f), 0.2 * ahead) && !stepReached;
+        var lengthen = target > current && end < Budget - Math.Max(Math.Max(0.05 * Budget, f), 0.2 * ahead);
         if (!shorten && !lengthen) return;
         target = Math.Max(target, done);
         schedule.FineTuneEpochs = target;
