@@ -242,6 +242,14 @@ internal static class BenchModels
         return (FashionMnist.Read(dir, train: true, limit: trainImages), FashionMnist.Read(dir, train: false, limit: testImages));
     }
 
+    /// <summary>The whole official test split (t10k, 10,000 images).</summary>
+    public static ImageDataset FullTest()
+    {
+        var dir = FashionMnist.TryLocate()
+                  ?? throw new ArgumentException($"Fashion-MNIST not found (apt-get install dataset-fashion-mnist, or set {FashionMnist.DirectoryVariable}).");
+        return FashionMnist.Read(dir, train: false);
+    }
+
     /// <summary>TorchSharp (eval mode) logits over <paramref name="data"/>, row-major [count, classes].</summary>
     public static float[] TorchLogits(ImageClassifier model, ImageDataset data, Normalization normalization)
     {

@@ -26,10 +26,14 @@ namespace HyperSparse.Bench;
 /// <param name="Metadata">The metadata_props entries (the scoring contract).</param>
 /// <param name="DocString">The graph's doc string.</param>
 /// <param name="ModelHeader">IR version, producer, opset import and the graph field's own tag and length.</param>
+/// <param name="Names">Of all the above (not an extra part): the strings that name tensors and nodes — initializer names, node
+/// names, node input and output references, graph input and output names — with their protobuf tag and length.</param>
+/// <param name="NetworkNodeNames">Of <paramref name="NetworkNodes"/>: the same strings in the network's own nodes.</param>
 internal sealed record FileAnatomy(
     long Values, long GapStream, long StoredWeights, long Scales, long BiasesAndNormalisation, long TensorHeaders,
     long DecodeNodes, long DecodeConstants, long LayerSplit, long PerLayerNodes, long PerLayerConstants, long NetworkNodes,
-    long InputsOutputs, long Metadata, long DocString, long ModelHeader, long Total, int StreamRemainderBits)
+    long InputsOutputs, long Metadata, long DocString, long ModelHeader, long Total, int StreamRemainderBits,
+    long Names = 0, long NetworkNodeNames = 0)
 {
     public long Sum => Values + GapStream + StoredWeights + Scales + BiasesAndNormalisation + TensorHeaders + DecodeNodes + DecodeConstants +
                        LayerSplit + PerLayerNodes + PerLayerConstants + NetworkNodes + InputsOutputs + Metadata + DocString + ModelHeader;
@@ -93,12 +97,19 @@ internal sealed record FileAnatomy(
             }
         }
 
+        static long Text(string s) => s.Length == 0 ? 0 : 1 + CodedOutputStream.ComputeStringSize(s);
+        static long NodeNames(NodeProto n) => Text(n.Name) + n.Input.Sum(i => 1 + CodedOutputStream.ComputeStringSize(i)) + n.Output.Sum(o => 1 + CodedOutputStream.ComputeStringSize(o));
+        long names = graph.Initializer.Sum(t => Text(t.Name)) + graph.Node.Sum(NodeNames) + graph.Input.Concat(graph.Output).Sum(v => Text(v.Name));
+        long networkNames = 0;
         long decodeNodes = 0, split = 0, perLayerNodes = 0, networkNodes = 0;
         foreach (var node in graph.Node)
         {
             long whole = OnnxProtos.FieldBytes(node);
             if (!rebuild.Contains(node))
+            {
                 networkNodes += whole;
+                networkNames += NodeNames(node);
+            }
             else if (IsLayerSplit(node))
                 split += whole;
             else if (node.OpType == "Constant" && node.Attribute.FirstOrDefault(a => a.Name == "sparse_value") is { } sparse)
@@ -125,7 +136,7 @@ internal sealed record FileAnatomy(
             stored += graph.SparseInitializer.Sum(OnnxProtos.FieldBytes);
         long header = bytes.LongLength - graphBody - metadata + graphRest;
         var result = new FileAnatomy(values, gaps, stored, scales, biases, headers, decodeNodes, decodeConstants, split, perLayerNodes,
-            perLayerConstants, networkNodes, io, metadata, doc, header, bytes.LongLength, remainderBits);
+            perLayerConstants, networkNodes, io, metadata, doc, header, bytes.LongLength, remainderBits, names, networkNames);
         if (result.Sum != bytes.LongLength)
             throw new InvalidOperationException($"Byte anatomy adds up to {result.Sum}, the file has {bytes.LongLength} bytes.");
         return result;

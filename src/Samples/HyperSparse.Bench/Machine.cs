@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace HyperSparse.Bench;
 
@@ -41,7 +42,7 @@ internal static class Machine
 /// </summary>
 internal static class RowFile
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     public static List<T> Read<T>(string path) =>
         !File.Exists(path)
