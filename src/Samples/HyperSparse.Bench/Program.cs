@@ -1,14 +1,15 @@
-// HyperSparse.Bench — training-step micro-benchmark of the HyperSparse engine.
+// HyperSparse.Bench — the benchmarks behind build/bench.sh (size, latency → docs/benchmarks.md) and build/bench-step.sh (step).
 //
 //   step    one configuration per process (the glibc malloc setting can only be chosen at process start):
 //           dotnet run -c Release --project src/Samples/HyperSparse.Bench -- step --arch resnet20 --batch 128 \
 //               --steps 30 --warmup 5 --malloc on --hs on [--input 1x28x28|3x32x32] [--threads 2] [--raw rows.jsonl]
 //   report  pools the rows a series of `step` processes appended to --raw and prints a markdown table
 //           (build/bench-step.sh drives both).
-//   size    trains one (arch, κ) through the engine on a Fashion-MNIST slice, exports Dense / SparseInitializer /
-//           Compact ONNX, checks them in ONNX Runtime and caches one row in --results (skipped when already there):
-//           dotnet run -c Release --project src/Samples/HyperSparse.Bench -- size --arch lenet5 --kappa 0.98 --results rows.jsonl
-//   size-report  writes the markdown for the cached rows (build/bench-size.sh drives both).
+//   size    one (arch, κ) row of the size table: the trained model from artifacts/bench-models (trained through the engine
+//           on a Fashion-MNIST slice when not cached), written as Dense / SparseInitializer / Compact / Compact+int8 ONNX,
+//           each measured (bytes, deflated bytes, byte anatomy) and scored in ONNX Runtime; the row goes to --results.
+//   latency ONNX Runtime session creation and scoring time of the Dense / Compact / Compact+int8 files of one cached model.
+//   render  writes docs/benchmarks.md from the rows of every section present (build/bench.sh drives all three).
 //   budget  one row of the time-budget benchmark: trains (arch, κ, method) with TrainingOptions.TimeBudget on Fashion-MNIST,
 //           scores the test split, caches the row in --results; resumes an interrupted row from its checkpoints.
 //   budget-render  writes the markdown for the cached budget rows (build/bench-budget.sh drives both).
@@ -29,11 +30,12 @@ try
         "step" => StepBenchmark.Run(options),
         "report" => StepReport.Run(options),
         "size" => SizeBenchmark.Run(options),
-        "size-report" => SizeReport.Run(options),
+        "latency" => LatencyBenchmark.Run(options),
+        "render" => BenchmarkReport.Run(options),
         "budget" => BudgetBenchmark.Run(options),
         "budget-render" => BudgetBenchmark.Render(options),
         "memory" => MemoryBenchmark.Run(options),
-        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'size', 'size-report', 'budget', 'budget-render' or 'memory'."),
+        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'size', 'latency', 'render', 'budget', 'budget-render' or 'memory'."),
     };
 }
 catch (ArgumentException ex)
@@ -52,11 +54,14 @@ namespace HyperSparse.Bench
             "                              [--batch 128] [--steps N] [--warmup N] [--max-seconds S] [--malloc on|off]\n" +
             "                              [--hs on|off] [--threads 2] [--lr 0.01] [--seed 1] [--raw FILE]\n" +
             "       HyperSparse.Bench report --raw FILE [--out FILE.md] [--command TEXT] [--load-start TEXT] [--elapsed S]\n" +
-            "       HyperSparse.Bench size --arch lenet5|resnet20 --kappa K --results FILE [--force on|off] [--onnx-dir DIR]\n" +
-            "                              [--train N] [--test N] [--batch N] [--lr X] [--warmup-epochs N] [--art-cap N]\n" +
-            "                              [--fine-tune-epochs N] [--lr-steps a,b] [--lambda-init X] [--lambda-growth X]\n" +
-            "                              [--crop N] [--seed N] [--threads N] [--verify N]\n" +
-            "       HyperSparse.Bench size-report --results FILE [--out FILE.md] [--command TEXT] [--results-name TEXT]\n" +
+            "       HyperSparse.Bench size --arch lenet5|resnet20|resnet32 --kappa K --results FILE [--reexport on|off] [--retrain on|off]\n" +
+            "                              [--quick on|off] [--models DIR] [--onnx-dir DIR] [--test N] [--ort-threads 2] [SCHEDULE]\n" +
+            "       HyperSparse.Bench latency --arch A --kappa K --results FILE [--quick on|off] [--models DIR] [--ort-threads 2]\n" +
+            "                              [--runs-1 40] [--runs-64 20] [--creations 7] [SCHEDULE]\n" +
+            "       HyperSparse.Bench render --out FILE.md [--size FILE] [--latency FILE] [--command TEXT]\n" +
+            "SCHEDULE (overrides TrainConfig.Default/Quick per arch): [--train N] [--batch N] [--lr X] [--warmup-epochs N]\n" +
+            "  [--art-cap N] [--fine-tune-epochs N] [--lr-steps a,b] [--lambda-init X] [--lambda-growth X] [--crop N] [--seed N] [--threads N]\n" +
+            "size and latency also take --revision TEXT and --command TEXT (stamped into the row).\n" +
             "       HyperSparse.Bench budget --arch lenet5|resnet20 --method hs|l1|magnitude|dense [--kappa 0.98] --budget 10m\n" +
             "                              --results FILE [--work DIR] [--train 60000] [--test 10000] [--batch N] [--lr 0.05]\n" +
             "                              [--crop 2] [--flip on] [--seed 42] [--threads 2] [--force on|off] [--revision TEXT]\n" +
@@ -66,7 +71,7 @@ namespace HyperSparse.Bench
             "                                [--collect on|off]\n" +
             "Defaults: input = the arch's natural shape (1x28x28, Fashion-MNIST; vgg19: 3x32x32), steps 50, warmup 5,\n" +
             "malloc on, hs off. --max-seconds stops the measured loop early once that much time was spent (n is reported).\n" +
-            "size: the schedule defaults per arch are in SizeBenchmark.Defaults; a row is reused when its whole config matches.";
+            "size: a row is skipped when its whole config is already in --results (unless --reexport/--retrain on).";
     }
 
     /// <summary>--name value pairs; every option takes exactly one value.</summary>
@@ -125,6 +130,19 @@ namespace HyperSparse.Bench
                 "off" or "false" or "0" => false,
                 _ => throw new ArgumentException($"--{name} must be on or off, got '{s}'."),
             };
+        }
+
+        /// <summary>Comma-separated non-negative integers ("" = none); null when <paramref name="s"/> is null.</summary>
+        public static int[]? ParseInts(string? s, string name)
+        {
+            if (s is null) return null;
+            if (s.Trim().Length == 0) return [];
+            var parts = s.Split(',');
+            var values = new int[parts.Length];
+            for (var i = 0; i < parts.Length; i++)
+                if (!int.TryParse(parts[i], out values[i]) || values[i] < 0)
+                    throw new ArgumentException($"--{name} must be comma-separated integers ≥ 0, got '{s}'.");
+            return values;
         }
 
         /// <summary>Rejects options nobody read (typos would otherwise silently measure the default).</summary>

@@ -27,11 +27,11 @@ internal static class StepReport
         var md = new StringBuilder();
         md.AppendLine("# HyperSparse training-step benchmark");
         md.AppendLine();
-        md.AppendLine($"- Machine: {Environment.ProcessorCount} logical CPUs (nproc), {CpuModel()}, {MemTotal()}");
+        md.AppendLine($"- Machine: {Environment.ProcessorCount} logical CPUs (nproc), {Machine.CpuModel()}, {Machine.MemTotal()}");
         md.AppendLine($"- Threads: torch.set_num_threads({string.Join("/", rows.Select(r => r.Threads).Distinct())}); TorchSharp 0.107 CPU, .NET {Environment.Version}");
         md.AppendLine($"- Date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC (runs {rows.Min(r => r.StartedUtc)} … {rows.Max(r => r.StartedUtc)})");
         md.AppendLine($"- Command: `{command}`");
-        var load = $"load average at start {Trim(loadStart)}, at end {Trim(ReadOr("/proc/loadavg"))}";
+        var load = $"load average at start {Trim(loadStart)}, at end {Machine.LoadAverage()}";
         md.AppendLine($"- Noise: the 2 cores are shared with other work ({load}); figures are indicative, not precise." +
                       (elapsed is null ? "" : $" Wall time {elapsed} s."));
         md.AppendLine("- Step = forward + cross-entropy + backward [+ `HyperSparseRegularizer(0.9).AddToGradients(weights, 1e-5)`] + " +
@@ -125,23 +125,4 @@ internal static class StepReport
     private static string F(double v) => double.IsNaN(v) ? "–" : v.ToString(v >= 100 ? "F0" : v >= 10 ? "F1" : "F2", CultureInfo.InvariantCulture);
     private static string Fmt0(double v) => double.IsNaN(v) ? "–" : v.ToString("F0", CultureInfo.InvariantCulture);
     private static string Trim(string? s) => s is null ? "unknown" : string.Join(" ", s.Trim().Split(' ').Take(3));
-
-    private static string? ReadOr(string path)
-    {
-        try { return File.ReadAllText(path); }
-        catch (IOException) { return null; }
-        catch (UnauthorizedAccessException) { return null; }
-    }
-
-    internal static string CpuModel() =>
-        ReadOr("/proc/cpuinfo")?.Split('\n').FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()
-        ?? "unknown CPU";
-
-    internal static string MemTotal()
-    {
-        var line = ReadOr("/proc/meminfo")?.Split('\n').FirstOrDefault(l => l.StartsWith("MemTotal:", StringComparison.Ordinal));
-        if (line is null) return "unknown RAM";
-        var kb = double.Parse(line.Split(':')[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
-        return $"{kb / 1024 / 1024:F1} GiB RAM";
-    }
 }

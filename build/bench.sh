@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Benchmarks of HyperSparse.MLNet → docs/benchmarks.md (src/Samples/HyperSparse.Bench does the measuring).
+#
+# Usage: build/bench.sh [--quick] [--reexport] [--retrain] [section ...]
+#   sections (none given: every section, in this order):
+#     size     LeNet-5, ResNet-20 (16-wide) and ResNet-32 (the paper's 32-wide) × κ ∈ {0.9, 0.98, 0.995}: each row trains one
+#              network through the engine on a Fashion-MNIST slice (or takes it from the model cache), writes it as Dense,
+#              SparseInitializer, Compact and Compact+int8 ONNX, measures bytes, deflated bytes and the bound, and scores the
+#              test slice with every file in ONNX Runtime.                                    rows: docs/benchmarks-size.jsonl
+#     latency  ONNX Runtime session creation and batch-1 / batch-64 scoring of the Dense, Compact and Compact+int8 files of
+#              the κ = 0.98 models (same cached models as size).                            rows: docs/benchmarks-latency.jsonl
+#   --quick     tiny schedules and few timing runs, everything under artifacts/bench-quick/ (docs/ untouched); < 5 minutes.
+#   --reexport  re-measure finished size rows from the cached models (after an encoder change); trains only what is not cached.
+#   --retrain   train every row's model again (replacing the cache) and re-measure.
+# Rows are resumable: each row is its own process that replaces its line of the rows file atomically, a rerun skips
+# finished rows, and docs/benchmarks.md is rendered from whatever rows exist at the end of every run.
+# Trained models are cached in artifacts/bench-models/ (git-ignored), keyed by the whole training config.
+#
+# Tunables (environment): ARCHS ("lenet5 resnet20 resnet32"), KAPPAS ("0.98 0.9 0.995": the target κ first),
+#   LATENCY_ROWS ("lenet5:0.98 resnet20:0.98 resnet32:0.98"), ORT_THREADS (2), OUT_DIR (docs), MODELS (artifacts/bench-models),
+#   EXTRA (more options for every row, e.g. "--train 5000"; they change the config, so finished rows are redone).
+# Budget on an idle 2-core box: size ≈ 1 min per LeNet-5 row, ≈ 3 min per ResNet-20 row, ≈ 4–6 min per ResNet-32 row;
+#   latency ≈ 3 min. Two to three times that when the cores are shared. Fetches nothing from the web (a NuGet restore at most).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+unset HYPERSPARSE_MALLOC_TUNING   # would silently disable the trainer's allocator tuning
+
+ALL_SECTIONS=(size latency)
+QUICK=off REEXPORT=off RETRAIN=off
+SECTIONS=()
+ARGS_TEXT=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=on ;;
+    --reexport) REEXPORT=on ;;
+    --retrain) RETRAIN=on ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -*) echo "bench: unknown option $1 (see build/bench.sh --help)" >&2; exit 2 ;;
+    *)
+      [[ " ${ALL_SECTIONS[*]} " == *" $1 "* ]] || { echo "bench: unknown section '$1' (sections: ${ALL_SECTIONS[*]})" >&2; exit 2; }
+      SECTIONS+=("$1") ;;
+  esac
+  ARGS_TEXT+=" $1"
+  shift
+done
+[ ${#SECTIONS[@]} -gt 0 ] || SECTIONS=("${ALL_SECTIONS[@]}")
+
+if [ "$QUICK" = on ]; then
+  ARCHS=${ARCHS:-"lenet5 resnet20"}
+  KAPPAS=${KAPPAS:-"0.98"}
+  LATENCY_ROWS=${LATENCY_ROWS:-"lenet5:0.98 resnet20:0.98"}
+  OUT_DIR=${OUT_DIR:-artifacts/bench-quick}
+else
+  ARCHS=${ARCHS:-"lenet5 resnet20 resnet32"}
+  KAPPAS=${KAPPAS:-"0.98 0.9 0.995"}
+  LATENCY_ROWS=${LATENCY_ROWS:-"lenet5:0.98 resnet20:0.98 resnet32:0.98"}
+  OUT_DIR=${OUT_DIR:-docs}
+fi
+ORT_THREADS=${ORT_THREADS:-2}
+MODELS=${MODELS:-artifacts/bench-models}
+EXTRA=${EXTRA:-}
+SIZE_ROWS="$OUT_DIR/benchmarks-size.jsonl"
+LATENCY_RESULTS="$OUT_DIR/benchmarks-latency.jsonl"
+REPORT="$OUT_DIR/benchmarks.md"
+
+# The command stamped into every row and table: the invocation plus any environment that changed the defaults.
+ENV_TEXT=""
+for v in ARCHS KAPPAS LATENCY_ROWS ORT_THREADS EXTRA; do
+  case "$v" in
+    ARCHS) d=$([ "$QUICK" = on ] && echo "lenet5 resnet20" || echo "lenet5 resnet20 resnet32") ;;
+    KAPPAS) d=$([ "$QUICK" = on ] && echo "0.98" || echo "0.98 0.9 0.995") ;;
+    LATENCY_ROWS) d=$([ "$QUICK" = on ] && echo "lenet5:0.98 resnet20:0.98" || echo "lenet5:0.98 resnet20:0.98 resnet32:0.98") ;;
+    ORT_THREADS) d=2 ;;
+    EXTRA) d="" ;;
+  esac
+  [ "${!v}" = "$d" ] || ENV_TEXT+="$v=\"${!v}\" "
+done
+COMMAND="${ENV_TEXT}build/bench.sh${ARGS_TEXT}"
+REVISION="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+[ -z "$(git status --porcelain -- src 2>/dev/null)" ] || REVISION+="+local-changes"
+
+PROJECT=src/Samples/HyperSparse.Bench
+echo "bench: building $PROJECT (Release)"
+dotnet build "$PROJECT" -c Release -v q -nologo >/dev/null
+DLL="$ROOT/$PROJECT/bin/Release/net10.0/HyperSparse.Bench.dll"
+[ -f "$DLL" ] || { echo "bench: $DLL not found after build" >&2; exit 1; }
+echo "bench: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); sections: ${SECTIONS[*]}; rows in $OUT_DIR/"
+COMMON=(--quick "$QUICK" --models "$MODELS" --revision "$REVISION" --command "$COMMAND" --ort-threads "$ORT_THREADS")
+
+section_size() {
+  local arch kappa
+  for kappa in $KAPPAS; do
+    for arch in $ARCHS; do
+      # One process per row: an interrupt loses at most the row in progress.
+      # shellcheck disable=SC2086  # EXTRA is a list of options
+      dotnet "$DLL" size --arch "$arch" --kappa "$kappa" --results "$SIZE_ROWS" --reexport "$REEXPORT" --retrain "$RETRAIN" \
+        "${COMMON[@]}" $EXTRA
+    done
+  done
+}
+
+section_latency() {
+  local row
+  for row in $LATENCY_ROWS; do
+    # shellcheck disable=SC2086
+    dotnet "$DLL" latency --arch "${row%%:*}" --kappa "${row#*:}" --results "$LATENCY_RESULTS" "${COMMON[@]}" $EXTRA
+  done
+}
+
+START=$SECONDS
+status=0
+for section in "${SECTIONS[@]}"; do
+  echo "bench: section $section"
+  "section_$section" || { status=$?; echo "bench: section $section failed (exit $status); rendering the rows that exist" >&2; break; }
+done
+
+dotnet "$DLL" render --out "$REPORT" --size "$SIZE_ROWS" --latency "$LATENCY_RESULTS" --command "$COMMAND"
+echo "bench: $REPORT written ($((SECONDS - START)) s)"
+exit $status

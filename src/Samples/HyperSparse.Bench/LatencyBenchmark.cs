@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.ML.HyperSparse.Onnx;
+using Microsoft.ML.OnnxRuntime;
+
+namespace HyperSparse.Bench;
+
+/// <summary>Timings of one file: session creation (read + parse + constant folding) and one Run per batch size, in ms.</summary>
+internal sealed record FileLatency(string Encoding, long Bytes, double[] CreateMs, double[] Batch1Ms, double[] Batch64Ms)
+{
+    public double CreateMedian => Stats.Of(CreateMs).Median;
+    public double Batch1Median => Stats.Of(Batch1Ms).Median;
+    public double Batch64Median => Stats.Of(Batch64Ms).Median;
+}
+
+/// <summary>One `latency` row: the three files of one trained model, timed in one process, alternating files.</summary>
+internal sealed record LatencyRow(
+    string Arch, double Kappa, string ModelKey, string MeasuredUtc, string LoadStart, string LoadEnd, string Revision, string Command,
+    string Machine, int OrtThreads, int WarmupRuns, FileLatency[] Files, double MaxAbsLogitDenseVsCompact64, string OrtVersion);
+
+/// <summary>
+/// `latency`: ONNX Runtime (CPU, default session options but a fixed intra-op thread count) on the Dense, Compact and
+/// Compact+int8 files of one cached model: session creation from the file path, then one Run at batch 1 and at batch 64.
+/// Every measurement round times each file once, in an order rotated every round, so load changes on a shared machine hit
+/// all files alike; the report gives medians and their ratios to Dense.
+/// </summary>
+internal static class LatencyBenchmark
+{
+    public static int Run(Args args)
+    {
+        var train = TrainConfig.FromArgs(args);
+        var quick = args.GetOnOff("quick", false);
+        var results = args.Get("results") ?? throw new ArgumentException("latency needs --results FILE.");
+        var models = args.Get("models", BenchModels.DefaultDirectory);
+        var revision = args.Get("revision", "unknown");
+        var command = args.Get("command", "(not given)");
+        var threads = args.GetInt("ort-threads", 2, 1);
+        var runs1 = args.GetInt("runs-1", quick ? 5 : 40, 1);
+        var runs64 = args.GetInt("runs-64", quick ? 3 : 20, 1);
+        var creations = args.GetInt("creations", quick ? 2 : 7, 1);
+        var warmup = args.GetInt("warmup-runs", quick ? 1 : 5, 0);
+        args.EnsureAllUsed();
+
+        var (trainData, test) = BenchModels.Data(train.TrainImages, 64);
+        using var trained = BenchModels.GetOrTrain(train, models, retrain: false, revision, trainData, test);
+        var description = BenchModels.Describe(trained);
+        var loadStart = Machine.LoadAverage();
+        var measuredUtc = Machine.UtcNow();
+        var encodings = new (string Name, OnnxWeightEncoding Encoding, bool Int8)[]
+        {
+            ("Dense", OnnxWeightEncoding.Dense, false), ("Compact", OnnxWeightEncoding.Compact, false), ("Compact+int8", OnnxWeightEncoding.Compact, true),
+        };
+        var directory = Directory.CreateTempSubdirectory("hs-bench-latency-");
+        try
+        {
+            var paths = encodings.Select(e =>
+            {
+                var path = Path.Combine(directory.FullName, e.Name.Replace('+', '-') + ".onnx");
+                OnnxModelWriter.WriteFile(description, new OnnxExportOptions { WeightEncoding = e.Encoding, QuantizeWeights = e.Int8, LogitsOutputName = Ort.LogitsOutput }, path);
+                return path;
+            }).ToArray();
+            var count = paths.Length;
+            var create = Enumerable.Range(0, count).Select(_ => new List<double>()).ToArray();
+            var batch1 = Enumerable.Range(0, count).Select(_ => new List<double>()).ToArray();
+            var batch64 = Enumerable.Range(0, count).Select(_ => new List<double>()).ToArray();
+
+            // Session creation: one untimed creation each first (JIT, native library load), then rounds in rotated order.
+            using (var options = Ort.Options(threads))
+            {
+                foreach (var path in paths) new InferenceSession(path, options).Dispose();
+                for (var round = 0; round < creations; round++)
+                    foreach (var f in Rotation(round, count))
+                    {
+                        var clock = Stopwatch.StartNew();
+                        var session = new InferenceSession(paths[f], options);
+                        clock.Stop();
+                        session.Dispose();
+                        create[f].Add(clock.Elapsed.TotalMilliseconds);
+                    }
+            }
+
+            var sessionOptions = Ort.Options(threads);
+            var sessions = paths.Select(p => new InferenceSession(p, sessionOptions)).ToArray();
+            try
+            {
+                using var runOptions = new RunOptions();
+                double maxDiff = 0;
+                foreach (var (batch, runs, times) in new[] { (1, runs1, batch1), (64, runs64, batch64) })
+                {
+                    var pixels = test.Pixels.AsMemory(0, batch * test.ImageSize);
+                    using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, pixels, [batch, description.Channels, description.Height, description.Width]);
+                    string[] inputNames = [description.InputName], outputNames = [Ort.LogitsOutput];
+                    OrtValue[] inputs = [input];
+                    float[]? reference = null;
+                    for (var f = 0; f < count; f++)
+                        for (var w = 0; w < warmup; w++)
+                        {
+                            using var outputs = sessions[f].Run(runOptions, inputNames, inputs, outputNames);
+                            if (batch == 64 && w == 0 && f < 2)
+                            {
+                                var logits = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+                                if (reference is null) reference = logits;
+                                else maxDiff = SizeBenchmark.MaxAbsDiff(reference, logits);
+                            }
+                        }
+                    for (var round = 0; round < runs; round++)
+                        foreach (var f in Rotation(round, count))
+                        {
+                            var clock = Stopwatch.StartNew();
+                            var outputs = sessions[f].Run(runOptions, inputNames, inputs, outputNames);
+                            clock.Stop();
+                            outputs.Dispose();
+                            times[f].Add(clock.Elapsed.TotalMilliseconds);
+                        }
+                }
+
+                var files = encodings.Select((e, f) => new FileLatency(e.Name, new FileInfo(paths[f]).Length, create[f].ToArray(), batch1[f].ToArray(), batch64[f].ToArray())).ToArray();
+                var row = new LatencyRow(train.Arch, train.Kappa, train.Key, measuredUtc, loadStart, Machine.LoadAverage(), revision, command,
+                    Machine.Describe(), threads, warmup, files, maxDiff, OrtVersion());
+                RowFile.Replace(results, row, r => r.Arch == row.Arch && r.Kappa == row.Kappa, r => (Defaults.Order(r.Arch) * 10) + r.Kappa);
+                foreach (var file in files)
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"latency: {row.Arch} κ={row.Kappa} {file.Encoding,-12} {file.Bytes,10:N0} B  create {file.CreateMedian,8:F1} ms  batch 1 {file.Batch1Median,7:F2} ms  batch 64 {file.Batch64Median,8:F1} ms"));
+            }
+            finally
+            {
+                foreach (var session in sessions) session.Dispose();
+                sessionOptions.Dispose();
+            }
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+        return 0;
+    }
+
+    /// <summary>File order of one round: 0,1,2 then 1,2,0 then 2,0,1, …</summary>
+    private static IEnumerable<int> Rotation(int round, int count) => Enumerable.Range(0, count).Select(i => (i + round) % count);
+
+    private static string OrtVersion()
+    {
+        var version = typeof(InferenceSession).Assembly.GetName().Version;
+        return version is null ? "unknown" : $"{version.Major}.{version.Minor}.{version.Build}";
+    }
+}
