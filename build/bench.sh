@@ -3,6 +3,10 @@
 #
 # Usage: build/bench.sh [--quick] [--reexport] [--retrain] [section ...]
 #   sections (none given: every section, in this order):
+#     accuracy accuracy vs sparsity (issue #5 a): ACC_ARCHS × κ ∈ ACC_KAPPAS × {HS-ART, L1-ART, one-shot magnitude} × ACC_SEEDS,
+#              plus dense per seed; each row trains through the engine with a fixed schedule (LeNet-5 on the full 60,000-image
+#              train split, ResNet-20 on 10,000 images; t10k for testing) and caches its row; HS-ART runs before magnitude,
+#              which trains as many epochs as HS-ART did.                               rows: docs/benchmarks-accuracy.jsonl
 #     size     LeNet-5, ResNet-20 (16-wide) and ResNet-32 (the paper's 32-wide) × κ ∈ {0.9, 0.98, 0.995}: each row trains one
 #              network through the engine on a Fashion-MNIST slice (or takes it from the model cache), writes it as Dense,
 #              SparseInitializer, Compact and Compact+int8 ONNX, measures bytes, deflated bytes and the bound, and scores the
@@ -16,18 +20,19 @@
 # finished rows, and docs/benchmarks.md is rendered from whatever rows exist at the end of every run.
 # Trained models are cached in artifacts/bench-models/ (git-ignored), keyed by the whole training config.
 #
-# Tunables (environment): ARCHS ("lenet5 resnet20 resnet32"), KAPPAS ("0.98 0.9 0.995": the target κ first),
+# Tunables (environment): ACC_ARCHS ("lenet5 resnet20"), ACC_KAPPAS ("0.98 0.9 0.995"), ACC_SEEDS ("1 2"),
+#   ACC_WORK (artifacts/bench-accuracy: per-row checkpoints while a row runs), ARCHS ("lenet5 resnet20 resnet32"), KAPPAS ("0.98 0.9 0.995": the target κ first),
 #   LATENCY_ROWS ("lenet5:0.98 resnet20:0.98 resnet32:0.98"), ORT_THREADS (2), OUT_DIR (docs), MODELS (artifacts/bench-models),
 #   EXTRA (more options for every row, e.g. "--train 5000"; they change the config, so finished rows are redone).
 # Budget on an idle 2-core box: size ≈ 1 min per LeNet-5 row, ≈ 3 min per ResNet-20 row, ≈ 4–6 min per ResNet-32 row;
-#   latency ≈ 3 min. Two to three times that when the cores are shared. Fetches nothing from the web (a NuGet restore at most).
+#   latency ≈ 3 min; accuracy ≈ 3–4 min per LeNet-5 row (20 rows), ≈ 8–10 min per ResNet-20 row (20 rows). Two to three times that when the cores are shared. Fetches nothing from the web (a NuGet restore at most).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 unset HYPERSPARSE_MALLOC_TUNING   # would silently disable the trainer's allocator tuning
 
-ALL_SECTIONS=(size latency)
+ALL_SECTIONS=(accuracy size latency)
 QUICK=off REEXPORT=off RETRAIN=off
 SECTIONS=()
 ARGS_TEXT=""
@@ -36,7 +41,7 @@ while [ $# -gt 0 ]; do
     --quick) QUICK=on ;;
     --reexport) REEXPORT=on ;;
     --retrain) RETRAIN=on ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     -*) echo "bench: unknown option $1 (see build/bench.sh --help)" >&2; exit 2 ;;
     *)
       [[ " ${ALL_SECTIONS[*]} " == *" $1 "* ]] || { echo "bench: unknown section '$1' (sections: ${ALL_SECTIONS[*]})" >&2; exit 2; }
@@ -52,28 +57,38 @@ if [ "$QUICK" = on ]; then
   KAPPAS=${KAPPAS:-"0.98"}
   LATENCY_ROWS=${LATENCY_ROWS:-"lenet5:0.98 resnet20:0.98"}
   OUT_DIR=${OUT_DIR:-artifacts/bench-quick}
+  ACC_ARCHS=${ACC_ARCHS:-"lenet5"}
+  ACC_KAPPAS=${ACC_KAPPAS:-"0.98"}
+  ACC_SEEDS=${ACC_SEEDS:-"1"}
 else
   ARCHS=${ARCHS:-"lenet5 resnet20 resnet32"}
   KAPPAS=${KAPPAS:-"0.98 0.9 0.995"}
   LATENCY_ROWS=${LATENCY_ROWS:-"lenet5:0.98 resnet20:0.98 resnet32:0.98"}
   OUT_DIR=${OUT_DIR:-docs}
+  ACC_ARCHS=${ACC_ARCHS:-"lenet5 resnet20"}
+  ACC_KAPPAS=${ACC_KAPPAS:-"0.98 0.9 0.995"}
+  ACC_SEEDS=${ACC_SEEDS:-"1 2"}
 fi
 ORT_THREADS=${ORT_THREADS:-2}
 MODELS=${MODELS:-artifacts/bench-models}
 EXTRA=${EXTRA:-}
 SIZE_ROWS="$OUT_DIR/benchmarks-size.jsonl"
 LATENCY_RESULTS="$OUT_DIR/benchmarks-latency.jsonl"
+ACCURACY_ROWS="$OUT_DIR/benchmarks-accuracy.jsonl"
 REPORT="$OUT_DIR/benchmarks.md"
 
 # The command stamped into every row and table: the invocation plus any environment that changed the defaults.
 ENV_TEXT=""
-for v in ARCHS KAPPAS LATENCY_ROWS ORT_THREADS EXTRA; do
+for v in ARCHS KAPPAS LATENCY_ROWS ORT_THREADS EXTRA ACC_ARCHS ACC_KAPPAS ACC_SEEDS; do
   case "$v" in
     ARCHS) d=$([ "$QUICK" = on ] && echo "lenet5 resnet20" || echo "lenet5 resnet20 resnet32") ;;
     KAPPAS) d=$([ "$QUICK" = on ] && echo "0.98" || echo "0.98 0.9 0.995") ;;
     LATENCY_ROWS) d=$([ "$QUICK" = on ] && echo "lenet5:0.98 resnet20:0.98" || echo "lenet5:0.98 resnet20:0.98 resnet32:0.98") ;;
     ORT_THREADS) d=2 ;;
     EXTRA) d="" ;;
+    ACC_ARCHS) d=$([ "$QUICK" = on ] && echo "lenet5" || echo "lenet5 resnet20") ;;
+    ACC_KAPPAS) d=$([ "$QUICK" = on ] && echo "0.98" || echo "0.98 0.9 0.995") ;;
+    ACC_SEEDS) d=$([ "$QUICK" = on ] && echo "1" || echo "1 2") ;;
   esac
   [ "${!v}" = "$d" ] || ENV_TEXT+="$v=\"${!v}\" "
 done
@@ -109,6 +124,22 @@ section_latency() {
   done
 }
 
+section_accuracy() {
+  local arch kappa seed method
+  local common=(--quick "$QUICK" --revision "$REVISION" --results "$ACCURACY_ROWS" --work "${ACC_WORK:-artifacts/bench-accuracy}")
+  for arch in $ACC_ARCHS; do
+    for seed in $ACC_SEEDS; do
+      dotnet "$DLL" accuracy --arch "$arch" --method dense --seed "$seed" "${common[@]}"
+      for kappa in $ACC_KAPPAS; do
+        # HS-ART first: the magnitude row trains as many epochs as it did.
+        for method in hs l1 magnitude; do
+          dotnet "$DLL" accuracy --arch "$arch" --method "$method" --kappa "$kappa" --seed "$seed" "${common[@]}"
+        done
+      done
+    done
+  done
+}
+
 START=$SECONDS
 status=0
 for section in "${SECTIONS[@]}"; do
@@ -116,6 +147,6 @@ for section in "${SECTIONS[@]}"; do
   "section_$section" || { status=$?; echo "bench: section $section failed (exit $status); rendering the rows that exist" >&2; break; }
 done
 
-dotnet "$DLL" render --out "$REPORT" --size "$SIZE_ROWS" --latency "$LATENCY_RESULTS" --command "$COMMAND"
+dotnet "$DLL" render --out "$REPORT" --accuracy "$ACCURACY_ROWS" --size "$SIZE_ROWS" --latency "$LATENCY_RESULTS" --command "$COMMAND"
 echo "bench: $REPORT written ($((SECONDS - START)) s)"
 exit $status

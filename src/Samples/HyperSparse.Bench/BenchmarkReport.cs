@@ -15,19 +15,22 @@ internal static class BenchmarkReport
         var output = args.Get("out") ?? throw new ArgumentException("render needs --out FILE.md.");
         var sizeFile = args.Get("size");
         var latencyFile = args.Get("latency");
+        var accuracyFile = args.Get("accuracy");
         var command = args.Get("command", "(not given)");
         args.EnsureAllUsed();
 
         var size = sizeFile is null ? new List<SizeRow>() : RowFile.Read<SizeRow>(sizeFile);
         var latency = latencyFile is null ? new List<LatencyRow>() : RowFile.Read<LatencyRow>(latencyFile);
+        var accuracy = accuracyFile is null ? new List<AccuracyRow>() : RowFile.Read<AccuracyRow>(accuracyFile);
         var md = new StringBuilder();
         md.AppendLine("# Benchmarks");
         md.AppendLine();
-        md.AppendLine($"Written by `{command}` from the rows in {string.Join(" and ", new[] { sizeFile, latencyFile }.OfType<string>().Select(f => $"`{Path.GetFileName(f)}`"))} " +
+        md.AppendLine($"Written by `{command}` from the rows in {string.Join(" and ", new[] { accuracyFile, sizeFile, latencyFile }.OfType<string>().Select(f => $"`{Path.GetFileName(f)}`"))} " +
                       "(every figure below comes from those rows; none is typed by hand). `build/bench.sh` runs every section, `build/bench.sh <section>` one of them; " +
                       "finished rows are skipped on a rerun, `--reexport` re-measures them from the cached trained models (artifacts/bench-models) without retraining, " +
                       "`--retrain` trains again.");
         md.AppendLine();
+        AccuracyBenchmark.Render(md, accuracy, command);
         if (size.Count > 0) Size(md, size, latency);
         if (latency.Count > 0) Latency(md, latency);
         if (size.Count > 0) Appendix(md, size);
@@ -37,7 +40,7 @@ internal static class BenchmarkReport
         var temporary = output + $".{Environment.ProcessId}.tmp";
         File.WriteAllText(temporary, text);
         File.Move(temporary, output, overwrite: true);
-        Console.WriteLine($"render: {output} ({size.Count} size rows, {latency.Count} latency rows)");
+        Console.WriteLine($"render: {output} ({accuracy.Count} accuracy rows, {size.Count} size rows, {latency.Count} latency rows)");
         return 0;
     }
 

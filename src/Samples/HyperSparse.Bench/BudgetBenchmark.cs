@@ -168,7 +168,7 @@ internal static class BudgetBenchmark
         _ => "dense",
     };
 
-    private static double TestAccuracy(ImageClassifier model, ImageDataset test, Normalization normalization)
+    internal static double TestAccuracy(ImageClassifier model, ImageDataset test, Normalization normalization)
     {
         model.eval();
         using var _ = no_grad();

@@ -9,6 +9,8 @@
 //           on a Fashion-MNIST slice when not cached), written as Dense / SparseInitializer / Compact / Compact+int8 ONNX,
 //           each measured (bytes, deflated bytes, byte anatomy) and scored in ONNX Runtime; the row goes to --results.
 //   latency ONNX Runtime session creation and scoring time of the Dense / Compact / Compact+int8 files of one cached model.
+//   accuracy one row of the accuracy-vs-sparsity table: trains (arch, κ, method, seed) on Fashion-MNIST with a fixed schedule,
+//           scores t10k, caches the row in --results; resumes an interrupted row from its checkpoints.
 //   render  writes docs/benchmarks.md from the rows of every section present (build/bench.sh drives all three).
 //   budget  one row of the time-budget benchmark: trains (arch, κ, method) with TrainingOptions.TimeBudget on Fashion-MNIST,
 //           scores the test split, caches the row in --results; resumes an interrupted row from its checkpoints.
@@ -32,10 +34,11 @@ try
         "size" => SizeBenchmark.Run(options),
         "latency" => LatencyBenchmark.Run(options),
         "render" => BenchmarkReport.Run(options),
+        "accuracy" => AccuracyBenchmark.Run(options),
         "budget" => BudgetBenchmark.Run(options),
         "budget-render" => BudgetBenchmark.Render(options),
         "memory" => MemoryBenchmark.Run(options),
-        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'size', 'latency', 'render', 'budget', 'budget-render' or 'memory'."),
+        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'size', 'latency', 'accuracy', 'render', 'budget', 'budget-render' or 'memory'."),
     };
 }
 catch (ArgumentException ex)
@@ -58,7 +61,9 @@ namespace HyperSparse.Bench
             "                              [--quick on|off] [--models DIR] [--onnx-dir DIR] [--test N] [--ort-threads 2] [SCHEDULE]\n" +
             "       HyperSparse.Bench latency --arch A --kappa K --results FILE [--quick on|off] [--models DIR] [--ort-threads 2]\n" +
             "                              [--runs-1 40] [--runs-64 20] [--creations 7] [SCHEDULE]\n" +
-            "       HyperSparse.Bench render --out FILE.md [--size FILE] [--latency FILE] [--command TEXT]\n" +
+            "       HyperSparse.Bench accuracy --arch lenet5|resnet20 --method hs|l1|magnitude|dense [--kappa K] [--seed 1] --results FILE\n" +
+            "                              [--work DIR] [--quick on|off] [--train N] [--test N] [--revision TEXT]\n" +
+            "       HyperSparse.Bench render --out FILE.md [--accuracy FILE] [--size FILE] [--latency FILE] [--command TEXT]\n" +
             "SCHEDULE (overrides TrainConfig.Default/Quick per arch): [--train N] [--batch N] [--lr X] [--warmup-epochs N]\n" +
             "  [--art-cap N] [--fine-tune-epochs N] [--lr-steps a,b] [--lambda-init X] [--lambda-growth X] [--crop N] [--seed N] [--threads N]\n" +
             "size and latency also take --revision TEXT and --command TEXT (stamped into the row).\n" +
