@@ -61,16 +61,19 @@ internal static class BenchmarkReport
                       "decoded in-graph) and *Compact+int8* (the same with `QuantizeWeights`: per-output-channel symmetric int8 values, mask exact). " +
                       "Bytes are whole files; the figure after the slash is the file after raw deflate (System.IO.Compression, `CompressionLevel.Optimal`).");
         md.AppendLine();
-        md.AppendLine("| model | κ | kept weights | sparsity | Dense B / deflated | SparseInit B / deflated | Compact B / deflated | Compact+int8 B / deflated | bound B | Compact/bound | Dense/Compact | Dense/(Compact+int8) | acc float % | acc int8 % | Δ pp | full t10k: acc float % / int8 % / Δ pp |");
-        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| model | κ | kept weights | sparsity | Dense B / deflated | SparseInit B / deflated | Compact B / deflated | Compact+int8 B / deflated | model.zip B: Dense / Compact / Compact+int8 | bound B | Compact/bound | Dense/Compact | Dense/(Compact+int8) | acc float % | acc int8 % | Δ pp | full t10k: acc float % / int8 % / Δ pp |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in rows)
             md.AppendLine($"| {r.Config.Train.Arch} | {K(r.Config.Train.Kappa)} | {N(r.KeptWeights)} of {N(r.PrunableWeights)} | {P(r.Sparsity)} | " +
-                          $"{Bytes(r.Dense)} | {Bytes(r.SparseInitializer)} | {Bytes(r.Compact)} | {Bytes(r.CompactInt8)} | {N(r.BoundBytes)} | " +
+                          $"{Bytes(r.Dense)} | {Bytes(r.SparseInitializer)} | {Bytes(r.Compact)} | {Bytes(r.CompactInt8)} | {Zip(r.Dense)} / {Zip(r.Compact)} / {Zip(r.CompactInt8)} | {N(r.BoundBytes)} | " +
                           $"{F(r.CompactOverBound, 3)}× | {F(r.DenseOverCompact, 1)}× | {F(r.DenseOverInt8, 1)}× | {F(r.OrtCompactAccuracy, 2)} | {F(r.OrtInt8Accuracy, 2)} | {Pp(r.Int8DeltaPp)} | {Full(r)} |");
         md.AppendLine();
         md.AppendLine("- *bound*: the issue's N·H(nnz/N)/8 + 4·nnz + 4·(parameters not pruned), N = all prunable (conv and linear) weights taken together, " +
                       "nnz the kept ones, H the binary entropy in bits; *parameters not pruned* = the folded biases, the linear biases and the input " +
                       "normalisation constants (`OnnxExportResult.Size.BoundBytes`). It ignores graph structure, so no real file reaches it.");
+        md.AppendLine("- *model.zip*: what `MLContext.Model.Save` writes for the file's scoring chain as `Fit` returns it (ONNX transformer, ML.NET's " +
+                      "multiclass scorer, the drop of the logits column; ML.NET deflates the ONNX inside) — a user's own pipeline steps (image loading, key " +
+                      "mapping) add a few hundred bytes each; – = a row measured before this column existed (`build/bench.sh --reexport size` fills it).");
         md.AppendLine("- *acc float* / *acc int8*: top-1 on the test slice of the Compact / Compact+int8 file in ONNX Runtime; Δ = int8 − float in " +
                       "percentage points (one test image = " + string.Join(", ", rows.Select(r => r.Config.TestImages).Distinct().Select(t => $"{F(100.0 / t, 2)} pp at {N(t)} images")) + "). " +
                       "*full t10k*: the same two files on the whole official test split (10,000 images, 0.01 pp each; the model was trained on the train split only).");
@@ -300,6 +303,7 @@ internal static class BenchmarkReport
         r.FullTestImages == 0 ? "–" : $"{F(r.OrtCompactAccuracyFull, 2)} / {F(r.OrtInt8AccuracyFull, 2)} / {Pp(r.Int8DeltaPpFull)}";
 
     private static string Verdict(bool pass) => pass ? "**PASS**" : "**FAIL**";
+    private static string Zip(FileSize f) => f.ZipBytes == 0 ? "–" : N(f.ZipBytes);
     private static string Bytes(FileSize f) => $"{N(f.Bytes)} / {N(f.DeflatedBytes)}";
     private static string Spread(double[] ms) => Stats.Of(ms) is var s ? $"{Ms(s.Median)} ({Ms(s.P10)}–{Ms(s.P90)})" : "";
     private static string Ms(double v) => v.ToString(v >= 100 ? "F0" : v >= 10 ? "F1" : "F2", CultureInfo.InvariantCulture);

@@ -4,6 +4,9 @@ using System.IO.Compression;
 using Microsoft.ML.HyperSparse.Engine.Data;
 using Microsoft.ML.HyperSparse.Engine.Models;
 using Microsoft.ML.HyperSparse.Onnx;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.HyperSparse;
 using Microsoft.ML.OnnxRuntime;
 
 namespace HyperSparse.Bench;
@@ -15,7 +18,11 @@ internal sealed record SizeConfig(TrainConfig Train, int TestImages)
 }
 
 /// <summary>One written file of a row: its size, its deflated size and where its bytes go.</summary>
-internal sealed record FileSize(string Encoding, long Bytes, long DeflatedBytes, FileAnatomy Anatomy);
+/// <remarks><see cref="ZipBytes"/>: the ML.NET model.zip of the file's scoring chain (0 in rows measured before it existed).</remarks>
+internal sealed record FileSize(string Encoding, long Bytes, long DeflatedBytes, FileAnatomy Anatomy)
+{
+    public long ZipBytes { get; init; }
+}
 
 /// <summary>One conv or linear weight: what each encoding spent on it (OnnxSizeReport's per-layer figures).</summary>
 internal sealed record SizeLayer(
@@ -155,7 +162,8 @@ internal static class SizeBenchmark
         return new SizeRow(
             config, trained.Info, "", "", "", "", "", Machine.Describe(), ortThreads, 0,
             n, kept, layers.Where(l => !l.Prunable).Sum(l => l.ParameterCount), compact.Size.OtherParameterCount,
-            Measured(dense, "Dense"), Measured(sparse, "SparseInitializer"), Measured(compact, "Compact"), Measured(int8, "Compact+int8"),
+            Measured(dense, "Dense", description), Measured(sparse, "SparseInitializer", description), Measured(compact, "Compact", description),
+            Measured(int8, "Compact+int8", description),
             compact.Size.BoundBytes, n * OnnxSizeReport.BinaryEntropy((double)kept / n) / 8, sizeLayers.Where(l => l.Prunable).Sum(l => l.MaskEntropyBytes),
             Accuracy(ArgMax(torchLogits, classes), test.Labels), Accuracy(ArgMax(denseLogits, classes), test.Labels),
             Accuracy(compactPredictions, test.Labels), Accuracy(int8Predictions, test.Labels),
@@ -164,8 +172,38 @@ internal static class SizeBenchmark
             sizeLayers, notes.ToArray(), fullCount, fullCompact, fullInt8, fullDisagree);
     }
 
-    private static FileSize Measured(OnnxExportResult result, string name) =>
-        new(name, result.Bytes.LongLength, Deflated(result.Bytes), FileAnatomy.Of(result.Bytes, result.Size.Layers));
+    private static FileSize Measured(OnnxExportResult result, string name, NetworkDescription net) =>
+        new(name, result.Bytes.LongLength, Deflated(result.Bytes), FileAnatomy.Of(result.Bytes, result.Size.Layers)) { ZipBytes = ModelZipBytes(result.Bytes, net) };
+
+    /// <summary>
+    /// Bytes of the model.zip that <c>MLContext.Model.Save</c> writes for the scoring chain Fit returns over this ONNX file
+    /// (ONNX transformer + ML.NET's multiclass scorer + the drop of the logits column), on a feature column of the network's
+    /// input shape and a key-typed label with one key per class. A user's own pipeline steps (image loading, key mapping) add to it.
+    /// </summary>
+    internal static long ModelZipBytes(byte[] onnx, NetworkDescription net)
+    {
+        var ml = new MLContext(seed: 0);
+        var definition = SchemaDefinition.Create(typeof(ZipInput));
+        definition[nameof(ZipInput.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, net.Channels, net.Height, net.Width);
+        definition[nameof(ZipInput.Features)].ColumnName = net.InputName;   // the ONNX transformer binds columns to graph inputs by name
+        var rows = Enumerable.Range(0, net.ClassCount).Select(k => new ZipInput
+        {
+            Features = new float[net.Channels * net.Height * net.Width], LabelText = k.ToString(CultureInfo.InvariantCulture),
+        });
+        var raw = ml.Data.LoadFromEnumerable(rows, definition);
+        var data = ml.Transforms.Conversion.MapValueToKey("Label", nameof(ZipInput.LabelText)).Fit(raw).Transform(raw);
+        var chain = ScoringChain.Fit(ml, onnx, net.InputName, Ort.LogitsOutput, "Label", "Score", "PredictedLabel", net.ClassCount,
+            Enumerable.Range(0, net.ClassCount).Select(k => k.ToString(CultureInfo.InvariantCulture)).ToArray(), data);
+        using var zip = new MemoryStream();
+        ml.Model.Save(chain, data.Schema, zip);
+        return zip.Length;
+    }
+
+    private sealed class ZipInput
+    {
+        public float[] Features { get; set; } = [];
+        public string LabelText { get; set; } = "";
+    }
 
     /// <summary>Bytes of <paramref name="bytes"/> after raw deflate at <see cref="CompressionLevel.Optimal"/> (what a zip entry holds).</summary>
     internal static long Deflated(byte[] bytes)
