@@ -244,8 +244,8 @@ public sealed partial class HyperSparseClassificationTrainer
         public HyperSparseWeightEncoding WeightEncoding { get; set; } = HyperSparseWeightEncoding.Compact;
 
         /// <summary>
-        /// Store every convolution and linear weight in the ONNX file as per-output-channel symmetric int8 with float scales
-        /// (zeros stay zero and every kept weight stays non-zero, so the sparsity is unchanged), rebuilt by standard operators
+        /// Store every convolution and linear weight in the ONNX file as per-output-channel symmetric int8 (each channel's scale
+        /// rounded up to one of 256 model-wide values, 16 per octave, and stored as a one-byte index; zeros stay zero and every kept weight stays non-zero, so the sparsity is unchanged), rebuilt by standard operators
         /// that ONNX Runtime folds at load. Cuts the kept values' bytes by 4; lossy, so <c>Fit</c> scores the float and the
         /// int8 model on the validation set (or the first 10,000 training images) and states the accuracy change in
         /// <see cref="HyperSparseTrainingReport.Quantization"/>. Default false.

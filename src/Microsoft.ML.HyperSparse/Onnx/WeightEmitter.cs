@@ -55,9 +55,17 @@ internal sealed class WeightEmitter
         bool quantize, Func<string, string> name)
     {
         var emitter = new WeightEmitter(graph, name);
-        var stored = layers.Select(l => Stored.From(l, quantize)).ToList();
+        // int8: every channel's scale is rounded up to one of 256 shared values, so a channel stores a byte, not a float32.
+        Int8ScaleTable? table = null;
         if (quantize)
-            emitter.EmitScales(layers, stored);
+        {
+            float top = layers.SelectMany(l => Int8Quantizer.Scales(l.Weight, checked((int)l.Shape[0]))).DefaultIfEmpty(0f).Max();
+            table = top > 0f ? Int8ScaleTable.For(top) : null;
+        }
+
+        var stored = layers.Select(l => Stored.From(l, quantize, table)).ToList();
+        if (table is not null)
+            emitter.EmitScales(layers, stored, table);
         var result = new EmittedWeight?[layers.Count];
         var streamed = new List<int>();
         for (int i = 0; i < layers.Count; i++)
@@ -100,12 +108,12 @@ internal sealed class WeightEmitter
     {
         public int ValueBytes => Levels is null ? 4 : 1;
 
-        public static Stored From(WeightSpec layer, bool quantize)
+        public static Stored From(WeightSpec layer, bool quantize, Int8ScaleTable? table)
         {
             long kept = layer.Weight.LongCount(w => w != 0f);
             if (!quantize)
                 return new Stored(layer.Weight.LongLength, kept, layer.Weight, null, null, layer.Weight);
-            (sbyte[] levels, float[] scales) = Int8Quantizer.Quantize(layer.Weight, checked((int)layer.Shape[0]));
+            (sbyte[] levels, float[] scales) = Int8Quantizer.Quantize(layer.Weight, checked((int)layer.Shape[0]), table is null ? null : table.RoundUp);
             return new Stored(layer.Weight.LongLength, kept, null, levels, scales, Int8Quantizer.Dequantize(levels, scales));
         }
 
@@ -170,20 +178,35 @@ internal sealed class WeightEmitter
     }
 
     /// <summary>
-    /// The per-channel scales of all int8 layers that keep weights: one tensor per weight rank, shaped [ΣO, 1, …] so that a
-    /// Split along axis 0 hands each layer a [O, 1, …] factor that broadcasts over its weight (no per-layer initializer).
-    /// Float32: ML.NET's ONNX transformer rejects a model with any float16 initializer.
+    /// The per-channel scales of all int8 layers that keep weights. The 256-entry <paramref name="table"/> is rebuilt once as
+    /// Reshape(octaves[16, 1] · fractions[1, 16], [256]); each weight rank has one uint8 tensor of table indices shaped
+    /// [ΣO, 1, …], gathered into float scales of that shape, so that a Split along axis 0 hands each layer a [O, 1, …] factor
+    /// that broadcasts over its weight (no per-layer initializer). Float32 throughout: ML.NET's ONNX transformer rejects a model
+    /// with any float16 initializer.
     /// </summary>
-    private void EmitScales(IReadOnlyList<WeightSpec> layers, IReadOnlyList<Stored> stored)
+    private void EmitScales(IReadOnlyList<WeightSpec> layers, IReadOnlyList<Stored> stored, Int8ScaleTable table)
     {
-        var groups = layers.Select((l, i) => (Layer: l, Stored: stored[i])).Where(x => x.Stored.Kept > 0).GroupBy(x => x.Layer.Shape.Length);
+        var groups = layers.Select((l, i) => (Layer: l, Stored: stored[i])).Where(x => x.Stored.Kept > 0).GroupBy(x => x.Layer.Shape.Length).ToList();
+        if (groups.Count == 0)
+            return;
+
+        // "sc": the scale data (tables and codes), which size reports count as scales.
+        string octaves = name("sc"), fractions = name("sc");
+        graph.Initializer.Add(OnnxProtos.Float(octaves, table.Octaves, Int8ScaleTable.Steps, 1));
+        graph.Initializer.Add(OnnxProtos.Float(fractions, table.Fractions, 1, Int8ScaleTable.Steps));
+        string grid = name("s"), values = name("s");
+        graph.Node.Add(OnnxProtos.Node("Mul", null, [octaves, fractions], grid));
+        graph.Node.Add(OnnxProtos.Node("Reshape", null, [grid, Int64Constant([Int8ScaleTable.Steps * Int8ScaleTable.Steps])], values));
+
         foreach (var group in groups)
         {
             var members = group.ToList();
-            float[] scales = members.SelectMany(m => m.Stored.Scales!).ToArray();
-            long[] dims = [scales.Length, .. Enumerable.Repeat(1L, group.Key - 1)];
-            string all = name("s");
-            graph.Initializer.Add(OnnxProtos.Float(all, scales, dims));
+            byte[] codes = members.SelectMany(m => m.Stored.Scales!.Select(table.Code)).ToArray();
+            long[] dims = [codes.Length, .. Enumerable.Repeat(1L, group.Key - 1)];
+            string codeTensor = name("sc"), index = name("s"), all = name("s");
+            graph.Initializer.Add(OnnxProtos.UInt8(codeTensor, codes, dims));
+            graph.Node.Add(Cast(codeTensor, index, DataType.Int64));
+            graph.Node.Add(OnnxProtos.Node("Gather", null, [values, index], all));
 
             if (members.Count == 1)
             {

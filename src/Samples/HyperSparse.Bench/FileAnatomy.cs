@@ -13,7 +13,7 @@ namespace HyperSparse.Bench;
 /// <param name="Values">Raw bytes of the shared kept-value tensor(s) (float32 or int8).</param>
 /// <param name="GapStream">Raw bytes of the gap stream(s).</param>
 /// <param name="StoredWeights">Raw bytes of weights stored whole (dense layers, sparse-initializer values and indices).</param>
-/// <param name="Scales">Raw bytes of the int8 per-channel scales.</param>
+/// <param name="Scales">Raw bytes of the int8 scale data: the two 16-entry scale-table factors and one table index per output channel.</param>
 /// <param name="BiasesAndNormalisation">Raw bytes of biases, batch-norm parameters and the input normalisation constants.</param>
 /// <param name="TensorHeaders">Everything else of every initializer: names, dims, data type, protobuf tags and lengths.</param>
 /// <param name="DecodeNodes">Nodes of the shared decode chain (unpacking bits to positions, the scatter into one flat tensor).</param>
@@ -88,7 +88,7 @@ internal sealed record FileAnatomy(
                 values += payload;
                 headers += whole - payload;
             }
-            else if (tensor.DataType == (int)TensorProto.Types.DataType.Float && tensor.Dims.Count >= 2 && tensor.Dims.Skip(1).All(d => d == 1))
+            else if (Base(name) == "sc")
             {
                 scales += payload;
                 headers += whole - payload;

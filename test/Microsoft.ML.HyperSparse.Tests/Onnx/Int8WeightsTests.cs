@@ -42,14 +42,21 @@ public sealed class Int8WeightsTests
         NetworkDescription net = network == "LeNet" ? TestNetworks.LeNet() : TestNetworks.ResNet();
         // The reference: the same network with every (batch-norm-folded) weight replaced by its int8 round trip, written dense.
         var lowered = NetworkLowering.Lower(net);
+        // Every channel's scale is rounded up to the model's 256-entry table, whose top is the largest channel scale.
+        var table = Int8ScaleTable.For(lowered.SelectMany(n => n switch
+        {
+            Conv2dNode c => Int8Quantizer.Scales(c.Weight, c.OutChannels),
+            LinearNode l => Int8Quantizer.Scales(l.Weight, l.OutFeatures),
+            _ => [],
+        }).Max());
         var reference = new NetworkDescription
         {
             InputName = net.InputName, Channels = net.Channels, Height = net.Height, Width = net.Width, ClassCount = net.ClassCount,
             PixelScale = net.PixelScale, Mean = net.Mean, Std = net.Std,
             Nodes = lowered.Select(n => n switch
             {
-                Conv2dNode c => c with { Weight = RoundTrip(c.Weight, c.OutChannels) },
-                LinearNode l => l with { Weight = RoundTrip(l.Weight, l.OutFeatures) },
+                Conv2dNode c => c with { Weight = RoundTrip(c.Weight, c.OutChannels, table) },
+                LinearNode l => l with { Weight = RoundTrip(l.Weight, l.OutFeatures, table) },
                 _ => n,
             }).ToList(),
         };
@@ -87,9 +94,48 @@ public sealed class Int8WeightsTests
         Assert.IsLessThan(compact - 2.5 * kept, int8.Size.ShippedBytes, $"compact {compact} B, int8 {int8.Size.ShippedBytes} B, kept {kept}");
     }
 
-    private static float[] RoundTrip(float[] weight, int outChannels)
+    [TestMethod]
+    public void Int8ScaleTable_RoundUp_IsTheSmallestEntryNotBelowTheScale()
     {
-        (sbyte[] levels, float[] scales) = Int8Quantizer.Quantize(weight, outChannels);
+        var table = Int8ScaleTable.For(0.0375f);
+        Assert.AreEqual(256, table.Values.Length);
+        Assert.AreEqual(0.0375f, table.Values[0], "the top entry is the largest scale itself");
+        for (int k = 1; k < table.Values.Length; k++)
+            Assert.IsTrue(table.Values[k] < table.Values[k - 1], $"entries fall strictly with the index ({k})");
+        for (int i = 0; i < Int8ScaleTable.Steps; i++)
+            for (int j = 0; j < Int8ScaleTable.Steps; j++)
+                Assert.AreEqual(table.Octaves[i] * table.Fractions[j], table.Values[i * Int8ScaleTable.Steps + j], "one float multiply per entry, as the graph does");
+
+        var random = new Random(5);
+        for (int n = 0; n < 2000; n++)
+        {
+            float scale = 0.0375f * MathF.Pow(2f, -16f * random.NextSingle());
+            float stored = table.RoundUp(scale);
+            Assert.IsTrue(stored >= scale, $"{stored:R} < {scale:R}: a level would overflow ±127");
+            Assert.IsTrue(stored <= scale * 1.0444f, $"{stored:R} is more than one 2^(1/16) step above {scale:R}");
+            Assert.AreEqual(stored, table.Values[table.Code(stored)]);
+        }
+
+        // Below the table's range: the smallest entry (still ≥ the scale); the top itself maps to code 0.
+        Assert.AreEqual(table.Values[^1], table.RoundUp(1e-12f));
+        Assert.AreEqual(0, table.Code(0.0375f));
+        Assert.ThrowsExactly<ArgumentException>(() => Int8ScaleTable.For(0f));
+    }
+
+    [TestMethod]
+    public void Int8ScaleTable_StoredScales_KeepLevelsWithin127AndTheMask()
+    {
+        float[] weight = [0.5f, -0.25f, 0f, 0.001f, 3e-4f, 0f, -2e-4f, 1e-4f];
+        var table = Int8ScaleTable.For(Int8Quantizer.Scales(weight, 2).Max());
+        (sbyte[] levels, float[] scales) = Int8Quantizer.Quantize(weight, 2, table.RoundUp);
+        CollectionAssert.AreEqual(new[] { table.RoundUp(0.5f / 127), table.RoundUp(3e-4f / 127) }, scales);
+        Assert.IsTrue(levels.All(l => l is >= -127 and <= 127));
+        CollectionAssert.AreEqual(weight.Select(w => w != 0f).ToArray(), levels.Select(l => l != 0).ToArray(), "zeros stay zero, kept stay kept");
+    }
+
+    private static float[] RoundTrip(float[] weight, int outChannels, Int8ScaleTable table)
+    {
+        (sbyte[] levels, float[] scales) = Int8Quantizer.Quantize(weight, outChannels, table.RoundUp);
         return Int8Quantizer.Dequantize(levels, scales);
     }
 }
