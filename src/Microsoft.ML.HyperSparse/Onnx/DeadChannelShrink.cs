@@ -6,7 +6,9 @@ namespace Microsoft.ML.HyperSparse.Onnx;
 /// <param name="OriginalKept">Non-zero weights before the shrink (after batch-norm folding: the trained mask's count).</param>
 /// <param name="Shape">Weight shape after the shrink.</param>
 /// <param name="Kept">Non-zero weights after the shrink.</param>
-internal sealed record ShrunkLayer(string Name, long[] OriginalShape, long OriginalKept, long[] Shape, long Kept)
+/// <param name="KeptRows">Original index of each output channel (row) kept, in order.</param>
+/// <param name="KeptInputs">Original index of each input slice kept (input channel of a Conv, input feature of a Gemm), in order.</param>
+internal sealed record ShrunkLayer(string Name, long[] OriginalShape, long OriginalKept, long[] Shape, long Kept, int[] KeptRows, int[] KeptInputs)
 {
     /// <summary>Output channels (rows) removed.</summary>
     public long OutputChannelsRemoved => OriginalShape[0] - Shape[0];
@@ -391,7 +393,7 @@ internal static class DeadChannelShrink
                         var shrunk = conv with { OutChannels = outputs.Length, InChannels = inputs.Length, Weight = weight, Bias = bias };
                         result.Add(Same(conv.Weight, conv.Bias, shrunk.Weight, shrunk.Bias) ? conv : shrunk);
                         layers.Add(new ShrunkLayer(conv.Name, [conv.OutChannels, conv.InChannels, conv.KernelH, conv.KernelW], Kept(conv.Weight),
-                            [shrunk.OutChannels, shrunk.InChannels, conv.KernelH, conv.KernelW], Kept(weight)));
+                            [shrunk.OutChannels, shrunk.InChannels, conv.KernelH, conv.KernelW], Kept(weight), outputs, inputs));
                         break;
                     }
 
@@ -403,7 +405,8 @@ internal static class DeadChannelShrink
                         var shrunk = linear with { OutFeatures = outputs.Length, InFeatures = inputs.Length * unitSize, Weight = weight, Bias = bias };
                         result.Add(Same(linear.Weight, linear.Bias, shrunk.Weight, shrunk.Bias) ? linear : shrunk);
                         layers.Add(new ShrunkLayer(linear.Name, [linear.OutFeatures, linear.InFeatures], Kept(linear.Weight),
-                            [shrunk.OutFeatures, shrunk.InFeatures], Kept(weight)));
+                            [shrunk.OutFeatures, shrunk.InFeatures], Kept(weight), outputs,
+                            inputs.SelectMany(u => Enumerable.Range(u * unitSize, unitSize)).ToArray()));
                         break;
                     }
 

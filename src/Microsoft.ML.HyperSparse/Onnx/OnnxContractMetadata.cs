@@ -57,8 +57,8 @@ internal static class OnnxContractMetadata
     public const string FormatVersion = "2";
 
     /// <summary>
-    /// Version written when the shrink changed the network: adds the <c>shrink.*</c> keys, and <c>kept</c> then states the
-    /// trained network's figures, which only a reader of those keys can reconcile with the graph.
+    /// Version written when the shrink changed the network: adds the <c>shrink</c> key, and <c>kept</c> then states the
+    /// trained network's figures, which only a reader of that key can reconcile with the graph.
     /// </summary>
     public const string ShrunkFormatVersion = "3";
 
@@ -77,12 +77,11 @@ internal static class OnnxContractMetadata
         yield return new(Prefix + "kept", $"{contract.KeptWeights}/{contract.PrunableWeights}");
         if (contract.DenseLayers.Count > 0)
             yield return new(Prefix + "dense_layers", string.Join(",", contract.DenseLayers));
-        // Compact on purpose (metadata costs file bytes): "layer:outputs/inputs/kept" for the changed layers only.
-        if (contract.Shrunk.Count > 0)
-            yield return new(Prefix + "shrink.removed", string.Join(",", contract.Shrunk.Select(l =>
-                string.Create(CultureInfo.InvariantCulture, $"{l.Layer}:{l.OutputChannels}/{l.Inputs}/{l.KeptWeights}"))));
-        if (contract.OtherParametersBeforeShrink is { } other)
-            yield return new(Prefix + "shrink.other_parameters", other.ToString(CultureInfo.InvariantCulture));
+        // One compact entry (metadata costs file bytes): "other;layer:outputs/inputs/kept,..." — the other parameters before
+        // the shrink, then what each changed layer lost.
+        if (shrunk)
+            yield return new(Prefix + "shrink", string.Create(CultureInfo.InvariantCulture, $"{contract.OtherParametersBeforeShrink ?? 0};") +
+                string.Join(",", contract.Shrunk.Select(l => string.Create(CultureInfo.InvariantCulture, $"{l.Layer}:{l.OutputChannels}/{l.Inputs}/{l.KeptWeights}"))));
         yield return new(Prefix + "output.score", contract.ScoreOutputName);
         if (contract.PredictedIndexOutputName is not null)
             yield return new(Prefix + "output.predicted_index", contract.PredictedIndexOutputName);
@@ -122,23 +121,30 @@ internal static class OnnxContractMetadata
             string.IsNullOrEmpty(dense) ? [] : dense.Split(','),
             long.Parse(kept[0], CultureInfo.InvariantCulture), long.Parse(kept[1], CultureInfo.InvariantCulture))
         {
-            Shrunk = ParseShrunk(Optional("shrink.removed")),
-            OtherParametersBeforeShrink = Optional("shrink.other_parameters") is { } other ? long.Parse(other, CultureInfo.InvariantCulture) : null,
+            Shrunk = Optional("shrink") is { } shrink ? ParseShrunk(shrink) : [],
+            OtherParametersBeforeShrink = Optional("shrink") is { } value ? ParseOther(value) : null,
         };
     }
 
-    private static IReadOnlyList<OnnxShrunkLayer> ParseShrunk(string? value)
+    private static long ParseOther(string value)
     {
-        if (string.IsNullOrEmpty(value))
-            return [];
+        int semicolon = value.IndexOf(';');
+        if (semicolon <= 0 || !long.TryParse(value.AsSpan(0, semicolon), NumberStyles.None, CultureInfo.InvariantCulture, out long other))
+            throw new FormatException($"ONNX metadata key '{Prefix}shrink': expected other-parameter count;layer:outputs/inputs/kept,..., found '{value}'.");
+        return other;
+    }
+
+    private static IReadOnlyList<OnnxShrunkLayer> ParseShrunk(string value)
+    {
+        string entries = value[(value.IndexOf(';') + 1)..];
         var layers = new List<OnnxShrunkLayer>();
-        foreach (string entry in value.Split(','))
+        foreach (string entry in entries.Length == 0 ? [] : entries.Split(','))
         {
             // The layer name may itself hold ':'; the counts follow the last one.
             int colon = entry.LastIndexOf(':');
             string[] counts = colon < 0 ? [] : entry[(colon + 1)..].Split('/');
             if (colon <= 0 || counts.Length != 3)
-                throw new FormatException($"ONNX metadata key '{Prefix}shrink.removed': expected layer:outputs/inputs/kept entries, found '{entry}'.");
+                throw new FormatException($"ONNX metadata key '{Prefix}shrink': expected layer:outputs/inputs/kept entries, found '{entry}'.");
             long Count(string s) => long.Parse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
             layers.Add(new OnnxShrunkLayer(entry[..colon], Count(counts[0]), Count(counts[1]), Count(counts[2])));
         }
