@@ -315,8 +315,11 @@ internal static class DeadChannelShrink
                 {
                     if (Enumerable.Range(0, shapes[t].Units).All(u => !Kept(t, u)))
                     {
-                        int unit = Array.FindIndex(constants[t], c => c is { } v && v != 0);
-                        removable[Group(t, Math.Max(unit, 0))] = false;
+                        // A constant channel costs its producer nothing once folded; a non-zero one can serve a padded reader.
+                        int unit = Largest(t, Enumerable.Range(0, shapes[t].Units));
+                        if (unit < 0)
+                            unit = Math.Max(0, Array.FindIndex(constants[t], c => c is not null));
+                        removable[Group(t, unit)] = false;
                         picked = true;
                     }
 
@@ -324,7 +327,7 @@ internal static class DeadChannelShrink
                     {
                         if (reader is Conv2dNode { PadH: 0, PadW: 0 } or LinearNode || Representative(t) >= 0)
                             continue;
-                        int needed = NonZeroConstantsRead(reader, t).DefaultIfEmpty(-1).Min();
+                        int needed = Largest(t, NonZeroConstantsRead(reader, t));
                         if (needed >= 0)
                         {
                             removable[Group(t, needed)] = false;
@@ -357,13 +360,20 @@ internal static class DeadChannelShrink
             return true;
         }
 
-        /// <summary>The lowest kept unit of tensor <paramref name="t"/> holding a non-zero constant, or −1.</summary>
-        private int Representative(int t)
+        /// <summary>
+        /// The kept unit of tensor <paramref name="t"/> holding the largest non-zero constant (the lowest such on a tie), or −1.
+        /// The largest keeps the merge factors c / c_rep at most 1 in size.
+        /// </summary>
+        private int Representative(int t) => Largest(t, Enumerable.Range(0, shapes[t].Units).Where(u => Kept(t, u)));
+
+        /// <summary>Among <paramref name="units"/> of tensor <paramref name="t"/>, the one holding the largest non-zero |constant|, or −1.</summary>
+        private int Largest(int t, IEnumerable<int> units)
         {
-            for (int u = 0; u < shapes[t].Units; u++)
-                if (Kept(t, u) && constants[t][u] is { } c && c != 0)
-                    return u;
-            return -1;
+            int best = -1;
+            foreach (int u in units)
+                if (constants[t][u] is { } c && c != 0 && (best < 0 || Math.Abs(c) > Math.Abs(constants[t][best]!.Value)))
+                    best = u;
+            return best;
         }
 
         /// <summary>Units of <paramref name="t"/> holding a non-zero constant that a kept output of <paramref name="reader"/> has weights on.</summary>
