@@ -53,7 +53,8 @@ internal static class BenchmarkReport
             rows.SelectMany(r => new[] { r.Training.TrainedUtc, r.MeasuredUtc }), rows.Select(r => r.Command), rows.Select(r => r.Revision));
         md.AppendLine();
         md.AppendLine("Each row is one network trained once through the engine (dense warm-up, ART with the HyperSparse regulariser until its stop rule fires or the " +
-                      "cap, prune to κ, masked fine-tune; schedules below) and written four times by `OnnxModelWriter`: *Dense* (float32 tensors), " +
+                      "cap, prune to κ, masked fine-tune; schedules below) and written four times by `OnnxModelWriter`, dead channels removed (the default " +
+                      "`ShrinkDeadChannels`): *Dense* (float32 tensors), " +
                       "*SparseInit* (`OnnxWeightEncoding.SparseInitializer`), *Compact* (one Rice-coded gap stream and one float32 value tensor for all sparse layers, " +
                       "decoded in-graph) and *Compact+int8* (the same with `QuantizeWeights`: per-output-channel symmetric int8 values, mask exact). " +
                       "Bytes are whole files; the figure after the slash is the file after raw deflate (System.IO.Compression, `CompressionLevel.Optimal`).");
@@ -67,7 +68,8 @@ internal static class BenchmarkReport
         md.AppendLine();
         md.AppendLine("- *bound*: the issue's N·H(nnz/N)/8 + 4·nnz + 4·(parameters not pruned), N = all prunable (conv and linear) weights taken together, " +
                       "nnz the kept ones, H the binary entropy in bits; *parameters not pruned* = the folded biases, the linear biases and the input " +
-                      "normalisation constants (`OnnxExportResult.Size.BoundBytes`). It ignores graph structure, so no real file reaches it.");
+                      "normalisation constants (`OnnxExportResult.Size.BoundBytes`), all of the trained network (before the dead-channel shrink). It ignores " +
+                      "graph structure; a file can only come in below it because the shrink stores fewer weights than the trained mask.");
         md.AppendLine("- *acc float* / *acc int8*: top-1 on the test slice of the Compact / Compact+int8 file in ONNX Runtime; Δ = int8 − float in " +
                       "percentage points (one test image = " + string.Join(", ", rows.Select(r => r.Config.TestImages).Distinct().Select(t => $"{F(100.0 / t, 2)} pp at {N(t)} images")) + "). " +
                       "*full t10k*: the same two files on the whole official test split (10,000 images, 0.01 pp each; the model was trained on the train split only).");

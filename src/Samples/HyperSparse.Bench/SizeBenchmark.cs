@@ -125,14 +125,16 @@ internal static class SizeBenchmark
         var int8Logits = Ort.Logits(int8.Bytes, description, test, ortThreads);
         var classes = test.ClassCount;
 
+        // Shapes, kept counts and the bound are the trained network's (before the exporter's dead-channel shrink, which the
+        // files have); bytes are the files'.
         var layers = compact.Size.Layers;
         var prunable = layers.Where(l => l.Prunable).ToList();
-        long n = prunable.Sum(l => l.ParameterCount), kept = prunable.Sum(l => l.KeptCount);
+        long n = prunable.Sum(l => l.OriginalParameterCount), kept = prunable.Sum(l => l.OriginalKeptCount);
         var sizeLayers = layers.Select((l, i) => new SizeLayer(
-            l.Name, l.OpType, l.Shape, l.Prunable, l.ParameterCount, l.KeptCount,
+            l.Name, l.OpType, l.OriginalShape, l.Prunable, l.OriginalParameterCount, l.OriginalKeptCount,
             l.Encoding.ToString(), l.WeightBytes, int8.Size.Layers[i].Encoding.ToString(), int8.Size.Layers[i].WeightBytes,
             sparse.Size.Layers[i].Encoding.ToString(), sparse.Size.Layers[i].WeightBytes, dense.Size.Layers[i].WeightBytes,
-            l.ParameterCount * OnnxSizeReport.BinaryEntropy((double)l.KeptCount / l.ParameterCount) / 8)).ToArray();
+            l.OriginalParameterCount * OnnxSizeReport.BinaryEntropy((double)l.OriginalKeptCount / l.OriginalParameterCount) / 8)).ToArray();
 
         var notes = new List<string>(trained.Info.Notes);
         if (trained.Info.KeptWeights != kept)
@@ -154,7 +156,7 @@ internal static class SizeBenchmark
 
         return new SizeRow(
             config, trained.Info, "", "", "", "", "", Machine.Describe(), ortThreads, 0,
-            n, kept, layers.Where(l => !l.Prunable).Sum(l => l.ParameterCount), compact.Size.OtherParameterCount,
+            n, kept, layers.Where(l => !l.Prunable).Sum(l => l.OriginalParameterCount), compact.Size.OriginalOtherParameterCount,
             Measured(dense, "Dense"), Measured(sparse, "SparseInitializer"), Measured(compact, "Compact"), Measured(int8, "Compact+int8"),
             compact.Size.BoundBytes, n * OnnxSizeReport.BinaryEntropy((double)kept / n) / 8, sizeLayers.Where(l => l.Prunable).Sum(l => l.MaskEntropyBytes),
             Accuracy(ArgMax(torchLogits, classes), test.Labels), Accuracy(ArgMax(denseLogits, classes), test.Labels),
