@@ -7,8 +7,9 @@ public sealed partial class HyperSparseModelInfo
 {
     /// <summary>
     /// A plain-text report: source and producer, the input contract, one table row per layer (name, op, shape, weights,
-    /// kept, sparsity, encoding, bytes, bound; a layer kept dense is starred and marked "kept dense (excluded)"), the totals
-    /// against the dense size and the bound, and any warnings.
+    /// kept, sparsity, encoding, bytes, bound, and — for a file whose dead channels were removed — the channels removed; a
+    /// layer kept dense is starred and marked "kept dense (excluded)"), the totals against the dense size and the bound, the
+    /// network as trained when the shrink changed it, and any warnings.
     /// Numbers use the invariant culture.
     /// </summary>
     public override string ToString()
@@ -23,17 +24,19 @@ public sealed partial class HyperSparseModelInfo
         Line($"Outputs:  {Outputs()}");
         Line();
 
-        string[] header = ["Layer", "Op", "Shape", "Weights", "Kept", "Sparsity", "Encoding", "Bytes", "Bound"];
-        var rows = Layers.Select(l => new[]
-        {
+        bool shrunk = Layers.Any(l => l.Kept != l.TrainedKept || !l.Shape.SequenceEqual(l.TrainedShape));
+        string[] noRemoved = shrunk ? [""] : [];
+        string[] header = ["Layer", "Op", "Shape", "Weights", "Kept", "Sparsity", "Encoding", "Bytes", "Bound", .. (shrunk ? ["Removed"] : noRemoved)];
+        var rows = Layers.Select(l => (string[])
+        [
             l.Prunable ? l.Name : l.Name + " *", l.Op, string.Join('x', l.Shape), Number(l.Total), Number(l.Kept), Percent(l.Sparsity),
-            l.Encoding, Number(l.OnnxBytes), Number(l.BoundBytes),
-        }).ToList();
+            l.Encoding, Number(l.OnnxBytes), Number(l.BoundBytes), .. (shrunk ? [Removed(l)] : noRemoved),
+        ]).ToList();
         long layerBytes = Layers.Sum(l => l.OnnxBytes);
-        rows.Add(["Pruned layers", "", "", Number(PrunableWeights), Number(KeptWeights), Percent(Sparsity), "", "", ""]);
+        rows.Add(["Pruned layers", "", "", Number(PrunableWeights), Number(KeptWeights), Percent(Sparsity), "", "", "", .. noRemoved]);
         rows.Add(["All layers", "", "", Number(Layers.Sum(l => l.Total)), Number(Layers.Sum(l => l.Kept)), "", "", Number(layerBytes),
-            Number(Layers.Sum(l => l.BoundBytes))]);
-        bool[] rightAligned = [false, false, false, true, true, true, false, true, true];
+            Number(Layers.Sum(l => l.BoundBytes)), .. noRemoved]);
+        bool[] rightAligned = [false, false, false, true, true, true, false, true, true, false];
         int[] widths = Enumerable.Range(0, header.Length).Select(c => rows.Append(header).Max(r => r[c].Length)).ToArray();
         string Row(string[] cells) => string.Join("  ", cells.Select((cell, c) => rightAligned[c] ? cell.PadLeft(widths[c]) : cell.PadRight(widths[c]))).TrimEnd();
         Line(Row(header));
@@ -46,8 +49,19 @@ public sealed partial class HyperSparseModelInfo
 
         if (Layers.Any(l => !l.Prunable))
             Line("* kept dense (excluded): not pruned, stored dense, not counted in the pruned-layer totals");
+        if (shrunk)
+        {
+            Line($"Dead channels removed by the exporter: {Number(Layers.Sum(l => l.OutputChannelsRemoved))} output channels and " +
+                 $"{Number(Layers.Sum(l => l.InputChannelsRemoved))} input slices ({Number(Layers.Sum(l => l.TrainedKept - l.Kept))} kept weights folded " +
+                 "into biases, merged or read by nothing); the output is unchanged.");
+            Line($"As trained: pruned layers {Number(TrainedPrunableWeights)} weights, {Number(TrainedKeptWeights)} kept ({Percent(TrainedSparsity)} sparse); " +
+                 "bound and Bound column are of the trained layers.");
+        }
+
         Line();
-        Line($"Other parameters: {Number(OtherParameters)} (biases, batch norms, normalisation), {Number(4.0 * OtherParameters)} bytes in the bound");
+        Line($"Other parameters: {Number(OtherParameters)} (biases, batch norms, normalisation)" +
+             (TrainedOtherParameters == OtherParameters ? "" : $"; {Number(TrainedOtherParameters)} as trained") +
+             $", {Number(4.0 * TrainedOtherParameters)} bytes in the bound");
         Line($"File:  {Number(OnnxBytes)} bytes (layer weights {Number(layerBytes)}; the rest {Number(OnnxBytes - layerBytes)}: biases, normalisation, graph, metadata)");
         Line($"Dense: {Number(DenseOnnxBytes)} bytes (the file is {Ratio((double)DenseOnnxBytes / OnnxBytes)}× smaller)");
         Line($"Bound: {Number(BoundBytes)} bytes (file / bound = {Ratio(OnnxBytes / BoundBytes)}); bound = Σ N·H(1−κ)/8 + 4·kept over pruned layers + 4 bytes per other weight and parameter");
@@ -60,6 +74,18 @@ public sealed partial class HyperSparseModelInfo
         }
 
         return text.ToString();
+    }
+
+    private static string Removed(HyperSparseModelLayer layer)
+    {
+        var parts = new List<string>();
+        if (layer.OutputChannelsRemoved != 0)
+            parts.Add($"{Number(layer.OutputChannelsRemoved)} of {Number(layer.TrainedShape[0])} out");
+        if (layer.InputChannelsRemoved != 0)
+            parts.Add($"{Number(layer.InputChannelsRemoved)} of {Number(layer.TrainedShape[1])} in");
+        if (parts.Count == 0 && layer.TrainedKept != layer.Kept)
+            parts.Add($"{Number(layer.TrainedKept - layer.Kept)} kept folded");
+        return string.Join(", ", parts);
     }
 
     private string Normalization()

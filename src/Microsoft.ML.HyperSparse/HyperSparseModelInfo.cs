@@ -10,9 +10,10 @@ namespace Microsoft.ML.HyperSparse;
 /// the weight tensor's name.</param>
 /// <param name="Node">The operator node's name (e.g. "layer2.0.conv1").</param>
 /// <param name="Op">The ONNX operator reading the weight, e.g. "Conv" or "Gemm".</param>
-/// <param name="Shape">Weight shape, e.g. [O, I, kH, kW] or [O, I].</param>
-/// <param name="Total">Number of weights.</param>
-/// <param name="Kept">Non-zero weights, counted in the decoded weight.</param>
+/// <param name="Shape">Weight shape in the file, e.g. [O, I, kH, kW] or [O, I] (after the exporter's dead-channel shrink; see
+/// <see cref="TrainedShape"/>).</param>
+/// <param name="Total">Number of weights in the file.</param>
+/// <param name="Kept">Non-zero weights in the file, counted in the decoded weight.</param>
 /// <param name="Sparsity">1 − Kept/Total.</param>
 /// <param name="Encoding">How the weight is stored: "Dense" (a float initializer), "SparseInitializer" (a sparse tensor) or
 /// "Compact" (rebuilt in the graph from constants, e.g. kept values and gaps), with "+int8" when the stored values are int8
@@ -24,9 +25,22 @@ namespace Microsoft.ML.HyperSparse;
 /// file without that metadata). False for a layer kept dense — excluded from pruning with
 /// <see cref="HyperSparseClassificationTrainer.Options.KeepDenseLayers"/> — which is then left out of
 /// <see cref="HyperSparseModelInfo.PrunableWeights"/> and <see cref="HyperSparseModelInfo.KeptWeights"/>.</param>
-/// <param name="BoundBytes">Information bound of the weight: N·H(1−Sparsity)/8 + 4·Kept bytes for a pruned layer, 4·N otherwise.</param>
+/// <param name="BoundBytes">Information bound of the weight as trained: N·H(kept/N)/8 + 4·kept bytes for a pruned layer, 4·N
+/// otherwise, with N and kept from <see cref="TrainedShape"/> and <see cref="TrainedKept"/>.</param>
+/// <param name="TrainedShape">Weight shape as trained, before the exporter removed dead channels
+/// (<see cref="HyperSparseClassificationTrainer.Options.ShrinkDeadChannels"/>); from the file's metadata, equal to
+/// <see cref="Shape"/> when nothing was removed (or the file has no HyperSparse metadata).</param>
+/// <param name="TrainedKept">Non-zero weights as trained: <see cref="Kept"/> plus those the shrink removed (folded into biases or
+/// merged, or read by nothing).</param>
 public sealed record HyperSparseModelLayer(string Name, string Node, string Op, long[] Shape, long Total, long Kept, double Sparsity,
-    string Encoding, long OnnxBytes, bool Prunable, double BoundBytes);
+    string Encoding, long OnnxBytes, bool Prunable, double BoundBytes, long[] TrainedShape, long TrainedKept)
+{
+    /// <summary>Output channels (output features of a Gemm) the exporter's dead-channel shrink removed.</summary>
+    public long OutputChannelsRemoved => TrainedShape[0] - Shape[0];
+
+    /// <summary>Input channels (input features of a Gemm) the exporter's dead-channel shrink removed.</summary>
+    public long InputChannelsRemoved => TrainedShape.Length > 1 ? TrainedShape[1] - Shape[1] : 0;
+}
 
 /// <summary>What a model file expects as input and gives as output.</summary>
 /// <param name="InputName">Name of the image input (for a HyperSparse model the feature column it was trained on).</param>
@@ -51,9 +65,12 @@ public sealed record HyperSparseModelContract(string InputName, IReadOnlyList<st
 /// <remarks>
 /// <para>The per-layer figures come from the graph itself: every weight is decoded (dense initializers, sparse Constant
 /// nodes, in-graph decode chains such as the Compact gap code) and its non-zeros counted. The file's HyperSparse metadata
-/// supplies the normalisation constants and which layers are pruned, and is checked against the graph; each disagreement
-/// is listed in <see cref="Warnings"/>. For a HyperSparse model the figures equal those of
-/// <see cref="HyperSparseTrainingReport"/> for the same model.</para>
+/// supplies the normalisation constants, which layers are pruned and what the exporter's dead-channel shrink removed, and is
+/// checked against the graph; each disagreement is listed in <see cref="Warnings"/>. For a HyperSparse model the figures
+/// equal those of <see cref="HyperSparseTrainingReport"/> for the same model: the file's (<see cref="HyperSparseLayer.OnnxShape"/>,
+/// <see cref="HyperSparseLayer.OnnxKept"/>) here as <see cref="HyperSparseModelLayer.Shape"/> and <see cref="HyperSparseModelLayer.Kept"/>,
+/// the trained ones as <see cref="HyperSparseModelLayer.TrainedShape"/>, <see cref="HyperSparseModelLayer.TrainedKept"/>,
+/// <see cref="TrainedPrunableWeights"/> and <see cref="TrainedKeptWeights"/>.</para>
 /// <para>A file written by another tool is read as far as possible: its layers and sizes are reported, the contract has
 /// only what the graph states, and <see cref="IsHyperSparseModel"/> is false.</para>
 /// </remarks>
@@ -76,10 +93,14 @@ public sealed partial class HyperSparseModelInfo
         Layers = inspection.Layers.Select(l => new HyperSparseModelLayer(
             inspection.Contract is null ? l.WeightName : l.NodeName + ".weight", l.NodeName, l.Size.OpType, l.Size.Shape, l.Size.ParameterCount, l.Size.KeptCount,
             l.Size.ParameterCount == 0 ? 0 : 1.0 - (double)l.Size.KeptCount / l.Size.ParameterCount,
-            l.Size.Encoding + (l.Size.Quantized ? "+int8" : ""), l.Size.WeightBytes, l.Size.Prunable, l.Size.BoundBytes)).ToArray();
+            l.Size.Encoding + (l.Size.Quantized ? "+int8" : ""), l.Size.WeightBytes, l.Size.Prunable, l.Size.BoundBytes,
+            l.Size.OriginalShape, l.Size.OriginalKeptCount)).ToArray();
         PrunableWeights = Layers.Where(l => l.Prunable).Sum(l => l.Total);
         KeptWeights = Layers.Where(l => l.Prunable).Sum(l => l.Kept);
+        TrainedPrunableWeights = inspection.Size.Layers.Where(l => l.Prunable).Sum(l => l.OriginalParameterCount);
+        TrainedKeptWeights = Layers.Where(l => l.Prunable).Sum(l => l.TrainedKept);
         OtherParameters = inspection.Size.OtherParameterCount;
+        TrainedOtherParameters = inspection.Size.OriginalOtherParameterCount;
         OnnxBytes = inspection.Size.ShippedBytes;
         DenseOnnxBytes = inspection.Size.DenseBytes;
         BoundBytes = inspection.Size.BoundBytes;
@@ -108,27 +129,43 @@ public sealed partial class HyperSparseModelInfo
     /// <summary>Every layer with a stored weight, in graph order (pruned ones and, e.g., a classifier kept dense).</summary>
     public IReadOnlyList<HyperSparseModelLayer> Layers { get; }
 
-    /// <summary>Weights in the pruned (prunable) layers.</summary>
+    /// <summary>Weights in the pruned (prunable) layers, as the file holds them (after the dead-channel shrink).</summary>
     public long PrunableWeights { get; }
 
-    /// <summary>Non-zero weights in the pruned layers.</summary>
+    /// <summary>Non-zero weights in the pruned layers, as the file holds them.</summary>
     public long KeptWeights { get; }
 
-    /// <summary>Fraction of the pruned layers' weights that are zero.</summary>
+    /// <summary>Fraction of the pruned layers' weights in the file that are zero.</summary>
     public double Sparsity => PrunableWeights == 0 ? 0 : 1.0 - (double)KeptWeights / PrunableWeights;
 
-    /// <summary>Float parameters outside layer weights: biases, unfolded batch norms, normalisation constants.</summary>
+    /// <summary>
+    /// Weights in the pruned layers as trained, before the exporter removed dead channels: <see cref="PrunableWeights"/> plus
+    /// the removed ones (N in <see cref="HyperSparseTrainingReport.PrunableWeights"/>).
+    /// </summary>
+    public long TrainedPrunableWeights { get; }
+
+    /// <summary>Non-zero weights in the pruned layers as trained (<see cref="HyperSparseTrainingReport.KeptWeights"/>).</summary>
+    public long TrainedKeptWeights { get; }
+
+    /// <summary>Fraction of the pruned layers' weights that are zero as trained (<see cref="HyperSparseTrainingReport.AchievedSparsity"/>).</summary>
+    public double TrainedSparsity => TrainedPrunableWeights == 0 ? 0 : 1.0 - (double)TrainedKeptWeights / TrainedPrunableWeights;
+
+    /// <summary>Float parameters outside layer weights in the file: biases, unfolded batch norms, normalisation constants.</summary>
     public long OtherParameters { get; }
+
+    /// <summary>Float parameters outside layer weights before the dead-channel shrink (what <see cref="BoundBytes"/> counts).</summary>
+    public long TrainedOtherParameters { get; }
 
     /// <summary>Size of the ONNX model in bytes (inside a zip: the ONNX bytes, not the zip).</summary>
     public long OnnxBytes { get; }
 
-    /// <summary>Size the same model takes with every weight stored as a plain float initializer.</summary>
+    /// <summary>Size the same model (the network the file holds) takes with every weight stored as a plain float initializer.</summary>
     public long DenseOnnxBytes { get; }
 
     /// <summary>
-    /// Information bound in bytes, as the exporter defines it: Σ over pruned layers N·H(1−κ)/8 + 4·nnz, plus 4 bytes per weight
-    /// of the other layers and per other parameter.
+    /// Information bound in bytes, as the exporter defines it, of the network as trained (before the dead-channel shrink):
+    /// N·H(1−κ)/8 + 4·nnz over the pruned layers together, plus 4 bytes per weight of the other layers and per other parameter.
+    /// A file whose dead channels were removed stores fewer weights than that and can come out below it.
     /// </summary>
     public double BoundBytes { get; }
 

@@ -105,9 +105,9 @@ public sealed class HyperSparseTimeBudgetReport
 
 /// <summary>Kept weights and bytes of one conv or linear layer, pruned or kept dense.</summary>
 /// <param name="Name">Layer weight name (e.g. "layer2.0.conv1.weight").</param>
-/// <param name="Shape">Weight shape.</param>
-/// <param name="Total">Number of weights.</param>
-/// <param name="Kept">Non-zero weights.</param>
+/// <param name="Shape">Weight shape as trained.</param>
+/// <param name="Total">Number of weights as trained.</param>
+/// <param name="Kept">Non-zero weights as trained (the pruning mask's count).</param>
 /// <param name="Sparsity">1 − Kept/Total.</param>
 /// <param name="Encoding">How the layer is stored in the ONNX file: "Compact", "SparseInitializer" or "Dense", with "+int8" when
 /// its weights are int8 (<see cref="HyperSparseClassificationTrainer.Options.QuantizeWeights"/>).</param>
@@ -115,8 +115,19 @@ public sealed class HyperSparseTimeBudgetReport
 /// <param name="KeptDense">True when the layer was kept dense (excluded from pruning by
 /// <see cref="HyperSparseClassificationTrainer.Options.KeepDenseLayers"/>): it is not in <see cref="HyperSparseTrainingReport.PrunableWeights"/>
 /// and is stored dense.</param>
+/// <param name="OnnxShape">Weight shape in the ONNX file: <see cref="Shape"/> less the channels the exporter's dead-channel
+/// shrink removed (<see cref="HyperSparseClassificationTrainer.Options.ShrinkDeadChannels"/>).</param>
+/// <param name="OnnxKept">Non-zero weights in the ONNX file: <see cref="Kept"/> less those the shrink folded into biases, merged
+/// or found read by nothing.</param>
 public sealed record HyperSparseLayer(string Name, long[] Shape, long Total, long Kept, double Sparsity, string Encoding, long OnnxBytes,
-    bool KeptDense);
+    bool KeptDense, long[] OnnxShape, long OnnxKept)
+{
+    /// <summary>Output channels (output features of a linear layer) the exporter's dead-channel shrink removed.</summary>
+    public long OutputChannelsRemoved => Shape[0] - OnnxShape[0];
+
+    /// <summary>Input channels (input features of a linear layer) the exporter's dead-channel shrink removed.</summary>
+    public long InputChannelsRemoved => Shape.Length > 1 ? Shape[1] - OnnxShape[1] : 0;
+}
 
 /// <summary>What a HyperSparse training run did and reached; serialisable with <see cref="ToJson"/>.</summary>
 public sealed class HyperSparseTrainingReport
@@ -148,7 +159,8 @@ public sealed class HyperSparseTrainingReport
         {
             bytesByName.TryGetValue(l.Name, out var onnxLayer);
             string encoding = onnxLayer is null ? "" : onnxLayer.Encoding + (onnxLayer.Quantized ? "+int8" : "");
-            return new HyperSparseLayer(l.Name, l.Shape, l.Total, l.Kept, l.Sparsity, encoding, onnxLayer?.WeightBytes ?? 0, l.KeptDense);
+            return new HyperSparseLayer(l.Name, l.Shape, l.Total, l.Kept, l.Sparsity, encoding, onnxLayer?.WeightBytes ?? 0, l.KeptDense,
+                onnxLayer?.Shape ?? l.Shape, onnxLayer?.KeptCount ?? l.Kept);
         }).ToArray();
         CollapsedLayers = report.CollapsedLayers.Select(l => l.Name).ToArray();
         OnnxBytes = size.ShippedBytes;
@@ -199,11 +211,12 @@ public sealed class HyperSparseTrainingReport
     public IReadOnlyList<string> CollapsedLayers { get; }
     /// <summary>Size of the exported ONNX file in bytes.</summary>
     public long OnnxBytes { get; }
-    /// <summary>Size the same model takes with dense weights.</summary>
+    /// <summary>Size the same model (the network the file holds, after the dead-channel shrink) takes with dense weights.</summary>
     public long DenseOnnxBytes { get; }
     /// <summary>
-    /// Information bound of the float model: N·H(1−κ)/8 + 4·nnz over the pruned layers taken together, plus 4 bytes per
-    /// weight of layers kept dense and per other parameter (biases, normalisation), ignoring graph structure.
+    /// Information bound of the float model as trained: N·H(1−κ)/8 + 4·nnz over the pruned layers taken together, plus 4 bytes
+    /// per weight of layers kept dense and per other parameter (biases, normalisation), ignoring graph structure. The
+    /// exporter's dead-channel shrink stores fewer weights than the trained mask, so the file can come out below it.
     /// </summary>
     public double BoundBytes { get; }
 

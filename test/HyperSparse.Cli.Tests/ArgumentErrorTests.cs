@@ -247,6 +247,7 @@ public sealed class ArgumentErrorTests
         var r = CliRunner.Run("train", "--help");
         Assert.AreEqual(0, r.ExitCode, r.ToString());
         Assert.Contains("--sparsity", r.Out);
+        Assert.Contains("--no-shrink", r.Out);
     }
 
     [TestMethod]

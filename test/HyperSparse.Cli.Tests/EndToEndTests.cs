@@ -169,7 +169,10 @@ public sealed class EndToEndTests
             Assert.AreEqual(0, root.GetProperty("Warnings").GetArrayLength(), json.Out);
             Assert.AreEqual(file == "model.zip", root.GetProperty("ZipEntry").ValueKind == JsonValueKind.String, file);
 
-            // Per layer and in total, the file's figures are the training report's.
+            // Per layer and in total, the file's figures are the training report's: the report's Shape/Kept are the trained
+            // layer's and OnnxShape/OnnxKept the file's (after the dead-channel shrink); the inspector's Shape/Kept are the
+            // file's and TrainedShape/TrainedKept the trained layer's.
+            static long[] Dims(JsonElement e, string name) => e.GetProperty(name).EnumerateArray().Select(d => d.GetInt64()).ToArray();
             var layers = root.GetProperty("Layers").EnumerateArray().ToList();
             var expected = training.GetProperty("Layers").EnumerateArray().ToList();
             Assert.HasCount(expected.Count, layers, file);
@@ -178,19 +181,23 @@ public sealed class EndToEndTests
                 var (a, e) = (layers[i], expected[i]);
                 var context = $"{file} {e.GetProperty("Name").GetString()}";
                 Assert.AreEqual(e.GetProperty("Name").GetString(), a.GetProperty("Node").GetString() + ".weight", context);
-                CollectionAssert.AreEqual(e.GetProperty("Shape").EnumerateArray().Select(d => d.GetInt64()).ToArray(),
-                    a.GetProperty("Shape").EnumerateArray().Select(d => d.GetInt64()).ToArray(), context);
-                foreach (var figure in new[] { "Total", "Kept", "OnnxBytes" })
+                CollectionAssert.AreEqual(Dims(e, "Shape"), Dims(a, "TrainedShape"), context);
+                CollectionAssert.AreEqual(Dims(e, "OnnxShape"), Dims(a, "Shape"), context);
+                Assert.AreEqual(e.GetProperty("Total").GetInt64(), Dims(a, "TrainedShape").Aggregate(1L, (x, y) => x * y), context);
+                Assert.AreEqual(e.GetProperty("Kept").GetInt64(), a.GetProperty("TrainedKept").GetInt64(), $"{context} Kept");
+                Assert.AreEqual(e.GetProperty("OnnxKept").GetInt64(), a.GetProperty("Kept").GetInt64(), $"{context} OnnxKept");
+                foreach (var figure in new[] { "OnnxBytes", "OutputChannelsRemoved", "InputChannelsRemoved" })
                     Assert.AreEqual(e.GetProperty(figure).GetInt64(), a.GetProperty(figure).GetInt64(), $"{context} {figure}");
-                Assert.AreEqual(e.GetProperty("Sparsity").GetDouble(), a.GetProperty("Sparsity").GetDouble(), context);
+                Assert.AreEqual(e.GetProperty("Sparsity").GetDouble(), 1.0 - (double)a.GetProperty("TrainedKept").GetInt64() / e.GetProperty("Total").GetInt64(), context);
                 Assert.AreEqual(e.GetProperty("Encoding").GetString(), a.GetProperty("Encoding").GetString(), context);
                 Assert.AreEqual(!e.GetProperty("KeptDense").GetBoolean(), a.GetProperty("Prunable").GetBoolean(), context);
                 Assert.AreEqual(i < 2 ? "Conv" : "Gemm", a.GetProperty("Op").GetString(), context);
             }
-            foreach (var figure in new[] { "PrunableWeights", "KeptWeights", "OnnxBytes", "DenseOnnxBytes" })
-                Assert.AreEqual(training.GetProperty(figure).GetInt64(), root.GetProperty(figure).GetInt64(), $"{file} {figure}");
+            foreach (var (figure, inspected) in new[] { ("PrunableWeights", "TrainedPrunableWeights"), ("KeptWeights", "TrainedKeptWeights"), ("OnnxBytes", "OnnxBytes"), ("DenseOnnxBytes", "DenseOnnxBytes") })
+                Assert.AreEqual(training.GetProperty(figure).GetInt64(), root.GetProperty(inspected).GetInt64(), $"{file} {figure}");
+            Assert.AreEqual(expected.Sum(e => e.GetProperty("OnnxKept").GetInt64()), root.GetProperty("KeptWeights").GetInt64(), $"{file} kept in the file");
             Assert.AreEqual(training.GetProperty("BoundBytes").GetDouble(), root.GetProperty("BoundBytes").GetDouble(), file);
-            Assert.AreEqual(training.GetProperty("AchievedSparsity").GetDouble(), root.GetProperty("Sparsity").GetDouble(), file);
+            Assert.AreEqual(training.GetProperty("AchievedSparsity").GetDouble(), root.GetProperty("TrainedSparsity").GetDouble(), file);
 
             // The input contract: the image column, 1×28×28, 0..255 pixels scaled by 1/255, one mean and std.
             var contract = root.GetProperty("Contract");
@@ -220,6 +227,54 @@ public sealed class EndToEndTests
             foreach (var text in new[] { "Pruned layers", "File:", "Dense:", "Bound:", "Input:    'Features' float [batch, 1, 28, 28]", "x × 0.003921569" })
                 Assert.Contains(text, table.Out);
         }
+    }
+
+    [TestMethod]
+    public void Train_NoShrink_KeepsEveryChannelAndScoresLikeTheDefaultModel()
+    {
+        var (shrunkRun, shrunk, _) = trained.Value;
+        Assert.AreEqual(0, shrunkRun.ExitCode, shrunkRun.ToString());
+        // The same command (same seed, same data, so the same trained network) with the dead channels kept.
+        var output = Path.Combine(root, "no-shrink");
+        var train = CliRunner.Run(new[] { "train", "--data", trainImages, "--out", output }.Concat(Tiny).Append("--no-shrink").ToArray(), null, default);
+        Assert.AreEqual(0, train.ExitCode, train.ToString());
+
+        using var unshrunkJson = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json")));
+        using var shrunkJson = JsonDocument.Parse(File.ReadAllText(Path.Combine(shrunk, "report.json")));
+        Assert.IsFalse(unshrunkJson.RootElement.GetProperty("run").GetProperty("Schedule").GetProperty("ShrinkDeadChannels").GetBoolean());
+        Assert.IsTrue(shrunkJson.RootElement.GetProperty("run").GetProperty("Schedule").GetProperty("ShrinkDeadChannels").GetBoolean());
+        var unshrunkLayers = unshrunkJson.RootElement.GetProperty("training").GetProperty("Layers").EnumerateArray().ToList();
+        var shrunkLayers = shrunkJson.RootElement.GetProperty("training").GetProperty("Layers").EnumerateArray().ToList();
+        long removed = 0;
+        for (var i = 0; i < unshrunkLayers.Count; i++)
+        {
+            var (u, s) = (unshrunkLayers[i], shrunkLayers[i]);
+            var name = u.GetProperty("Name").GetString();
+            Assert.AreEqual(u.GetProperty("Shape").ToString(), u.GetProperty("OnnxShape").ToString(), $"{name}: every channel in the file");
+            Assert.AreEqual(u.GetProperty("Kept").GetInt64(), u.GetProperty("OnnxKept").GetInt64(), name);
+            Assert.AreEqual(u.GetProperty("Kept").GetInt64(), s.GetProperty("Kept").GetInt64(), $"{name}: the same trained network");
+            removed += s.GetProperty("OutputChannelsRemoved").GetInt64() + s.GetProperty("InputChannelsRemoved").GetInt64();
+        }
+        Console.WriteLine($"default model: {removed} channels and input slices removed; ONNX {new FileInfo(Path.Combine(shrunk, "model.onnx")).Length:N0} B vs {new FileInfo(Path.Combine(output, "model.onnx")).Length:N0} B with --no-shrink");
+
+        // The same scores: evaluate both models on the test images.
+        var results = new[] { shrunk, output }.Select(folder =>
+        {
+            var json = Path.Combine(folder, "eval-test.json");
+            var evaluate = CliRunner.Run("evaluate", "--model", Path.Combine(folder, "model.zip"), "--data", testImages, "--json", json);
+            Assert.AreEqual(0, evaluate.ExitCode, evaluate.ToString());
+            using var document = JsonDocument.Parse(File.ReadAllText(json));
+            return (Accuracy: document.RootElement.GetProperty("Accuracy").GetDouble(), LogLoss: document.RootElement.GetProperty("LogLoss").GetDouble());
+        }).ToArray();
+        Assert.AreEqual(results[1].Accuracy, results[0].Accuracy);
+        Assert.AreEqual(results[1].LogLoss, results[0].LogLoss, 1e-5);
+
+        var inspect = CliRunner.Run("inspect", Path.Combine(output, "model.onnx"));
+        Assert.AreEqual(0, inspect.ExitCode, inspect.ToString());
+        Assert.DoesNotContain("Removed", inspect.Out, "nothing removed, no column");
+        Assert.DoesNotContain("| dead channels |", File.ReadAllText(Path.Combine(output, "report.md")));
+        Assert.AreEqual(removed > 0, File.ReadAllText(Path.Combine(shrunk, "report.md")).Contains("| dead channels |", StringComparison.Ordinal),
+            "the default model's report says what was removed, when anything was");
     }
 
     [TestMethod]

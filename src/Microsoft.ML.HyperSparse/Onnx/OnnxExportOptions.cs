@@ -1,6 +1,6 @@
 namespace Microsoft.ML.HyperSparse.Onnx;
 
-/// <summary>Choices for <see cref="OnnxModelWriter"/>: weight encoding and the names of the graph outputs.</summary>
+/// <summary>Choices for <see cref="OnnxModelWriter"/>: weight encoding, dead-channel shrink and the names of the graph outputs.</summary>
 internal sealed record OnnxExportOptions
 {
     /// <summary>Encoding of prunable weights; default <see cref="OnnxWeightEncoding.Compact"/>.</summary>
@@ -11,6 +11,13 @@ internal sealed record OnnxExportOptions
     /// non-zero) with float32 scales, rebuilt as Cast · scale in the graph. Lossy; default false.
     /// </summary>
     public bool QuantizeWeights { get; init; }
+
+    /// <summary>
+    /// Remove the channels that do not depend on the image (all-zero filters) or that nothing reads, folding their constant
+    /// contribution exactly into the layers that read them (<see cref="DeadChannelShrink"/>); the output is unchanged up to
+    /// float rounding. Default true; false writes every channel of the description.
+    /// </summary>
+    public bool ShrinkDeadChannels { get; init; } = true;
 
     /// <summary>Name of the softmax output, float [batch, ClassCount]. Always emitted.</summary>
     public string ScoreOutputName { get; init; } = "Score";

@@ -89,13 +89,25 @@ internal static class OnnxModelInspector
             var (node, nodeName, weightName, weight, sources) = found[i];
             bool prunable = contract is null || !contract.DenseLayers.Contains(nodeName);
             var size = new OnnxLayerSize(nodeName, node.OpType, weight.Dims, prunable, kept[i], Encoding(sources), bytes[i], IsQuantized(sources));
+            // What the dead-channel shrink removed (from the metadata) gives the layer as trained: the graph plus the removed.
+            if (contract?.Shrunk.FirstOrDefault(l => l.Layer == nodeName) is { } shrunk && weight.Dims.Length >= 2)
+            {
+                long[] original = weight.Dims.ToArray();
+                original[0] += shrunk.OutputChannels;
+                original[1] += shrunk.Inputs;
+                size = size with { OriginalShape = original, OriginalKeptCount = kept[i] + shrunk.KeptWeights };
+            }
+
             layers.Add(new OnnxInspectedLayer(nodeName, weightName, size));
             weights.Add((weightName, weight));
         }
 
         long otherParameters = OtherFloatParameters(graph, charged, warnings);
         long denseBytes = fileBytes - model.CalculateSize() + DenseEquivalent(model, charged, weights, contract).CalculateSize();
-        var report = new OnnxSizeReport(fileBytes, denseBytes, otherParameters, layers.Select(l => l.Size).ToList());
+        var report = new OnnxSizeReport(fileBytes, denseBytes, otherParameters, layers.Select(l => l.Size).ToList())
+        {
+            OriginalOtherParameterCount = contract?.OtherParametersBeforeShrink ?? otherParameters,
+        };
 
         var initializerNames = graph.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
         List<OnnxTensorInfo> inputs = graph.Input.Where(i => !initializerNames.Contains(i.Name)).Select(Describe).ToList();
@@ -249,10 +261,14 @@ internal static class OnnxModelInspector
 
         foreach (string dense in contract.DenseLayers.Where(d => layers.All(l => l.NodeName != d)))
             warnings.Add($"Metadata lists layer '{dense}' as kept dense, which the graph does not have (or whose weight cannot be decoded).");
-        long kept = layers.Where(l => l.Size.Prunable).Sum(l => l.Size.KeptCount);
-        long total = layers.Where(l => l.Size.Prunable).Sum(l => l.Size.ParameterCount);
+        foreach (OnnxShrunkLayer shrunk in contract.Shrunk.Where(s => layers.All(l => l.NodeName != s.Layer)))
+            warnings.Add($"Metadata lists layer '{shrunk.Layer}' as shrunk, which the graph does not have (or whose weight cannot be decoded).");
+        // The metadata states the trained network; the graph holds it minus what the dead-channel shrink removed.
+        long kept = layers.Where(l => l.Size.Prunable).Sum(l => l.Size.OriginalKeptCount);
+        long total = layers.Where(l => l.Size.Prunable).Sum(l => l.Size.OriginalParameterCount);
+        string removed = contract.Shrunk.Count == 0 ? "" : " (with what the dead-channel shrink removed)";
         if (kept != contract.KeptWeights || total != contract.PrunableWeights)
-            Differ("the kept weights of the pruned layers", $"{contract.KeptWeights:N0} of {contract.PrunableWeights:N0}", $"{kept:N0} of {total:N0}");
+            Differ("the kept weights of the pruned layers", $"{contract.KeptWeights:N0} of {contract.PrunableWeights:N0}", $"{kept:N0} of {total:N0}{removed}");
         foreach (OnnxInspectedLayer layer in layers.Where(l => l.Size.Quantized != contract.Quantized))
             Differ($"layer '{layer.NodeName}' storage", contract.Quantized ? "int8" : "float", layer.Size.Quantized ? "int8" : "float");
 

@@ -7,7 +7,8 @@ namespace Microsoft.ML.HyperSparse.Onnx;
 
 /// <summary>
 /// Writes a <see cref="NetworkDescription"/> as a standard ONNX model (IR 8, opset 17): normalisation baked in, batch norms
-/// folded into convolutions, prunable weights in the chosen <see cref="OnnxWeightEncoding"/>, softmax scores out.
+/// folded into convolutions, dead channels removed (<see cref="DeadChannelShrink"/>, unless turned off), prunable weights in
+/// the chosen <see cref="OnnxWeightEncoding"/>, softmax scores out.
 /// </summary>
 internal static class OnnxModelWriter
 {
@@ -36,16 +37,44 @@ internal static class OnnxModelWriter
         ArgumentNullException.ThrowIfNull(net);
         ArgumentNullException.ThrowIfNull(options);
         ValidateOptions(options);
-        IReadOnlyList<NetworkNode> nodes = NetworkLowering.Lower(net);
+        IReadOnlyList<NetworkNode> lowered = NetworkLowering.Lower(net);
+        DeadChannelShrinkResult? shrink = options.ShrinkDeadChannels ? DeadChannelShrink.Apply(lowered, net) : null;
+        Shrinking shrinking = shrink is { Changed: true }
+            ? new Shrinking(shrink.Layers.ToDictionary(l => l.Name, StringComparer.Ordinal), OtherParameterCount(net, lowered))
+            : Shrinking.None;
+        IReadOnlyList<NetworkNode> nodes = shrink?.Nodes ?? lowered;
 
-        Emitted shipped = Emit(net, nodes, options);
+        Emitted shipped = Emit(net, nodes, options, shrinking);
         byte[] bytes = shipped.Model.ToByteArray();
-        // The reference every ratio is taken against: the same network with plain float32 weights.
+        // The reference every ratio is taken against: the same network (as the file holds it) with plain float32 weights.
         long denseBytes = options is { WeightEncoding: OnnxWeightEncoding.Dense, QuantizeWeights: false }
             ? bytes.LongLength
-            : Emit(net, nodes, options with { WeightEncoding = OnnxWeightEncoding.Dense, QuantizeWeights = false }).Model.CalculateSize();
-        return new OnnxExportResult(bytes, new OnnxSizeReport(bytes.LongLength, denseBytes, shipped.OtherParameterCount, shipped.Layers));
+            : Emit(net, nodes, options with { WeightEncoding = OnnxWeightEncoding.Dense, QuantizeWeights = false }, shrinking).Model.CalculateSize();
+        var size = new OnnxSizeReport(bytes.LongLength, denseBytes, shipped.OtherParameterCount, shipped.Layers)
+        {
+            OriginalOtherParameterCount = shrinking.OtherParametersBefore ?? shipped.OtherParameterCount,
+        };
+        return new OnnxExportResult(bytes, size);
     }
+
+    /// <summary>What the dead-channel shrink changed, for the size report and the metadata; <see cref="None"/> when nothing.</summary>
+    /// <param name="Layers">Every layer's before/after figures by name (empty when nothing changed).</param>
+    /// <param name="OtherParametersBefore">Other parameters of the unshrunk network, or null when nothing changed.</param>
+    private sealed record Shrinking(IReadOnlyDictionary<string, ShrunkLayer> Layers, long? OtherParametersBefore)
+    {
+        public static readonly Shrinking None = new(new Dictionary<string, ShrunkLayer>(), null);
+    }
+
+    /// <summary>Float parameters outside layer weights that <see cref="Emit"/> writes for <paramref name="nodes"/>.</summary>
+    private static long OtherParameterCount(NetworkDescription net, IReadOnlyList<NetworkNode> nodes) =>
+        (net.PixelScale != 1f ? 1 : 0) + (net.Mean.Any(m => m != 0f) ? net.Channels : 0) + (net.Std.Any(s => s != 1f) ? net.Channels : 0)
+        + nodes.Sum(n => n switch
+        {
+            Conv2dNode c => c.Bias?.LongLength ?? 0,
+            LinearNode l => l.Bias?.LongLength ?? 0,
+            BatchNormNode bn => 4L * bn.Scale.Length,
+            _ => 0,
+        });
 
     /// <summary>Writes the model to <paramref name="destination"/> (the model is built completely before the first byte is written).</summary>
     public static OnnxExportResult Write(NetworkDescription net, OnnxExportOptions options, Stream destination)
@@ -125,7 +154,7 @@ internal static class OnnxModelWriter
 
     private sealed record Emitted(ModelProto Model, IReadOnlyList<OnnxLayerSize> Layers, long OtherParameterCount);
 
-    private static Emitted Emit(NetworkDescription net, IReadOnlyList<NetworkNode> nodes, OnnxExportOptions options)
+    private static Emitted Emit(NetworkDescription net, IReadOnlyList<NetworkNode> nodes, OnnxExportOptions options, Shrinking shrinking)
     {
         var graph = new GraphProto { Name = "hypersparse", DocString = DocString(net, options) };
         graph.Input.Add(OnnxProtos.BatchedTensor(net.InputName, DataType.Float, net.Channels, net.Height, net.Width));
@@ -255,7 +284,13 @@ internal static class OnnxModelWriter
         var folder = new OnnxConstantFolder(graph, OpsetVersion);
         var kept = weights.Select(w => w.Weight.LongCount(v => v != 0f)).ToArray();
         long[] bytes = OnnxLayerBytes.Attribute(weights.Select((w, i) => (folder.Sources(w.TensorName), kept[i])).ToList());
-        var layers = specs.Select((s, i) => new OnnxLayerSize(s.Layer, s.OpType, s.Shape, s.Prunable, kept[i], weights[i].Encoding, bytes[i], weights[i].Quantized)).ToList();
+        var layers = specs.Select((s, i) =>
+        {
+            var size = new OnnxLayerSize(s.Layer, s.OpType, s.Shape, s.Prunable, kept[i], weights[i].Encoding, bytes[i], weights[i].Quantized);
+            return shrinking.Layers.TryGetValue(s.Layer, out ShrunkLayer? shrunk)
+                ? size with { OriginalShape = shrunk.OriginalShape, OriginalKeptCount = kept[i] + shrunk.KeptRemoved }
+                : size;
+        }).ToList();
 
         var model = new ModelProto
         {
@@ -269,7 +304,12 @@ internal static class OnnxModelWriter
             net.InputName, net.Channels, net.Height, net.Width, net.ClassCount, net.PixelScale, net.Mean, net.Std,
             options.WeightEncoding, options.QuantizeWeights, options.ScoreOutputName, options.PredictedIndexOutputName, options.LogitsOutputName,
             layers.Where(l => !l.Prunable).Select(l => l.Name).ToList(),
-            layers.Where(l => l.Prunable).Sum(l => l.KeptCount), layers.Where(l => l.Prunable).Sum(l => l.ParameterCount));
+            layers.Where(l => l.Prunable).Sum(l => l.OriginalKeptCount), layers.Where(l => l.Prunable).Sum(l => l.OriginalParameterCount))
+        {
+            Shrunk = layers.Where(l => l.OriginalKeptCount != l.KeptCount || !l.OriginalShape.SequenceEqual(l.Shape))
+                .Select(l => new OnnxShrunkLayer(l.Name, l.OutputChannelsRemoved, l.InputsRemoved, l.OriginalKeptCount - l.KeptCount)).ToList(),
+            OtherParametersBeforeShrink = shrinking.OtherParametersBefore,
+        };
         foreach ((string key, string value) in OnnxContractMetadata.ToProperties(contract))
             model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
 

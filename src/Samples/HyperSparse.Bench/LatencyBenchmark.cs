@@ -24,7 +24,17 @@ internal sealed record FileLatency(string Encoding, long Bytes, double[] CreateM
 /// <summary>One `latency` row: the three files of one trained model, timed in one process, alternating files.</summary>
 internal sealed record LatencyRow(
     string Arch, double Kappa, string ModelKey, string MeasuredUtc, string LoadStart, string LoadEnd, string Revision, string Command,
-    string Machine, int OrtThreads, int WarmupRuns, FileLatency[] Files, double MaxAbsLogitDenseVsCompact64, string OrtVersion);
+    string Machine, int OrtThreads, int WarmupRuns, FileLatency[] Files, double MaxAbsLogitDenseVsCompact64, string OrtVersion)
+{
+    /// <summary>Dense vs the shipped (shrunk) Compact file at batch 64; NaN in rows measured before the shrink existed.</summary>
+    public double MaxAbsLogitDenseVsShrunk64 { get; init; } = double.NaN;
+
+    /// <summary>A target by name; rows before the shrink had Dense, Compact (then unshrunk) and Compact+int8.</summary>
+    public FileLatency? File(string name) => Files.FirstOrDefault(f => f.Encoding == name);
+
+    /// <summary>The unshrunk Compact file: the encoder's cost at scoring time.</summary>
+    public FileLatency EncoderFile => File(LatencyBenchmark.CompactUnshrunk) ?? Files[1];
+}
 
 /// <summary>
 /// `latency`: ONNX Runtime (CPU, default session options but a fixed intra-op thread count) on the Dense, Compact and
@@ -36,6 +46,9 @@ internal static class LatencyBenchmark
 {
     /// <summary>Name of the row that times the trained TorchSharp module (eval mode, no_grad) instead of an ONNX file.</summary>
     public const string TorchSharpEval = "TorchSharp eval";
+
+    /// <summary>Name of the Compact file written without the dead-channel shrink.</summary>
+    public const string CompactUnshrunk = "Compact (no shrink)";
 
     public static int Run(Args args)
     {
@@ -57,17 +70,23 @@ internal static class LatencyBenchmark
         var description = BenchModels.Describe(trained);
         var loadStart = Machine.LoadAverage();
         var measuredUtc = Machine.UtcNow();
-        var encodings = new (string Name, OnnxWeightEncoding Encoding, bool Int8)[]
+        // Dense (every channel) is the reference; "Compact (no shrink)" is the same network's sparse file; Compact and
+        // Compact+int8 are what Fit ships (dead channels removed).
+        var encodings = new (string Name, OnnxWeightEncoding Encoding, bool Int8, bool Shrink)[]
         {
-            ("Dense", OnnxWeightEncoding.Dense, false), ("Compact", OnnxWeightEncoding.Compact, false), ("Compact+int8", OnnxWeightEncoding.Compact, true),
+            ("Dense", OnnxWeightEncoding.Dense, false, false), (CompactUnshrunk, OnnxWeightEncoding.Compact, false, false),
+            ("Compact", OnnxWeightEncoding.Compact, false, true), ("Compact+int8", OnnxWeightEncoding.Compact, true, true),
         };
         var directory = Directory.CreateTempSubdirectory("hs-bench-latency-");
         try
         {
             var paths = encodings.Select(e =>
             {
-                var path = Path.Combine(directory.FullName, e.Name.Replace('+', '-') + ".onnx");
-                OnnxModelWriter.WriteFile(description, new OnnxExportOptions { WeightEncoding = e.Encoding, QuantizeWeights = e.Int8, LogitsOutputName = Ort.LogitsOutput }, path);
+                var path = Path.Combine(directory.FullName, new string(e.Name.Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray()) + ".onnx");
+                OnnxModelWriter.WriteFile(description, new OnnxExportOptions
+                {
+                    WeightEncoding = e.Encoding, QuantizeWeights = e.Int8, ShrinkDeadChannels = e.Shrink, LogitsOutputName = Ort.LogitsOutput,
+                }, path);
                 return path;
             }).ToArray();
             var create = paths.Select(_ => new List<double>()).ToArray();
@@ -92,7 +111,7 @@ internal static class LatencyBenchmark
             try
             {
                 using var runOptions = new RunOptions();
-                double maxDiff = 0;
+                double maxDiff = 0, maxDiffShrunk = 0;
                 // The ONNX files, then the trained TorchSharp module in eval mode (normalisation included, as in the graph).
                 torch.set_num_threads(threads);
                 var names = encodings.Select(e => e.Name).Append(TorchSharpEval).ToArray();
@@ -112,9 +131,14 @@ internal static class LatencyBenchmark
                     using var std = torch.tensor(trained.Info.Std, [1, description.Channels, 1, 1]);
                     if (batch == 64)
                     {
-                        using var dense = sessions[0].Run(runOptions, inputNames, inputs, outputNames);
-                        using var compact = sessions[1].Run(runOptions, inputNames, inputs, outputNames);
-                        maxDiff = SizeBenchmark.MaxAbsDiff(dense[0].GetTensorDataAsSpan<float>().ToArray(), compact[0].GetTensorDataAsSpan<float>().ToArray());
+                        float[] Logits(int f)
+                        {
+                            using var outputs = sessions[f].Run(runOptions, inputNames, inputs, outputNames);
+                            return outputs[0].GetTensorDataAsSpan<float>().ToArray();
+                        }
+                        var dense = Logits(0);
+                        maxDiff = SizeBenchmark.MaxAbsDiff(dense, Logits(1));
+                        maxDiffShrunk = SizeBenchmark.MaxAbsDiff(dense, Logits(2));
                     }
 
                     void RunOnce(int f)
@@ -153,7 +177,7 @@ internal static class LatencyBenchmark
                 var files = names.Select((name, f) => new FileLatency(name, f < paths.Length ? new FileInfo(paths[f]).Length : 0,
                     f < paths.Length ? create[f].ToArray() : [], batch1[f].ToArray(), batch64[f].ToArray()) { Batch1Repeats = repeats[0], Batch64Repeats = repeats[1] }).ToArray();
                 var row = new LatencyRow(train.Arch, train.Kappa, train.Key, measuredUtc, loadStart, Machine.LoadAverage(), revision, command,
-                    Machine.Describe(), threads, warmup, files, maxDiff, OrtVersion());
+                    Machine.Describe(), threads, warmup, files, maxDiff, OrtVersion()) { MaxAbsLogitDenseVsShrunk64 = maxDiffShrunk };
                 RowFile.Replace(results, row, r => r.Arch == row.Arch && r.Kappa == row.Kappa, r => (Defaults.Order(r.Arch) * 10) + r.Kappa);
                 foreach (var file in files)
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

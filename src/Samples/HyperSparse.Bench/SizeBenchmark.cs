@@ -41,10 +41,13 @@ internal sealed record SizeRow(
     double MaxAbsLogitDenseVsCompact, double MaxAbsLogitDenseVsSparse, double MaxAbsLogitTorchVsOrtDense,
     double MaxAbsLogitInt8VsCompact, int Int8Disagreements,
     SizeLayer[] Layers, string[] Notes,
-    int FullTestImages = 0, double OrtCompactAccuracyFull = double.NaN, double OrtInt8AccuracyFull = double.NaN, int Int8DisagreementsFull = 0)
+    int FullTestImages = 0, double OrtCompactAccuracyFull = double.NaN, double OrtInt8AccuracyFull = double.NaN, int Int8DisagreementsFull = 0,
+    FileSize? CompactUnshrunk = null, long ChannelsTrained = 0, long ChannelsShipped = 0)
 {
     public double Sparsity => 1 - (double)KeptWeights / PrunableWeights;
-    public double CompactOverBound => Compact.Bytes / BoundBytes;
+
+    /// <summary>The encoder against the bound: the Compact file of the trained network (rows before the shrink: Compact itself).</summary>
+    public double CompactOverBound => (CompactUnshrunk ?? Compact).Bytes / BoundBytes;
     public double DenseOverCompact => (double)Dense.Bytes / Compact.Bytes;
     public double DenseOverInt8 => (double)Dense.Bytes / CompactInt8.Bytes;
     public double Int8DeltaPp => OrtInt8Accuracy - OrtCompactAccuracy;
@@ -109,9 +112,15 @@ internal static class SizeBenchmark
     private static SizeRow Measure(SizeConfig config, TrainedModel trained, ImageDataset test, int ortThreads, string? onnxDir, bool fullTest)
     {
         var description = BenchModels.Describe(trained);
-        OnnxExportResult Export(OnnxWeightEncoding encoding, bool int8) =>
-            OnnxModelWriter.Write(description, new OnnxExportOptions { WeightEncoding = encoding, QuantizeWeights = int8, LogitsOutputName = Ort.LogitsOutput });
-        var dense = Export(OnnxWeightEncoding.Dense, false);
+        OnnxExportResult Export(OnnxWeightEncoding encoding, bool int8, bool shrink = true) =>
+            OnnxModelWriter.Write(description, new OnnxExportOptions
+            {
+                WeightEncoding = encoding, QuantizeWeights = int8, ShrinkDeadChannels = shrink, LogitsOutputName = Ort.LogitsOutput,
+            });
+        // Dense is the reference: the trained network as plain float32, every channel. The other files are what Fit ships
+        // (dead channels removed); Compact without the shrink measures the encoder against the bound of the same weights.
+        var dense = Export(OnnxWeightEncoding.Dense, false, shrink: false);
+        var compactUnshrunk = Export(OnnxWeightEncoding.Compact, false, shrink: false);
         var sparse = Export(OnnxWeightEncoding.SparseInitializer, false);
         var compact = Export(OnnxWeightEncoding.Compact, false);
         var int8 = Export(OnnxWeightEncoding.Compact, true);
@@ -132,14 +141,16 @@ internal static class SizeBenchmark
         var int8Logits = Ort.Logits(int8.Bytes, description, test, ortThreads);
         var classes = test.ClassCount;
 
+        // Shapes, kept counts and the bound are the trained network's (before the exporter's dead-channel shrink, which the
+        // files have); bytes are the files'.
         var layers = compact.Size.Layers;
         var prunable = layers.Where(l => l.Prunable).ToList();
-        long n = prunable.Sum(l => l.ParameterCount), kept = prunable.Sum(l => l.KeptCount);
+        long n = prunable.Sum(l => l.OriginalParameterCount), kept = prunable.Sum(l => l.OriginalKeptCount);
         var sizeLayers = layers.Select((l, i) => new SizeLayer(
-            l.Name, l.OpType, l.Shape, l.Prunable, l.ParameterCount, l.KeptCount,
+            l.Name, l.OpType, l.OriginalShape, l.Prunable, l.OriginalParameterCount, l.OriginalKeptCount,
             l.Encoding.ToString(), l.WeightBytes, int8.Size.Layers[i].Encoding.ToString(), int8.Size.Layers[i].WeightBytes,
             sparse.Size.Layers[i].Encoding.ToString(), sparse.Size.Layers[i].WeightBytes, dense.Size.Layers[i].WeightBytes,
-            l.ParameterCount * OnnxSizeReport.BinaryEntropy((double)l.KeptCount / l.ParameterCount) / 8)).ToArray();
+            l.OriginalParameterCount * OnnxSizeReport.BinaryEntropy((double)l.OriginalKeptCount / l.OriginalParameterCount) / 8)).ToArray();
 
         var notes = new List<string>(trained.Info.Notes);
         if (trained.Info.KeptWeights != kept)
@@ -161,7 +172,7 @@ internal static class SizeBenchmark
 
         return new SizeRow(
             config, trained.Info, "", "", "", "", "", Machine.Describe(), ortThreads, 0,
-            n, kept, layers.Where(l => !l.Prunable).Sum(l => l.ParameterCount), compact.Size.OtherParameterCount,
+            n, kept, layers.Where(l => !l.Prunable).Sum(l => l.OriginalParameterCount), compact.Size.OriginalOtherParameterCount,
             Measured(dense, "Dense", description), Measured(sparse, "SparseInitializer", description), Measured(compact, "Compact", description),
             Measured(int8, "Compact+int8", description),
             compact.Size.BoundBytes, n * OnnxSizeReport.BinaryEntropy((double)kept / n) / 8, sizeLayers.Where(l => l.Prunable).Sum(l => l.MaskEntropyBytes),
@@ -169,7 +180,9 @@ internal static class SizeBenchmark
             Accuracy(compactPredictions, test.Labels), Accuracy(int8Predictions, test.Labels),
             MaxAbsDiff(denseLogits, compactLogits), MaxAbsDiff(denseLogits, sparseLogits), MaxAbsDiff(torchLogits, denseLogits),
             MaxAbsDiff(compactLogits, int8Logits), int8Predictions.Zip(compactPredictions).Count(p => p.First != p.Second),
-            sizeLayers, notes.ToArray(), fullCount, fullCompact, fullInt8, fullDisagree);
+            sizeLayers, notes.ToArray(), fullCount, fullCompact, fullInt8, fullDisagree,
+            new FileSize("Compact (no shrink)", compactUnshrunk.Bytes.LongLength, Deflated(compactUnshrunk.Bytes), FileAnatomy.Of(compactUnshrunk.Bytes, compactUnshrunk.Size.Layers)),
+            layers.Sum(l => l.OriginalShape[0]), layers.Sum(l => l.Shape[0]));
     }
 
     private static FileSize Measured(OnnxExportResult result, string name, NetworkDescription net) =>

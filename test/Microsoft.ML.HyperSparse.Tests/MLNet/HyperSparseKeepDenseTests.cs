@@ -86,13 +86,15 @@ public sealed class HyperSparseKeepDenseTests
             {
                 var expected = report.Layers.Single(l => l.Name == layer.Node + ".weight");
                 Assert.AreEqual(!expected.KeptDense, layer.Prunable, layer.Node);
-                Assert.AreEqual(expected.Kept, layer.Kept, layer.Node);
+                Assert.AreEqual(expected.Kept, layer.TrainedKept, layer.Node);
+                Assert.AreEqual(expected.OnnxKept, layer.Kept, layer.Node);
                 Assert.AreEqual(expected.Encoding, layer.Encoding, layer.Node);
                 Assert.AreEqual(expected.OnnxBytes, layer.OnnxBytes, layer.Node);
             }
-            Assert.AreEqual(report.PrunableWeights, info.PrunableWeights);
-            Assert.AreEqual(report.KeptWeights, info.KeptWeights);
-            Assert.AreEqual(report.AchievedSparsity, info.Sparsity);
+            Assert.AreEqual(report.PrunableWeights, info.TrainedPrunableWeights);
+            Assert.AreEqual(report.KeptWeights, info.TrainedKeptWeights);
+            Assert.AreEqual(report.AchievedSparsity, info.TrainedSparsity);
+            Assert.AreEqual(report.Layers.Where(l => !l.KeptDense).Sum(l => l.OnnxKept), info.KeptWeights);
             Assert.AreEqual(report.OnnxBytes, info.OnnxBytes);
             Assert.AreEqual(report.BoundBytes, info.BoundBytes);
 

@@ -17,6 +17,8 @@ public sealed class HyperSparseModelInfoTests
     private static HyperSparseTrainingReport quantizedReport = null!;
     private static float[] trainingPixels = null!;
 
+    public TestContext TestContext { get; set; } = null!;
+
     public sealed class Row
     {
         public float[] Features { get; set; } = Array.Empty<float>();
@@ -102,14 +104,20 @@ public sealed class HyperSparseModelInfoTests
             Assert.AreEqual(report.Layers.Count, pruned.Count, context + " layers");
             for (var i = 0; i < pruned.Count; i++)
             {
+                // The report's Shape/Total/Kept are the trained layer's, the inspector's the file's (after the dead-channel
+                // shrink); each carries the other's: OnnxShape/OnnxKept in the report, TrainedShape/TrainedKept in the file.
                 HyperSparseLayer expected = report.Layers[i];
                 HyperSparseModelLayer actual = pruned[i];
                 string layer = $"{context} {expected.Name}";
                 Assert.AreEqual(expected.Name, actual.Name, layer);
-                CollectionAssert.AreEqual(expected.Shape, actual.Shape, layer);
-                Assert.AreEqual(expected.Total, actual.Total, layer);
-                Assert.AreEqual(expected.Kept, actual.Kept, layer);
-                Assert.AreEqual(expected.Sparsity, actual.Sparsity, layer);
+                CollectionAssert.AreEqual(expected.Shape, actual.TrainedShape, layer);
+                Assert.AreEqual(expected.Total, actual.TrainedShape.Aggregate(1L, (a, b) => a * b), layer);
+                Assert.AreEqual(expected.Kept, actual.TrainedKept, layer);
+                CollectionAssert.AreEqual(expected.OnnxShape, actual.Shape, layer);
+                Assert.AreEqual(expected.OnnxShape.Aggregate(1L, (a, b) => a * b), actual.Total, layer);
+                Assert.AreEqual(expected.OnnxKept, actual.Kept, layer);
+                Assert.AreEqual((expected.OutputChannelsRemoved, expected.InputChannelsRemoved), (actual.OutputChannelsRemoved, actual.InputChannelsRemoved), layer);
+                Assert.AreEqual(expected.Sparsity, 1.0 - (double)actual.TrainedKept / expected.Total, layer);
                 Assert.AreEqual(expected.Encoding, actual.Encoding, layer);
                 Assert.AreEqual(expected.OnnxBytes, actual.OnnxBytes, layer);
                 Assert.AreEqual("Gemm", actual.Op, layer);
@@ -118,9 +126,11 @@ public sealed class HyperSparseModelInfoTests
             Assert.AreEqual(report.OnnxBytes, info.OnnxBytes, context + " file bytes");
             Assert.AreEqual(report.DenseOnnxBytes, info.DenseOnnxBytes, context + " dense bytes");
             Assert.AreEqual(report.BoundBytes, info.BoundBytes, context + " bound");
-            Assert.AreEqual(report.PrunableWeights, info.PrunableWeights, context);
-            Assert.AreEqual(report.KeptWeights, info.KeptWeights, context);
-            Assert.AreEqual(report.AchievedSparsity, info.Sparsity, context);
+            Assert.AreEqual(report.PrunableWeights, info.TrainedPrunableWeights, context);
+            Assert.AreEqual(report.KeptWeights, info.TrainedKeptWeights, context);
+            Assert.AreEqual(report.AchievedSparsity, info.TrainedSparsity, context);
+            Assert.AreEqual(report.Layers.Sum(l => l.OnnxShape.Aggregate(1L, (a, b) => a * b)), info.PrunableWeights, context);
+            Assert.AreEqual(report.Layers.Sum(l => l.OnnxKept), info.KeptWeights, context);
             Assert.AreEqual(path.EndsWith(".zip", StringComparison.Ordinal) ? "TransformerChain/Transform_000/OnnxModel" : null, info.ZipEntry, context);
         }
 
@@ -129,6 +139,59 @@ public sealed class HyperSparseModelInfoTests
         Assert.IsLessThan(sizes[HyperSparseWeightEncoding.Compact], HyperSparseModelInfo.Read(Onnx(HyperSparseWeightEncoding.Compact, true)).OnnxBytes);
         Assert.IsTrue(sizes[HyperSparseWeightEncoding.Compact] < sizes[HyperSparseWeightEncoding.SparseInitializer], string.Join(", ", sizes));
         Assert.IsTrue(sizes[HyperSparseWeightEncoding.SparseInitializer] < sizes[HyperSparseWeightEncoding.Dense], string.Join(", ", sizes));
+    }
+
+    [TestMethod]
+    public void Fit_ShrinkDeadChannels_OnByDefaultReportAndInspectorShowWhatWasRemoved()
+    {
+        Assert.IsTrue(new HyperSparseClassificationTrainer.Options().ShrinkDeadChannels, "on by default");
+        var report = Reports[HyperSparseWeightEncoding.Compact];
+        var info = HyperSparseModelInfo.Read(Onnx(HyperSparseWeightEncoding.Compact));
+        string text = info.ToString();
+        TestContext.WriteLine(text);
+
+        // κ = 0.9 over a 16-pixel MLP leaves hidden neurons without a kept weight: constant, so the exporter removes them.
+        Assert.IsGreaterThan(0L, report.Layers.Sum(l => l.OutputChannelsRemoved), string.Join(", ", report.Layers.Select(l => $"{l.Name} {string.Join('x', l.Shape)} → {string.Join('x', l.OnnxShape)}")));
+        Assert.IsLessThan(report.KeptWeights + 1, report.Layers.Sum(l => l.OnnxKept), "no kept weight is added");
+        Assert.AreEqual(report.Layers[^1].Shape[0], report.Layers[^1].OnnxShape[0], "the logits keep every class");
+
+        var header = text.Split('\n').Single(l => l.StartsWith("Layer ", StringComparison.Ordinal));
+        StringAssert.EndsWith(header, "Removed");
+        foreach (HyperSparseModelLayer layer in info.Layers.Where(l => l.OutputChannelsRemoved > 0))
+        {
+            string row = text.Split('\n').Single(l => l.StartsWith(layer.Name + " ", StringComparison.Ordinal));
+            StringAssert.Contains(row, $"{layer.OutputChannelsRemoved} of {layer.TrainedShape[0]} out");
+        }
+        StringAssert.Contains(text, $"Dead channels removed by the exporter: {info.Layers.Sum(l => l.OutputChannelsRemoved)} output channels");
+        StringAssert.Contains(text, $"As trained: pruned layers {report.PrunableWeights:N0} weights, {report.KeptWeights:N0} kept");
+        StringAssert.Contains(report.ToJson(), "\"OnnxShape\"");
+        StringAssert.Contains(info.ToJson(), "\"TrainedShape\"");
+    }
+
+    [TestMethod]
+    public void Fit_ShrinkDeadChannelsOff_FileHoldsEveryTrainedChannel()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = Data(ml);
+        var model = ml.MulticlassClassification.Trainers.HyperSparseClassification(new HyperSparseClassificationTrainer.Options
+        {
+            Architecture = HyperSparseArchitecture.Mlp, PruningRate = 0.9, WarmupEpochs = 1, MaxArtEpochs = 1, FineTuneEpochs = 1,
+            LearningRateSteps = Array.Empty<int>(), BatchSize = 16, CropPadding = 0, HorizontalFlip = false, ShrinkDeadChannels = false,
+        }).Fit(data);
+        var report = model.Report;
+        foreach (HyperSparseLayer layer in report.Layers)
+        {
+            CollectionAssert.AreEqual(layer.Shape, layer.OnnxShape, layer.Name);
+            Assert.AreEqual(layer.Kept, layer.OnnxKept, layer.Name);
+        }
+
+        using var stream = new MemoryStream(model.OnnxModel.ToArray());
+        var info = HyperSparseModelInfo.Read(stream);
+        Assert.AreEqual(0, info.Warnings.Count, string.Join("\n", info.Warnings));
+        CollectionAssert.AreEqual(report.Layers.Select(l => string.Join('x', l.Shape)).ToArray(), info.Layers.Select(l => string.Join('x', l.Shape)).ToArray());
+        Assert.AreEqual((report.PrunableWeights, report.KeptWeights), (info.PrunableWeights, info.KeptWeights));
+        Assert.AreEqual((info.PrunableWeights, info.KeptWeights), (info.TrainedPrunableWeights, info.TrainedKeptWeights));
+        Assert.IsFalse(info.ToString().Contains("Removed", StringComparison.Ordinal), info.ToString());
     }
 
     [TestMethod]
@@ -166,7 +229,8 @@ public sealed class HyperSparseModelInfoTests
         StringAssert.EndsWith(info.ZipEntry, "/OnnxModel");
         Assert.AreNotEqual("TransformerChain/Transform_000/OnnxModel", info.ZipEntry, "nested below the pipeline's chain");
         Assert.AreEqual(report.OnnxBytes, info.OnnxBytes);
-        CollectionAssert.AreEqual(report.Layers.Select(l => l.Kept).ToArray(), info.Layers.Select(l => l.Kept).ToArray());
+        CollectionAssert.AreEqual(report.Layers.Select(l => l.OnnxKept).ToArray(), info.Layers.Select(l => l.Kept).ToArray());
+        CollectionAssert.AreEqual(report.Layers.Select(l => l.Kept).ToArray(), info.Layers.Select(l => l.TrainedKept).ToArray());
     }
 
     [TestMethod]
@@ -310,7 +374,9 @@ public sealed class HyperSparseModelInfoTests
         Assert.IsFalse(info.IsHyperSparseModel);
         Assert.AreEqual("other-exporter 2.0", info.Producer);
         Assert.AreEqual(0, info.Warnings.Count, string.Join("\n", info.Warnings));
-        CollectionAssert.AreEqual(report.Layers.Select(l => l.Kept).ToArray(), info.Layers.Select(l => l.Kept).ToArray());
+        // The graph alone: the layers as the file holds them (what the shrink removed is only in the stripped metadata).
+        CollectionAssert.AreEqual(report.Layers.Select(l => l.OnnxKept).ToArray(), info.Layers.Select(l => l.Kept).ToArray());
+        CollectionAssert.AreEqual(info.Layers.Select(l => l.Kept).ToArray(), info.Layers.Select(l => l.TrainedKept).ToArray());
         CollectionAssert.AreEqual(report.Layers.Select(l => l.Encoding).ToArray(), info.Layers.Select(l => l.Encoding).ToArray());
         Assert.AreEqual("Features", info.Contract.InputName);
         Assert.AreEqual(3, info.Contract.ClassCount, "from the first output's last dimension");

@@ -41,6 +41,9 @@ public sealed class Int8WeightsTests
     {
         NetworkDescription net = network == "LeNet" ? TestNetworks.LeNet() : TestNetworks.ResNet();
         // The reference: the same network with every (batch-norm-folded) weight replaced by its int8 round trip, written dense.
+        // Every channel is written (no dead-channel shrink): the shrink folds removed float weights into biases, so its int8
+        // file is compared with the unshrunk int8 file in DeadChannelShrinkTests.
+        OnnxExportOptions unshrunk = new() { ShrinkDeadChannels = false, LogitsOutputName = "Logits" };
         var lowered = NetworkLowering.Lower(net);
         // Every channel's scale is rounded up to the model's 256-entry table, whose top is the largest channel scale.
         var table = Int8ScaleTable.For(lowered.SelectMany(n => n switch
@@ -61,18 +64,18 @@ public sealed class Int8WeightsTests
             }).ToList(),
         };
         float[] pixels = TestNetworks.Pixels(net, Batch);
-        float[] expected = OrtRunner.Run(OnnxModelWriter.Write(reference, new() { WeightEncoding = OnnxWeightEncoding.Dense, LogitsOutputName = "Logits" }).Bytes,
+        float[] expected = OrtRunner.Run(OnnxModelWriter.Write(reference, unshrunk with { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes,
             reference, pixels, Batch, "Logits")["Logits"];
-        float[] floatLogits = OrtRunner.Run(OnnxModelWriter.Write(net, new() { LogitsOutputName = "Logits" }).Bytes, net, pixels, Batch, "Logits")["Logits"];
+        float[] floatLogits = OrtRunner.Run(OnnxModelWriter.Write(net, unshrunk).Bytes, net, pixels, Batch, "Logits")["Logits"];
         CollectionAssert.AreNotEqual(floatLogits, expected, "int8 changes the logits a little");
 
         foreach (OnnxWeightEncoding encoding in Enum.GetValues<OnnxWeightEncoding>())
         {
-            OnnxExportResult result = OnnxModelWriter.Write(net, new() { WeightEncoding = encoding, QuantizeWeights = true, LogitsOutputName = "Logits" });
+            OnnxExportResult result = OnnxModelWriter.Write(net, unshrunk with { WeightEncoding = encoding, QuantizeWeights = true });
             float[] logits = OrtRunner.Run(result.Bytes, net, pixels, Batch, "Logits")["Logits"];
             CollectionAssert.AreEqual(expected, logits, $"{encoding}: bit-identical to the dense file of the dequantised weights; max |Δ| {expected.Zip(logits).Max(p => Math.Abs(p.First - p.Second))}; {string.Join(",", expected.Take(5))} vs {string.Join(",", logits.Take(5))}");
             Assert.IsTrue(result.Size.Layers.All(l => l.Quantized), encoding.ToString());
-            var floatLayers = OnnxModelWriter.Write(net, new() { WeightEncoding = encoding }).Size.Layers;
+            var floatLayers = OnnxModelWriter.Write(net, unshrunk with { WeightEncoding = encoding }).Size.Layers;
             CollectionAssert.AreEqual(floatLayers.Select(l => l.KeptCount).ToArray(), result.Size.Layers.Select(l => l.KeptCount).ToArray(), "the mask survives");
 
             // The inspector reads the same per-layer figures back from the file.

@@ -22,8 +22,8 @@ public sealed class OnnxModelWriterTests
         _ => TestNetworks.SharedConv(),
     };
 
-    private static Dictionary<string, float[]> Run(NetworkDescription net, OnnxWeightEncoding encoding) =>
-        OrtRunner.Run(OnnxModelWriter.Write(net, AllOutputs with { WeightEncoding = encoding }).Bytes,
+    private static Dictionary<string, float[]> Run(NetworkDescription net, OnnxWeightEncoding encoding, OnnxExportOptions? options = null) =>
+        OrtRunner.Run(OnnxModelWriter.Write(net, (options ?? AllOutputs) with { WeightEncoding = encoding }).Bytes,
             net, TestNetworks.Pixels(net, Batch), Batch, "Score", "PredictedIndex", "Logits");
 
     [TestMethod]
@@ -99,7 +99,8 @@ public sealed class OnnxModelWriterTests
             Assert.IsTrue(score.All(float.IsFinite), $"{encoding}: finite scores");
         }
 
-        // Nothing kept in any pruned layer: no gap stream at all, each weight is a ConstantOfShape zero.
+        // Nothing kept in any pruned layer: no gap stream at all, each weight is a ConstantOfShape zero. (With the dead-channel
+        // shrink such a network collapses to one channel per tensor; this is about the encodings, so every channel is written.)
         var empty = new NetworkDescription
         {
             InputName = net.InputName, Channels = net.Channels, Height = net.Height, Width = net.Width, ClassCount = net.ClassCount,
@@ -111,12 +112,12 @@ public sealed class OnnxModelWriterTests
                 _ => n,
             }).ToList(),
         };
-        OnnxExportResult zeroed = OnnxModelWriter.Write(empty, new());
+        OnnxExportResult zeroed = OnnxModelWriter.Write(empty, new() { ShrinkDeadChannels = false });
         GraphProto compact = Model(zeroed.Bytes).Graph;
         Assert.AreEqual("ConstantOfShape", compact.Node.Single(n => n.Output[0] == TestNetworks.WeightTensor(compact, "block.down.conv")).OpType);
         Assert.IsFalse(compact.Node.Any(n => n.OpType == "ScatterElements"));
         float[] zeroScore = OrtRunner.Run(zeroed.Bytes, empty, TestNetworks.Pixels(empty, Batch), Batch, "Score")["Score"];
-        CollectionAssert.AreEqual(OrtRunner.Run(OnnxModelWriter.Write(empty, new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes, empty,
+        CollectionAssert.AreEqual(OrtRunner.Run(OnnxModelWriter.Write(empty, new() { WeightEncoding = OnnxWeightEncoding.Dense, ShrinkDeadChannels = false }).Bytes, empty,
             TestNetworks.Pixels(empty, Batch), Batch, "Score")["Score"], zeroScore);
     }
 
@@ -140,13 +141,15 @@ public sealed class OnnxModelWriterTests
             PixelScale = wide.PixelScale, Mean = wide.Mean, Std = wide.Std, Nodes = nodes,
         };
 
-        Dictionary<string, float[]> dense = Run(net, OnnxWeightEncoding.Dense);
+        // About the encodings of these exact weights: the dead-channel shrink would remove conv1's and conv3's empty filters.
+        OnnxExportOptions unshrunk = AllOutputs with { ShrinkDeadChannels = false };
+        Dictionary<string, float[]> dense = Run(net, OnnxWeightEncoding.Dense, unshrunk);
         foreach (OnnxWeightEncoding encoding in Encodings)
         {
-            OnnxExportResult result = OnnxModelWriter.Write(net, AllOutputs with { WeightEncoding = encoding });
+            OnnxExportResult result = OnnxModelWriter.Write(net, unshrunk with { WeightEncoding = encoding });
             Assert.AreEqual(OnnxWeightEncoding.Dense, Layer(result.Size, "conv2").Encoding, $"{encoding}: a fully kept layer is cheapest dense");
             Assert.AreEqual((2L, 36_864L, 1L), (Layer(result.Size, "conv1").KeptCount, Layer(result.Size, "conv2").KeptCount, Layer(result.Size, "conv3").KeptCount));
-            Dictionary<string, float[]> encoded = Run(net, encoding);
+            Dictionary<string, float[]> encoded = Run(net, encoding, unshrunk);
             foreach ((string output, float[] expected) in dense)
                 CollectionAssert.AreEqual(Bits(expected), Bits(encoded[output]), $"{encoding} {output}");
             var folder = new OnnxConstantFolder(Model(result.Bytes).Graph, OnnxModelWriter.OpsetVersion);
@@ -230,17 +233,26 @@ public sealed class OnnxModelWriterTests
     [TestMethod]
     public void OnnxSizeReport_BoundBytes_CountsEntropyKeptValuesAndOtherParameters()
     {
+        // The bound is of the network as trained: the figures before the dead-channel shrink (which removes some of conv2's
+        // empty filters here), the same with the shrink on or off.
         OnnxSizeReport size = OnnxModelWriter.Write(TestNetworks.LeNet(), new()).Size;
+        OnnxSizeReport unshrunk = OnnxModelWriter.Write(TestNetworks.LeNet(), new() { ShrinkDeadChannels = false }).Size;
+        Assert.IsLessThan(1152L, Layer(size, "conv2").ParameterCount, "the shrink removed filters");
+        Assert.AreEqual(unshrunk.BoundBytes, size.BoundBytes, 1e-9);
+        CollectionAssert.AreEqual(unshrunk.Layers.Select(l => l.BoundBytes).ToArray(), size.Layers.Select(l => l.BoundBytes).ToArray());
         OnnxLayerSize conv2 = Layer(size, "conv2");
-        double p = (double)conv2.KeptCount / 1152;
-        double expectedConv2 = 1152 * (-p * Math.Log2(p) - (1 - p) * Math.Log2(1 - p)) / 8 + 4.0 * conv2.KeptCount;
+        CollectionAssert.AreEqual(new long[] { 16, 8, 3, 3 }, conv2.OriginalShape);
+        Assert.AreEqual(Layer(unshrunk, "conv2").KeptCount, conv2.OriginalKeptCount);
+        double p = (double)conv2.OriginalKeptCount / 1152;
+        double expectedConv2 = 1152 * (-p * Math.Log2(p) - (1 - p) * Math.Log2(1 - p)) / 8 + 4.0 * conv2.OriginalKeptCount;
         Assert.AreEqual(expectedConv2, conv2.BoundBytes, 1e-9);
         Assert.AreEqual(4.0 * 640, Layer(size, "fc2").BoundBytes);
         // Biases 8 + 16 + 64 + 10, normalisation scale 1 + mean 3 + std 3.
-        Assert.AreEqual(98L + 7, size.OtherParameterCount);
+        Assert.AreEqual(98L + 7, unshrunk.OtherParameterCount);
+        Assert.AreEqual(98L + 7, size.OriginalOtherParameterCount);
         // The file's bound is the issue's: one mask entropy over all pruned layers together, N·H(nnz/N)/8 + 4·nnz, plus 4 B per
         // weight of the unpruned fc2 and per other parameter.
-        long n = 600 + 1152 + 16384, kept = size.Layers.Where(l => l.Prunable).Sum(l => l.KeptCount);
+        long n = 600 + 1152 + 16384, kept = size.Layers.Where(l => l.Prunable).Sum(l => l.OriginalKeptCount);
         double q = (double)kept / n;
         double expected = n * (-q * Math.Log2(q) - (1 - q) * Math.Log2(1 - q)) / 8 + 4.0 * kept + 4.0 * 640 + 4.0 * 105;
         Assert.AreEqual(expected, size.BoundBytes, 1e-6);
@@ -278,7 +290,8 @@ public sealed class OnnxModelWriterTests
     public void OnnxModelWriter_Write_SparseInitializerIsSpecShapedConstant()
     {
         NetworkDescription net = TestNetworks.ResNet();
-        GraphProto graph = Model(OnnxModelWriter.Write(net, new() { WeightEncoding = OnnxWeightEncoding.SparseInitializer }).Bytes).Graph;
+        // Every channel written (no dead-channel shrink), so the stored shapes are the description's.
+        GraphProto graph = Model(OnnxModelWriter.Write(net, new() { WeightEncoding = OnnxWeightEncoding.SparseInitializer, ShrinkDeadChannels = false }).Bytes).Graph;
         Assert.IsEmpty(graph.SparseInitializer, "GraphProto.sparse_initializer fails onnx.checker's full check");
 
         SparseTensorProto conv1 = SparseConstant(graph, TestNetworks.WeightTensor(graph, "block.conv1"));
@@ -368,8 +381,10 @@ public sealed class OnnxModelWriterTests
     public void OnnxModelWriter_Write_FoldedZerosStayPositiveZeros()
     {
         // block.bn1 has a negative γ on one channel: folded zeros must not turn into −0 (the sparse encodings rebuild +0).
-        TensorProto weight = Model(OnnxModelWriter.Write(TestNetworks.ResNet(), new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes)
-            .Graph.Initializer.Single(t => t.Name == TestNetworks.WeightTensor(Model(OnnxModelWriter.Write(TestNetworks.ResNet(), new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes).Graph, "block.conv1"));
+        // Every channel written (no dead-channel shrink), so the zeros can be counted against the description's.
+        OnnxExportOptions options = new() { WeightEncoding = OnnxWeightEncoding.Dense, ShrinkDeadChannels = false };
+        TensorProto weight = Model(OnnxModelWriter.Write(TestNetworks.ResNet(), options).Bytes)
+            .Graph.Initializer.Single(t => t.Name == TestNetworks.WeightTensor(Model(OnnxModelWriter.Write(TestNetworks.ResNet(), options).Bytes).Graph, "block.conv1"));
         float[] values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(weight.RawData.Span).ToArray();
         Assert.IsFalse(values.Any(v => v == 0f && float.IsNegative(v)));
         Assert.AreEqual(TestNetworks.ResNet().Nodes.OfType<Conv2dNode>().Single(c => c.Name == "block.conv1").Weight.Count(w => w == 0f),
@@ -468,7 +483,7 @@ public sealed class OnnxModelWriterTests
 
     private static float[] DenseWeight(NetworkDescription net, string layer)
     {
-        GraphProto graph = Model(OnnxModelWriter.Write(net, new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes).Graph;
+        GraphProto graph = Model(OnnxModelWriter.Write(net, new() { WeightEncoding = OnnxWeightEncoding.Dense, ShrinkDeadChannels = false }).Bytes).Graph;
         TensorProto weight = graph.Initializer.Single(t => t.Name == TestNetworks.WeightTensor(graph, layer));
         return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(weight.RawData.Span).ToArray();
     }

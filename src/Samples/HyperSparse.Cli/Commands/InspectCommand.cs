@@ -23,8 +23,9 @@ internal static class InspectCommand
           --json                 print the figures as JSON instead of a table
 
         Per layer: name, op, shape, weights, kept, sparsity, encoding, bytes and information bound (layers kept dense with
-        'train --keep-dense' are starred: not pruned, not in the pruned totals). Then the totals against the same model
-        stored dense and against the bound, and the input contract: input name and shape, pixel scale and the mean/std
+        'train --keep-dense' are starred: not pruned, not in the pruned totals), and the channels the exporter's dead-channel
+        shrink removed (unless trained with --no-shrink). Then the totals against the same model stored dense and against
+        the bound (of the network as trained), and the input contract: input name and shape, pixel scale and the mean/std
         normalisation baked into the model, classes and outputs.
         """;
 

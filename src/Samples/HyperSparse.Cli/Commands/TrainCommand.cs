@@ -49,6 +49,7 @@ internal static class TrainCommand
         new("--regularizer", "one of hs, l1, l2", Default: "hs"),
         new("--encoding", "one of compact, sparse, dense", Default: "compact"),
         new("--int8", "", IsFlag: true),
+        new("--no-shrink", "", IsFlag: true),
         new("--keep-dense", "comma-separated layer names or glob patterns (e.g. conv1,fc*) of the chosen architecture"),
         new("--threads", "a positive number of threads"),
         new("--no-flip", "", IsFlag: true),
@@ -89,6 +90,9 @@ internal static class TrainCommand
           --method art|oneshot   --regularizer hs|l1|l2   --encoding compact|sparse|dense
           --int8                 store weights as int8 (per output channel; ≈4× smaller values, lossy: the report
                                  gives the accuracy change measured on the holdout/test images)
+          --no-shrink            keep dead channels in the ONNX model (by default filters pruned to all zeros, and
+                                 channels nothing reads, are removed and their constant folded into the next layer's
+                                 bias: same scores, smaller file, less compute; report.md lists what each layer lost)
           --keep-dense <names>   layers kept dense (not pruned; κ applies to the rest): comma-separated names or
                                  glob patterns, e.g. conv1,fc* (quote patterns in a shell); lenet5 has conv1, conv2,
                                  fc1, fc2, fc3; a name matching no layer lists the architecture's layers
@@ -143,6 +147,7 @@ internal static class TrainCommand
         var threads = line.Int("--threads", v => v > 0);
         var keepDense = KeepDense(line);
         var int8 = line.Flag("--int8");
+        var shrink = !line.Flag("--no-shrink");
         var flip = !line.Flag("--no-flip");
         var live = !line.Flag("--plain") && cli.Interactive;
 
@@ -160,6 +165,7 @@ internal static class TrainCommand
             WeightEncoding = encoding switch { "sparse" => HyperSparseWeightEncoding.SparseInitializer, "dense" => HyperSparseWeightEncoding.Dense, _ => HyperSparseWeightEncoding.Compact },
             KeepDenseLayers = keepDense,
             QuantizeWeights = int8,
+            ShrinkDeadChannels = shrink,
         };
         // With a time budget the profile's epochs and λ schedule are left to the planner; the overrides below are kept exactly.
         profile.ApplyTo(options, timeBudget: timeBudget is not null);

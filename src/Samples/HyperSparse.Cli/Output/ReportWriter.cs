@@ -76,7 +76,7 @@ internal static class ReportWriter
                     o.WarmupEpochs, o.MaxArtEpochs, o.FineTuneEpochs, o.LearningRateSteps, o.LearningRateDecay, o.LambdaInit, o.LambdaGrowth,
                     o.BatchSize, o.LearningRate, o.Momentum, o.WeightDecay, o.CropPadding, o.HorizontalFlip, o.StopWindowHalfSize, o.MinWeightsPerLayer,
                     Method = o.Method.ToString(), Regularizer = o.Regularizer.ToString(), WeightEncoding = o.WeightEncoding.ToString(),
-                    o.KeepDenseLayers,
+                    o.KeepDenseLayers, o.ShrinkDeadChannels,
                     TimeBudgetSeconds = o.TimeBudget?.TotalSeconds,
                     KeptAsGiven = o.TimeBudget is null ? null : run.ScheduleOverrides,
                 },
@@ -126,6 +126,9 @@ internal static class ReportWriter
             L($"| time budget | {Duration(tb.Budget.TotalSeconds)}: training used {Duration(tb.UsedSeconds)} ({tb.UsedSeconds / tb.Budget.TotalSeconds:P0}) — warm-up {Duration(tb.WarmupSeconds)}, ART {Duration(tb.ArtSeconds)}, fine-tune {Duration(tb.FineTuneSeconds)}; {tb.Decisions.Count} planning decisions{(tb.Warnings.Count > 0 ? $", **{tb.Warnings.Count} warning(s)**" : "")} (see Time budget) |");
         if (r.Quantization is { } q)
             L($"| int8 weights | accuracy {q.QuantizedAccuracy:F2} % vs {q.FloatAccuracy:F2} % with float weights ({q.AccuracyChange:+0.00;-0.00;0.00} pp; {q.ChangedPredictions:N0} of {q.Images:N0} {q.EvaluatedOn} images predicted differently) |");
+        var shrunk = r.Layers.Where(l => l.OutputChannelsRemoved != 0 || l.InputChannelsRemoved != 0 || l.OnnxKept != l.Kept).ToList();
+        if (shrunk.Count > 0)
+            L($"| dead channels | removed from the ONNX model (same scores): {r.Layers.Sum(l => l.OutputChannelsRemoved):N0} output channels and {r.Layers.Sum(l => l.InputChannelsRemoved):N0} input slices; {r.Layers.Sum(l => l.Kept - l.OnnxKept):N0} kept weights folded into biases, merged or read by nothing (see Layers; `--no-shrink` keeps them) |");
         L($"| ONNX size | {r.OnnxBytes:N0} bytes ({o.WeightEncoding}{(o.QuantizeWeights ? "+int8" : "")}) vs {r.DenseOnnxBytes:N0} dense ({(r.OnnxBytes == 0 ? 0 : (double)r.DenseOnnxBytes / r.OnnxBytes):F1}× smaller); information bound {r.BoundBytes:N0} bytes |");
         if (File.Exists(files.ModelZip)) L($"| model.zip | {new FileInfo(files.ModelZip).Length:N0} bytes |");
         L($"| time | training {Duration(r.TotalSeconds)} (pipeline Fit incl. reading images and ONNX export {Duration(run.FitSeconds)}); whole command {Duration(run.TotalSeconds)} |");
@@ -186,10 +189,11 @@ internal static class ReportWriter
         if (r.TimeBudget is { } budget) BudgetSection(b, budget);
         Raw("## Layers");
         Raw("");
-        Raw("| layer | shape | weights | kept | density | ONNX encoding | ONNX bytes |");
-        Raw("|---|---|---:|---:|---:|---|---:|");
+        // With dead channels removed, the ONNX columns show the layer as the file holds it.
+        Raw("| layer | shape | weights | kept | density | ONNX encoding | ONNX bytes |" + (shrunk.Count > 0 ? " ONNX shape (kept) |" : ""));
+        Raw("|---|---|---:|---:|---:|---|---:|" + (shrunk.Count > 0 ? "---|" : ""));
         foreach (var l in r.Layers)
-            L($"| {l.Name}{(l.KeptDense ? " — kept dense (excluded)" : "")} | {string.Join("×", l.Shape)} | {l.Total:N0} | {l.Kept:N0}{(l.Kept == 0 && !l.KeptDense ? " (collapsed)" : "")} | {(l.Total == 0 ? 0 : (double)l.Kept / l.Total):P2} | {l.Encoding} | {l.OnnxBytes:N0} |");
+            L($"| {l.Name}{(l.KeptDense ? " — kept dense (excluded)" : "")} | {string.Join("×", l.Shape)} | {l.Total:N0} | {l.Kept:N0}{(l.Kept == 0 && !l.KeptDense ? " (collapsed)" : "")} | {(l.Total == 0 ? 0 : (double)l.Kept / l.Total):P2} | {l.Encoding} | {l.OnnxBytes:N0} |{(shrunk.Count > 0 ? F($" {string.Join("×", l.OnnxShape)} ({l.OnnxKept:N0}) |") : "")}");
         Raw("");
         Raw("![per-layer density](layer-density.png)");
         Raw("");
