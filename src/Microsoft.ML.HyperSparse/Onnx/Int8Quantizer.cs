@@ -84,7 +84,9 @@ internal static class Int8Quantizer
 /// <summary>
 /// 256 scales a quantised model's per-channel scales are rounded up to, so each channel stores one byte (an index) instead of a
 /// float32: entry 16·i + j = fl(top · 2^−i · fl(2^−j/16)), i.e. 16 steps per octave (≤ 4.4 % coarser than the ideal scale)
-/// over 16 octaves below the largest scale. The graph rebuilds the table as the outer product of its two 16-entry factors
+/// over 16 octaves. top is the smallest power of two ≥ the model's largest scale, so the table (and a channel's stored scale)
+/// does not move when other channels change a little — e.g. when the dead-channel shrink folds a removed channel into a
+/// reader — and every entry is an exact product. The graph rebuilds the table as the outer product of its two 16-entry factors
 /// (one float multiply per entry, as here, so the rebuilt scales are bit-identical) and gathers each channel's entry.
 /// </summary>
 internal sealed class Int8ScaleTable
@@ -110,11 +112,14 @@ internal sealed class Int8ScaleTable
     /// <summary>The 256 scales, index 16·i + j, in float32 as the graph computes them.</summary>
     public float[] Values { get; }
 
-    /// <summary>A table whose first entry is <paramref name="top"/> (the largest channel scale of the model).</summary>
-    public static Int8ScaleTable For(float top)
+    /// <summary>The table for a model whose largest channel scale is <paramref name="largest"/>: top = the smallest power of two ≥ it.</summary>
+    public static Int8ScaleTable For(float largest)
     {
-        if (!(top > 0f) || !float.IsFinite(top))
-            throw OnnxExportErrors.Network("int8 scales", "a positive finite largest scale", top.ToString("R"));
+        if (!(largest > 0f) || !float.IsFinite(largest))
+            throw OnnxExportErrors.Network("int8 scales", "a positive finite largest scale", largest.ToString("R"));
+        float top = MathF.ScaleB(1f, MathF.ILogB(largest));
+        if (top < largest)
+            top = MathF.ScaleB(top, 1);
         var octaves = Enumerable.Range(0, Steps).Select(i => MathF.ScaleB(top, -i)).ToArray();
         var fractions = Enumerable.Range(0, Steps).Select(j => (float)Math.Pow(2, -j / (double)Steps)).ToArray();
         return new Int8ScaleTable(octaves, fractions);

@@ -102,7 +102,8 @@ public sealed class Int8WeightsTests
     {
         var table = Int8ScaleTable.For(0.0375f);
         Assert.AreEqual(256, table.Values.Length);
-        Assert.AreEqual(0.0375f, table.Values[0], "the top entry is the largest scale itself");
+        Assert.AreEqual(0.0625f, table.Values[0], "the top entry is the smallest power of two ≥ the largest scale");
+        Assert.AreEqual(0.0625f, Int8ScaleTable.For(0.0625f).Values[0], "a power of two is its own top");
         for (int k = 1; k < table.Values.Length; k++)
             Assert.IsTrue(table.Values[k] < table.Values[k - 1], $"entries fall strictly with the index ({k})");
         for (int i = 0; i < Int8ScaleTable.Steps; i++)
@@ -112,7 +113,7 @@ public sealed class Int8WeightsTests
         var random = new Random(5);
         for (int n = 0; n < 2000; n++)
         {
-            float scale = 0.0375f * MathF.Pow(2f, -16f * random.NextSingle());
+            float scale = 0.0625f * MathF.Pow(2f, -16f * random.NextSingle());
             float stored = table.RoundUp(scale);
             Assert.IsTrue(stored >= scale, $"{stored:R} < {scale:R}: a level would overflow ±127");
             Assert.IsTrue(stored <= scale * 1.0444f, $"{stored:R} is more than one 2^(1/16) step above {scale:R}");
@@ -121,7 +122,8 @@ public sealed class Int8WeightsTests
 
         // Below the table's range: the smallest entry (still ≥ the scale); the top itself maps to code 0.
         Assert.AreEqual(table.Values[^1], table.RoundUp(1e-12f));
-        Assert.AreEqual(0, table.Code(0.0375f));
+        Assert.AreEqual(0, table.Code(0.0625f));
+        Assert.AreEqual(table.RoundUp(0.0375f), table.Values[table.Code(0.0375f)]);
         Assert.ThrowsExactly<ArgumentException>(() => Int8ScaleTable.For(0f));
     }
 
