@@ -115,9 +115,14 @@ internal static class BenchmarkReport
             else
                 md.AppendLine($"- int8 accuracy change ≤ 0.3 pp, {arch}: {Verdict(Math.Abs(r.Int8DeltaPp) <= 0.3 + 1e-9)} — {F(r.OrtCompactAccuracy, 2)} % → {F(r.OrtInt8Accuracy, 2)} % ({Pp(r.Int8DeltaPp)} pp on {N(r.Config.TestImages)} test images; {r.Int8Disagreements} predictions differ).");
         }
-        var identical = rows.All(r => r.MaxAbsLogitDenseVsCompact == 0 && r.MaxAbsLogitDenseVsSparse == 0);
-        md.AppendLine($"- Outputs bit-identical to Dense (every row, whole test slice, ONNX Runtime): {Verdict(identical)} — max |Δ logit| Compact vs Dense " +
-                      $"{G(rows.Max(r => r.MaxAbsLogitDenseVsCompact))}, SparseInit vs Dense {G(rows.Max(r => r.MaxAbsLogitDenseVsSparse))}.");
+        // The encoder is exact: the unshrunk Compact file (rows before the shrink: Compact and SparseInit themselves) scores
+        // bit-identically to Dense. The shrink folds removed channels into biases, so shipped files match within 1e-4.
+        double EncoderDiff(SizeRow r) => r.CompactUnshrunk is null ? Math.Max(r.MaxAbsLogitDenseVsCompact, r.MaxAbsLogitDenseVsSparse) : r.MaxAbsLogitDenseVsCompactUnshrunk;
+        var shrunk = rows.Where(r => r.CompactUnshrunk is not null).ToList();
+        md.AppendLine($"- Outputs bit-identical to Dense (every row, whole test slice, ONNX Runtime; the encoder alone, no shrink): {Verdict(rows.All(r => EncoderDiff(r) == 0))} — max |Δ logit| {G(rows.Max(EncoderDiff))}.");
+        if (shrunk.Count > 0)
+            md.AppendLine($"- Shipped (shrunk) files vs Dense within 1e-4: {Verdict(shrunk.All(r => Math.Max(r.MaxAbsLogitDenseVsCompact, r.MaxAbsLogitDenseVsSparse) <= 1e-4))} — " +
+                          $"max |Δ logit| Compact {G(shrunk.Max(r => r.MaxAbsLogitDenseVsCompact))}, SparseInit {G(shrunk.Max(r => r.MaxAbsLogitDenseVsSparse))} ({shrunk.Count} rows).");
         var fast = latency.Where(l => Math.Abs(l.Kappa - 0.98) < 1e-9).ToList();
         md.AppendLine(fast.Count == 0
             ? "- Scoring as fast as Dense: **not measured** (no latency rows)."

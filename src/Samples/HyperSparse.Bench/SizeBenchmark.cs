@@ -42,7 +42,7 @@ internal sealed record SizeRow(
     double MaxAbsLogitInt8VsCompact, int Int8Disagreements,
     SizeLayer[] Layers, string[] Notes,
     int FullTestImages = 0, double OrtCompactAccuracyFull = double.NaN, double OrtInt8AccuracyFull = double.NaN, int Int8DisagreementsFull = 0,
-    FileSize? CompactUnshrunk = null, long ChannelsTrained = 0, long ChannelsShipped = 0)
+    FileSize? CompactUnshrunk = null, long ChannelsTrained = 0, long ChannelsShipped = 0, double MaxAbsLogitDenseVsCompactUnshrunk = double.NaN)
 {
     public double Sparsity => 1 - (double)KeptWeights / PrunableWeights;
 
@@ -138,6 +138,7 @@ internal static class SizeBenchmark
         var denseLogits = Ort.Logits(dense.Bytes, description, test, ortThreads);
         var sparseLogits = Ort.Logits(sparse.Bytes, description, test, ortThreads);
         var compactLogits = Ort.Logits(compact.Bytes, description, test, ortThreads);
+        var unshrunkLogits = Ort.Logits(compactUnshrunk.Bytes, description, test, ortThreads);
         var int8Logits = Ort.Logits(int8.Bytes, description, test, ortThreads);
         var classes = test.ClassCount;
 
@@ -182,7 +183,7 @@ internal static class SizeBenchmark
             MaxAbsDiff(compactLogits, int8Logits), int8Predictions.Zip(compactPredictions).Count(p => p.First != p.Second),
             sizeLayers, notes.ToArray(), fullCount, fullCompact, fullInt8, fullDisagree,
             new FileSize("Compact (no shrink)", compactUnshrunk.Bytes.LongLength, Deflated(compactUnshrunk.Bytes), FileAnatomy.Of(compactUnshrunk.Bytes, compactUnshrunk.Size.Layers)),
-            layers.Sum(l => l.OriginalShape[0]), layers.Sum(l => l.Shape[0]));
+            layers.Sum(l => l.OriginalShape[0]), layers.Sum(l => l.Shape[0]), MaxAbsDiff(denseLogits, unshrunkLogits));
     }
 
     private static FileSize Measured(OnnxExportResult result, string name, NetworkDescription net) =>
