@@ -49,7 +49,8 @@ else
   FIT_ROUNDS=${FIT_ROUNDS:-3}; FIT_TRAIN=${FIT_TRAIN:-10000}; FIT_EPOCHS=${FIT_EPOCHS:-3}
   OUT=${OUT:-docs/bench-step.md}
 fi
-COMMAND="build/bench-step.sh$([ "$QUICK" = 1 ] && echo " --quick") (ROUNDS=$ROUNDS BATCH=$BATCH THREADS=$THREADS RESNET_INPUT=$RESNET_INPUT LENET_STEPS=$LENET_STEPS/$LENET_WARMUP/${LENET_MAX_S}s RESNET_STEPS=$RESNET_STEPS/$RESNET_WARMUP/${RESNET_MAX_S}s PEER=$PEER PEER_HS=$PEER_HS MALLOC_OFF=$MALLOC_OFF FIT=$FIT FIT_ROUNDS=$FIT_ROUNDS FIT_ARCH=$FIT_ARCH FIT_TRAIN=$FIT_TRAIN FIT_EPOCHS=$FIT_EPOCHS)"
+QUICK_FLAG=""; [ "$QUICK" = 1 ] && QUICK_FLAG=" --quick"
+COMMAND="build/bench-step.sh$QUICK_FLAG (ROUNDS=$ROUNDS BATCH=$BATCH THREADS=$THREADS RESNET_INPUT=$RESNET_INPUT LENET_STEPS=$LENET_STEPS/$LENET_WARMUP/${LENET_MAX_S}s RESNET_STEPS=$RESNET_STEPS/$RESNET_WARMUP/${RESNET_MAX_S}s PEER=$PEER PEER_HS=$PEER_HS MALLOC_OFF=$MALLOC_OFF FIT=$FIT FIT_ROUNDS=$FIT_ROUNDS FIT_ARCH=$FIT_ARCH FIT_TRAIN=$FIT_TRAIN FIT_EPOCHS=$FIT_EPOCHS)"
 
 PYTHON=/usr/bin/python3
 if [ "$PEER" = 1 ]; then
@@ -76,8 +77,10 @@ dotnet build "$PROJECT" -c Release -v q -nologo >/dev/null
 DLL="$ROOT/$PROJECT/bin/Release/net10.0/HyperSparse.Bench.dll"
 [ -f "$DLL" ] || { echo "bench: $DLL not found after build" >&2; exit 1; }
 
-WORK="$(mktemp -d /tmp/bench-step.XXXXXX)"
-trap 'rm -rf "$WORK"' EXIT
+# The raw rows stay beside the build output (artifacts/ is not committed), so the report can be re-rendered:
+#   dotnet <dll> report --raw $WORK/step.jsonl --fit $WORK/fit.jsonl --loads $WORK/loads.txt --out FILE.md
+WORK="$ROOT/artifacts/bench-step$([ "$QUICK" = 1 ] && echo -quick || true)"
+mkdir -p "$WORK"
 RAW="$WORK/step.jsonl"; FITRAW="$WORK/fit.jsonl"; LOADS="$WORK/loads.txt"
 : >"$RAW"; : >"$FITRAW"; : >"$LOADS"
 LOAD_START="$(cat /proc/loadavg)"
