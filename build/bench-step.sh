@@ -12,12 +12,15 @@
 #
 # Usage: build/bench-step.sh [--quick]
 #   --quick (or QUICK=1): a smoke run in under ≈2 minutes, written to artifacts/bench-step-quick.md instead of docs/.
-# Tunables (environment): ROUNDS (4; quick 2), BATCH (128), THREADS (2), RESNET_INPUT (1x28x28),
+# Tunables (environment): ROUNDS (4; quick 2), BATCH (128), THREADS (2: every configuration),
+#   EXTRA_THREADS (1; quick none: further thread counts for ours vs PyTorch only, HS off), RESNET_INPUT (1x28x28),
 #   LENET_STEPS/LENET_WARMUP/LENET_MAX_S (150/10/6), RESNET_STEPS/RESNET_WARMUP/RESNET_MAX_S (40/3/12),
-#   PEER (1; 0 skips PyTorch), PEER_HS (0; 1 adds PyTorch with the HS term), MALLOC_OFF (1; quick 0: ours with malloc tuning off),
-#   FIT (1; 0 skips Fit vs raw), FIT_ROUNDS (3; quick 1), FIT_ARCH (lenet5), FIT_TRAIN (10000; quick 2000), FIT_EPOCHS (3; quick 1),
+#   PEER (1; 0 skips PyTorch), PEER_HS (0; 1 adds PyTorch with the HS term), MALLOC_OFF (0; 1 adds ours with malloc tuning off),
+#   FIT (1; 0 skips Fit vs raw), FIT_ROUNDS (4; quick 1), FIT_ARCH (lenet5), FIT_TRAIN (10000; quick 2000), FIT_EPOCHS (3; quick 1),
+#   FIT_THREADS (1: Fit and raw run the same engine loop, so the thread count does not change what is compared, and at 2
+#   threads on a 2-core box shared with other work OpenMP barrier stalls made epochs vary 1–20 s),
 #   OUT (docs/bench-step.md; quick artifacts/bench-step-quick.md).
-# Budget: ≈7–9 min on a 2-core box shared with other work; --quick ≈1.5–2 min.
+# Budget: ≈8 min on a quiet 2-core box, up to ≈15 min when other work takes the cores; --quick ≈1.5–2 min.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -35,22 +38,22 @@ done
 BATCH=${BATCH:-128}
 THREADS=${THREADS:-2}
 RESNET_INPUT=${RESNET_INPUT:-1x28x28}
-PEER=${PEER:-1}; PEER_HS=${PEER_HS:-0}; FIT=${FIT:-1}; FIT_ARCH=${FIT_ARCH:-lenet5}
+PEER=${PEER:-1}; PEER_HS=${PEER_HS:-0}; FIT=${FIT:-1}; FIT_ARCH=${FIT_ARCH:-lenet5}; FIT_THREADS=${FIT_THREADS:-1}
 if [ "$QUICK" = 1 ]; then
-  ROUNDS=${ROUNDS:-2}; MALLOC_OFF=${MALLOC_OFF:-0}
+  ROUNDS=${ROUNDS:-2}; MALLOC_OFF=${MALLOC_OFF:-0}; EXTRA_THREADS=${EXTRA_THREADS:-}
   LENET_STEPS=${LENET_STEPS:-40};  LENET_WARMUP=${LENET_WARMUP:-5}; LENET_MAX_S=${LENET_MAX_S:-1.5}
   RESNET_STEPS=${RESNET_STEPS:-8}; RESNET_WARMUP=${RESNET_WARMUP:-2}; RESNET_MAX_S=${RESNET_MAX_S:-2.5}
   FIT_ROUNDS=${FIT_ROUNDS:-1}; FIT_TRAIN=${FIT_TRAIN:-2000}; FIT_EPOCHS=${FIT_EPOCHS:-1}
   OUT=${OUT:-artifacts/bench-step-quick.md}
 else
-  ROUNDS=${ROUNDS:-4}; MALLOC_OFF=${MALLOC_OFF:-1}
+  ROUNDS=${ROUNDS:-4}; MALLOC_OFF=${MALLOC_OFF:-0}; EXTRA_THREADS=${EXTRA_THREADS:-1}
   LENET_STEPS=${LENET_STEPS:-150};  LENET_WARMUP=${LENET_WARMUP:-10}; LENET_MAX_S=${LENET_MAX_S:-6}
   RESNET_STEPS=${RESNET_STEPS:-40}; RESNET_WARMUP=${RESNET_WARMUP:-3}; RESNET_MAX_S=${RESNET_MAX_S:-12}
-  FIT_ROUNDS=${FIT_ROUNDS:-3}; FIT_TRAIN=${FIT_TRAIN:-10000}; FIT_EPOCHS=${FIT_EPOCHS:-3}
+  FIT_ROUNDS=${FIT_ROUNDS:-4}; FIT_TRAIN=${FIT_TRAIN:-10000}; FIT_EPOCHS=${FIT_EPOCHS:-3}
   OUT=${OUT:-docs/bench-step.md}
 fi
 QUICK_FLAG=""; [ "$QUICK" = 1 ] && QUICK_FLAG=" --quick"
-COMMAND="build/bench-step.sh$QUICK_FLAG (ROUNDS=$ROUNDS BATCH=$BATCH THREADS=$THREADS RESNET_INPUT=$RESNET_INPUT LENET_STEPS=$LENET_STEPS/$LENET_WARMUP/${LENET_MAX_S}s RESNET_STEPS=$RESNET_STEPS/$RESNET_WARMUP/${RESNET_MAX_S}s PEER=$PEER PEER_HS=$PEER_HS MALLOC_OFF=$MALLOC_OFF FIT=$FIT FIT_ROUNDS=$FIT_ROUNDS FIT_ARCH=$FIT_ARCH FIT_TRAIN=$FIT_TRAIN FIT_EPOCHS=$FIT_EPOCHS)"
+COMMAND="build/bench-step.sh$QUICK_FLAG (ROUNDS=$ROUNDS BATCH=$BATCH THREADS=$THREADS EXTRA_THREADS=${EXTRA_THREADS:-none} RESNET_INPUT=$RESNET_INPUT LENET_STEPS=$LENET_STEPS/$LENET_WARMUP/${LENET_MAX_S}s RESNET_STEPS=$RESNET_STEPS/$RESNET_WARMUP/${RESNET_MAX_S}s PEER=$PEER PEER_HS=$PEER_HS MALLOC_OFF=$MALLOC_OFF FIT=$FIT FIT_ROUNDS=$FIT_ROUNDS FIT_ARCH=$FIT_ARCH FIT_TRAIN=$FIT_TRAIN FIT_EPOCHS=$FIT_EPOCHS FIT_THREADS=$FIT_THREADS)"
 
 PYTHON=/usr/bin/python3
 if [ "$PEER" = 1 ]; then
@@ -87,25 +90,29 @@ LOAD_START="$(cat /proc/loadavg)"
 START=$SECONDS
 echo "bench: $(nproc) CPUs, load average $LOAD_START; rows go to $WORK"
 
-# One configuration = "who malloc hs"; who is ours or torch (the peer's malloc is glibc's default).
-COMBOS=("ours on off" "ours on on")
-[ "$PEER" = 1 ] && COMBOS+=("torch - off")
-[ "$PEER" = 1 ] && [ "$PEER_HS" = 1 ] && COMBOS+=("torch - on")
-[ "$MALLOC_OFF" = 1 ] && COMBOS+=("ours off off")
+# One configuration = "threads who malloc hs"; who is ours or torch (the peer's malloc is glibc's default).
+COMBOS=("$THREADS ours on off" "$THREADS ours on on")
+[ "$PEER" = 1 ] && COMBOS+=("$THREADS torch - off")
+[ "$PEER" = 1 ] && [ "$PEER_HS" = 1 ] && COMBOS+=("$THREADS torch - on")
+[ "$MALLOC_OFF" = 1 ] && COMBOS+=("$THREADS ours off off")
+for t in $EXTRA_THREADS; do
+  COMBOS+=("$t ours on off")
+  [ "$PEER" = 1 ] && COMBOS+=("$t torch - off")
+done
 
-# run_step ARCH ROUND WHO MALLOC HS: one process, its row appended to $RAW, the load average after it to $LOADS.
+# run_step ARCH ROUND THREADS WHO MALLOC HS: one process, its row appended to $RAW, the load average after it to $LOADS.
 run_step() {
-  local arch=$1 round=$2 who=$3 malloc=$4 hs=$5 steps warmup max input=1x28x28
+  local arch=$1 round=$2 threads=$3 who=$4 malloc=$5 hs=$6 steps warmup max input=1x28x28
   if [ "$arch" = lenet5 ]; then steps=$LENET_STEPS; warmup=$LENET_WARMUP; max=$LENET_MAX_S
   else steps=$RESNET_STEPS; warmup=$RESNET_WARMUP; max=$RESNET_MAX_S; input=$RESNET_INPUT; fi
   if [ "$who" = ours ]; then
     dotnet "$DLL" step --arch "$arch" --input "$input" --batch "$BATCH" --steps "$steps" --warmup "$warmup" \
-      --max-seconds "$max" --malloc "$malloc" --hs "$hs" --threads "$THREADS" --round "$round" --raw "$RAW"
+      --max-seconds "$max" --malloc "$malloc" --hs "$hs" --threads "$threads" --round "$round" --raw "$RAW"
   else
     # Debian's torch uses 1 thread unless OMP_NUM_THREADS says otherwise; OpenBLAS must not add a spinning thread.
-    OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=$THREADS "$PYTHON" "$ROOT/build/torch_step.py" \
+    OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=$threads "$PYTHON" "$ROOT/build/torch_step.py" \
       --arch "$arch" --input "$input" --batch "$BATCH" --steps "$steps" --warmup "$warmup" --max-seconds "$max" \
-      --hs "$hs" --threads "$THREADS" --round "$round" --raw "$RAW"
+      --hs "$hs" --threads "$threads" --round "$round" --raw "$RAW"
   fi
   cat /proc/loadavg >>"$LOADS"
 }
@@ -113,9 +120,9 @@ run_step() {
 for ((r = 0; r < ROUNDS; r++)); do
   echo "bench: step round $((r + 1))/$ROUNDS"
   for ((i = 0; i < ${#COMBOS[@]}; i++)); do
-    read -r who malloc hs <<<"${COMBOS[$(((i + r) % ${#COMBOS[@]}))]}"
-    run_step lenet5 "$r" "$who" "$malloc" "$hs"
-    run_step resnet20 "$r" "$who" "$malloc" "$hs"
+    read -r threads who malloc hs <<<"${COMBOS[$(((i + r) % ${#COMBOS[@]}))]}"
+    run_step lenet5 "$r" "$threads" "$who" "$malloc" "$hs"
+    run_step resnet20 "$r" "$threads" "$who" "$malloc" "$hs"
   done
 done
 
@@ -125,7 +132,7 @@ if [ "$FIT" = 1 ]; then
     echo "bench: Fit vs raw round $((r + 1))/$FIT_ROUNDS"
     for ((i = 0; i < ${#MODES[@]}; i++)); do
       dotnet "$DLL" fit --mode "${MODES[$(((i + r) % ${#MODES[@]}))]}" --arch "$FIT_ARCH" --train "$FIT_TRAIN" --batch "$BATCH" \
-        --epochs "$FIT_EPOCHS" --threads "$THREADS" --round "$r" --raw "$FITRAW"
+        --epochs "$FIT_EPOCHS" --threads "$FIT_THREADS" --round "$r" --raw "$FITRAW"
       cat /proc/loadavg >>"$LOADS"
     done
   done

@@ -44,7 +44,11 @@ internal static class StepReport
         var threads = string.Join("/", rows.Select(r => r.Threads).Distinct());
         md.AppendLine($"- Threads: {threads} — ours `torch.set_num_threads({string.Join("/", ours.Select(r => r.Threads).Distinct())})`, " +
                       $"{(ours.FirstOrDefault()?.Framework ?? StepRow.Ours)}, .NET {Environment.Version}" +
-                      (peers.Count > 0 ? $"; peer {peers[0].Framework} (Debian python3-torch, OpenBLAS pthread), `torch.set_num_threads` with {peers[0].Note}" : ""));
+                      (peers.Count > 0 ? $"; peer {peers[0].Framework} (Debian python3-torch, OpenBLAS pthread), `torch.set_num_threads` with {string.Join(" / ", peers.Select(r => r.Note).Distinct())}" : ""));
+        if (rows.Select(r => r.Threads).Distinct().Count() > 1)
+            md.AppendLine("- Thread counts: the issue compares at the same thread count as ours (the main one, with every configuration). " +
+                          "Further thread counts run ours (malloc on, HS off) and PyTorch only: at 1 thread no OpenMP barrier waits for " +
+                          "a second core, so on a box whose cores are busy with other work these ratios are far steadier.");
         var allStarts = rows.Select(r => r.StartedUtc).Concat(fitRows.Select(r => r.StartedUtc)).ToList();
         md.AppendLine($"- Date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC (runs {allStarts.Min()} … {allStarts.Max()})");
         md.AppendLine($"- Command: `{command}`");
@@ -82,14 +86,16 @@ internal static class StepReport
         md.AppendLine();
 
         var groups = rows
-            .GroupBy(r => (r.Framework, r.Arch, r.Input, r.Batch, r.Malloc, r.Hs))
-            .Select(g => new Group(g.Key.Framework, g.Key.Arch, g.Key.Input, g.Key.Batch, g.Key.Malloc, g.Key.Hs, g.ToList()))
+            .GroupBy(r => (r.Framework, r.Arch, r.Input, r.Batch, r.Threads, r.Malloc, r.Hs))
+            .Select(g => new Group(g.Key.Framework, g.Key.Arch, g.Key.Input, g.Key.Batch, g.Key.Threads, g.Key.Malloc, g.Key.Hs, g.ToList()))
             .ToList();
-        var archOrder = rows.Select(r => (r.Arch, r.Input, r.Batch)).Distinct().ToList();
-        groups = groups.OrderBy(g => archOrder.IndexOf((g.Arch, g.Input, g.Batch))).ThenBy(g => g.IsOurs ? 0 : 1)
+        // Architectures in run order, the main thread count (the most rows) first, other thread counts after.
+        var archOrder = rows.Select(r => (r.Arch, r.Input, r.Batch, r.Threads)).Distinct()
+            .OrderByDescending(a => rows.Count(r => r.Threads == a.Threads)).ThenBy(a => a.Threads).ToList();
+        groups = groups.OrderBy(g => archOrder.IndexOf((g.Arch, g.Input, g.Batch, g.Threads))).ThenBy(g => g.IsOurs ? 0 : 1)
             .ThenBy(g => g.Malloc).ThenBy(g => g.Hs).ToList();
-        Group? Find((string Arch, string Input, int Batch) a, bool isOurs, bool malloc, bool hs) => groups.FirstOrDefault(g =>
-            (g.Arch, g.Input, g.Batch) == a && g.IsOurs == isOurs && (!isOurs || g.Malloc == malloc) && g.Hs == hs);
+        Group? Find((string Arch, string Input, int Batch, int Threads) a, bool isOurs, bool malloc, bool hs) => groups.FirstOrDefault(g =>
+            (g.Arch, g.Input, g.Batch, g.Threads) == a && g.IsOurs == isOurs && (!isOurs || g.Malloc == malloc) && g.Hs == hs);
 
         // The figures the targets are judged on, per architecture.
         var stepLines = new List<string>();
@@ -97,7 +103,7 @@ internal static class StepReport
         var targets = new List<(string Target, string Figure, bool? Met)>();
         foreach (var a in archOrder)
         {
-            var (arch, input, batch) = a;
+            var (arch, input, batch, threadCount) = a;
             var mine = Find(a, true, true, false);
             var peer = Find(a, false, false, false);
             if (mine is not null && peer is not null)
@@ -109,16 +115,16 @@ internal static class StepReport
                 var p10 = perRoundP10.Count > 0 ? Stats.Of(perRoundP10).Median : mine.Step.P10 / peer.Step.P10;
                 var met = judged <= StepTarget;
                 var paramCheck = mine.Rows[0].Parameters == peer.Rows[0].Parameters ? "match" : "**differ**";
-                stepLines.Add($"| {arch} | {input} | {batch} | **{F(mine.Step.Median)}** ({F(mine.RunMin)}–{F(mine.RunMax)}) | **{F(peer.Step.Median)}** ({F(peer.RunMin)}–{F(peer.RunMax)}) | " +
+                stepLines.Add($"| {arch} | {input} | {batch} | {threadCount} | **{F(mine.Step.Median)}** ({F(mine.RunMin)}–{F(mine.RunMax)}) | **{F(peer.Step.Median)}** ({F(peer.RunMin)}–{F(peer.RunMax)}) | " +
                               $"{pooled:F2}× | {RoundText(perRound)} | {Verdict(met)} ({judged:F2}×) | {F(mine.Step.P10)} / {F(peer.Step.P10)} | {RoundText(perRoundP10)} | " +
                               $"{mine.Rows[0].Parameters:N0} / {peer.Rows[0].Parameters:N0} ({paramCheck}) |");
-                targets.Add(($"Training step ≤ {StepTarget}× PyTorch — {arch}, batch {batch}",
+                targets.Add(($"Training step ≤ {StepTarget}× PyTorch — {arch}, batch {batch}, {threadCount} thread(s)",
                     $"{judged:F2}× (ours {F(mine.Step.Median)} ms vs PyTorch {F(peer.Step.Median)} ms; median of {perRound.Count} per-round ratios of run medians, " +
                     $"pooled {pooled:F2}×; by p10 step times {p10:F2}×)", met));
             }
             else if (mine is not null)
             {
-                targets.Add(($"Training step ≤ {StepTarget}× PyTorch — {arch}, batch {batch}", "no PyTorch rows (peer not run)", null));
+                targets.Add(($"Training step ≤ {StepTarget}× PyTorch — {arch}, batch {batch}, {threadCount} thread(s)", "no PyTorch rows (peer not run)", null));
             }
 
             var hsOff = Find(a, true, true, false);
@@ -136,10 +142,10 @@ internal static class StepReport
                 var met = sharePct <= HsOverheadTarget;
                 var peerHsOn = Find(a, false, false, true);
                 var peerHs = peerHsOn is not null && peer is not null ? $"{F(peerHsOn.HsTerm.Median)} ({100 * peerHsOn.HsTerm.Median / peer.Step.Median:F1} %)" : "–";
-                hsLines.Add($"| {arch} | {input} | {batch} | {F(hsOff.Step.Median)} | {F(hsOn.HsTerm.Median)} | **{sharePct:F1} %** | {alonePct:F1} % | " +
+                hsLines.Add($"| {arch} | {input} | {batch} | {threadCount} | {F(hsOff.Step.Median)} | {F(hsOn.HsTerm.Median)} | **{sharePct:F1} %** | {alonePct:F1} % | " +
                             $"{(paired.Count > 0 ? $"{Stats.Of(paired).Median:+0.0;-0.0} % ({paired.Min():+0.0;-0.0} … {paired.Max():+0.0;-0.0})" : "–")} | " +
                             $"{100 * delta / hsOff.Step.Median:+0.0;-0.0} % ({delta:+0.00;-0.00} ms){noise} | {Verdict(met)} ({sharePct:F1} %) | {peerHs} |");
-                targets.Add(($"HS term overhead ≤ {HsOverheadTarget} % of a step — {arch}, batch {batch}",
+                targets.Add(($"HS term overhead ≤ {HsOverheadTarget} % of a step — {arch}, batch {batch}, {threadCount} thread(s)",
                     $"{sharePct:F1} % (per HS-on step, the term's time ÷ the rest of that step, median; HS term {F(hsOn.HsTerm.Median)} ms ÷ HS-off step {F(hsOff.Step.Median)} ms = {alonePct:F1} %; adjacent runs HS on vs off: " +
                     $"{(paired.Count > 0 ? $"{Stats.Of(paired).Median:+0.0;-0.0} %" : "–")})", met));
             }
@@ -177,21 +183,21 @@ internal static class StepReport
                           "is judged on its median. The p10 columns do the same with each run's 10th-percentile step time: the steps " +
                           "that found both cores free, less exposed to other work on the machine.");
             md.AppendLine();
-            md.AppendLine($"| arch | input | batch | ours ms | PyTorch ms | ours/PyTorch (pooled medians) | ours/PyTorch per round: median (min–max, rounds) | target ≤ {StepTarget}× | p10 ms ours / PyTorch | ours/PyTorch by p10, per round | parameters ours / PyTorch |");
-            md.AppendLine("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|");
+            md.AppendLine($"| arch | input | batch | threads | ours ms | PyTorch ms | ours/PyTorch (pooled medians) | ours/PyTorch per round: median (min–max, rounds) | target ≤ {StepTarget}× | p10 ms ours / PyTorch | ours/PyTorch by p10, per round | parameters ours / PyTorch |");
+            md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
             foreach (var line in stepLines) md.AppendLine(line);
             md.AppendLine();
         }
 
         md.AppendLine("## Every configuration");
         md.AppendLine();
-        md.AppendLine("| framework | arch | input | batch | malloc | HS term | runs × steps | median step ms | p10 | p90 | run medians | HS term ms | RSS MB | peak RSS MB |");
-        md.AppendLine("|---|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| framework | arch | input | batch | threads | malloc | HS term | runs × steps | median step ms | p10 | p90 | run medians | HS term ms | RSS MB | peak RSS MB |");
+        md.AppendLine("|---|---|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var g in groups)
         {
             var notApplied = g.Malloc && g.Rows.Any(r => !r.MallocApplied) ? " (not applied!)" : "";
             var malloc = g.IsOurs ? OnOff(g.Malloc) + notApplied : "glibc default";
-            md.AppendLine($"| {(g.IsOurs ? "ours" : g.Framework)} | {g.Arch} | {g.Input} | {g.Batch} | {malloc} | {OnOff(g.Hs)} | " +
+            md.AppendLine($"| {(g.IsOurs ? "ours" : g.Framework)} | {g.Arch} | {g.Input} | {g.Batch} | {g.Threads} | {malloc} | {OnOff(g.Hs)} | " +
                           $"{g.Rows.Count} × {Fmt0(g.Rows.Average(r => r.Steps))} | **{F(g.Step.Median)}** | {F(g.Step.P10)} | {F(g.Step.P90)} | " +
                           $"{F(g.RunMin)}–{F(g.RunMax)} | {(g.Hs ? F(g.HsTerm.Median) : "–")} | {Fmt0(g.RssMb)} | {Fmt0(g.PeakMb)} |");
         }
@@ -207,8 +213,8 @@ internal static class StepReport
                           "the term's median by the HS-off runs' median step (other processes, other moments). \"Adjacent runs\" compares " +
                           "the HS-on and HS-off runs of each round; \"pooled\" the difference of the pooled medians (noisiest).");
             md.AppendLine();
-            md.AppendLine($"| arch | input | batch | step ms, HS off | HS term alone ms | HS term ÷ rest of its step | HS term ÷ HS-off step | adjacent runs, HS on vs off: median (min … max) | pooled medians, HS on vs off | target ≤ {HsOverheadTarget} % | PyTorch HS term ms (÷ its step) |");
-            md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|");
+            md.AppendLine($"| arch | input | batch | threads | step ms, HS off | HS term alone ms | HS term ÷ rest of its step | HS term ÷ HS-off step | adjacent runs, HS on vs off: median (min … max) | pooled medians, HS on vs off | target ≤ {HsOverheadTarget} % | PyTorch HS term ms (÷ its step) |");
+            md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|");
             foreach (var line in hsLines) md.AppendLine(line);
             md.AppendLine();
         }
@@ -219,10 +225,10 @@ internal static class StepReport
         {
             md.AppendLine("## glibc malloc tuning (ours)");
             md.AppendLine();
-            md.AppendLine("| arch | input | batch | malloc speedup, HS off (off/on) | malloc speedup, HS on (off/on) |");
-            md.AppendLine("|---|---|---:|---:|---:|");
+            md.AppendLine("| arch | input | batch | threads | malloc speedup, HS off (off/on) | malloc speedup, HS on (off/on) |");
+            md.AppendLine("|---|---|---:|---:|---:|---:|");
             foreach (var (a, off, on, offHs, onHs) in mallocLines)
-                md.AppendLine($"| {a.Arch} | {a.Input} | {a.Batch} | {Speedup(off, on)} | {Speedup(offHs, onHs)} |");
+                md.AppendLine($"| {a.Arch} | {a.Input} | {a.Batch} | {a.Threads} | {Speedup(off, on)} | {Speedup(offHs, onHs)} |");
             md.AppendLine();
         }
 
@@ -264,9 +270,9 @@ internal static class StepReport
 
     private sealed class Group
     {
-        public Group(string framework, string arch, string input, int batch, bool malloc, bool hs, List<StepRow> rows)
+        public Group(string framework, string arch, string input, int batch, int threads, bool malloc, bool hs, List<StepRow> rows)
         {
-            (Framework, Arch, Input, Batch, Malloc, Hs, Rows) = (framework, arch, input, batch, malloc, hs, rows);
+            (Framework, Arch, Input, Batch, Threads, Malloc, Hs, Rows) = (framework, arch, input, batch, threads, malloc, hs, rows);
             Step = Stats.Of(rows.SelectMany(r => r.StepMs).ToList());
             HsTerm = Stats.Of(rows.SelectMany(r => r.HsMs).ToList());
             var runMedians = rows.Select(r => Stats.Of(r.StepMs).Median).ToList();
@@ -281,6 +287,7 @@ internal static class StepReport
         public string Arch { get; }
         public string Input { get; }
         public int Batch { get; }
+        public int Threads { get; }
         public bool Malloc { get; }
         public bool Hs { get; }
         public List<StepRow> Rows { get; }
