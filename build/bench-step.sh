@@ -13,7 +13,7 @@
 # Usage: build/bench-step.sh [--quick]
 #   --quick (or QUICK=1): a smoke run in under ≈2 minutes, written to artifacts/bench-step-quick.md instead of docs/.
 # Tunables (environment): ROUNDS (4; quick 2), BATCH (128), THREADS (2: every configuration),
-#   EXTRA_THREADS (1; quick none: further thread counts for ours vs PyTorch only, HS off), RESNET_INPUT (1x28x28),
+#   EXTRA_THREADS (1; quick none: further thread counts, ours HS off/on and PyTorch), RESNET_INPUT (1x28x28),
 #   LENET_STEPS/LENET_WARMUP/LENET_MAX_S (150/10/6), RESNET_STEPS/RESNET_WARMUP/RESNET_MAX_S (40/3/12),
 #   PEER (1; 0 skips PyTorch), PEER_HS (0; 1 adds PyTorch with the HS term), MALLOC_OFF (0; 1 adds ours with malloc tuning off),
 #   FIT (1; 0 skips Fit vs raw), FIT_ROUNDS (4; quick 1), FIT_ARCH (lenet5), FIT_TRAIN (10000; quick 2000), FIT_EPOCHS (3; quick 1),
@@ -96,7 +96,7 @@ COMBOS=("$THREADS ours on off" "$THREADS ours on on")
 [ "$PEER" = 1 ] && [ "$PEER_HS" = 1 ] && COMBOS+=("$THREADS torch - on")
 [ "$MALLOC_OFF" = 1 ] && COMBOS+=("$THREADS ours off off")
 for t in $EXTRA_THREADS; do
-  COMBOS+=("$t ours on off")
+  COMBOS+=("$t ours on off" "$t ours on on")
   [ "$PEER" = 1 ] && COMBOS+=("$t torch - off")
 done
 
