@@ -57,7 +57,7 @@ namespace HyperSparse.Bench
             "                              [--batch 128] [--steps N] [--warmup N] [--max-seconds S] [--malloc on|off]\n" +
             "                              [--hs on|off] [--threads 2] [--lr 0.01] [--seed 1] [--round N] [--raw FILE]\n" +
             "       HyperSparse.Bench report --raw FILE [--fit FILE] [--loads FILE] [--out FILE.md] [--command TEXT]\n" +
-            "                              [--load-start TEXT] [--elapsed S]\n" +
+            "                              [--load-start TEXT] [--load-end TEXT (default: now)] [--elapsed S]\n" +
             "       HyperSparse.Bench fit --mode fit|raw [--arch lenet5|resnet20|mlp] [--train 10000] [--batch 128] [--epochs 3]\n" +
             "                              [--threads 2] [--seed 42] [--round N] [--raw FILE]\n" +
             "       HyperSparse.Bench size --arch lenet5|resnet20|resnet32 --kappa K --results FILE [--reexport on|off] [--retrain on|off]\n" +

@@ -28,6 +28,7 @@ internal static class StepReport
         var output = args.Get("out");
         var command = args.Get("command", "(not given)");
         var loadStart = args.Get("load-start");
+        var loadEnd = args.Get("load-end") ?? Machine.LoadAverage();
         var elapsed = args.Get("elapsed");
         args.EnsureAllUsed();
 
@@ -46,13 +47,13 @@ internal static class StepReport
                       $"{(ours.FirstOrDefault()?.Framework ?? StepRow.Ours)}, .NET {Environment.Version}" +
                       (peers.Count > 0 ? $"; peer {peers[0].Framework} (Debian python3-torch, OpenBLAS pthread), `torch.set_num_threads` with {string.Join(" / ", peers.Select(r => r.Note).Distinct())}" : ""));
         if (rows.Select(r => r.Threads).Distinct().Count() > 1)
-            md.AppendLine("- Thread counts: the issue compares at the same thread count as ours (the main one, with every configuration). " +
-                          "Further thread counts run ours (malloc on, HS off and on) and PyTorch only: at 1 thread no OpenMP barrier waits for " +
-                          "a second core, so on a box whose cores are busy with other work these ratios are far steadier.");
+            md.AppendLine("- Thread counts: both sides always run with the same count. The largest is the engine's default (all cores); " +
+                          "the smaller ones (ours with HS off and on, and PyTorch) need no OpenMP barrier to wait for a second core, so they " +
+                          "stay steady when other work takes a core.");
         var allStarts = rows.Select(r => r.StartedUtc).Concat(fitRows.Select(r => r.StartedUtc)).ToList();
         md.AppendLine($"- Date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC (runs {allStarts.Min()} … {allStarts.Max()})");
         md.AppendLine($"- Command: `{command}`");
-        var load = $"load average at start {Trim(loadStart)}, at end {Machine.LoadAverage()}";
+        var load = $"load average at start {Trim(loadStart)}, at end {Trim(loadEnd)}";
         var medianLoad = double.NaN;
         if (loadsFile is not null && File.Exists(loadsFile))
         {
@@ -90,9 +91,9 @@ internal static class StepReport
             .GroupBy(r => (r.Framework, r.Arch, r.Input, r.Batch, r.Threads, r.Malloc, r.Hs))
             .Select(g => new Group(g.Key.Framework, g.Key.Arch, g.Key.Input, g.Key.Batch, g.Key.Threads, g.Key.Malloc, g.Key.Hs, g.ToList()))
             .ToList();
-        // Architectures in run order, the main thread count (the most rows) first, other thread counts after.
+        // Architectures in run order, the largest thread count (the default: all cores) first.
         var archOrder = rows.Select(r => (r.Arch, r.Input, r.Batch, r.Threads)).Distinct()
-            .OrderByDescending(a => rows.Count(r => r.Threads == a.Threads)).ThenBy(a => a.Threads).ToList();
+            .OrderByDescending(a => a.Threads).ToList();
         groups = groups.OrderBy(g => archOrder.IndexOf((g.Arch, g.Input, g.Batch, g.Threads))).ThenBy(g => g.IsOurs ? 0 : 1)
             .ThenBy(g => g.Malloc).ThenBy(g => g.Hs).ToList();
         Group? Find((string Arch, string Input, int Batch, int Threads) a, bool isOurs, bool malloc, bool hs) => groups.FirstOrDefault(g =>
