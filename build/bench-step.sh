@@ -1,29 +1,78 @@
 #!/usr/bin/env bash
-# Training-step benchmark of the HyperSparse engine (src/Samples/HyperSparse.Bench).
-# Builds once in Release, then runs ROUNDS rounds of {malloc off, on} × {HS term off, on} for LeNet-5 and ResNet-20
-# (16-wide) at batch 128, each configuration a separate process (the malloc setting is fixed at process start),
-# alternating configurations (order rotated each round). Prints each process's row as it finishes, then a pooled
-# markdown table, also written to docs/bench-step.md. Fetches nothing from the web (a NuGet restore at most).
+# Training-speed benchmark of the HyperSparse engine (issue #5, item 1b), written to docs/bench-step.md:
+#   1. our training step vs the same architecture, batch and thread count in PyTorch (Debian python3-torch with OpenBLAS,
+#      build/torch_step.py), for LeNet-5 and ResNet-20 (16-wide) at batch 128;
+#   2. the HyperSparse term's overhead on our step;
+#   3. ML.NET Fit per epoch vs the engine's own loop (HyperSparse.Bench fit), LeNet-5 on a Fashion-MNIST slice.
+# Every configuration is its own process. Each round runs {ours HS off, ours HS on, PyTorch} (plus ours with malloc
+# tuning off, HS off, when MALLOC_OFF=1: the source of TuneAllocator's documented speedup) for each architecture, in an
+# order rotated from round to round, then {Fit, raw}; the report gives pooled medians and the ratios of adjacent runs
+# (more robust to load drift on a shared box). Builds once in Release;
+# installs python3-torch and libopenblas0-pthread with apt-get when missing; fetches nothing else.
 #
-# Tunables (environment): ROUNDS (3), BATCH (128), RESNET_INPUT (1x28x28; 3x32x32 for the CIFAR shape),
-#   LENET_STEPS (150), LENET_WARMUP (10), LENET_MAX_S (6), RESNET_STEPS (40), RESNET_WARMUP (3), RESNET_MAX_S (15),
-#   THREADS (2), OUT (docs/bench-step.md).
-# Budget: ≈4 min on an idle 2-core box; the per-process caps (*_MAX_S, measured loop only) keep it under ≈8 min
-# when the cores are shared.
+# Usage: build/bench-step.sh [--quick]
+#   --quick (or QUICK=1): a smoke run in under ≈2 minutes, written to artifacts/bench-step-quick.md instead of docs/.
+# Tunables (environment): ROUNDS (4; quick 2), BATCH (128), THREADS (2: every configuration),
+#   EXTRA_THREADS (1; quick none: further thread counts, ours HS off/on and PyTorch), RESNET_INPUT (1x28x28),
+#   LENET_STEPS/LENET_WARMUP/LENET_MAX_S (150/10/6), RESNET_STEPS/RESNET_WARMUP/RESNET_MAX_S (40/3/12),
+#   PEER (1; 0 skips PyTorch), PEER_HS (0; 1 adds PyTorch with the HS term), MALLOC_OFF (0; 1 adds ours with malloc tuning off),
+#   FIT (1; 0 skips Fit vs raw), FIT_ROUNDS (4; quick 1), FIT_ARCH (lenet5), FIT_TRAIN (10000; quick 2000), FIT_EPOCHS (3; quick 1),
+#   FIT_THREADS (1: Fit and raw run the same engine loop, so the thread count does not change what is compared, and at 2
+#   threads on a 2-core box shared with other work OpenMP barrier stalls made epochs vary 1–20 s),
+#   OUT (docs/bench-step.md; quick artifacts/bench-step-quick.md).
+# Budget: ≈8 min on a quiet 2-core box, up to ≈15 min when other work takes the cores; --quick ≈1.5–2 min.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 unset HYPERSPARSE_MALLOC_TUNING   # would silently disable "malloc on"
 
-ROUNDS=${ROUNDS:-3}
+QUICK=${QUICK:-0}
+for arg in "$@"; do
+  case "$arg" in
+    --quick) QUICK=1 ;;
+    *) echo "usage: build/bench-step.sh [--quick]" >&2; exit 2 ;;
+  esac
+done
+
 BATCH=${BATCH:-128}
 THREADS=${THREADS:-2}
 RESNET_INPUT=${RESNET_INPUT:-1x28x28}
-LENET_STEPS=${LENET_STEPS:-150};  LENET_WARMUP=${LENET_WARMUP:-10}; LENET_MAX_S=${LENET_MAX_S:-6}
-RESNET_STEPS=${RESNET_STEPS:-40}; RESNET_WARMUP=${RESNET_WARMUP:-3}; RESNET_MAX_S=${RESNET_MAX_S:-15}
-OUT=${OUT:-docs/bench-step.md}
-COMMAND="build/bench-step.sh (ROUNDS=$ROUNDS BATCH=$BATCH THREADS=$THREADS RESNET_INPUT=$RESNET_INPUT LENET_STEPS=$LENET_STEPS/$LENET_WARMUP/${LENET_MAX_S}s RESNET_STEPS=$RESNET_STEPS/$RESNET_WARMUP/${RESNET_MAX_S}s)"
+PEER=${PEER:-1}; PEER_HS=${PEER_HS:-0}; FIT=${FIT:-1}; FIT_ARCH=${FIT_ARCH:-lenet5}; FIT_THREADS=${FIT_THREADS:-1}
+if [ "$QUICK" = 1 ]; then
+  ROUNDS=${ROUNDS:-2}; MALLOC_OFF=${MALLOC_OFF:-0}; EXTRA_THREADS=${EXTRA_THREADS:-}
+  LENET_STEPS=${LENET_STEPS:-40};  LENET_WARMUP=${LENET_WARMUP:-5}; LENET_MAX_S=${LENET_MAX_S:-1.5}
+  RESNET_STEPS=${RESNET_STEPS:-8}; RESNET_WARMUP=${RESNET_WARMUP:-2}; RESNET_MAX_S=${RESNET_MAX_S:-2.5}
+  FIT_ROUNDS=${FIT_ROUNDS:-1}; FIT_TRAIN=${FIT_TRAIN:-2000}; FIT_EPOCHS=${FIT_EPOCHS:-1}
+  OUT=${OUT:-artifacts/bench-step-quick.md}
+else
+  ROUNDS=${ROUNDS:-4}; MALLOC_OFF=${MALLOC_OFF:-0}; EXTRA_THREADS=${EXTRA_THREADS:-1}
+  LENET_STEPS=${LENET_STEPS:-150};  LENET_WARMUP=${LENET_WARMUP:-10}; LENET_MAX_S=${LENET_MAX_S:-6}
+  RESNET_STEPS=${RESNET_STEPS:-40}; RESNET_WARMUP=${RESNET_WARMUP:-3}; RESNET_MAX_S=${RESNET_MAX_S:-12}
+  FIT_ROUNDS=${FIT_ROUNDS:-4}; FIT_TRAIN=${FIT_TRAIN:-10000}; FIT_EPOCHS=${FIT_EPOCHS:-3}
+  OUT=${OUT:-docs/bench-step.md}
+fi
+QUICK_FLAG=""; [ "$QUICK" = 1 ] && QUICK_FLAG=" --quick"
+COMMAND="build/bench-step.sh$QUICK_FLAG (ROUNDS=$ROUNDS BATCH=$BATCH THREADS=$THREADS EXTRA_THREADS=${EXTRA_THREADS:-none} RESNET_INPUT=$RESNET_INPUT LENET_STEPS=$LENET_STEPS/$LENET_WARMUP/${LENET_MAX_S}s RESNET_STEPS=$RESNET_STEPS/$RESNET_WARMUP/${RESNET_MAX_S}s PEER=$PEER PEER_HS=$PEER_HS MALLOC_OFF=$MALLOC_OFF FIT=$FIT FIT_ROUNDS=$FIT_ROUNDS FIT_ARCH=$FIT_ARCH FIT_TRAIN=$FIT_TRAIN FIT_EPOCHS=$FIT_EPOCHS FIT_THREADS=$FIT_THREADS)"
+
+PYTHON=/usr/bin/python3
+if [ "$PEER" = 1 ]; then
+  # The peer is Debian's PyTorch; without OpenBLAS its matmuls are ~10× slower (docs: platform notes).
+  # shellcheck source=setup.sh
+  source "$ROOT/build/setup.sh"
+  if command -v apt-get >/dev/null 2>&1; then
+    hs_apt_install python3 python3-torch libopenblas0-pthread
+  fi
+  if ! "$PYTHON" -c "import torch" 2>/dev/null; then
+    echo "bench: $PYTHON cannot import torch (Debian python3-torch); running without the PyTorch peer" >&2
+    PEER=0
+  fi
+fi
+if [ "$FIT" = 1 ] && [ ! -d "${HYPERSPARSE_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}" ]; then
+  # shellcheck source=setup.sh
+  source "$ROOT/build/setup.sh"
+  command -v apt-get >/dev/null 2>&1 && hs_apt_install dataset-fashion-mnist
+fi
 
 PROJECT=src/Samples/HyperSparse.Bench
 echo "bench: building $PROJECT (Release)"
@@ -31,25 +80,68 @@ dotnet build "$PROJECT" -c Release -v q -nologo >/dev/null
 DLL="$ROOT/$PROJECT/bin/Release/net10.0/HyperSparse.Bench.dll"
 [ -f "$DLL" ] || { echo "bench: $DLL not found after build" >&2; exit 1; }
 
-RAW="$(mktemp /tmp/bench-step.XXXXXX.jsonl)"
-trap 'rm -f "$RAW"' EXIT
+# The raw rows stay beside the build output (artifacts/ is not committed), so the report can be re-rendered:
+#   dotnet <dll> report --raw $WORK/step.jsonl --fit $WORK/fit.jsonl --loads $WORK/loads.txt --out FILE.md
+WORK="$ROOT/artifacts/bench-step$([ "$QUICK" = 1 ] && echo -quick || true)"
+mkdir -p "$WORK"
+RAW="$WORK/step.jsonl"; FITRAW="$WORK/fit.jsonl"; LOADS="$WORK/loads.txt"
+: >"$RAW"; : >"$FITRAW"; : >"$LOADS"
 LOAD_START="$(cat /proc/loadavg)"
 START=$SECONDS
-echo "bench: $(nproc) CPUs, load average $LOAD_START; rows go to $RAW"
+echo "bench: $(nproc) CPUs, load average $LOAD_START; rows go to $WORK"
 
-COMBOS=("off off" "on off" "off on" "on on")   # "malloc hs"
+# One configuration = "threads who malloc hs"; who is ours or torch (the peer's malloc is glibc's default).
+COMBOS=("$THREADS ours on off" "$THREADS ours on on")
+[ "$PEER" = 1 ] && COMBOS+=("$THREADS torch - off")
+[ "$PEER" = 1 ] && [ "$PEER_HS" = 1 ] && COMBOS+=("$THREADS torch - on")
+[ "$MALLOC_OFF" = 1 ] && COMBOS+=("$THREADS ours off off")
+for t in $EXTRA_THREADS; do
+  COMBOS+=("$t ours on off" "$t ours on on")
+  [ "$PEER" = 1 ] && COMBOS+=("$t torch - off")
+done
+
+# run_step ARCH ROUND THREADS WHO MALLOC HS: one process, its row appended to $RAW, the load average after it to $LOADS.
+run_step() {
+  local arch=$1 round=$2 threads=$3 who=$4 malloc=$5 hs=$6 steps warmup max input=1x28x28
+  if [ "$arch" = lenet5 ]; then steps=$LENET_STEPS; warmup=$LENET_WARMUP; max=$LENET_MAX_S
+  else steps=$RESNET_STEPS; warmup=$RESNET_WARMUP; max=$RESNET_MAX_S; input=$RESNET_INPUT; fi
+  if [ "$who" = ours ]; then
+    dotnet "$DLL" step --arch "$arch" --input "$input" --batch "$BATCH" --steps "$steps" --warmup "$warmup" \
+      --max-seconds "$max" --malloc "$malloc" --hs "$hs" --threads "$threads" --round "$round" --raw "$RAW"
+  else
+    # Debian's torch uses 1 thread unless OMP_NUM_THREADS says otherwise; OpenBLAS must not add a spinning thread.
+    OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=$threads "$PYTHON" "$ROOT/build/torch_step.py" \
+      --arch "$arch" --input "$input" --batch "$BATCH" --steps "$steps" --warmup "$warmup" --max-seconds "$max" \
+      --hs "$hs" --threads "$threads" --round "$round" --raw "$RAW"
+  fi
+  cat /proc/loadavg >>"$LOADS"
+}
+
 for ((r = 0; r < ROUNDS; r++)); do
-  echo "bench: round $((r + 1))/$ROUNDS"
+  echo "bench: step round $((r + 1))/$ROUNDS"
   for ((i = 0; i < ${#COMBOS[@]}; i++)); do
-    read -r malloc hs <<<"${COMBOS[$(((i + r) % ${#COMBOS[@]}))]}"
-    dotnet "$DLL" step --arch lenet5 --batch "$BATCH" --steps "$LENET_STEPS" --warmup "$LENET_WARMUP" \
-      --max-seconds "$LENET_MAX_S" --malloc "$malloc" --hs "$hs" --threads "$THREADS" --raw "$RAW"
-    dotnet "$DLL" step --arch resnet20 --input "$RESNET_INPUT" --batch "$BATCH" --steps "$RESNET_STEPS" \
-      --warmup "$RESNET_WARMUP" --max-seconds "$RESNET_MAX_S" --malloc "$malloc" --hs "$hs" --threads "$THREADS" --raw "$RAW"
+    read -r threads who malloc hs <<<"${COMBOS[$(((i + r) % ${#COMBOS[@]}))]}"
+    run_step lenet5 "$r" "$threads" "$who" "$malloc" "$hs"
+    run_step resnet20 "$r" "$threads" "$who" "$malloc" "$hs"
   done
 done
 
+if [ "$FIT" = 1 ]; then
+  MODES=(fit raw)
+  for ((r = 0; r < FIT_ROUNDS; r++)); do
+    echo "bench: Fit vs raw round $((r + 1))/$FIT_ROUNDS"
+    for ((i = 0; i < ${#MODES[@]}; i++)); do
+      dotnet "$DLL" fit --mode "${MODES[$(((i + r) % ${#MODES[@]}))]}" --arch "$FIT_ARCH" --train "$FIT_TRAIN" --batch "$BATCH" \
+        --epochs "$FIT_EPOCHS" --threads "$FIT_THREADS" --round "$r" --raw "$FITRAW"
+      cat /proc/loadavg >>"$LOADS"
+    done
+  done
+fi
+
 echo
-dotnet "$DLL" report --raw "$RAW" --out "$OUT" --command "$COMMAND" --load-start "$LOAD_START" --elapsed "$((SECONDS - START))"
+FITARGS=()
+[ -s "$FITRAW" ] && FITARGS=(--fit "$FITRAW")
+dotnet "$DLL" report --raw "$RAW" "${FITARGS[@]}" --loads "$LOADS" --out "$OUT" --command "$COMMAND" \
+  --load-start "$LOAD_START" --elapsed "$((SECONDS - START))"
 echo
-echo "bench: table written to $OUT"
+echo "bench: written to $OUT"

@@ -229,7 +229,7 @@ public sealed partial class HyperSparseClassificationTrainer
         /// <summary>libtorch threads; null = all cores. Default null.</summary>
         public int? NumberOfThreads { get; set; }
 
-        /// <summary>Apply the glibc malloc setting that makes CPU training faster on Linux (measured by build/bench-step.sh: 2.05× for LeNet-5, 1.17× for ResNet-20 at batch 128). Default true.</summary>
+        /// <summary>Apply the glibc malloc setting that makes CPU training faster on Linux (measured by build/bench-step.sh with MALLOC_OFF=1: 2.05× for LeNet-5, 1.17× for ResNet-20 at batch 128). Default true.</summary>
         public bool TuneAllocator { get; set; } = true;
 
         /// <summary>

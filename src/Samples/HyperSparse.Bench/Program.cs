@@ -3,8 +3,10 @@
 //   step    one configuration per process (the glibc malloc setting can only be chosen at process start):
 //           dotnet run -c Release --project src/Samples/HyperSparse.Bench -- step --arch resnet20 --batch 128 \
 //               --steps 30 --warmup 5 --malloc on --hs on [--input 1x28x28|3x32x32] [--threads 2] [--raw rows.jsonl]
-//   report  pools the rows a series of `step` processes appended to --raw and prints a markdown table
-//           (build/bench-step.sh drives both).
+//   report  pools the rows a series of `step` processes (and build/torch_step.py, the PyTorch peer) appended to --raw,
+//           and the rows of `fit` processes given by --fit, and prints markdown (build/bench-step.sh drives all three).
+//   fit     one process of "ML.NET Fit vs the engine's loop": the same short schedule on a Fashion-MNIST slice, through
+//           the public estimator (--mode fit) or ArtTrainer directly (--mode raw); per-epoch and Fit's read/export times.
 //   size    one (arch, κ) row of the size table: the trained model from artifacts/bench-models (trained through the engine
 //           on a Fashion-MNIST slice when not cached), written as Dense / SparseInitializer / Compact / Compact+int8 ONNX,
 //           each measured (bytes, deflated bytes, byte anatomy) and scored in ONNX Runtime; the row goes to --results.
@@ -31,6 +33,7 @@ try
     {
         "step" => StepBenchmark.Run(options),
         "report" => StepReport.Run(options),
+        "fit" => FitBenchmark.Run(options),
         "size" => SizeBenchmark.Run(options),
         "latency" => LatencyBenchmark.Run(options),
         "render" => BenchmarkReport.Run(options),
@@ -38,7 +41,7 @@ try
         "budget" => BudgetBenchmark.Run(options),
         "budget-render" => BudgetBenchmark.Render(options),
         "memory" => MemoryBenchmark.Run(options),
-        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'size', 'latency', 'accuracy', 'render', 'budget', 'budget-render' or 'memory'."),
+        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'fit', 'size', 'latency', 'accuracy', 'render', 'budget', 'budget-render' or 'memory'."),
     };
 }
 catch (ArgumentException ex)
@@ -55,8 +58,11 @@ namespace HyperSparse.Bench
         public const string Text =
             "usage: HyperSparse.Bench step [--arch lenet5|resnet20|resnet32|mlp|vgg19] [--input CxHxW] [--classes 10]\n" +
             "                              [--batch 128] [--steps N] [--warmup N] [--max-seconds S] [--malloc on|off]\n" +
-            "                              [--hs on|off] [--threads 2] [--lr 0.01] [--seed 1] [--raw FILE]\n" +
-            "       HyperSparse.Bench report --raw FILE [--out FILE.md] [--command TEXT] [--load-start TEXT] [--elapsed S]\n" +
+            "                              [--hs on|off] [--threads 2] [--lr 0.01] [--seed 1] [--round N] [--raw FILE]\n" +
+            "       HyperSparse.Bench report --raw FILE [--fit FILE] [--loads FILE] [--out FILE.md] [--command TEXT]\n" +
+            "                              [--load-start TEXT] [--load-end TEXT (default: now)] [--elapsed S]\n" +
+            "       HyperSparse.Bench fit --mode fit|raw [--arch lenet5|resnet20|mlp] [--train 10000] [--batch 128] [--epochs 3]\n" +
+            "                              [--threads 2] [--seed 42] [--round N] [--raw FILE]\n" +
             "       HyperSparse.Bench size --arch lenet5|resnet20|resnet32 --kappa K --results FILE [--reexport on|off] [--retrain on|off]\n" +
             "                              [--quick on|off] [--models DIR] [--onnx-dir DIR] [--test N] [--ort-threads 2] [SCHEDULE]\n" +
             "       HyperSparse.Bench latency --arch A --kappa K --results FILE [--quick on|off] [--models DIR] [--ort-threads 2]\n" +

@@ -10,11 +10,29 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace HyperSparse.Bench;
 
-/// <summary>One `step` process's result: its configuration, every measured step time and the process memory.</summary>
+/// <summary>
+/// One `step` process's result: its configuration, every measured step time and the process memory. build/torch_step.py
+/// writes the same fields for the PyTorch peer (<see cref="Framework"/> "PyTorch …"), so the report pools both.
+/// </summary>
 internal sealed record StepRow(
     string Arch, string Input, int Classes, int Batch, bool Malloc, bool MallocApplied, bool Hs, int Threads,
     int Warmup, int Steps, long Parameters, long PrunableWeights, double[] StepMs, double[] HsMs,
-    double RssMb, double PeakRssMb, double FinalLoss, string StartedUtc);
+    double RssMb, double PeakRssMb, double FinalLoss, string StartedUtc)
+{
+    /// <summary>The prefix of our rows' <see cref="Framework"/>; the peer's start with "PyTorch".</summary>
+    public const string Ours = "HyperSparse engine";
+
+    /// <summary>Who ran the step: ours ("HyperSparse engine (TorchSharp x)") or the peer ("PyTorch x"). Rows without it are ours.</summary>
+    public string Framework { get; init; } = Ours;
+
+    /// <summary>The benchmark round the process belonged to (-1 = none), so adjacent runs can be paired.</summary>
+    public int Round { get; init; } = -1;
+
+    /// <summary>Free text about the run's environment (the peer states its OMP/OpenBLAS thread settings).</summary>
+    public string? Note { get; init; }
+
+    public bool IsOurs => Framework.StartsWith(Ours, StringComparison.Ordinal);
+}
 
 /// <summary>
 /// Times the engine's training step as ArtTrainer.RunEpoch does it: inside a dispose scope per step, forward,
@@ -41,6 +59,7 @@ internal static class StepBenchmark
         var threads = args.GetInt("threads", 2, 1);
         var lr = args.GetDouble("lr", 0.01);
         var seed = args.GetInt("seed", 1, 0);
+        var round = args.GetInt("round", -1, -1);
         var raw = args.Get("raw");
         args.EnsureAllUsed();
 
@@ -109,15 +128,19 @@ internal static class StepBenchmark
         var row = new StepRow(ArchName(arch), $"{input.Channels}x{input.Height}x{input.Width}", classes, batch, malloc,
             TorchRuntime.AllocatorTuned, hs, torch.get_num_threads(), warmup, stepMs.Count, parameterCount, prunableCount,
             stepMs.Select(Round3).ToArray(), hsMs.Select(Round3).ToArray(), rss, peak, finalLoss,
-            DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"));
-        if (raw is not null) File.AppendAllText(raw, JsonSerializer.Serialize(row) + "\n");
+            DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"))
+        {
+            Framework = $"{StepRow.Ours} (TorchSharp {typeof(torch).Assembly.GetName().Version?.ToString(3)})",
+            Round = round,
+        };
+        if (raw is not null) File.AppendAllText(raw, JsonSerializer.Serialize(row, StepReport.Json) + "\n");
 
         var st = Stats.Of(row.StepMs);
         var hsNote = hs ? $"  HS term {Stats.Of(row.HsMs).Median:F2} ms" : "";
         Console.WriteLine(
             $"{row.Arch,-8} {row.Input,-8} b{batch,-4} malloc {(malloc ? "on " : "off")} hs {(hs ? "on " : "off")} | " +
             $"median {st.Median,8:F2} ms  p10 {st.P10,8:F2}  p90 {st.P90,8:F2}  n={row.Steps,-4} | RSS {rss,6:F0} MB (peak {peak:F0}) | " +
-            $"loss {finalLoss:F3}{hsNote}");
+            $"params {parameterCount:N0} | loss {finalLoss:F3}{hsNote}");
         return double.IsFinite(finalLoss) ? 0 : 1;
     }
 

@@ -59,7 +59,7 @@ internal static class TorchRuntime
 
     /// <summary>
     /// libtorch's activation buffers exceed glibc's default mmap threshold, so every step maps and unmaps them. Raising
-    /// the threshold and disabling trimming keeps them in the heap (build/bench-step.sh: 2.05× faster LeNet-5 steps, 1.17× ResNet-20, on this class of
+    /// the threshold and disabling trimming keeps them in the heap (build/bench-step.sh with MALLOC_OFF=1: 2.05× faster LeNet-5 steps, 1.17× ResNet-20, on this class of
     /// machine). Applied once, on Linux, unless the caller or <see cref="MallocTuningVariable"/>=0 turns it off.
     /// </summary>
     internal static void TuneAllocatorForTraining(bool enabled)
