@@ -56,12 +56,19 @@ internal sealed record DeadChannelShrinkResult(IReadOnlyList<NetworkNode> Nodes,
 /// </remarks>
 internal static class DeadChannelShrink
 {
+    /// <summary>Feature maps with a multiple of this many channels keep a multiple of it (ONNX Runtime's NCHWc blocking).</summary>
+    public const int ChannelBlock = 16;
+
     /// <summary>Shrinks <paramref name="nodes"/>, the lowered (validated, batch-norm-folded) nodes of <paramref name="net"/>.</summary>
-    public static DeadChannelShrinkResult Apply(IReadOnlyList<NetworkNode> nodes, NetworkDescription net)
+    /// <param name="nodes">The lowered nodes.</param>
+    /// <param name="net">The network they come from.</param>
+    /// <param name="channelBlock">A feature map whose channel count is a multiple of this keeps a multiple of it (1: no rule).</param>
+    public static DeadChannelShrinkResult Apply(IReadOnlyList<NetworkNode> nodes, NetworkDescription net, int channelBlock = ChannelBlock)
     {
         ArgumentNullException.ThrowIfNull(nodes);
         ArgumentNullException.ThrowIfNull(net);
-        var pass = new Pass(nodes, net);
+        ArgumentOutOfRangeException.ThrowIfLessThan(channelBlock, 1);
+        var pass = new Pass(nodes, net, channelBlock);
         pass.Decide();
         return pass.Rewrite();
     }
@@ -90,9 +97,12 @@ internal static class DeadChannelShrink
         private bool[] pinned = [];
         private List<(int Tensor, int Unit)>[] members = [];
 
-        public Pass(IReadOnlyList<NetworkNode> nodes, NetworkDescription net)
+        private readonly int channelBlock;
+
+        public Pass(IReadOnlyList<NetworkNode> nodes, NetworkDescription net, int channelBlock)
         {
             this.nodes = nodes;
+            this.channelBlock = channelBlock;
             Add(NetworkDescription.NormalizedTensor, new TensorShape(net.Channels, net.Height * net.Width, net.Height, net.Width));
             constants[0] = new double?[net.Channels];
             foreach (NetworkNode node in nodes)
@@ -333,6 +343,26 @@ internal static class DeadChannelShrink
                             removable[Group(t, needed)] = false;
                             picked = true;
                         }
+                    }
+                }
+
+                // ONNX Runtime's CPU layout optimisation (NCHWc) runs a convolution in its fast blocked form only when the
+                // channel counts are multiples of the vector block (8 with AVX2, 16 with AVX-512); an odd count falls back to
+                // plain NCHW with reorders around it, which costs more than the removed channels save (measured: ResNet-20 at
+                // κ = 0.98 losing 12 of 794 channels scored 1.42× slower at batch 64). So a feature map whose trained channel
+                // count is a multiple of 16 keeps a multiple of 16: the first removable channels stay until it does.
+                for (int t = 0; t < shapes.Count; t++)
+                {
+                    if (channelBlock == 1 || shapes[t].Height == 0 || shapes[t].Units % channelBlock != 0)
+                        continue;
+                    int kept = Enumerable.Range(0, shapes[t].Units).Count(u => Kept(t, u));
+                    for (int u = 0; u < shapes[t].Units && kept % channelBlock != 0; u++)
+                    {
+                        if (Kept(t, u))
+                            continue;
+                        removable[Group(t, u)] = false;
+                        kept = Enumerable.Range(0, shapes[t].Units).Count(v => Kept(t, v));
+                        picked = true;
                     }
                 }
 

@@ -27,4 +27,10 @@ internal sealed record OnnxExportOptions
 
     /// <summary>Name of the raw logits output, float [batch, ClassCount]; null = not emitted.</summary>
     public string? LogitsOutputName { get; init; }
+
+    /// <summary>
+    /// With <see cref="ShrinkDeadChannels"/>: a feature map whose channel count is a multiple of this keeps a multiple of it,
+    /// so ONNX Runtime's blocked (NCHWc) convolutions still apply; default <see cref="DeadChannelShrink.ChannelBlock"/>, 1 = no rule.
+    /// </summary>
+    public int ShrinkChannelBlock { get; init; } = DeadChannelShrink.ChannelBlock;
 }

@@ -38,7 +38,7 @@ internal static class OnnxModelWriter
         ArgumentNullException.ThrowIfNull(options);
         ValidateOptions(options);
         IReadOnlyList<NetworkNode> lowered = NetworkLowering.Lower(net);
-        DeadChannelShrinkResult? shrink = options.ShrinkDeadChannels ? DeadChannelShrink.Apply(lowered, net) : null;
+        DeadChannelShrinkResult? shrink = options.ShrinkDeadChannels ? DeadChannelShrink.Apply(lowered, net, options.ShrinkChannelBlock) : null;
         Shrinking shrinking = shrink is { Changed: true }
             ? new Shrinking(shrink.Layers.ToDictionary(l => l.Name, StringComparer.Ordinal), OtherParameterCount(net, lowered))
             : Shrinking.None;

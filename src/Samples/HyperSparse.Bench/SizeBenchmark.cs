@@ -131,6 +131,7 @@ internal static class SizeBenchmark
             File.WriteAllBytes(stem + ".dense.onnx", dense.Bytes);
             File.WriteAllBytes(stem + ".sparse.onnx", sparse.Bytes);
             File.WriteAllBytes(stem + ".compact.onnx", compact.Bytes);
+            File.WriteAllBytes(stem + ".compact-noshrink.onnx", compactUnshrunk.Bytes);
             File.WriteAllBytes(stem + ".compact-int8.onnx", int8.Bytes);
         }
 

@@ -13,7 +13,8 @@ public sealed class DeadChannelShrinkTests
 {
     private const int Batch = 4;
     private const double Tolerance = 1e-4;
-    private static readonly OnnxExportOptions Shrunk = new() { LogitsOutputName = "Logits" };
+    // The planted networks test the removal logic itself: no channel-block rounding (its own test below).
+    private static readonly OnnxExportOptions Shrunk = new() { LogitsOutputName = "Logits", ShrinkChannelBlock = 1 };
     private static readonly OnnxExportOptions Unshrunk = Shrunk with { ShrinkDeadChannels = false };
 
     public TestContext TestContext { get; set; } = null!;
@@ -246,7 +247,7 @@ public sealed class DeadChannelShrinkTests
         var before = new OnnxConstantFolder(unshrunkGraph, OnnxModelWriter.OpsetVersion);
         var after = new OnnxConstantFolder(shrunkGraph, OnnxModelWriter.OpsetVersion);
         IReadOnlyList<NetworkNode> lowered = NetworkLowering.Lower(net);
-        DeadChannelShrinkResult shrink = DeadChannelShrink.Apply(lowered, net);
+        DeadChannelShrinkResult shrink = DeadChannelShrink.Apply(lowered, net, channelBlock: 1);
         int compared = 0;
         foreach (ShrunkLayer layer in shrink.Layers)
         {
@@ -364,6 +365,31 @@ public sealed class DeadChannelShrinkTests
         Assert.IsTrue(read.Warnings.Any(w => w.Contains("'conv9' as shrunk", StringComparison.Ordinal)), string.Join("\n", read.Warnings));
     }
 
+    [TestMethod]
+    public void DeadChannelShrink_Apply_FeatureMapsKeepAMultipleOfTheChannelBlock()
+    {
+        // block.conv1 (32 output channels) with 20 filters pruned away: without the rule 12 channels would stay (plus at most
+        // one representative constant); with it the feature map keeps 16, so ONNX Runtime's blocked convolutions still apply.
+        NetworkDescription baseNet = TestNetworks.ResNet();
+        NetworkDescription net = WithNodes(baseNet, baseNet.Nodes.Select(n =>
+        {
+            if (n is not Conv2dNode { Name: "block.conv1" } conv)
+                return n;
+            float[] weight = (float[])conv.Weight.Clone();
+            Array.Clear(weight, 0, 20 * conv.InChannels * conv.KernelH * conv.KernelW);
+            return conv with { Weight = weight };
+        }));
+
+        long free = OnnxModelWriter.Write(net, Shrunk).Size.Layers.Single(l => l.Name == "block.conv1").Shape[0];
+        OnnxSizeReport blocked = OnnxModelWriter.Write(net, Shrunk with { ShrinkChannelBlock = DeadChannelShrink.ChannelBlock }).Size;
+        long kept = blocked.Layers.Single(l => l.Name == "block.conv1").Shape[0];
+        Assert.IsLessThanOrEqualTo(13L, free, "without the rule the dead filters go");
+        Assert.AreEqual(16L, kept, "with it a multiple of 16 stays");
+        Assert.AreEqual(16L, blocked.Layers.Single(l => l.Name == "block.conv2").Shape[1], "the reader's inputs match");
+        Assert.IsTrue(new OnnxExportOptions().ShrinkChannelBlock == DeadChannelShrink.ChannelBlock, "the rule is the default");
+        AssertScoresLikeUnshrunk(net, Shrunk with { ShrinkChannelBlock = DeadChannelShrink.ChannelBlock }, "ResNet, 16-channel blocks");
+    }
+
     /// <summary>
     /// The shrunk file scores like the unshrunk one and like the naive reference of the description (both within
     /// <see cref="Tolerance"/>); returns the shrunk file's logits.
@@ -396,7 +422,7 @@ public sealed class DeadChannelShrinkTests
     }
 
     private static ShrunkLayer Layer(NetworkDescription net, string name) =>
-        DeadChannelShrink.Apply(NetworkLowering.Lower(net), net).Layers.Single(l => l.Name == name);
+        DeadChannelShrink.Apply(NetworkLowering.Lower(net), net, channelBlock: 1).Layers.Single(l => l.Name == name);
 
     private static float[] Weight(IEnumerable<NetworkNode> nodes, string layer) =>
         nodes.Select(n => n switch { Conv2dNode c when c.Name == layer => c.Weight, LinearNode l when l.Name == layer => l.Weight, _ => null }).OfType<float[]>().Single();
