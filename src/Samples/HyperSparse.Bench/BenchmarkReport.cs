@@ -196,8 +196,8 @@ internal static class BenchmarkReport
                       "from the file path (read, parse, graph optimisation — which folds the Compact decode chain into plain weights), then `Run` on the first 1 " +
                       "and the first 64 test images (logits output); *TorchSharp eval* is the trained module itself (eval mode, `no_grad`, the same " +
                       "normalisation the graph bakes in, libtorch with as many threads as ONNX Runtime). After untimed warm-up runs, every round times each " +
-                      "target once (after two untimed calls of the same target, so another session's spinning threads are idle), in an order rotated every round, so load changes on the shared machine hit all targets alike; one timing spans " +
-                      "enough back-to-back calls for ≈ 2 ms on the fastest target (*calls*), so sub-millisecond runs are not timer noise. " +
+                      "ONNX file once (after as many untimed calls of the same target, at least 3, so another session's spinning threads are idle), in an order rotated every round, so load changes on the shared machine hit all files alike; TorchSharp is timed after them, on its own (its OpenMP threads spin after a call); one timing spans " +
+                      "enough back-to-back calls for ≈ 5 ms on the fastest target (*calls*), so sub-millisecond runs are not timer noise. " +
                       "Median ms per call (p10–p90); ratio = median / Dense median.");
         md.AppendLine();
         md.AppendLine("| model | κ | target | bytes | session creation ms | ×Dense | batch 1 ms | ×Dense | batch 64 ms | ×Dense | timings (create / b1 / b64) | calls per timing (b1 / b64) |");

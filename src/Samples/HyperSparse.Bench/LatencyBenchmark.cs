@@ -153,7 +153,7 @@ internal static class LatencyBenchmark
                         trained.Model.call((torchInput * scale - mean) / std);
                     }
 
-                    // Warm-up, and how many calls one timing spans: enough for ≈2 ms on the fastest target, so sub-millisecond
+                    // Warm-up, and how many calls one timing spans: enough for ≈5 ms on the fastest target, so sub-millisecond
                     // runs are not timer and scheduler noise (the same count for every target of a batch size).
                     var fastest = double.MaxValue;
                     for (var f = 0; f < count; f++)
@@ -163,20 +163,28 @@ internal static class LatencyBenchmark
                             RunOnce(f);
                             fastest = Math.Min(fastest, clock.Elapsed.TotalMilliseconds);
                         }
-                    repeats[b] = Math.Clamp((int)Math.Ceiling(2.0 / Math.Max(fastest, 1e-3)), 1, 500);
+                    repeats[b] = Math.Clamp((int)Math.Ceiling(5.0 / Math.Max(fastest, 1e-3)), 1, 1000);
+                    // The ONNX files in rotation, then TorchSharp on its own: libtorch's OpenMP workers keep spinning after a
+                    // call and would slow whichever ONNX Runtime session ran next on the two shared cores.
+                    var onnxTargets = sessions.Length;
+                    void Time(int f)
+                    {
+                        // Each session has its own intra-op thread pool, whose threads spin for a while after a Run: as many
+                        // untimed calls first as are timed (at least 3), so the timing does not pay for the previous target's
+                        // spinning threads on the shared cores (alternating single calls measured the same optimised graph
+                        // up to 1.6× apart).
+                        for (var i = 0; i < Math.Max(3, repeats[b]); i++) RunOnce(f);
+                        var clock = Stopwatch.StartNew();
+                        for (var i = 0; i < repeats[b]; i++) RunOnce(f);
+                        clock.Stop();
+                        times[f].Add(clock.Elapsed.TotalMilliseconds / repeats[b]);
+                    }
+
                     for (var round = 0; round < runs; round++)
-                        foreach (var f in Rotation(round, count))
-                        {
-                            // Each session has its own intra-op thread pool, whose threads spin for a while after a Run: two
-                            // untimed calls first, so the timing does not pay for the previous target's spinning threads on
-                            // the shared cores (alternating single calls measured the same optimised graph up to 1.5× apart).
-                            RunOnce(f);
-                            RunOnce(f);
-                            var clock = Stopwatch.StartNew();
-                            for (var i = 0; i < repeats[b]; i++) RunOnce(f);
-                            clock.Stop();
-                            times[f].Add(clock.Elapsed.TotalMilliseconds / repeats[b]);
-                        }
+                        foreach (var f in Rotation(round, onnxTargets))
+                            Time(f);
+                    for (var round = 0; round < runs; round++)
+                        Time(onnxTargets);
                 }
 
                 var files = names.Select((name, f) => new FileLatency(name, f < paths.Length ? new FileInfo(paths[f]).Length : 0,
