@@ -147,6 +147,7 @@ for section in "${SECTIONS[@]}"; do
   "section_$section" || { status=$?; echo "bench: section $section failed (exit $status); rendering the rows that exist" >&2; break; }
 done
 
-dotnet "$DLL" render --out "$REPORT" --accuracy "$ACCURACY_ROWS" --size "$SIZE_ROWS" --latency "$LATENCY_RESULTS" --command "$COMMAND"
+# The training-speed page of build/bench-step.sh (docs/bench-step.md) becomes a section of the report.
+dotnet "$DLL" render --out "$REPORT" --accuracy "$ACCURACY_ROWS" --step "$OUT_DIR/bench-step.md" --size "$SIZE_ROWS" --latency "$LATENCY_RESULTS" --command "$COMMAND"
 echo "bench: $REPORT written ($((SECONDS - START)) s)"
 exit $status

@@ -16,6 +16,7 @@ internal static class BenchmarkReport
         var sizeFile = args.Get("size");
         var latencyFile = args.Get("latency");
         var accuracyFile = args.Get("accuracy");
+        var stepFile = args.Get("step");
         var command = args.Get("command", "(not given)");
         args.EnsureAllUsed();
 
@@ -31,6 +32,7 @@ internal static class BenchmarkReport
                       "`--retrain` trains again.");
         md.AppendLine();
         AccuracyBenchmark.Render(md, accuracy, command);
+        if (stepFile is not null && File.Exists(stepFile)) TrainingSpeed(md, stepFile);
         if (size.Count > 0) Size(md, size, latency);
         if (latency.Count > 0) Latency(md, latency);
         if (size.Count > 0) Appendix(md, size);
@@ -42,6 +44,23 @@ internal static class BenchmarkReport
         File.Move(temporary, output, overwrite: true);
         Console.WriteLine($"render: {output} ({accuracy.Count} accuracy rows, {size.Count} size rows, {latency.Count} latency rows)");
         return 0;
+    }
+
+    // ---------------------------------------------------------------- training speed
+
+    /// <summary>
+    /// The training-speed page build/bench-step.sh writes (our step vs PyTorch, Fit vs the raw loop, the HyperSparse term's
+    /// overhead), taken in whole as a section: its title dropped, its headings one level down.
+    /// </summary>
+    private static void TrainingSpeed(StringBuilder md, string stepFile)
+    {
+        md.AppendLine("## Training speed");
+        md.AppendLine();
+        md.AppendLine($"From `{Path.GetFileName(stepFile)}`, written by `build/bench-step.sh` (its own stamp below).");
+        md.AppendLine();
+        foreach (var line in File.ReadLines(stepFile).SkipWhile(l => !l.StartsWith("# ", StringComparison.Ordinal)).Skip(1))
+            md.AppendLine(line.StartsWith('#') ? "#" + line : line);
+        md.AppendLine();
     }
 
     // ---------------------------------------------------------------- model size
