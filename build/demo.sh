@@ -61,7 +61,7 @@ rows = [
     ("epochs warm-up / ART / fine-tune", f'{t["WarmupEpochs"]} / {t["ArtEpochs"]} / {t["FineTuneEpochs"]} (ART: {t["ArtStopReason"]})'),
     ("test accuracy (10,000 images)", f'{evaluation["Accuracy"]:.2%}' if "Accuracy" in evaluation else json.dumps(evaluation)[:80]),
     ("model.onnx (Compact)", f'{size("model.onnx"):,} B'),
-    ("same network, dense ONNX", f'{t["DenseOnnxBytes"]:,} B  (Compact = 1/{t["DenseOnnxBytes"] / t["OnnxBytes"]:.1f})'),
+    ("trained network, dense ONNX", f'{t["TrainedDenseOnnxBytes"]:,} B  (Compact = 1/{t["TrainedDenseOnnxBytes"] / t["OnnxBytes"]:.1f}; after the dead-channel shrink, dense: {t["DenseOnnxBytes"]:,} B)'),
     ("information bound", f'{t["BoundBytes"]:,.0f} B  (Compact / bound = {t["OnnxBytes"] / t["BoundBytes"]:.2f})'),
     ("model.zip (ML.NET)", f'{size("model.zip"):,} B'),
     ("ScoringSample vs CLI predict", f'{agree} of {len(sample)} images same label; {truth} of {len(sample)} correct'),

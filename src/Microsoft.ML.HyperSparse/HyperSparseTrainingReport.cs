@@ -165,6 +165,7 @@ public sealed class HyperSparseTrainingReport
         CollapsedLayers = report.CollapsedLayers.Select(l => l.Name).ToArray();
         OnnxBytes = size.ShippedBytes;
         DenseOnnxBytes = size.DenseBytes;
+        TrainedDenseOnnxBytes = size.TrainedDenseBytes;
         BoundBytes = size.BoundBytes;
     }
 
@@ -213,6 +214,11 @@ public sealed class HyperSparseTrainingReport
     public long OnnxBytes { get; }
     /// <summary>Size the same model (the network the file holds, after the dead-channel shrink) takes with dense weights.</summary>
     public long DenseOnnxBytes { get; }
+    /// <summary>
+    /// Size the network as trained (every channel, before the dead-channel shrink) takes as a dense ONNX file: what the model
+    /// would cost without pruning. Equals <see cref="DenseOnnxBytes"/> when the shrink removed nothing.
+    /// </summary>
+    public long TrainedDenseOnnxBytes { get; }
     /// <summary>
     /// Information bound of the float model as trained: N·H(1−κ)/8 + 4·nnz over the pruned layers taken together, plus 4 bytes
     /// per weight of layers kept dense and per other parameter (biases, normalisation), ignoring graph structure. The

@@ -53,6 +53,9 @@ internal static class OnnxModelWriter
         var size = new OnnxSizeReport(bytes.LongLength, denseBytes, shipped.OtherParameterCount, shipped.Layers)
         {
             OriginalOtherParameterCount = shrinking.OtherParametersBefore ?? shipped.OtherParameterCount,
+            TrainedDenseBytes = shrinking == Shrinking.None
+                ? denseBytes
+                : Emit(net, lowered, options with { WeightEncoding = OnnxWeightEncoding.Dense, QuantizeWeights = false, ShrinkDeadChannels = false }, Shrinking.None).Model.CalculateSize(),
         };
         return new OnnxExportResult(bytes, size);
     }

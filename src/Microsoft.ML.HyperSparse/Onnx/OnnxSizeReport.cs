@@ -60,6 +60,12 @@ internal sealed record OnnxSizeReport(long ShippedBytes, long DenseBytes, long O
     public long OriginalOtherParameterCount { get; init; } = OtherParameterCount;
 
     /// <summary>
+    /// The network as trained (every channel, before the dead-channel shrink) written dense: what shipping the model without
+    /// pruning would cost. <see cref="DenseBytes"/> when nothing was removed.
+    /// </summary>
+    public long TrainedDenseBytes { get; init; } = DenseBytes;
+
+    /// <summary>
     /// N·H(nnz/N)/8 + 4·nnz over the pruned layers as trained taken together (N their weights, nnz the kept ones, H the
     /// binary entropy in bits; before the dead-channel shrink), plus 4 bytes per weight of the layers kept dense and per
     /// other parameter: the information content of the trained mask plus the float32 values, ignoring graph structure.

@@ -366,6 +366,18 @@ public sealed class DeadChannelShrinkTests
     }
 
     [TestMethod]
+    public void OnnxModelWriter_Write_TrainedDenseBytesIsTheUnshrunkDenseFile()
+    {
+        NetworkDescription net = PlantedLeNet();
+        OnnxSizeReport shrunk = OnnxModelWriter.Write(net, Shrunk).Size;
+        long unshrunkDense = OnnxModelWriter.Write(net, Shrunk with { ShrinkDeadChannels = false, WeightEncoding = OnnxWeightEncoding.Dense }).Bytes.LongLength;
+        Assert.AreEqual(unshrunkDense, shrunk.TrainedDenseBytes, "what the trained network costs dense");
+        Assert.IsLessThan(unshrunkDense, shrunk.DenseBytes, "the shrunk network written dense is smaller");
+        OnnxSizeReport off = OnnxModelWriter.Write(net, Shrunk with { ShrinkDeadChannels = false }).Size;
+        Assert.AreEqual(off.DenseBytes, off.TrainedDenseBytes, "nothing removed: the same figure");
+    }
+
+    [TestMethod]
     public void DeadChannelShrink_Apply_FeatureMapsKeepAMultipleOfTheChannelBlock()
     {
         // block.conv1 (32 output channels) with 20 filters pruned away: without the rule 12 channels would stay (plus at most

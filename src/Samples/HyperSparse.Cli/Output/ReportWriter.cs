@@ -129,7 +129,7 @@ internal static class ReportWriter
         var shrunk = r.Layers.Where(l => l.OutputChannelsRemoved != 0 || l.InputChannelsRemoved != 0 || l.OnnxKept != l.Kept).ToList();
         if (shrunk.Count > 0)
             L($"| dead channels | removed from the ONNX model (same scores): {r.Layers.Sum(l => l.OutputChannelsRemoved):N0} output channels and {r.Layers.Sum(l => l.InputChannelsRemoved):N0} input slices; {r.Layers.Sum(l => l.Kept - l.OnnxKept):N0} kept weights folded into biases, merged or read by nothing (see Layers; `--no-shrink` keeps them) |");
-        L($"| ONNX size | {r.OnnxBytes:N0} bytes ({o.WeightEncoding}{(o.QuantizeWeights ? "+int8" : "")}) vs {r.DenseOnnxBytes:N0} dense ({(r.OnnxBytes == 0 ? 0 : (double)r.DenseOnnxBytes / r.OnnxBytes):F1}× smaller); information bound {r.BoundBytes:N0} bytes |");
+        L($"| ONNX size | {r.OnnxBytes:N0} bytes ({o.WeightEncoding}{(o.QuantizeWeights ? "+int8" : "")}) vs {r.TrainedDenseOnnxBytes:N0} for the trained network dense ({(r.OnnxBytes == 0 ? 0 : (double)r.TrainedDenseOnnxBytes / r.OnnxBytes):F1}× smaller; {r.DenseOnnxBytes:N0} dense after the dead-channel shrink); information bound {r.BoundBytes:N0} bytes |");
         if (File.Exists(files.ModelZip)) L($"| model.zip | {new FileInfo(files.ModelZip).Length:N0} bytes |");
         L($"| time | training {Duration(r.TotalSeconds)} (pipeline Fit incl. reading images and ONNX export {Duration(run.FitSeconds)}); whole command {Duration(run.TotalSeconds)} |");
         if (r.Epochs.LastOrDefault(e => e.Phase == "Warmup")?.ValidationAccuracy is { } dense)
