@@ -29,8 +29,6 @@ internal sealed record AccuracyConfig(
     /// <summary>Identity of a row in the results file (the schedule may change; then the row is redone).</summary>
     public bool SameSlot(AccuracyConfig other) =>
         Arch == other.Arch && Method == other.Method && Seed == other.Seed && Math.Abs(Kappa - other.Kappa) < 1e-12;
-
-    public int TotalEpochs(int artEpochs) => Method is "magnitude" or "dense" ? DenseEpochs + FineTuneEpochs : WarmupEpochs + artEpochs + FineTuneEpochs;
 }
 
 /// <summary>One `accuracy` row: what the run did and its test accuracy on the whole t10k split.</summary>
@@ -133,12 +131,7 @@ internal static class AccuracyBenchmark
             ? Inv($"{config.DenseEpochs} dense + {config.FineTuneEpochs} fine-tune epochs")
             : Inv($"{config.WarmupEpochs} warm-up + ≤{config.MaxArtEpochs} ART + {config.FineTuneEpochs} fine-tune epochs");
         Console.WriteLine(Inv($"accuracy: {Title(config)}: {train.Count:N0} train / {test.Count:N0} test images, {schedule}{(resume ? ", resuming from " + checkpoints : "")}"));
-        void OnEpoch(EpochRecord e) => Console.WriteLine(
-            FormattableString.Invariant($"  {e.Phase,-8} {e.PhaseEpoch + 1,2}: loss {e.TrainLoss:F3} train {e.TrainAccuracy:F1} %") +
-            (e.Phase == TrainingPhase.Art ? FormattableString.Invariant($" λ {e.Lambda:G3} pruned-train {e.PrunedTrainAccuracy:F1} %") : "") +
-            FormattableString.Invariant($" {e.Seconds:F1} s"));
-
-        using var result = new ArtTrainer(options, OnEpoch, line => Console.WriteLine("  " + line)).Train(train, null, normalization);
+        using var result = new ArtTrainer(options, BenchModels.PrintEpoch, line => Console.WriteLine("  " + line)).Train(train, null, normalization);
         var report = result.Report;
         var accuracy = BudgetBenchmark.TestAccuracy(result.Model, test, normalization);
         var art = report.Epochs.Where(e => e.Phase == TrainingPhase.Art).ToList();

@@ -197,14 +197,9 @@ internal static class BenchModels
         };
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"bench: training {config.Arch} κ = {config.Kappa}: {train.Count} train / {test.Count} test images, {config.WarmupEpochs} warm-up + ≤{config.MaxArtEpochs} ART + {config.FineTuneEpochs} fine-tune epochs, batch {config.Batch}"));
-        void OnEpoch(EpochRecord e) => Console.WriteLine(
-            FormattableString.Invariant($"  {e.Phase,-8} {e.PhaseEpoch + 1,2}: loss {e.TrainLoss:F3} train {e.TrainAccuracy:F1} %") +
-            (e.Phase == TrainingPhase.Art ? FormattableString.Invariant($" λ {e.Lambda:G3} pruned-train {e.PrunedTrainAccuracy:F1} %") : "") +
-            FormattableString.Invariant($" test {e.ValidationAccuracy:F1} % sparsity {e.Sparsity:P1} {e.Seconds:F1} s"));
-
         // The test slice is passed as the trainer's validation set only to log accuracy per epoch: nothing is selected on it
         // (ART's stop rule and pruned-copy choice use train accuracy; the final epoch's model is kept).
-        var result = new ArtTrainer(options, OnEpoch, m => Console.WriteLine("  " + m)).Train(train, test, normalization);
+        var result = new ArtTrainer(options, PrintEpoch, m => Console.WriteLine("  " + m)).Train(train, test, normalization);
         result.Mask.Dispose();
         result.Model.eval();
         var r = result.Report;
@@ -219,6 +214,13 @@ internal static class BenchModels
             r.Notes.ToArray());
         return new TrainedModel(result.Model, info, Trained: true);
     }
+
+    /// <summary>One line per finished epoch on the console (test accuracy when the trainer was given a test set).</summary>
+    public static void PrintEpoch(EpochRecord e) => Console.WriteLine(
+        FormattableString.Invariant($"  {e.Phase,-8} {e.PhaseEpoch + 1,2}: loss {e.TrainLoss:F3} train {e.TrainAccuracy:F1} %") +
+        (e.Phase == TrainingPhase.Art ? FormattableString.Invariant($" λ {e.Lambda:G3} pruned-train {e.PrunedTrainAccuracy:F1} %") : "") +
+        (e.ValidationAccuracy is { } test ? FormattableString.Invariant($" test {test:F1} %") : "") +
+        FormattableString.Invariant($" sparsity {e.Sparsity:P1} {e.Seconds:F1} s"));
 
     /// <summary>The network as the ONNX writer takes it (normalisation baked in).</summary>
     public static NetworkDescription Describe(TrainedModel trained) => new()
