@@ -14,11 +14,14 @@
 # docs/budget.md (a "## Training within a time budget" section that docs/benchmarks.md can include) is rendered from
 # whatever rows exist at the end of every run.
 #
-# Usage: build/bench-budget.sh [--quick] [--force]
+# Usage: build/bench-budget.sh [--quick] [--force] [--jobs N]
 #   --quick   the same rows with tiny budgets (10m → 10s, 30m → 20s, 60m → 30s) on 2,000 training / 1,000 test images
 #             (ResNet-20: 500 training images), written to artifacts/bench-budget-quick/ (docs/ untouched): checks the
 #             pipeline in ≈5 minutes; its accuracies mean nothing.
 #   --force   recompute rows already in RESULTS.
+#   --jobs N  run N rows at a time, each with (CPUs / N) TorchSharp threads unless EXTRA sets --threads; each row's output
+#             goes to WORK/logs/<row>.log and its result line is printed when it ends. Rows that are compared (e.g. the four
+#             LeNet-5 κ 0.98 30-minute methods) should run under the same --jobs; the report shows threads × parallel rows.
 # Tunables (environment): ROWS (the row list above), RESULTS (docs/budget.jsonl), OUT (docs/budget.md),
 #   WORK (artifacts/bench-budget), EXTRA (more `budget` options for every row, e.g. "--threads 2"; they change the config).
 # Budget: the rows' budgets add up to 3 h 20 min of training, plus a minute or so per row for reading data and testing.
@@ -29,12 +32,15 @@ cd "$ROOT"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 unset HYPERSPARSE_MALLOC_TUNING   # would silently disable the trainer's allocator tuning
 
-QUICK=off FORCE=off ARGS_TEXT=""
+QUICK=off FORCE=off JOBS=1 ARGS_TEXT=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=on ;;
     --force) FORCE=on ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    --jobs)
+      [ $# -ge 2 ] && [[ "$2" =~ ^[1-9][0-9]*$ ]] || { echo "bench-budget: --jobs needs a positive whole number, got '${2:-}'" >&2; exit 2; }
+      JOBS=$2; ARGS_TEXT+=" --jobs"; shift ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "bench-budget: unknown argument '$1' (see build/bench-budget.sh --help)" >&2; exit 2 ;;
   esac
   ARGS_TEXT+=" $1"
@@ -73,6 +79,13 @@ echo "bench-budget: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)
 
 START=$SECONDS
 RENDER_ROWS=""
+THREADS=()
+if [ "$JOBS" -gt 1 ] && [[ " $EXTRA " != *" --threads "* ]]; then
+  t=$(( $(nproc) / JOBS )); [ "$t" -ge 1 ] || t=1
+  THREADS=(--threads "$t")
+fi
+mkdir -p "$WORK/logs"
+FAILED=0
 for row in $ROWS; do
   IFS=: read -r arch kappa method budget <<<"$row"
   [ "$QUICK" = on ] && budget=$(quick_budget "$budget")
@@ -83,10 +96,22 @@ for row in $ROWS; do
   echo
   # One process per row: a crash or an interrupt loses at most the epoch in progress (the row resumes from its checkpoints).
   # shellcheck disable=SC2086  # EXTRA is a list of options
-  dotnet "$DLL" budget --arch "$arch" --kappa "$kappa" --method "$method" --budget "$budget" --results "$RESULTS" \
-    --work "$WORK" --force "$FORCE" --revision "$REVISION" "${ROW_SIZE[@]}" $EXTRA
+  CMD=(dotnet "$DLL" budget --arch "$arch" --kappa "$kappa" --method "$method" --budget "$budget" --results "$RESULTS"
+       --work "$WORK" --force "$FORCE" --revision "$REVISION" --jobs "$JOBS" "${ROW_SIZE[@]}" "${THREADS[@]}" $EXTRA)
+  if [ "$JOBS" -eq 1 ]; then
+    "${CMD[@]}" || FAILED=$((FAILED + 1))
+  else
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || FAILED=$((FAILED + 1)); done
+    LOG="$WORK/logs/$arch-$kappa-$method-$budget.log"
+    echo "bench-budget: started $row (log: $LOG)"
+    ( "${CMD[@]}" >"$LOG" 2>&1 && rc=0 || rc=$?
+      { grep -E '^budget: ' "$LOG" || echo "budget: failed with exit code $rc"; } | tail -1 | sed "s|^|[$row] |"
+      exit "$rc" ) &
+  fi
 done
+while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || FAILED=$((FAILED + 1)); done
 
 echo
 dotnet "$DLL" budget-render --results "$RESULTS" --out "$OUT" --rows "${RENDER_ROWS# }" --command "$COMMAND"
 echo "bench-budget: report written to $OUT ($((SECONDS - START)) s)"
+[ "$FAILED" -eq 0 ] || { echo "bench-budget: $FAILED row(s) failed (see the output above or WORK/logs)" >&2; exit 1; }
