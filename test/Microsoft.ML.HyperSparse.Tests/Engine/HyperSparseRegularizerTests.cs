@@ -120,6 +120,11 @@ public sealed class HyperSparseRegularizerTests
             // Zeros: sign(0) = 0. Non-zeros: lim s→∞ of s·sech²(s·a) = 0 for a > 0.
             Assert.AreEqual(0f, g[i], 1e-6f, $"w[{i}] = {w[i]}");
         }
+
+        // The same through AddToGradients (the CPU path): no NaN, nothing added.
+        var p = Param(w, 10);
+        new HyperSparseRegularizer(0.5).AddToGradients(new[] { p }, 10.0);
+        CollectionAssert.AreEqual(new float[10], Values(p.grad!), "AddToGradients adds 0 everywhere");
     }
 
     [TestMethod]
@@ -172,6 +177,61 @@ public sealed class HyperSparseRegularizerTests
             Assert.AreEqual(lambda * ExampleGradient[i], actual[i], 3e-6, $"grad[{i}] = λ·∂L_HS/∂w");
         // The weights themselves are not touched.
         CollectionAssert.AreEqual(Example, Concat(new Tensor[] { first, second }));
+    }
+
+    /// <summary>
+    /// AddToGradients works on the tensors' memory (|w| buffer, radix-selected threshold, vectorised tanh and update); it
+    /// must give what the tensor formula (<see cref="HyperSparseRegularizer.Gradients"/>) gives, on LeNet-5's five weight
+    /// shapes with exact zeros and ties, at every κ the benchmarks use.
+    /// </summary>
+    [TestMethod]
+    public void HyperSparseRegularizer_AddToGradients_CpuPathEqualsTensorFormula()
+    {
+        var shapes = new[] { new long[] { 6, 1, 5, 5 }, new long[] { 16, 6, 5, 5 }, new long[] { 120, 400 }, new long[] { 84, 120 }, new long[] { 10, 84 } };
+        foreach (var kappa in new[] { 0.5, 0.9, 0.98, 0.995 })
+        {
+            using var scope = NewDisposeScope();
+            manual_seed(11);
+            var weights = shapes.Select(s => new TorchSharp.Modules.Parameter(randn(s).mul_(0.05f), requires_grad: true)).ToArray();
+            using (no_grad())
+            {
+                weights[1].view(-1).narrow(0, 0, 300).zero_();                 // exact zeros: sign 0, no push
+                weights[3].view(-1).narrow(0, 0, 200).fill_(0.0123f);          // ties
+            }
+            var existing = weights.Select(w => randn(w.shape)).ToArray();
+            for (var i = 0; i < weights.Length; i++) weights[i].grad = existing[i].clone();
+            const double lambda = 0.37;
+            var regularizer = new HyperSparseRegularizer(kappa);
+
+            var formula = regularizer.Gradients(weights);
+            regularizer.AddToGradients(weights, lambda);
+
+            for (var i = 0; i < weights.Length; i++)
+            {
+                var expected = Values(existing[i].add(formula[i], alpha: lambda));
+                var actual = Values(weights[i].grad!);
+                var largest = expected.Max(MathF.Abs);
+                for (var j = 0; j < actual.Length; j++)
+                    Assert.AreEqual(expected[j], actual[j], 2e-6 * largest, $"κ {kappa}, layer {i}, element {j}");
+            }
+        }
+    }
+
+    [TestMethod]
+    public void HyperSparseRegularizer_AddToGradients_NonContiguousWeightsTakeTheTensorFormula()
+    {
+        using var scope = NewDisposeScope();
+        var regularizer = new HyperSparseRegularizer(0.5);
+        var transposed = Shaped(Example, 2, 5).t();   // a view: not contiguous
+        Assert.IsFalse(transposed.is_contiguous());
+        transposed.grad = null;
+        var expected = Values(regularizer.Gradients(new[] { transposed })[0]);
+
+        regularizer.AddToGradients(new[] { transposed }, 1.0);
+
+        var actual = Values(transposed.grad!);
+        for (var i = 0; i < actual.Length; i++)
+            Assert.AreEqual(expected[i], actual[i], 1e-7, $"grad[{i}]");
     }
 
     [TestMethod]

@@ -1,3 +1,6 @@
+using System.Numerics;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using System.Runtime.InteropServices;
 using Microsoft.ML.HyperSparse.Engine.Pruning;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -24,7 +27,7 @@ internal abstract class WeightRegularizer
     public abstract IReadOnlyList<Tensor> Gradients(IReadOnlyList<Tensor> weights);
 
     /// <summary>grad += λ·∂R/∂w for each weight (gradients are created when missing).</summary>
-    public void AddToGradients(IReadOnlyList<Tensor> weights, double lambda)
+    public virtual void AddToGradients(IReadOnlyList<Tensor> weights, double lambda)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
@@ -91,6 +94,101 @@ internal sealed class HyperSparseRegularizer : WeightRegularizer
             offset += n;
         }
         return result;
+    }
+
+    // Work buffers of the CPU path, kept between mini-batches (one regulariser per training run).
+    private float[] _values = Array.Empty<float>();
+    private float[] _selection = Array.Empty<float>();
+
+    /// <summary>
+    /// grad += λ·∂L_HS/∂w. On the engine's tensors (CPU, float32, contiguous — always the case in training) this runs as
+    /// a few vectorised passes over the weights' memory: |w| into one buffer, the exact threshold by
+    /// <see cref="MagnitudeSelection"/>, tanh and the two sums, then the update of each gradient in place. That is the same
+    /// formula as <see cref="Gradients"/> (tested to agree within float rounding), without ~35 tensor calls and a
+    /// kthvalue per mini-batch. Other tensors take <see cref="Gradients"/>.
+    /// </summary>
+    public override void AddToGradients(IReadOnlyList<Tensor> weights, double lambda)
+    {
+        if (!OnCpuPath(weights))
+        {
+            base.AddToGradients(weights, lambda);
+            return;
+        }
+        long total = 0;
+        foreach (var w in weights) total += w.numel();
+        if (total > Array.MaxLength) { base.AddToGradients(weights, lambda); return; }
+        var n = (int)total;
+        if (_values.Length < n) { _values = new float[n]; _selection = new float[n]; }
+        var values = _values.AsSpan(0, n);
+
+        // |w| of all weights as one vector.
+        var offset = 0;
+        foreach (var w in weights)
+        {
+            var source = MemoryMarshal.Cast<byte, float>(w.bytes);
+            TensorPrimitives.Abs(source, values.Slice(offset, source.Length));
+            offset += source.Length;
+        }
+        var threshold = MagnitudeSelection.KthSmallest(values, MagnitudePruning.ThresholdIndex(n, PruningRate), _selection.AsSpan(0, n));
+
+        // As in Gradients: a zero threshold (more than κN exact zeros) uses a tiny positive one, giving the limit 0.
+        var s = InflectionScale / Math.Max(threshold, 1e-30);
+        double sumAbs = TensorPrimitives.Sum<float>(values);
+        TensorPrimitives.Multiply(values, (float)s, values);
+        TensorPrimitives.Tanh(values, values);
+        double sumTanh = TensorPrimitives.Sum<float>(values);
+        var ratio = sumTanh > 0 ? sumAbs / sumTanh : 0;
+        // grad_i += λ·s·(A/T)·(1 − tanh²(s|w_i|))·sign(w_i)
+        var scale = (float)(lambda * s * ratio);
+
+        using var _ = no_grad();
+        offset = 0;
+        foreach (var w in weights)
+        {
+            var weight = MemoryMarshal.Cast<byte, float>(w.bytes);
+            var grad = w.grad;
+            if (grad is null) w.grad = grad = zeros_like(w).DetachFromDisposeScope();
+            AddTerm(MemoryMarshal.Cast<byte, float>(grad.bytes), weight, values.Slice(offset, weight.Length), scale);
+            offset += weight.Length;
+        }
+    }
+
+    /// <summary>grad += scale·(1 − t²)·sign(w), element by element.</summary>
+    private static void AddTerm(Span<float> grad, ReadOnlySpan<float> weight, ReadOnlySpan<float> tanh, float scale)
+    {
+        var i = 0;
+        if (Vector.IsHardwareAccelerated && grad.Length >= Vector<float>.Count)
+        {
+            var one = Vector<float>.One;
+            var zero = Vector<float>.Zero;
+            var factor = new Vector<float>(scale);
+            var g = MemoryMarshal.Cast<float, Vector<float>>(grad);
+            var wv = MemoryMarshal.Cast<float, Vector<float>>(weight);
+            var tv = MemoryMarshal.Cast<float, Vector<float>>(tanh);
+            for (var v = 0; v < g.Length; v++)
+            {
+                var t = tv[v];
+                var sign = Vector.ConditionalSelect(Vector.GreaterThan(wv[v], zero), one, zero)
+                         - Vector.ConditionalSelect(Vector.LessThan(wv[v], zero), one, zero);
+                g[v] += (one - t * t) * factor * sign;
+            }
+            i = g.Length * Vector<float>.Count;
+        }
+        for (; i < grad.Length; i++)
+            grad[i] += (1f - tanh[i] * tanh[i]) * scale * MathF.Sign(weight[i]);
+    }
+
+    private static bool OnCpuPath(IReadOnlyList<Tensor> weights)
+    {
+        foreach (var w in weights)
+        {
+            if (w.device_type != DeviceType.CPU || w.dtype != ScalarType.Float32 || !w.is_contiguous()) return false;
+            var grad = w.grad;
+            if (grad is not null && (grad.device_type != DeviceType.CPU || grad.dtype != ScalarType.Float32 || !grad.is_contiguous() ||
+                                     !grad.shape.SequenceEqual(w.shape)))
+                return false;
+        }
+        return weights.Count > 0;
     }
 }
 
