@@ -13,6 +13,9 @@
 #              test slice with every file in ONNX Runtime.                                    rows: docs/benchmarks-size.jsonl
 #     latency  ONNX Runtime session creation and batch-1 / batch-64 scoring of the Dense, Compact and Compact+int8 files of
 #              the κ = 0.98 models (same cached models as size).                            rows: docs/benchmarks-latency.jsonl
+#     render   no measuring: only re-render docs/benchmarks.md from the rows files (and the pages below).
+#   The report also takes in docs/bench-step.md (build/bench-step.sh: training speed) and docs/budget.md
+#   (build/bench-budget.sh: training within a time budget) when they exist.
 #   --quick     tiny schedules and few timing runs, everything under artifacts/bench-quick/ (docs/ untouched); < 5 minutes.
 #   --reexport  re-measure finished size rows from the cached models (after an encoder change); trains only what is not cached.
 #   --retrain   train every row's model again (replacing the cache) and re-measure.
@@ -44,7 +47,7 @@ while [ $# -gt 0 ]; do
     -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     -*) echo "bench: unknown option $1 (see build/bench.sh --help)" >&2; exit 2 ;;
     *)
-      [[ " ${ALL_SECTIONS[*]} " == *" $1 "* ]] || { echo "bench: unknown section '$1' (sections: ${ALL_SECTIONS[*]})" >&2; exit 2; }
+      [[ " ${ALL_SECTIONS[*]} render " == *" $1 "* ]] || { echo "bench: unknown section '$1' (sections: ${ALL_SECTIONS[*]} render)" >&2; exit 2; }
       SECTIONS+=("$1") ;;
   esac
   ARGS_TEXT+=" $1"
@@ -104,6 +107,8 @@ DLL="$ROOT/$PROJECT/bin/Release/net10.0/HyperSparse.Bench.dll"
 echo "bench: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); sections: ${SECTIONS[*]}; rows in $OUT_DIR/"
 COMMON=(--quick "$QUICK" --models "$MODELS" --revision "$REVISION" --command "$COMMAND" --ort-threads "$ORT_THREADS")
 
+section_render() { :; }   # the render below runs after every section list
+
 section_size() {
   local arch kappa
   for kappa in $KAPPAS; do
@@ -147,7 +152,7 @@ for section in "${SECTIONS[@]}"; do
   "section_$section" || { status=$?; echo "bench: section $section failed (exit $status); rendering the rows that exist" >&2; break; }
 done
 
-# The training-speed page of build/bench-step.sh (docs/bench-step.md) becomes a section of the report.
-dotnet "$DLL" render --out "$REPORT" --accuracy "$ACCURACY_ROWS" --step "$OUT_DIR/bench-step.md" --size "$SIZE_ROWS" --latency "$LATENCY_RESULTS" --command "$COMMAND"
+# The pages of build/bench-step.sh (docs/bench-step.md) and build/bench-budget.sh (docs/budget.md) become sections of the report.
+dotnet "$DLL" render --out "$REPORT" --accuracy "$ACCURACY_ROWS" --step "$OUT_DIR/bench-step.md" --budget "$OUT_DIR/budget.md" --size "$SIZE_ROWS" --latency "$LATENCY_RESULTS" --command "$COMMAND"
 echo "bench: $REPORT written ($((SECONDS - START)) s)"
 exit $status

@@ -17,6 +17,7 @@ internal static class BenchmarkReport
         var latencyFile = args.Get("latency");
         var accuracyFile = args.Get("accuracy");
         var stepFile = args.Get("step");
+        var budgetFile = args.Get("budget");
         var command = args.Get("command", "(not given)");
         args.EnsureAllUsed();
 
@@ -33,6 +34,7 @@ internal static class BenchmarkReport
         md.AppendLine();
         AccuracyBenchmark.Render(md, accuracy, command);
         if (stepFile is not null && File.Exists(stepFile)) TrainingSpeed(md, stepFile);
+        if (budgetFile is not null && File.Exists(budgetFile)) TimeBudget(md, budgetFile);
         if (size.Count > 0) Size(md, size, latency);
         if (latency.Count > 0) Latency(md, latency);
         if (size.Count > 0) Appendix(md, size);
@@ -60,6 +62,19 @@ internal static class BenchmarkReport
         md.AppendLine();
         foreach (var line in File.ReadLines(stepFile).SkipWhile(l => !l.StartsWith("# ", StringComparison.Ordinal)).Skip(1))
             md.AppendLine(line.StartsWith('#') ? "#" + line : line);
+        md.AppendLine();
+    }
+
+    /// <summary>The page build/bench-budget.sh writes (a "## Training within a time budget" section), taken in whole.</summary>
+    private static void TimeBudget(StringBuilder md, string budgetFile)
+    {
+        var lines = File.ReadAllLines(budgetFile);
+        var start = Array.FindIndex(lines, l => l.StartsWith("## ", StringComparison.Ordinal));
+        if (start < 0) return;
+        md.AppendLine(lines[start]);
+        md.AppendLine();
+        md.AppendLine($"From `{Path.GetFileName(budgetFile)}`, written by `build/bench-budget.sh`.");
+        foreach (var line in lines.Skip(start + 1)) md.AppendLine(line);
         md.AppendLine();
     }
 

@@ -69,7 +69,7 @@ namespace HyperSparse.Bench
             "                              [--runs-1 40] [--runs-64 20] [--creations 7] [SCHEDULE]\n" +
             "       HyperSparse.Bench accuracy --arch lenet5|resnet20 --method hs|l1|magnitude|dense [--kappa K] [--seed 1] --results FILE\n" +
             "                              [--work DIR] [--quick on|off] [--train N] [--test N] [--revision TEXT]\n" +
-            "       HyperSparse.Bench render --out FILE.md [--accuracy FILE] [--step FILE.md] [--size FILE] [--latency FILE] [--command TEXT]\n" +
+            "       HyperSparse.Bench render --out FILE.md [--accuracy FILE] [--step FILE.md] [--budget FILE.md] [--size FILE] [--latency FILE] [--command TEXT]\n" +
             "SCHEDULE (overrides TrainConfig.Default/Quick per arch): [--train N] [--batch N] [--lr X] [--warmup-epochs N]\n" +
             "  [--art-cap N] [--fine-tune-epochs N] [--lr-steps a,b] [--lambda-init X] [--lambda-growth X] [--crop N] [--seed N] [--threads N]\n" +
             "size and latency also take --revision TEXT and --command TEXT (stamped into the row).\n" +
