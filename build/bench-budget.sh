@@ -14,11 +14,12 @@
 # docs/budget.md (a "## Training within a time budget" section that docs/benchmarks.md can include) is rendered from
 # whatever rows exist at the end of every run.
 #
-# Usage: build/bench-budget.sh [--quick] [--force] [--jobs N]
+# Usage: build/bench-budget.sh [--quick] [--force] [--jobs N] [--render]
 #   --quick   the same rows with tiny budgets (10m → 10s, 30m → 20s, 60m → 30s) on 2,000 training / 1,000 test images
 #             (ResNet-20: 500 training images), written to artifacts/bench-budget-quick/ (docs/ untouched): checks the
 #             pipeline in ≈5 minutes; its accuracies mean nothing.
 #   --force   recompute rows already in RESULTS.
+#   --render  run nothing: only re-render the report from the rows in RESULTS.
 #   --jobs N  run N rows at a time, each with (CPUs / N) TorchSharp threads unless EXTRA sets --threads; each row's output
 #             goes to WORK/logs/<row>.log and its result line is printed when it ends. Rows that are compared (e.g. the four
 #             LeNet-5 κ 0.98 30-minute methods) should run under the same --jobs; the report shows threads × parallel rows.
@@ -32,15 +33,16 @@ cd "$ROOT"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 unset HYPERSPARSE_MALLOC_TUNING   # would silently disable the trainer's allocator tuning
 
-QUICK=off FORCE=off JOBS=1 ARGS_TEXT=""
+QUICK=off FORCE=off JOBS=1 RENDER_ONLY=off ARGS_TEXT=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=on ;;
     --force) FORCE=on ;;
+    --render) RENDER_ONLY=on ;;
     --jobs)
       [ $# -ge 2 ] && [[ "$2" =~ ^[1-9][0-9]*$ ]] || { echo "bench-budget: --jobs needs a positive whole number, got '${2:-}'" >&2; exit 2; }
       JOBS=$2; ARGS_TEXT+=" --jobs"; shift ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "bench-budget: unknown argument '$1' (see build/bench-budget.sh --help)" >&2; exit 2 ;;
   esac
   ARGS_TEXT+=" $1"
@@ -78,7 +80,15 @@ DLL="$ROOT/$PROJECT/bin/Release/net10.0/HyperSparse.Bench.dll"
 echo "bench-budget: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); rows cached in $RESULTS"
 
 START=$SECONDS
+# The report lists every default row (finished or pending) and any other row asked for: a run of a few rows (ROWS=...)
+# re-renders the whole page. Rows match by architecture, κ, method and budget, whatever threads and --jobs they ran with.
 RENDER_ROWS=""
+for row in $DEFAULT_ROWS $ROWS; do
+  IFS=: read -r arch kappa method budget <<<"$row"
+  [ "$QUICK" = on ] && budget=$(quick_budget "$budget")
+  [[ " $RENDER_ROWS " == *" $arch:$kappa:$method:$budget "* ]] || RENDER_ROWS+=" $arch:$kappa:$method:$budget"
+done
+[ "$RENDER_ONLY" = on ] && ROWS=""
 THREADS=()
 if [ "$JOBS" -gt 1 ] && [[ " $EXTRA " != *" --threads "* ]]; then
   t=$(( $(nproc) / JOBS )); [ "$t" -ge 1 ] || t=1
@@ -89,7 +99,6 @@ FAILED=0
 for row in $ROWS; do
   IFS=: read -r arch kappa method budget <<<"$row"
   [ "$QUICK" = on ] && budget=$(quick_budget "$budget")
-  RENDER_ROWS+=" $arch:$kappa:$method:$budget"
   ROW_SIZE=("${SIZE[@]}")
   # A ResNet-20 epoch on 2,000 images alone takes most of a quick budget on a busy 2-core box.
   [ "$QUICK" = on ] && [ "$arch" = resnet20 ] && ROW_SIZE=(--train 500 --test 1000)
