@@ -24,6 +24,9 @@
 # Trained models are cached in artifacts/bench-models/ (git-ignored), keyed by the whole training config.
 #
 # Tunables (environment): ACC_ARCHS ("lenet5 resnet20"), ACC_KAPPAS ("0.98 0.9 0.995"), ACC_SEEDS ("1 2"),
+#   ACC_JOBS (1: accuracy chains — one per architecture and seed — run at a time, each with CPUs / ACC_JOBS threads and its
+#   log in ACC_WORK/logs; on 2 cores ACC_JOBS=2 gets more rows per hour than 2-thread rows one by one: by docs/bench-step.md
+#   two 1-thread rows side by side make 1.2× (ResNet-20) to 1.6× (LeNet-5) the steps of one 2-thread row),
 #   ACC_WORK (artifacts/bench-accuracy: per-row checkpoints while a row runs), ARCHS ("lenet5 resnet20 resnet32"), KAPPAS ("0.98 0.9 0.995": the target κ first),
 #   LATENCY_ROWS ("lenet5:0.98 resnet20:0.98 resnet32:0.98"), ORT_THREADS (2), OUT_DIR (docs), MODELS (artifacts/bench-models),
 #   EXTRA (more options for every row, e.g. "--train 5000"; they change the config, so finished rows are redone).
@@ -44,7 +47,7 @@ while [ $# -gt 0 ]; do
     --quick) QUICK=on ;;
     --reexport) REEXPORT=on ;;
     --retrain) RETRAIN=on ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     -*) echo "bench: unknown option $1 (see build/bench.sh --help)" >&2; exit 2 ;;
     *)
       [[ " ${ALL_SECTIONS[*]} render " == *" $1 "* ]] || { echo "bench: unknown section '$1' (sections: ${ALL_SECTIONS[*]} render)" >&2; exit 2; }
@@ -73,6 +76,9 @@ else
   ACC_SEEDS=${ACC_SEEDS:-"1 2"}
 fi
 ORT_THREADS=${ORT_THREADS:-2}
+ACC_JOBS=${ACC_JOBS:-1}
+[[ "$ACC_JOBS" =~ ^[1-9][0-9]*$ ]] || { echo "bench: ACC_JOBS must be a positive whole number, got '$ACC_JOBS'" >&2; exit 2; }
+ACC_WORK=${ACC_WORK:-artifacts/bench-accuracy}
 MODELS=${MODELS:-artifacts/bench-models}
 EXTRA=${EXTRA:-}
 SIZE_ROWS="$OUT_DIR/benchmarks-size.jsonl"
@@ -82,7 +88,7 @@ REPORT="$OUT_DIR/benchmarks.md"
 
 # The command stamped into every row and table: the invocation plus any environment that changed the defaults.
 ENV_TEXT=""
-for v in ARCHS KAPPAS LATENCY_ROWS ORT_THREADS EXTRA ACC_ARCHS ACC_KAPPAS ACC_SEEDS; do
+for v in ARCHS KAPPAS LATENCY_ROWS ORT_THREADS EXTRA ACC_ARCHS ACC_KAPPAS ACC_SEEDS ACC_JOBS; do
   case "$v" in
     ARCHS) d=$([ "$QUICK" = on ] && echo "lenet5 resnet20" || echo "lenet5 resnet20 resnet32") ;;
     KAPPAS) d=$([ "$QUICK" = on ] && echo "0.98" || echo "0.98 0.9 0.995") ;;
@@ -92,6 +98,7 @@ for v in ARCHS KAPPAS LATENCY_ROWS ORT_THREADS EXTRA ACC_ARCHS ACC_KAPPAS ACC_SE
     ACC_ARCHS) d=$([ "$QUICK" = on ] && echo "lenet5" || echo "lenet5 resnet20") ;;
     ACC_KAPPAS) d=$([ "$QUICK" = on ] && echo "0.98" || echo "0.98 0.9 0.995") ;;
     ACC_SEEDS) d=$([ "$QUICK" = on ] && echo "1" || echo "1 2") ;;
+    ACC_JOBS) d=1 ;;
   esac
   [ "${!v}" = "$d" ] || ENV_TEXT+="$v=\"${!v}\" "
 done
@@ -129,20 +136,43 @@ section_latency() {
   done
 }
 
-section_accuracy() {
-  local arch kappa seed method
-  local common=(--quick "$QUICK" --revision "$REVISION" --results "$ACCURACY_ROWS" --work "${ACC_WORK:-artifacts/bench-accuracy}")
-  for arch in $ACC_ARCHS; do
-    for seed in $ACC_SEEDS; do
-      dotnet "$DLL" accuracy --arch "$arch" --method dense --seed "$seed" "${common[@]}"
-      for kappa in $ACC_KAPPAS; do
-        # HS-ART first: the magnitude row trains as many epochs as it did.
-        for method in hs l1 magnitude; do
-          dotnet "$DLL" accuracy --arch "$arch" --method "$method" --kappa "$kappa" --seed "$seed" "${common[@]}"
-        done
-      done
+# One chain per (architecture, seed): dense, then per κ HS-ART → L1-ART → magnitude (the magnitude row takes its epoch
+# count from the HS-ART row, so a chain runs in order). Stops at its first failing row.
+accuracy_chain() {
+  local arch=$1 seed=$2 kappa method
+  shift 2
+  dotnet "$DLL" accuracy --arch "$arch" --method dense --seed "$seed" "$@" || return
+  for kappa in $ACC_KAPPAS; do
+    for method in hs l1 magnitude; do
+      dotnet "$DLL" accuracy --arch "$arch" --method "$method" --kappa "$kappa" --seed "$seed" "$@" || return
     done
   done
+}
+
+section_accuracy() {
+  local arch seed failed=0 threads log
+  local common=(--quick "$QUICK" --revision "$REVISION" --results "$ACCURACY_ROWS" --work "$ACC_WORK")
+  if [ "$ACC_JOBS" -eq 1 ]; then
+    for arch in $ACC_ARCHS; do
+      for seed in $ACC_SEEDS; do
+        accuracy_chain "$arch" "$seed" "${common[@]}" || failed=$((failed + 1))
+      done
+    done
+  else
+    # ACC_JOBS chains at a time, each with CPUs / ACC_JOBS TorchSharp threads and its own log.
+    threads=$(( $(nproc) / ACC_JOBS )); [ "$threads" -ge 1 ] || threads=1
+    mkdir -p "$ACC_WORK/logs"
+    for arch in $ACC_ARCHS; do
+      for seed in $ACC_SEEDS; do
+        while [ "$(jobs -rp | wc -l)" -ge "$ACC_JOBS" ]; do wait -n || failed=$((failed + 1)); done
+        log="$ACC_WORK/logs/$arch-s$seed.log"
+        echo "bench: accuracy $arch seed $seed: $threads thread(s), $ACC_JOBS chains at a time; log $log"
+        accuracy_chain "$arch" "$seed" "${common[@]}" --threads "$threads" --jobs "$ACC_JOBS" >"$log" 2>&1 &
+      done
+    done
+    while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || failed=$((failed + 1)); done
+  fi
+  [ "$failed" -eq 0 ] || { echo "bench: $failed accuracy chain(s) stopped at a failing row (with ACC_JOBS > 1: see $ACC_WORK/logs)" >&2; return 1; }
 }
 
 START=$SECONDS

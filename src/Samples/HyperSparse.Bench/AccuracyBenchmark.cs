@@ -13,7 +13,8 @@ namespace HyperSparse.Bench;
 /// Method: "hs" (ART with the HyperSparse loss), "l1" (ART with L1), "magnitude" (dense training, one-shot magnitude prune,
 /// masked fine-tune) or "dense" (no pruning). <see cref="DenseEpochs"/> is the one-shot methods' dense phase: for
 /// "magnitude" the HS-ART row's warm-up + ART epochs at the same κ and seed (so both train the same number of epochs), for
-/// "dense" warm-up + the ART cap.
+/// "dense" warm-up + the ART cap. <see cref="Threads"/> is recorded but is not part of a row's identity: the thread count
+/// changes how fast a row trains, not what it trains.
 /// </summary>
 internal sealed record AccuracyConfig(
     string Arch, double Kappa, string Method, int Seed, int TrainImages, int TestImages, int Batch, double LearningRate,
@@ -24,7 +25,8 @@ internal sealed record AccuracyConfig(
         $"{Arch.ToLowerInvariant().Replace("-", "")}-k{Kappa}-{Method}-s{Seed}-n{TrainImages}-b{Batch}-w{WarmupEpochs}-c{MaxArtEpochs}-f{FineTuneEpochs}-d{DenseEpochs}");
 
     public bool SameAs(AccuracyConfig other) =>
-        this with { LearningRateSteps = [] } == other with { LearningRateSteps = [] } && LearningRateSteps.SequenceEqual(other.LearningRateSteps);
+        this with { LearningRateSteps = [], Threads = 0 } == other with { LearningRateSteps = [], Threads = 0 }
+        && LearningRateSteps.SequenceEqual(other.LearningRateSteps);
 
     /// <summary>Identity of a row in the results file (the schedule may change; then the row is redone).</summary>
     public bool SameSlot(AccuracyConfig other) =>
@@ -32,10 +34,11 @@ internal sealed record AccuracyConfig(
 }
 
 /// <summary>One `accuracy` row: what the run did and its test accuracy on the whole t10k split.</summary>
+/// <param name="Jobs">Rows build/bench.sh ran at the same time as this one (ACC_JOBS; 1 = the row had the machine to itself).</param>
 internal sealed record AccuracyRow(
     AccuracyConfig Config, string StartedUtc, string FinishedUtc, string LoadStart, string LoadEnd, string Revision,
     int WarmupEpochs, int ArtEpochs, int FineTuneEpochs, string ArtStopReason, int? SelectedArtEpoch, double FinalLambda,
-    double TestAccuracy, long PrunableWeights, long KeptWeights, double AchievedSparsity, double TrainingSeconds, string[] CollapsedLayers)
+    double TestAccuracy, long PrunableWeights, long KeptWeights, double AchievedSparsity, double TrainingSeconds, string[] CollapsedLayers, int Jobs = 1)
 {
     public int TotalEpochs => WarmupEpochs + ArtEpochs + FineTuneEpochs;
     public bool StopRuleFired => ArtStopReason == nameof(Microsoft.ML.HyperSparse.Engine.Training.ArtStopReason.StopRuleFired);
@@ -87,7 +90,9 @@ internal static class AccuracyBenchmark
         {
             TrainImages = args.GetInt("train", baseline.TrainImages, 100),
             TestImages = args.GetInt("test", baseline.TestImages, 10),
+            Threads = args.GetInt("threads", baseline.Threads, 1),
         };
+        var jobs = args.GetInt("jobs", 1, 1);
         args.EnsureAllUsed();
 
         var rows = RowFile.Read<AccuracyRow>(results);
@@ -139,7 +144,7 @@ internal static class AccuracyBenchmark
             config, started, Machine.UtcNow(), loadStart, Machine.LoadAverage(), revision,
             report.WarmupEpochs, report.ArtEpochs, report.FineTuneEpochs, oneShot ? "None" : report.ArtStopReason.ToString(), report.SelectedArtEpoch,
             art.Count > 0 ? art[^1].Lambda : 0, accuracy, report.PrunableWeights, report.KeptWeights, report.AchievedSparsity,
-            report.TotalSeconds, report.CollapsedLayers.Select(l => l.Name).ToArray());
+            report.TotalSeconds, report.CollapsedLayers.Select(l => l.Name).ToArray(), jobs);
         RowFile.Replace(results, row, r => r.Config.SameSlot(config), r => Order(r.Config));
         if (Directory.Exists(checkpoints)) Directory.Delete(checkpoints, recursive: true);
         Console.WriteLine($"accuracy: {Describe(row)} (wall {BudgetBenchmark.Duration(wall.Elapsed.TotalSeconds)})");
@@ -183,7 +188,9 @@ internal static class AccuracyBenchmark
         void L(string s) => md.AppendLine(s);
         L("## Accuracy vs sparsity");
         L("");
-        L($"- Machine: {Machine.Describe()}; libtorch {rows[0].Config.Threads} threads");
+        var parallel = rows.GroupBy(r => (r.Config.Threads, r.Jobs)).OrderByDescending(g => g.Key.Threads)
+            .Select(g => Inv($"{g.Key.Threads} × {g.Key.Jobs} ({g.Count()} row{(g.Count() == 1 ? "" : "s")})"));
+        L($"- Machine: {Machine.Describe()}; libtorch threads × rows run at once: {string.Join(", ", parallel)}");
         var loads = rows.SelectMany(r => new[] { r.LoadStart, r.LoadEnd }).Select(l => double.Parse(l.Split(' ')[0], CultureInfo.InvariantCulture)).ToList();
         L(string.Create(CultureInfo.InvariantCulture, $"- Load average (1 min) at the start and end of the rows: {loads.Min():F2} … {loads.Max():F2} (the cores are shared with other work; accuracies do not depend on it, times do)"));
         L($"- Date (UTC): {rows.Min(r => r.StartedUtc)} … {rows.Max(r => r.FinishedUtc)}");

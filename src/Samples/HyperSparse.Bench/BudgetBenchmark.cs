@@ -229,20 +229,11 @@ internal static class BudgetBenchmark
     private static void AppendRow(string path, BudgetRow row)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        using var gate = AcquireLock(path + ".lock");
+        using var gate = RowFile.Lock(path);
         var rows = ReadRows(path).Where(r => r.Config != row.Config).Append(row).ToList();
         var temp = path + "." + Environment.ProcessId + ".tmp";
         File.WriteAllLines(temp, rows.Select(r => JsonSerializer.Serialize(r, Json)));
         File.Move(temp, path, overwrite: true);
-    }
-
-    private static FileStream AcquireLock(string lockPath)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            try { return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose); }
-            catch (IOException) when (attempt < 600) { Thread.Sleep(100); }
-        }
     }
 
     // ------------------------------------------------------------------------------------------------- report

@@ -50,14 +50,29 @@ internal static class RowFile
             : File.ReadLines(path).Where(l => l.Trim().Length > 0)
                 .Select(l => JsonSerializer.Deserialize<T>(l, Json) ?? throw new InvalidDataException("Empty row in " + path)).ToList();
 
-    /// <summary>Replaces the rows that <paramref name="sameRow"/> matches with <paramref name="row"/> (appended when none does).</summary>
+    /// <summary>
+    /// Replaces the rows that <paramref name="sameRow"/> matches with <paramref name="row"/> (appended when none does), written
+    /// to a temporary file and moved into place. Rows run in parallel can finish at the same moment, so the
+    /// read-modify-write holds <see cref="Lock"/>.
+    /// </summary>
     public static void Replace<T>(string path, T row, Func<T, bool> sameRow, Func<T, IComparable> order)
     {
-        var rows = Read<T>(path).Where(r => !sameRow(r)).Append(row).OrderBy(order).ToList();
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(directory);
+        using var gate = Lock(path);
+        var rows = Read<T>(path).Where(r => !sameRow(r)).Append(row).OrderBy(order).ToList();
         var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
         File.WriteAllLines(temporary, rows.Select(r => JsonSerializer.Serialize(r, Json)));
         File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>An exclusive lock on <paramref name="path"/>'s rows: the file PATH.lock, open without sharing, deleted on close.</summary>
+    public static FileStream Lock(string path)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try { return new FileStream(path + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose); }
+            catch (IOException) when (attempt < 600) { Thread.Sleep(100); }
+        }
     }
 }

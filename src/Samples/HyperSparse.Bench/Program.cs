@@ -68,7 +68,7 @@ namespace HyperSparse.Bench
             "       HyperSparse.Bench latency --arch A --kappa K --results FILE [--quick on|off] [--models DIR] [--ort-threads 2]\n" +
             "                              [--runs-1 40] [--runs-64 20] [--creations 7] [SCHEDULE]\n" +
             "       HyperSparse.Bench accuracy --arch lenet5|resnet20 --method hs|l1|magnitude|dense [--kappa K] [--seed 1] --results FILE\n" +
-            "                              [--work DIR] [--quick on|off] [--train N] [--test N] [--revision TEXT]\n" +
+            "                              [--work DIR] [--quick on|off] [--train N] [--test N] [--threads 2] [--jobs 1] [--revision TEXT]\n" +
             "       HyperSparse.Bench render --out FILE.md [--accuracy FILE] [--step FILE.md] [--budget FILE.md] [--size FILE] [--latency FILE] [--command TEXT]\n" +
             "SCHEDULE (overrides TrainConfig.Default/Quick per arch): [--train N] [--batch N] [--lr X] [--warmup-epochs N]\n" +
             "  [--art-cap N] [--fine-tune-epochs N] [--lr-steps a,b] [--lambda-init X] [--lambda-growth X] [--crop N] [--seed N] [--threads N]\n" +
