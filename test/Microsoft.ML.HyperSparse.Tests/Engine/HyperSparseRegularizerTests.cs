@@ -217,6 +217,44 @@ public sealed class HyperSparseRegularizerTests
         }
     }
 
+    /// <summary>
+    /// From the second mini-batch on, the threshold is first looked for in a bracket around the previous one. Over a run of
+    /// mini-batches whose weights shrink slowly (the bracket holds it), jump (it does not) and gain zeros, every call must
+    /// still equal the tensor formula, and both ways of finding the threshold must have been used.
+    /// </summary>
+    [TestMethod]
+    public void HyperSparseRegularizer_AddToGradients_ThresholdFromBracketEqualsTensorFormulaAcrossMiniBatches()
+    {
+        var shapes = new[] { new long[] { 16, 6, 5, 5 }, new long[] { 120, 400 }, new long[] { 10, 84 } };
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        var weights = shapes.Select(s => new TorchSharp.Modules.Parameter(randn(s).mul_(0.05f), requires_grad: true)).ToArray();
+        var regularizer = new HyperSparseRegularizer(0.9);
+        for (var batch = 0; batch < 12; batch++)
+        {
+            using (no_grad())
+                foreach (var w in weights)
+                {
+                    if (batch == 6) w.mul_(3f);                                    // a jump: outside any bracket
+                    else w.mul_(0.995f).add_(randn(w.shape).mul_(1e-4f));          // SGD-like drift
+                    if (batch == 9) w.view(-1).narrow(0, 0, w.numel() / 2).zero_(); // many exact zeros at once
+                }
+            foreach (var w in weights) w.grad = zeros_like(w);
+            var formula = regularizer.Gradients(weights);
+            regularizer.AddToGradients(weights, 1.0);
+            for (var i = 0; i < weights.Length; i++)
+            {
+                var expected = Values(formula[i]);
+                var actual = Values(weights[i].grad!);
+                var largest = expected.Max(MathF.Abs);
+                for (var j = 0; j < actual.Length; j++)
+                    Assert.AreEqual(expected[j], actual[j], 2e-6 * largest, $"mini-batch {batch}, layer {i}, element {j}");
+            }
+        }
+        Assert.IsTrue(regularizer.BracketHits >= 8, $"the bracket held the drifting threshold ({regularizer.BracketHits} hits)");
+        Assert.IsTrue(regularizer.FullSelections >= 2, $"the first batch and the jump needed the full selection ({regularizer.FullSelections})");
+    }
+
     [TestMethod]
     public void HyperSparseRegularizer_AddToGradients_NonContiguousWeightsTakeTheTensorFormula()
     {
