@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Microsoft.ML.HyperSparse.Engine.Pruning;
@@ -14,6 +15,9 @@ namespace Microsoft.ML.HyperSparse.Engine.Pruning;
 /// little from one mini-batch to the next), one vectorised pass counts the values below and inside it, and only the few
 /// inside are selected from.</item>
 /// </list>
+/// The hot methods are compiled optimised at once (AggressiveOptimization): they run once per mini-batch, and tier-0 code of
+/// their vector loops (which on-stack replacement cannot lift out of a method with stackalloc) made the first ~50 mini-batches'
+/// HS term 20–30× slower (docs/bench-step.md measured 4.5 ms instead of 0.15 ms on LeNet-5).
 /// </summary>
 internal static class MagnitudeSelection
 {
@@ -25,6 +29,7 @@ internal static class MagnitudeSelection
     /// only read; <paramref name="scratch"/> (any length up to the values') receives the candidates of the later passes.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">k is outside [0, length), a value is negative, or the scratch is shorter than the values.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float KthSmallest(ReadOnlySpan<float> values, long k, Span<float> scratch)
     {
         if (k < 0 || k >= values.Length)
@@ -71,6 +76,7 @@ internal static class MagnitudeSelection
         return BitConverter.UInt32BitsToSingle(prefix);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Count(ReadOnlySpan<uint> bits, int shift, uint mask, Span<int> h0, Span<int> h1, Span<int> h2, Span<int> h3)
     {
         var i = 0;
@@ -103,6 +109,7 @@ internal static class MagnitudeSelection
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">k is outside [0, length), the bracket is empty or not finite and
     /// non-negative, or the scratch is shorter than the values.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryKthSmallestInRange(ReadOnlySpan<float> values, long k, float low, float high, Span<float> scratch, out float value)
     {
         value = 0;
@@ -149,6 +156,7 @@ internal static class MagnitudeSelection
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int CopyInside(ReadOnlySpan<float> block, float low, float high, Span<float> scratch, int inside)
     {
         foreach (var x in block)

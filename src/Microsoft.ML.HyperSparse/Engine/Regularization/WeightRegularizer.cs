@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using System.Runtime.InteropServices;
 using Microsoft.ML.HyperSparse.Engine.Pruning;
@@ -120,6 +121,7 @@ internal sealed class HyperSparseRegularizer : WeightRegularizer
     /// formula as <see cref="Gradients"/> (tested to agree within float rounding), without ~35 tensor calls and a
     /// kthvalue per mini-batch. Other tensors take <see cref="Gradients"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // once per mini-batch: no slow tier-0 start
     public override void AddToGradients(IReadOnlyList<Tensor> weights, double lambda)
     {
         if (!OnCpuPath(weights))
@@ -170,6 +172,7 @@ internal sealed class HyperSparseRegularizer : WeightRegularizer
     /// The exact (k+1)-th smallest magnitude. SGD moves the threshold a little per mini-batch, so the bracket
     /// [τ_prev·(1 − b), τ_prev·(1 + b)] usually holds it; the bracket narrows while it hits and widens after a miss.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // once per mini-batch: no slow tier-0 start
     private float Threshold(ReadOnlySpan<float> values, long k, Span<float> scratch)
     {
         if (float.IsFinite(_lastThreshold) && _lastThreshold >= 0
@@ -187,6 +190,7 @@ internal sealed class HyperSparseRegularizer : WeightRegularizer
     }
 
     /// <summary>grad += scale·(1 − t²)·sign(w), element by element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // once per mini-batch: no slow tier-0 start
     private static void AddTerm(Span<float> grad, ReadOnlySpan<float> weight, ReadOnlySpan<float> tanh, float scale)
     {
         var i = 0;
