@@ -116,8 +116,8 @@ internal sealed class HyperSparseRegularizer : WeightRegularizer
     /// grad += λ·∂L_HS/∂w. On the engine's tensors (CPU, float32, contiguous — always the case in training) this runs as
     /// a few vectorised passes over the weights' memory: |w| into one buffer, the exact threshold by
     /// <see cref="MagnitudeSelection"/> (first in a narrow bracket around the previous mini-batch's threshold — one pass —
-    /// and by the full radix selection when it is not there), tanh and the two sums, then the update of each gradient in
-    /// place. That is the same
+    /// and by the full radix selection when it is not there), Σ|w|, one fused tanh-and-sum pass, then the update of each
+    /// gradient in place. That is the same
     /// formula as <see cref="Gradients"/> (tested to agree within float rounding), without ~35 tensor calls and a
     /// kthvalue per mini-batch. Other tensors take <see cref="Gradients"/>.
     /// </summary>
@@ -149,9 +149,7 @@ internal sealed class HyperSparseRegularizer : WeightRegularizer
         // As in Gradients: a zero threshold (more than κN exact zeros) uses a tiny positive one, giving the limit 0.
         var s = InflectionScale / Math.Max(threshold, 1e-30);
         double sumAbs = TensorPrimitives.Sum<float>(values);
-        TensorPrimitives.Multiply(values, (float)s, values);
-        TensorPrimitives.Tanh(values, values);
-        double sumTanh = TensorPrimitives.Sum<float>(values);
+        var sumTanh = ScaledTanhInPlace(values, (float)s);
         var ratio = sumTanh > 0 ? sumAbs / sumTanh : 0;
         // grad_i += λ·s·(A/T)·(1 − tanh²(s|w_i|))·sign(w_i)
         var scale = (float)(lambda * s * ratio);
@@ -187,6 +185,41 @@ internal sealed class HyperSparseRegularizer : WeightRegularizer
         if (float.IsFinite(_lastThreshold)) _bracket = Math.Min(MaxBracket, _bracket * 2);
         _lastThreshold = MagnitudeSelection.KthSmallest(values, k, scratch);
         return _lastThreshold;
+    }
+
+    /// <summary>
+    /// a ← tanh(s·a) for a ≥ 0, as (1 − e)/(1 + e) with e = exp(−2·s·a) ∈ (0, 1] (no overflow; absolute error ≈ 1e-7), and
+    /// returns Σ tanh. One fused pass with the runtime's vector exp: TensorPrimitives.Tanh spent its first ~20 calls in tier-0
+    /// code at ≈ 4 ms for LeNet-5's 61,470 weights (≈ 0.2 ms once re-compiled, after ~75 calls), which showed in every short run.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double ScaledTanhInPlace(Span<float> values, float s)
+    {
+        var i = 0;
+        double total = 0;
+        if (Vector.IsHardwareAccelerated && values.Length >= Vector<float>.Count)
+        {
+            var one = Vector<float>.One;
+            var minusTwoS = new Vector<float>(-2 * s);
+            var sum = Vector<float>.Zero;
+            var blocks = MemoryMarshal.Cast<float, Vector<float>>(values);
+            for (var b = 0; b < blocks.Length; b++)
+            {
+                var e = Vector.Exp(blocks[b] * minusTwoS);
+                var t = (one - e) / (one + e);
+                blocks[b] = t;
+                sum += t;
+            }
+            total = Vector.Sum(sum);
+            i = blocks.Length * Vector<float>.Count;
+        }
+        for (; i < values.Length; i++)
+        {
+            var e = MathF.Exp(-2 * s * values[i]);
+            values[i] = (1 - e) / (1 + e);
+            total += values[i];
+        }
+        return total;
     }
 
     /// <summary>grad += scale·(1 − t²)·sign(w), element by element.</summary>
