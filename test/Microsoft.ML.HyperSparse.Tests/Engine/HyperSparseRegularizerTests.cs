@@ -255,6 +255,17 @@ public sealed class HyperSparseRegularizerTests
         Assert.IsTrue(regularizer.FullSelections >= 2, $"the first batch and the jump needed the full selection ({regularizer.FullSelections})");
     }
 
+    /// <summary>A threshold near float's largest value must not build a bracket past it (its top would be ∞ and rejected).</summary>
+    [TestMethod]
+    public void HyperSparseRegularizer_AddToGradients_ThresholdNearFloatMaxDoesNotThrow()
+    {
+        using var scope = NewDisposeScope();
+        var w = new TorchSharp.Modules.Parameter(tensor(new[] { 3.4e38f, 3.39e38f, 3.38e38f, 1f, 2f, 3f, 3.4e38f, 3.4e38f }), requires_grad: true);
+        var regularizer = new HyperSparseRegularizer(0.5);
+        for (var batch = 0; batch < 3; batch++) regularizer.AddToGradients(new[] { w }, 1e-45);
+        Assert.AreEqual(3, regularizer.FullSelections, "no bracket past float.MaxValue was tried");
+    }
+
     [TestMethod]
     public void HyperSparseRegularizer_AddToGradients_NonContiguousWeightsTakeTheTensorFormula()
     {

@@ -173,8 +173,9 @@ internal sealed class HyperSparseRegularizer : WeightRegularizer
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // once per mini-batch: no slow tier-0 start
     private float Threshold(ReadOnlySpan<float> values, long k, Span<float> scratch)
     {
-        if (float.IsFinite(_lastThreshold) && _lastThreshold >= 0
-            && MagnitudeSelection.TryKthSmallestInRange(values, k, _lastThreshold * (1 - _bracket), _lastThreshold * (1 + _bracket), scratch, out var hinted))
+        var high = _lastThreshold * (1 + _bracket); // NaN before the first mini-batch, ∞ past float's range: no bracket then
+        if (_lastThreshold >= 0 && float.IsFinite(high)
+            && MagnitudeSelection.TryKthSmallestInRange(values, k, _lastThreshold * (1 - _bracket), high, scratch, out var hinted))
         {
             BracketHits++;
             _bracket = Math.Max(MinBracket, _bracket * 0.9f);
