@@ -15,9 +15,9 @@ namespace Microsoft.ML.HyperSparse.Engine.Pruning;
 /// little from one mini-batch to the next), one vectorised pass counts the values below and inside it, and only the few
 /// inside are selected from.</item>
 /// </list>
-/// The hot methods are compiled optimised at once (AggressiveOptimization): they run once per mini-batch, and tier-0 code of
-/// their vector loops (which on-stack replacement cannot lift out of a method with stackalloc) made the first ~50 mini-batches'
-/// HS term 20–30× slower (docs/bench-step.md measured 4.5 ms instead of 0.15 ms on LeNet-5).
+/// The hot methods are compiled optimised at once (AggressiveOptimization): they run once per mini-batch, and a tier-0 start
+/// would cost every run its first few dozen mini-batches (on-stack replacement cannot lift a method with stackalloc out of
+/// tier-0).
 /// </summary>
 internal static class MagnitudeSelection
 {
@@ -147,8 +147,8 @@ internal static class MagnitudeSelection
         {
             var x = values[i];
             if (x < low) below++;
-            else if (x <= high) { atMostHigh++; scratch[inside++] = x; continue; }
             if (x <= high) atMostHigh++;
+            if (x >= low && x <= high) scratch[inside++] = x;
         }
         if (k < below || k >= atMostHigh) return false;
         var candidates = scratch[..inside];
