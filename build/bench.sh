@@ -24,8 +24,8 @@
 # Trained models are cached in artifacts/bench-models/ (git-ignored), keyed by the whole training config.
 #
 # Tunables (environment): ACC_ARCHS ("lenet5 resnet20"), ACC_KAPPAS ("0.98 0.9 0.995"), ACC_SEEDS ("1 2"),
-#   ACC_JOBS (1: accuracy chains — one per architecture and seed — run at a time, each with CPUs / ACC_JOBS threads and its
-#   log in ACC_WORK/logs; on 2 cores ACC_JOBS=2 gets more rows per hour than 2-thread rows one by one: by docs/bench-step.md
+#   ACC_JOBS (1: accuracy rows run at a time — above 1, in units of dense, HS-ART → magnitude or L1-ART per architecture,
+#   κ and seed — each with CPUs / ACC_JOBS threads and its log in ACC_WORK/logs; on 2 cores ACC_JOBS=2 gets more rows per hour than 2-thread rows one by one: by docs/bench-step.md
 #   two 1-thread rows side by side make 1.2× (ResNet-20) to 1.6× (LeNet-5) the steps of one 2-thread row),
 #   ACC_WORK (artifacts/bench-accuracy: per-row checkpoints while a row runs), ARCHS ("lenet5 resnet20 resnet32"), KAPPAS ("0.98 0.9 0.995": the target κ first),
 #   LATENCY_ROWS ("lenet5:0.98 resnet20:0.98 resnet32:0.98"), ORT_THREADS (2), OUT_DIR (docs), MODELS (artifacts/bench-models),
@@ -149,8 +149,21 @@ accuracy_chain() {
   done
 }
 
+# One unit of parallel work: "arch seed dense", "arch seed κ hs" (HS-ART, then magnitude, which needs HS-ART's epoch
+# count) or "arch seed κ l1". Finer than a chain, so a seed with more rows left does not hold the machine alone at the end.
+accuracy_unit() {
+  local arch=$1 seed=$2 what=$3 kappa=$4
+  shift 4
+  case "$what" in
+    dense) dotnet "$DLL" accuracy --arch "$arch" --method dense --seed "$seed" "$@" ;;
+    hs) dotnet "$DLL" accuracy --arch "$arch" --method hs --kappa "$kappa" --seed "$seed" "$@" &&
+        dotnet "$DLL" accuracy --arch "$arch" --method magnitude --kappa "$kappa" --seed "$seed" "$@" ;;
+    l1) dotnet "$DLL" accuracy --arch "$arch" --method l1 --kappa "$kappa" --seed "$seed" "$@" ;;
+  esac
+}
+
 section_accuracy() {
-  local arch seed failed=0 threads log
+  local arch seed kappa what failed=0 threads log
   local common=(--quick "$QUICK" --revision "$REVISION" --results "$ACCURACY_ROWS" --work "$ACC_WORK")
   if [ "$ACC_JOBS" -eq 1 ]; then
     for arch in $ACC_ARCHS; do
@@ -159,20 +172,30 @@ section_accuracy() {
       done
     done
   else
-    # ACC_JOBS chains at a time, each with CPUs / ACC_JOBS TorchSharp threads and its own log.
+    # ACC_JOBS units at a time (a unit: dense, HS-ART → magnitude, or L1-ART of one architecture, κ and seed), each with
+    # CPUs / ACC_JOBS TorchSharp threads and its own log; finished rows are skipped within a second.
     threads=$(( $(nproc) / ACC_JOBS )); [ "$threads" -ge 1 ] || threads=1
     mkdir -p "$ACC_WORK/logs"
+    local units=()
     for arch in $ACC_ARCHS; do
       for seed in $ACC_SEEDS; do
-        while [ "$(jobs -rp | wc -l)" -ge "$ACC_JOBS" ]; do wait -n || failed=$((failed + 1)); done
-        log="$ACC_WORK/logs/$arch-s$seed.log"
-        echo "bench: accuracy $arch seed $seed: $threads thread(s), $ACC_JOBS chains at a time; log $log"
-        accuracy_chain "$arch" "$seed" "${common[@]}" --threads "$threads" --jobs "$ACC_JOBS" >"$log" 2>&1 &
+        units+=("$arch $seed dense 0")
+        for kappa in $ACC_KAPPAS; do
+          units+=("$arch $seed hs $kappa" "$arch $seed l1 $kappa")
+        done
       done
+    done
+    local unit
+    for unit in "${units[@]}"; do
+      read -r arch seed what kappa <<<"$unit"
+      while [ "$(jobs -rp | wc -l)" -ge "$ACC_JOBS" ]; do wait -n || failed=$((failed + 1)); done
+      log="$ACC_WORK/logs/$arch-s$seed-$what$([ "$what" = dense ] || echo "-k$kappa").log"
+      echo "bench: accuracy $arch seed $seed $what$([ "$what" = dense ] || echo " κ $kappa"): $threads thread(s), $ACC_JOBS at a time; log $log"
+      accuracy_unit "$arch" "$seed" "$what" "$kappa" "${common[@]}" --threads "$threads" --jobs "$ACC_JOBS" >"$log" 2>&1 &
     done
     while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || failed=$((failed + 1)); done
   fi
-  [ "$failed" -eq 0 ] || { echo "bench: $failed accuracy chain(s) stopped at a failing row (with ACC_JOBS > 1: see $ACC_WORK/logs)" >&2; return 1; }
+  [ "$failed" -eq 0 ] || { echo "bench: $failed accuracy unit(s) or chain(s) stopped at a failing row (with ACC_JOBS > 1: see $ACC_WORK/logs)" >&2; return 1; }
 }
 
 START=$SECONDS

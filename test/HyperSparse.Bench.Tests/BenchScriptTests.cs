@@ -50,20 +50,23 @@ public sealed class BenchScriptTests
             Assert.AreEqual(0, exit, "rerun failed:\n" + Tail(output));
             Assert.AreEqual(4, Regex.Matches(output, "^accuracy: cached: ", RegexOptions.Multiline).Count, "rerun retrained a row:\n" + Tail(output));
 
-            // Two chains at a time (ACC_JOBS=2, one thread each): seed 1 is cached whatever its thread count, seed 2 trains
-            // beside it; each chain logs to its own file and every row records how it ran.
+            // Two units at a time (ACC_JOBS=2, one thread each): seed 1 is cached whatever its thread count, seed 2 trains
+            // beside it; each unit (dense, HS-ART → magnitude, L1-ART) logs to its own file and every row records how it ran.
             env["ACC_JOBS"] = "2";
             env["ACC_SEEDS"] = "1 2";
             (exit, output) = Run(root, "build/bench.sh", ["--quick", "accuracy"], env);
             Assert.AreEqual(0, exit, "parallel run failed:\n" + Tail(output));
             string logs = Path.Combine(work, "accuracy", "logs");
-            Assert.AreEqual(4, Regex.Matches(File.ReadAllText(Path.Combine(logs, "lenet5-s1.log")), "^accuracy: cached: ", RegexOptions.Multiline).Count,
+            string Log(string name) => File.ReadAllText(Path.Combine(logs, name + ".log"));
+            Assert.AreEqual(4, new[] { "lenet5-s1-dense", "lenet5-s1-hs-k0.98", "lenet5-s1-l1-k0.98" }
+                    .Sum(name => Regex.Matches(Log(name), "^accuracy: cached: ", RegexOptions.Multiline).Count),
                 "seed 1 retrained under another thread count");
-            StringAssert.Contains(File.ReadAllText(Path.Combine(logs, "lenet5-s2.log")), "one-shot magnitude seed 2");
+            StringAssert.Contains(Log("lenet5-s2-hs-k0.98"), "one-shot magnitude seed 2", "magnitude runs after HS-ART in the same unit");
+            StringAssert.Contains(Log("lenet5-s2-l1-k0.98"), "seed 2");
             var accuracyRows = File.ReadAllLines(Path.Combine(work, "out", "benchmarks-accuracy.jsonl"));
             Assert.AreEqual(8, accuracyRows.Length, "two seeds × four rows");
             Assert.AreEqual(4, accuracyRows.Count(r => r.Contains("\"Threads\":1,", StringComparison.Ordinal) && r.Contains("\"Jobs\":2", StringComparison.Ordinal)),
-                "the seed-2 rows record 1 thread × 2 chains:\n" + string.Join("\n", accuracyRows));
+                "the seed-2 rows record 1 thread × 2 at a time:\n" + string.Join("\n", accuracyRows));
             report = File.ReadAllText(Path.Combine(work, "out", "benchmarks.md"));
             StringAssert.Contains(report, "libtorch threads × rows run at once: 2 × 1 (4 rows), 1 × 2 (4 rows)");
             Assert.IsTrue(Regex.IsMatch(report, @"^\| 0\.98 \| HS-ART \| 2 \| \d+\.\d\d ± \d+\.\d\d \|", RegexOptions.Multiline), "no two-seed HS-ART row:\n" + report);
