@@ -69,6 +69,8 @@ public sealed class BenchScriptTests
                 "the seed-2 rows record 1 thread × 2 at a time:\n" + string.Join("\n", accuracyRows));
             report = File.ReadAllText(Path.Combine(work, "out", "benchmarks.md"));
             StringAssert.Contains(report, "libtorch threads × rows run at once: 2 × 1 (4 rows), 1 × 2 (4 rows)");
+            Assert.IsTrue(Regex.IsMatch(report, @"^- Machine: \d+ logical CPUs \(nproc\), .+ \(8 rows\); ", RegexOptions.Multiline),
+                "every row records the machine it ran on:\n" + report);
             Assert.IsTrue(Regex.IsMatch(report, @"^\| 0\.98 \| HS-ART \| 2 \| \d+\.\d\d ± \d+\.\d\d \|", RegexOptions.Multiline), "no two-seed HS-ART row:\n" + report);
         }
         finally

@@ -35,10 +35,12 @@ internal sealed record AccuracyConfig(
 
 /// <summary>One `accuracy` row: what the run did and its test accuracy on the whole t10k split.</summary>
 /// <param name="Jobs">Rows build/bench.sh ran at the same time as this one (ACC_JOBS; 1 = the row had the machine to itself).</param>
+/// <param name="Host">The machine the row ran on (CPUs, CPU model, memory); null in rows written before it was recorded.</param>
 internal sealed record AccuracyRow(
     AccuracyConfig Config, string StartedUtc, string FinishedUtc, string LoadStart, string LoadEnd, string Revision,
     int WarmupEpochs, int ArtEpochs, int FineTuneEpochs, string ArtStopReason, int? SelectedArtEpoch, double FinalLambda,
-    double TestAccuracy, long PrunableWeights, long KeptWeights, double AchievedSparsity, double TrainingSeconds, string[] CollapsedLayers, int Jobs = 1)
+    double TestAccuracy, long PrunableWeights, long KeptWeights, double AchievedSparsity, double TrainingSeconds, string[] CollapsedLayers, int Jobs = 1,
+    string? Host = null)
 {
     public int TotalEpochs => WarmupEpochs + ArtEpochs + FineTuneEpochs;
     public bool StopRuleFired => ArtStopReason == nameof(Microsoft.ML.HyperSparse.Engine.Training.ArtStopReason.StopRuleFired);
@@ -144,7 +146,7 @@ internal static class AccuracyBenchmark
             config, started, Machine.UtcNow(), loadStart, Machine.LoadAverage(), revision,
             report.WarmupEpochs, report.ArtEpochs, report.FineTuneEpochs, oneShot ? "None" : report.ArtStopReason.ToString(), report.SelectedArtEpoch,
             art.Count > 0 ? art[^1].Lambda : 0, accuracy, report.PrunableWeights, report.KeptWeights, report.AchievedSparsity,
-            report.TotalSeconds, report.CollapsedLayers.Select(l => l.Name).ToArray(), jobs);
+            report.TotalSeconds, report.CollapsedLayers.Select(l => l.Name).ToArray(), jobs, Machine.Describe());
         RowFile.Replace(results, row, r => r.Config.SameSlot(config), r => Order(r.Config));
         if (Directory.Exists(checkpoints)) Directory.Delete(checkpoints, recursive: true);
         Console.WriteLine($"accuracy: {Describe(row)} (wall {BudgetBenchmark.Duration(wall.Elapsed.TotalSeconds)})");
@@ -190,7 +192,10 @@ internal static class AccuracyBenchmark
         L("");
         var parallel = rows.GroupBy(r => (r.Config.Threads, r.Jobs)).OrderByDescending(g => g.Key.Threads)
             .Select(g => Inv($"{g.Key.Threads} × {g.Key.Jobs} ({g.Count()} row{(g.Count() == 1 ? "" : "s")})"));
-        L($"- Machine: {Machine.Describe()}; libtorch threads × rows run at once: {string.Join(", ", parallel)}");
+        // The machine each row ran on (rows are run over several sessions, possibly on other machines than the render's).
+        var hosts = rows.GroupBy(r => r.Host ?? "not recorded (rows run before rows recorded their machine)")
+            .Select(g => Inv($"{g.Key} ({g.Count()} row{(g.Count() == 1 ? "" : "s")})"));
+        L($"- Machine: {string.Join("; ", hosts)}; libtorch threads × rows run at once: {string.Join(", ", parallel)}");
         var loads = rows.SelectMany(r => new[] { r.LoadStart, r.LoadEnd }).Select(l => double.Parse(l.Split(' ')[0], CultureInfo.InvariantCulture)).ToList();
         L(string.Create(CultureInfo.InvariantCulture, $"- Load average (1 min) at the start and end of the rows: {loads.Min():F2} … {loads.Max():F2} (the cores are shared with other work; accuracies do not depend on it, times do)"));
         L($"- Date (UTC): {rows.Min(r => r.StartedUtc)} … {rows.Max(r => r.FinishedUtc)}");

@@ -216,25 +216,10 @@ internal static class BudgetBenchmark
         catch (IOException) { return "?"; }
     }
 
-    internal static List<BudgetRow> ReadRows(string path)
-    {
-        if (!File.Exists(path)) return new();
-        return File.ReadAllLines(path).Where(l => l.Trim().Length > 0).Select(l => JsonSerializer.Deserialize<BudgetRow>(l, Json)!).ToList();
-    }
+    internal static List<BudgetRow> ReadRows(string path) => RowFile.Read<BudgetRow>(path, Json);
 
-    /// <summary>
-    /// Replaces the row with the same config (or appends), written to a temporary file and moved into place. Rows run in
-    /// parallel (--jobs) finish at nearly the same moment, so the read-modify-write holds an exclusive lock file.
-    /// </summary>
-    private static void AppendRow(string path, BudgetRow row)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        using var gate = RowFile.Lock(path);
-        var rows = ReadRows(path).Where(r => r.Config != row.Config).Append(row).ToList();
-        var temp = path + "." + Environment.ProcessId + ".tmp";
-        File.WriteAllLines(temp, rows.Select(r => JsonSerializer.Serialize(r, Json)));
-        File.Move(temp, path, overwrite: true);
-    }
+    /// <summary>Replaces the row with the same config (or appends it), atomically and under the rows file's lock (--jobs).</summary>
+    private static void AppendRow(string path, BudgetRow row) => RowFile.Replace(path, row, r => r.Config == row.Config, order: null, Json);
 
     // ------------------------------------------------------------------------------------------------- report
 

@@ -44,25 +44,27 @@ internal static class RowFile
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = false, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
-    public static List<T> Read<T>(string path) =>
+    /// <summary>The rows of <paramref name="path"/> (none when it does not exist), read with <paramref name="json"/> or the default options.</summary>
+    public static List<T> Read<T>(string path, JsonSerializerOptions? json = null) =>
         !File.Exists(path)
             ? new List<T>()
             : File.ReadLines(path).Where(l => l.Trim().Length > 0)
-                .Select(l => JsonSerializer.Deserialize<T>(l, Json) ?? throw new InvalidDataException("Empty row in " + path)).ToList();
+                .Select(l => JsonSerializer.Deserialize<T>(l, json ?? Json) ?? throw new InvalidDataException("Empty row in " + path)).ToList();
 
     /// <summary>
     /// Replaces the rows that <paramref name="sameRow"/> matches with <paramref name="row"/> (appended when none does), written
-    /// to a temporary file and moved into place. Rows run in parallel can finish at the same moment, so the
-    /// read-modify-write holds <see cref="Lock"/>.
+    /// to a temporary file and moved into place; sorted by <paramref name="order"/>, or in file order when it is null. Rows run
+    /// in parallel can finish at the same moment, so the read-modify-write holds <see cref="Lock"/>.
     /// </summary>
-    public static void Replace<T>(string path, T row, Func<T, bool> sameRow, Func<T, IComparable> order)
+    public static void Replace<T>(string path, T row, Func<T, bool> sameRow, Func<T, IComparable>? order, JsonSerializerOptions? json = null)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(directory);
         using var gate = Lock(path);
-        var rows = Read<T>(path).Where(r => !sameRow(r)).Append(row).OrderBy(order).ToList();
+        var rows = Read<T>(path, json).Where(r => !sameRow(r)).Append(row);
+        if (order is not null) rows = rows.OrderBy(order);
         var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        File.WriteAllLines(temporary, rows.Select(r => JsonSerializer.Serialize(r, Json)));
+        File.WriteAllLines(temporary, rows.ToList().Select(r => JsonSerializer.Serialize(r, json ?? Json)));
         File.Move(temporary, path, overwrite: true);
     }
 
