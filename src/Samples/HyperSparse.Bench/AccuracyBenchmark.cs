@@ -193,8 +193,8 @@ internal static class AccuracyBenchmark
         var parallel = rows.GroupBy(r => (r.Config.Threads, r.Jobs)).OrderByDescending(g => g.Key.Threads)
             .Select(g => Inv($"{g.Key.Threads} × {g.Key.Jobs} ({g.Count()} row{(g.Count() == 1 ? "" : "s")})"));
         // The machine each row ran on (rows are run over several sessions, possibly on other machines than the render's).
-        var hosts = rows.GroupBy(r => r.Host ?? "not recorded (rows run before rows recorded their machine)")
-            .Select(g => Inv($"{g.Key} ({g.Count()} row{(g.Count() == 1 ? "" : "s")})"));
+        var hosts = rows.GroupBy(r => r.Host)
+            .Select(g => Inv($"{g.Key ?? "not recorded"} ({g.Count()} row{(g.Count() == 1 ? "" : "s")}{(g.Key is null ? ", run before rows recorded it" : "")})"));
         L($"- Machine: {string.Join("; ", hosts)}; libtorch threads × rows run at once: {string.Join(", ", parallel)}");
         var loads = rows.SelectMany(r => new[] { r.LoadStart, r.LoadEnd }).Select(l => double.Parse(l.Split(' ')[0], CultureInfo.InvariantCulture)).ToList();
         L(string.Create(CultureInfo.InvariantCulture, $"- Load average (1 min) at the start and end of the rows: {loads.Min():F2} … {loads.Max():F2} (the cores are shared with other work; accuracies do not depend on it, times do)"));
