@@ -11,4 +11,5 @@ cd "$HS_ROOT"
 bash build/check-onnx-node.sh || echo "test: build/check-onnx-node.sh failed; OnnxRuntimeNodeTests will fail" >&2
 export HYPERSPARSE_REQUIRE_ONNXRUNTIME_NODE=1
 dotnet build HyperSparse.MLNet.sln -c Release --no-restore -v q -nologo
-dotnet test HyperSparse.MLNet.sln -c Release --no-build -v q -nologo "$@"
+# -v q keeps the build quiet; the console logger at "minimal" still names every failing test with its message and stack.
+dotnet test HyperSparse.MLNet.sln -c Release --no-build -v q -nologo --logger "console;verbosity=minimal" "$@"
