@@ -91,33 +91,42 @@ public sealed class ArtTrainerReliabilityTests
     [TestMethod]
     public void ArtTrainer_Train_CancelledMidEpoch_StopsWithinOneBatch()
     {
-        // Batches of 10 images: 60 per epoch. A watcher cancels in the middle of epoch 2 and the trainer may finish the
-        // batch in flight, but must not start another one.
+        // Batches of 10 images: 60 per epoch, 10 epochs or more in all. A watcher thread cancels in the middle of the third
+        // epoch; the trainer may finish the batch in flight, but must not start another one nor end the epoch.
         var stats = DisposeScopeManager.Statistics;   // this (the training) thread's counters, read by the watcher
         var options = Small() with { BatchSize = 10, CropPadding = 0 };
         var batches = BatchLoader.NumberOfBatches(train.Count, options.BatchSize);
-        long createdAtEpochEnd = -1, perBatch = 0, createdAtCancel = 0, createdAtStart = stats.CreatedInScopeCount;
+        long createdAtFirstEnd = -1, createdAtSecondEnd = -1, perBatch = 0, createdAtCancel = 0;
+        int epochs = 0, epochsAtCancel = -1;
         using var cts = new CancellationTokenSource();
-        var epochs = 0;
         var trainer = new ArtTrainer(options, e =>
         {
-            epochs++;
-            if (e.Epoch != 0) return;
-            perBatch = (stats.CreatedInScopeCount - createdAtStart) / batches + 1;
-            createdAtEpochEnd = stats.CreatedInScopeCount;
+            if (e.Epoch == 0) createdAtFirstEnd = stats.CreatedInScopeCount;
+            if (e.Epoch == 1)
+            {
+                // Tensors per batch from a whole warm-up epoch after the first (set-up and first-epoch costs excluded), + 1.
+                perBatch = (stats.CreatedInScopeCount - createdAtFirstEnd) / batches + 1;
+                Volatile.Write(ref createdAtSecondEnd, stats.CreatedInScopeCount);
+            }
+            Interlocked.Increment(ref epochs);
         });
-        var watcher = Task.Run(() =>
+        // Its own thread, not the thread pool: a busy pool must not delay it past the end of training.
+        var watcher = new Thread(() =>
         {
             var spin = new SpinWait();
-            while (Volatile.Read(ref createdAtEpochEnd) < 0 || stats.CreatedInScopeCount < Volatile.Read(ref createdAtEpochEnd) + batches / 2 * perBatch)
+            while (Volatile.Read(ref createdAtSecondEnd) < 0 || stats.CreatedInScopeCount < Volatile.Read(ref createdAtSecondEnd) + batches / 2 * perBatch)
                 spin.SpinOnce(sleep1Threshold: -1);
-            cts.Cancel();
+            epochsAtCancel = Volatile.Read(ref epochs);
             createdAtCancel = stats.CreatedInScopeCount;
-        });
-        Assert.ThrowsExactly<OperationCanceledException>(() => trainer.Train(train, null, norm, cts.Token));
-        watcher.Wait();
+            cts.Cancel();
+        }) { IsBackground = true, Name = "cancel watcher" };
+        watcher.Start();
+        Assert.ThrowsExactly<OperationCanceledException>(() => trainer.Train(train, null, norm, cts.Token),
+            "training ended before the watcher cancelled it");
+        watcher.Join();
         var afterCancel = stats.CreatedInScopeCount - createdAtCancel;
-        Assert.AreEqual(1, epochs, "the epoch in flight did not finish");
+        Assert.AreEqual(epochsAtCancel, epochs, "an epoch ended after Cancel(): the epoch in flight did not stop");
+        Assert.IsGreaterThanOrEqualTo(2, epochsAtCancel, "the watcher cancels after the second epoch");
         Assert.IsLessThan(perBatch, afterCancel,
             $"{afterCancel} tensors were created after Cancel(); one batch creates about {perBatch}: no new batch started");
     }
