@@ -136,21 +136,9 @@ section_latency() {
   done
 }
 
-# One chain per (architecture, seed): dense, then per κ HS-ART → L1-ART → magnitude (the magnitude row takes its epoch
-# count from the HS-ART row, so a chain runs in order). Stops at its first failing row.
-accuracy_chain() {
-  local arch=$1 seed=$2 kappa method
-  shift 2
-  dotnet "$DLL" accuracy --arch "$arch" --method dense --seed "$seed" "$@" || return
-  for kappa in $ACC_KAPPAS; do
-    for method in hs l1 magnitude; do
-      dotnet "$DLL" accuracy --arch "$arch" --method "$method" --kappa "$kappa" --seed "$seed" "$@" || return
-    done
-  done
-}
-
-# One unit of parallel work: "arch seed dense", "arch seed κ hs" (HS-ART, then magnitude, which needs HS-ART's epoch
-# count) or "arch seed κ l1". Finer than a chain, so a seed with more rows left does not hold the machine alone at the end.
+# One unit of work: "arch seed dense", "arch seed κ hs" (HS-ART, then magnitude, which needs HS-ART's epoch count) or
+# "arch seed κ l1". ACC_JOBS > 1 runs units side by side, so a seed with more rows left does not hold the machine alone at
+# the end.
 accuracy_unit() {
   local arch=$1 seed=$2 what=$3 kappa=$4
   shift 4
@@ -162,8 +150,19 @@ accuracy_unit() {
   esac
 }
 
+# One chain per (architecture, seed), the units one after another: dense, then per κ HS-ART → magnitude and L1-ART.
+# Stops at its first failing row.
+accuracy_chain() {
+  local arch=$1 seed=$2 kappa
+  shift 2
+  accuracy_unit "$arch" "$seed" dense 0 "$@" || return
+  for kappa in $ACC_KAPPAS; do
+    accuracy_unit "$arch" "$seed" hs "$kappa" "$@" && accuracy_unit "$arch" "$seed" l1 "$kappa" "$@" || return
+  done
+}
+
 section_accuracy() {
-  local arch seed kappa what failed=0 threads log
+  local arch seed kappa what label failed=0 threads log
   local common=(--quick "$QUICK" --revision "$REVISION" --results "$ACCURACY_ROWS" --work "$ACC_WORK")
   if [ "$ACC_JOBS" -eq 1 ]; then
     for arch in $ACC_ARCHS; do
@@ -188,9 +187,10 @@ section_accuracy() {
     local unit
     for unit in "${units[@]}"; do
       read -r arch seed what kappa <<<"$unit"
+      label=$what; [ "$what" = dense ] || label+="-k$kappa"
       while [ "$(jobs -rp | wc -l)" -ge "$ACC_JOBS" ]; do wait -n || failed=$((failed + 1)); done
-      log="$ACC_WORK/logs/$arch-s$seed-$what$([ "$what" = dense ] || echo "-k$kappa").log"
-      echo "bench: accuracy $arch seed $seed $what$([ "$what" = dense ] || echo " κ $kappa"): $threads thread(s), $ACC_JOBS at a time; log $log"
+      log="$ACC_WORK/logs/$arch-s$seed-$label.log"
+      echo "bench: accuracy $arch seed $seed $label: $threads thread(s), $ACC_JOBS at a time; log $log"
       accuracy_unit "$arch" "$seed" "$what" "$kappa" "${common[@]}" --threads "$threads" --jobs "$ACC_JOBS" >"$log" 2>&1 &
     done
     while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || failed=$((failed + 1)); done

@@ -127,8 +127,8 @@ internal static class BenchmarkReport
             var r = At(arch);
             md.AppendLine(r is null
                 ? $"- Sparse .onnx (the shipped Compact file, float weights) ≤ 1/20 of Dense, {arch}: **not measured** (no κ = 0.98 row)."
-                : $"- Sparse .onnx (the shipped Compact file, float weights) ≤ 1/20 of Dense, {arch}: {Verdict(r.Dense.Bytes >= 20.0 * r.Compact.Bytes)} — " +
-                  $"{N(r.Dense.Bytes)} B / {N(r.Compact.Bytes)} B = {F((double)r.Dense.Bytes / r.Compact.Bytes, 1)}× smaller.");
+                : $"- Sparse .onnx (the shipped Compact file, float weights) ≤ 1/20 of Dense, {arch}: {Verdict(r.DenseOverCompact >= 20)} — " +
+                  $"{N(r.Dense.Bytes)} B / {N(r.Compact.Bytes)} B = {F(r.DenseOverCompact, 1)}× smaller.");
         }
         md.AppendLine();
         md.AppendLine("### Targets of issue #9 (κ = 0.98)");

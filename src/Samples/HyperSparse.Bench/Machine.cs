@@ -58,13 +58,14 @@ internal static class RowFile
     /// </summary>
     public static void Replace<T>(string path, T row, Func<T, bool> sameRow, Func<T, IComparable>? order, JsonSerializerOptions? json = null)
     {
+        json ??= Json;
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(directory);
         using var gate = Lock(path);
         var rows = Read<T>(path, json).Where(r => !sameRow(r)).Append(row);
         if (order is not null) rows = rows.OrderBy(order);
         var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        File.WriteAllLines(temporary, rows.ToList().Select(r => JsonSerializer.Serialize(r, json ?? Json)));
+        File.WriteAllLines(temporary, rows.Select(r => JsonSerializer.Serialize(r, json)));
         File.Move(temporary, path, overwrite: true);
     }
 
