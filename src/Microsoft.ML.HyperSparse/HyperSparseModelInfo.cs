@@ -197,7 +197,33 @@ public sealed partial class HyperSparseModelInfo
             throw new FileNotFoundException($"Cannot inspect '{full}': expected a .onnx file or an ML.NET model .zip, found a folder.", full);
         if (!File.Exists(full))
             throw new FileNotFoundException($"Cannot inspect '{full}': expected a .onnx file or an ML.NET model .zip, found no such file.", full);
-        return FromBytes(File.ReadAllBytes(full), full);
+        // The size is checked before anything is read: a FIFO or device reports 0 bytes (and would block or never end), and
+        // a file larger than ONNX's 2 GiB protobuf limit cannot be a model.
+        long length = new FileInfo(full).Length;
+        if (length == 0)
+            throw new InvalidDataException($"Cannot inspect '{full}': expected a .onnx file or an ML.NET model .zip, found 0 bytes (an empty file, or a FIFO or device, which are not read).");
+        if (length > MaxModelBytes)
+            throw new InvalidDataException($"Cannot inspect '{full}': expected a model of at most {MaxModelBytes:N0} bytes (ONNX's 2 GiB limit), found {length:N0} bytes.");
+        using var file = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read);
+        return FromBytes(ReadBounded(file, full, length), full);
+    }
+
+    /// <summary>The largest model file or zip entry read: 2 GiB − 1 bytes, ONNX's protobuf limit.</summary>
+    public const long MaxModelBytes = int.MaxValue;
+
+    /// <summary>Reads a stream to its end, failing (naming <paramref name="source"/>) past <see cref="MaxModelBytes"/>.</summary>
+    internal static byte[] ReadBounded(Stream stream, string source, long expected = 0)
+    {
+        using var copy = new MemoryStream((int)Math.Min(Math.Max(expected, 0), MaxModelBytes));
+        var buffer = new byte[1 << 16];
+        int read;
+        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            if (copy.Length + read > MaxModelBytes)
+                throw new InvalidDataException($"Cannot inspect '{source}': expected a model of at most {MaxModelBytes:N0} bytes (ONNX's 2 GiB limit), found more.");
+            copy.Write(buffer, 0, read);
+        }
+        return copy.ToArray();
     }
 
     /// <summary>Reads an ONNX model or an ML.NET model zip from a stream (read to its end; not closed).</summary>
@@ -208,9 +234,7 @@ public sealed partial class HyperSparseModelInfo
         ArgumentNullException.ThrowIfNull(stream);
         if (!stream.CanRead)
             throw new ArgumentException("Cannot inspect the stream: expected a readable stream, found one that cannot be read.", nameof(stream));
-        using var copy = new MemoryStream();
-        stream.CopyTo(copy);
-        return FromBytes(copy.ToArray(), "stream");
+        return FromBytes(ReadBounded(stream, "stream"), "stream");
     }
 
     private static HyperSparseModelInfo FromBytes(byte[] bytes, string source)

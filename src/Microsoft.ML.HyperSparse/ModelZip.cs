@@ -65,10 +65,12 @@ internal static class ModelZip
     {
         try
         {
+            // The declared size is checked first and the read is bounded too (a zip bomb may declare less than it inflates to).
+            if (entry.Length > HyperSparseModelInfo.MaxModelBytes)
+                throw new InvalidDataException(
+                    $"Cannot inspect '{source}': zip entry '{entry.FullName}': expected at most {HyperSparseModelInfo.MaxModelBytes:N0} bytes (ONNX's 2 GiB limit), found {entry.Length:N0}.");
             using Stream stream = entry.Open();
-            using var copy = new MemoryStream();
-            stream.CopyTo(copy);
-            return copy.ToArray();
+            return HyperSparseModelInfo.ReadBounded(stream, $"{source} → {entry.FullName}", entry.Length);
         }
         catch (InvalidDataException e)
         {

@@ -112,6 +112,15 @@ internal sealed class CommandLine
         return v;
     }
 
+    public long? Long(string name, Func<long, bool> valid)
+    {
+        var text = Text(name);
+        if (text is null) return null;
+        if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) || !valid(v))
+            throw Invalid(name, $"'{text}'");
+        return v;
+    }
+
     /// <summary>
     /// A duration written as numbers with units s, m or h, e.g. <c>90s</c>, <c>20m</c>, <c>1.5h</c>, <c>1h30m</c>; it must be
     /// positive.

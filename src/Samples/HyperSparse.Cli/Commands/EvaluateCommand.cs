@@ -20,10 +20,11 @@ internal static class EvaluateCommand
         new("--limit", "a positive number of images"),
         new("--split", "one of test, train (IDX folders only)", Default: "test"),
         new("--class-names", "one of auto, fashion, digits (IDX folders only)", Default: "auto"),
-        new("--json", "a file to write the metrics to as JSON"),
+        new("--json", "a file to write the metrics to as JSON (- for standard output)"),
+        ImageCheck.MaxPixelsOption,
     };
 
-    public const string Usage = """
+    public static readonly string Usage = """
         hypersparse evaluate --model <model.zip> --data <dir> [--limit N] [--split test|train] [--json <file>]
 
           --model <file>         model.zip from 'hypersparse train'
@@ -32,7 +33,8 @@ internal static class EvaluateCommand
           --split test|train     IDX folders: which split                                          [test]
           --class-names <s>      IDX folders: auto | fashion | digits                               [auto]
           --json <file>          also write accuracy, per-class metrics and the confusion matrix as JSON
-        """;
+                                 (a regular file, replaced whole; - writes it to standard output)
+        """ + ImageCheck.MaxPixelsUsage;
 
     public static int Run(CliContext cli, IReadOnlyList<string> args)
     {
@@ -43,6 +45,7 @@ internal static class EvaluateCommand
         var split = line.Choice("--split", "test", "train")!;
         var scheme = line.Choice("--class-names", "auto", "fashion", "digits")!;
         var jsonPath = line.Text("--json");
+        var maxPixels = ImageCheck.MaxPixels(line);
 
         var idx = IdxFolder.TryOpen(dataPath);
         ImageFolder? folder = idx is null ? ImageFolder.Open(Name, "--data", dataPath, minimumClasses: 1) : null;
@@ -68,7 +71,7 @@ internal static class EvaluateCommand
             var unknown = list.Select(i => i.Label).Distinct().Where(c => !saved.ClassNames.Contains(c)).ToList();
             if (unknown.Count > 0)
                 throw new UsageException($"{Name}: option --data: expected class subfolders named after the model's classes ({string.Join(", ", saved.ClassNames)}), found {string.Join(", ", unknown.Select(u => $"'{u}'"))}.");
-            var check = ImageCheck.Inspect(list.Select(i => i.Path).ToList());
+            var check = ImageCheck.Inspect(list.Select(i => i.Path).ToList(), maxPixels, cli.Cancellation);
             if (check.Unreadable.Count > 0)
                 throw new UsageException($"{Name}: option --data: expected readable images in '{folder.Root}', found {ImageCheck.Describe(check, list.Count, folder.Root)}. Remove or replace them.");
             foreach (var note in folder.Notes) cli.Out.MarkupLine("[yellow]" + Markup.Escape("note: " + note) + "[/]");
@@ -80,7 +83,22 @@ internal static class EvaluateCommand
         var evaluation = Evaluate(saved, rows, inMemory: idx is not null);
         evaluation.Render(cli.Out);
         if (jsonPath is not null)
-            AtomicFile.WriteText(jsonPath, JsonSerializer.Serialize(evaluation.ToJson(), new JsonSerializerOptions { WriteIndented = true }));
+        {
+            var json = JsonSerializer.Serialize(evaluation.ToJson(), new JsonSerializerOptions { WriteIndented = true });
+            if (jsonPath == "-")
+            {
+                cli.Out.Profile.Out.Writer.WriteLine(json);
+                return ExitCodes.Success;
+            }
+            try
+            {
+                AtomicFile.WriteText(jsonPath, json);
+            }
+            catch (NotARegularFileException ex)
+            {
+                throw new UsageException($"{Name}: option --json: {ex.Message} Use --json - for standard output.");
+            }
+        }
         return ExitCodes.Success;
     }
 

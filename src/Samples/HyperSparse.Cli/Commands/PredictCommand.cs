@@ -16,22 +16,24 @@ internal static class PredictCommand
         new("--model", "a model.zip written by 'hypersparse train'"),
         new("--top", "a number of classes to show, ≥ 1", Default: "3"),
         new("--json", "no value", IsFlag: true),
+        ImageCheck.MaxPixelsOption,
     };
 
-    public const string Usage = """
+    public static readonly string Usage = """
         hypersparse predict --model <model.zip> <image|folder> [...] [--top N]
 
           --model <file>         model.zip from 'hypersparse train'
           <image|folder>         image files (PNG, JPEG, BMP, ...), or folders whose images are all scored
           --top <N>              how many of the most likely classes to show                          [3]
           --json                 print a JSON array instead of a table: image, label, probabilities (all classes)
-        """;
+        """ + ImageCheck.MaxPixelsUsage;
 
     public static int Run(CliContext cli, IReadOnlyList<string> args)
     {
         var line = CommandLine.Parse(Name, args, Options, allowPositional: true);
         var modelPath = line.RequiredText("--model");
         var top = line.Int("--top", v => v >= 1)!.Value;
+        var maxPixels = ImageCheck.MaxPixels(line);
         if (line.Positional.Count == 0)
             throw new UsageException($"{Name}: expected one or more image files after the options, found none.");
         // A folder stands for the images under it.
@@ -41,13 +43,16 @@ internal static class PredictCommand
             if (File.Exists(path)) images.Add(path);
             else if (Directory.Exists(path))
             {
-                var inside = Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Where(ImageFolder.IsImage).Order(StringComparer.Ordinal).ToList();
+                // Folder symlinks are not followed (a loop would list the same images again and again).
+                var listed = new List<string>();
+                ImageFolder.Walk(path, listed, new List<string>());
+                var inside = listed.Where(ImageFolder.IsImage).Order(StringComparer.Ordinal).ToList();
                 if (inside.Count == 0) throw new UsageException($"{Name}: expected image files or folders of images, found folder '{path}' with no images ({string.Join(", ", ImageFolder.Extensions)}).");
                 images.AddRange(inside);
             }
             else throw new UsageException($"{Name}: expected an image file, found '{path}', which does not exist.");
         }
-        var check = ImageCheck.Inspect(images);
+        var check = ImageCheck.Inspect(images, maxPixels, cli.Cancellation);
         if (check.Unreadable.Count > 0)
             throw new UsageException($"{Name}: expected readable images, found {ImageCheck.Describe(check, images.Count, Environment.CurrentDirectory)}.");
         var saved = SavedModel.Load(Name, "--model", modelPath);

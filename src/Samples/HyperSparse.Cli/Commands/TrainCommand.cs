@@ -54,9 +54,10 @@ internal static class TrainCommand
         new("--threads", "a positive number of threads"),
         new("--no-flip", "", IsFlag: true),
         new("--plain", "", IsFlag: true),
+        ImageCheck.MaxPixelsOption,
     };
 
-    public static string Usage => UsageText + ProfileTable();
+    public static string Usage => UsageText + ImageCheck.MaxPixelsUsage + ProfileTable();
 
     private static string ProfileTable() => "profiles:\n" + string.Concat(Profile.All.Select(p => string.Create(CultureInfo.InvariantCulture,
         $"  {p.Name,-9} batch {p.BatchSize}, LR {p.LearningRate}, warm-up {p.WarmupEpochs}, ART λ {p.LambdaInit:0.##e+0}·{p.LambdaGrowth}^e ≤ {p.MaxArtEpochs}, fine-tune {p.FineTuneEpochs} (LR ×0.1 at {string.Join(", ", p.LearningRateSteps)}), crop pad {p.CropPadding}\n")));
@@ -150,6 +151,7 @@ internal static class TrainCommand
         var shrink = !line.Flag("--no-shrink");
         var flip = !line.Flag("--no-flip");
         var live = !line.Flag("--plain") && cli.Interactive;
+        var maxPixels = ImageCheck.MaxPixels(line);
 
         // ---- trainer options: the profile, then the overrides ----
         var options = new HyperSparseClassificationTrainer.Options
@@ -218,15 +220,20 @@ internal static class TrainCommand
         var idx = IdxFolder.TryOpen(dataPath);
         if (idx is null && File.Exists(dataPath))
             throw new UsageException($"{Name}: option --data: expected a folder of class subfolders of images or an IDX folder, found '{dataPath}', which is a file.");
-        var dataFull = Path.GetFullPath(dataPath).TrimEnd(Path.DirectorySeparatorChar);
-        if (idx is null && (Path.GetFullPath(outDir) + Path.DirectorySeparatorChar).StartsWith(dataFull + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-            throw new UsageException($"{Name}: option --out: expected a folder outside --data (it would become a class folder), found '{outDir}' inside '{dataPath}'.");
+        // Compared as real paths (every symlink resolved): an --out reached through a link into a class folder is inside too.
+        var dataReal = HyperSparse.Imaging.FileKind.RealPath(dataPath).TrimEnd(Path.DirectorySeparatorChar);
+        var outReal = HyperSparse.Imaging.FileKind.RealPath(outDir);
+        if (idx is null && (outReal + Path.DirectorySeparatorChar).StartsWith(dataReal + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            throw new UsageException($"{Name}: option --out: expected a folder outside --data (it would become a class folder), found '{outDir}' inside '{dataPath}'" +
+                (outReal != Path.GetFullPath(outDir) ? $" (it resolves to '{outReal}')" : "") + ".");
         var data = idx is not null
             ? TrainingData.FromIdx(ml, Name, idx, limit, classNames == "auto" ? idx.GuessClassNames() : classNames, holdout, seed)
-            : TrainingData.FromFolder(ml, Name, "--data", dataPath, limit, holdout, seed);
+            : TrainingData.FromFolder(ml, Name, "--data", dataPath, limit, holdout, seed, maxPixels, cli.Cancellation);
         var channels = channelsOption == "auto" ? (data.Grayscale ? 1 : 3) : int.Parse(channelsOption, CultureInfo.InvariantCulture);
 
-        Directory.CreateDirectory(outFull);
+        var commandLine = "hypersparse " + string.Join(' ', new[] { Name }.Concat(args).Select(QuoteArg));
+        // One run at a time per --out (held until this method returns; released by the kernel if the process dies).
+        using var outputLock = OutputLock.Acquire(Name, "--out", outFull, commandLine);
         // A process killed while writing an output leaves its temporary file (the outputs themselves are never partial).
         var leftovers = AtomicFile.RemoveLeftovers(new OutputFiles(outFull).All);
         if (leftovers > 0) console.MarkupLine($"[grey]Removed {leftovers} temporary file(s) of an interrupted earlier run.[/]");
@@ -234,7 +241,7 @@ internal static class TrainCommand
 
         var summary = new RunSummary
         {
-            CommandLine = "hypersparse " + string.Join(' ', new[] { Name }.Concat(args).Select(QuoteArg)),
+            CommandLine = commandLine,
             Started = started,
             DataKind = data.Kind,
             DataPath = data.SourcePath,
@@ -259,8 +266,11 @@ internal static class TrainCommand
         var keyData = Views.ClassNames(ml, data.ClassNames);
         IEstimator<ITransformer> featurize = ml.Transforms.Conversion.MapValueToKey("Label", Views.LabelText, keyData: keyData);
         if (!data.InMemory) featurize = featurize.Append(ml.Transforms.LoadImages(Views.Image, imageFolder: null, Views.ImagePath));
+        featurize = featurize.Append(ml.Transforms.ResizeImages(Views.Image, imageSize, imageSize));
+        // A one-channel model reads luminance, in training and (the step is saved in model.zip) in scoring: a colour image
+        // scored by it is converted, not cut down to its red channel. Grayscale images (R = G = B) keep their values.
+        if (channels == 1) featurize = featurize.Append(ml.Transforms.ConvertToGrayscale(Views.Image));
         featurize = featurize
-            .Append(ml.Transforms.ResizeImages(Views.Image, imageSize, imageSize))
             .Append(ml.Transforms.ExtractPixels("Features", Views.Image,
                 channels == 1 ? ImagePixelExtractingEstimator.ColorBits.Red : ImagePixelExtractingEstimator.ColorBits.Rgb));
         if (data.Evaluation is not null)
@@ -300,13 +310,15 @@ internal static class TrainCommand
 
         // ---- outputs: model.zip (image path in), model.onnx ----
         console.MarkupLine("[grey]Writing model.zip, model.onnx and the report…[/]");
-        var files = new OutputFiles(outFull);
+        // Written into a staging folder and moved in together at the end: a failure on the way leaves the previous set alone.
+        using var outputs = OutputSet.Begin(outFull, out var staleStaging);
+        if (staleStaging > 0) console.MarkupLine($"[grey]Removed {staleStaging} unfinished output folder(s) of an interrupted earlier run.[/]");
+        var files = outputs.Files;
         // Ctrl+C from here on stops before the next file: each file is written whole (temporary file + rename) or not at all.
         void BeforeWriting(string file)
         {
             if (!cli.Cancellation.IsCancellationRequested) return;
-            var written = files.All.Where(f => File.Exists(f) && File.GetLastWriteTimeUtc(f) >= started.UtcDateTime).Select(Path.GetFileName).ToList();
-            throw new OutputCancelledException(Path.GetFileName(file), written);
+            throw new OutputCancelledException(Path.GetFileName(file), Array.Empty<string>());
         }
         try
         {
@@ -314,9 +326,8 @@ internal static class TrainCommand
         }
         catch (OutputCancelledException ex)
         {
-            cli.Error.WriteLine($"train: cancelled after training finished, before writing {ex.Next}" +
-                (ex.Written.Count > 0 ? $" ({string.Join(", ", ex.Written)} written)" : " (no output written yet)") +
-                $". Every file in '{outFull}' is complete. Run the same command with --resume to write the outputs without training again.");
+            cli.Error.WriteLine($"train: cancelled after training finished, before writing {ex.Next} (no output written yet: the outputs " +
+                $"appear together or not at all, and '{outFull}' holds what it held before). Run the same command with --resume to write the outputs without training again.");
             return ExitCodes.Cancelled;
         }
 
@@ -325,7 +336,7 @@ internal static class TrainCommand
             var pathView = ml.Data.LoadFromEnumerable(Array.Empty<ScoringInput>());
             var loader = ml.Transforms.LoadImages(Views.Image, imageFolder: null, Views.ImagePath).Fit(pathView);
             var scoring = new TransformerChain<ITransformer>(
-                new ITransformer[] { loader }.Concat(Flatten(model).Where(t => t is ImageResizingTransformer or ImagePixelExtractingTransformer or HyperSparseClassificationTransformer)).ToArray());
+                new ITransformer[] { loader }.Concat(Flatten(model).Where(t => t is ImageResizingTransformer or ImageGrayscalingTransformer or ImagePixelExtractingTransformer or HyperSparseClassificationTransformer)).ToArray());
             BeforeWriting(files.ModelZip);
             AtomicFile.Write(files.ModelZip, s => ml.Model.Save(scoring, pathView.Schema, s));
             BeforeWriting(files.ModelOnnx);
@@ -343,6 +354,8 @@ internal static class TrainCommand
             summary.TotalSeconds = wall.Elapsed.TotalSeconds;
             summary.ScoringInput = Views.ImagePath;
             ReportWriter.WriteAll(files, summary, hs.Report, evaluation, BeforeWriting);
+            BeforeWriting(OutputSet.ManifestName);
+            var written = outputs.Commit(commandLine, started);
             summary.TotalSeconds = wall.Elapsed.TotalSeconds;
 
             // ---- summary ----
@@ -359,7 +372,7 @@ internal static class TrainCommand
                     $"Time budget {ProgressView.Duration(budget.Budget)}: training used {ProgressView.Duration(TimeSpan.FromSeconds(budget.UsedSeconds))} (warm-up {ProgressView.Duration(TimeSpan.FromSeconds(budget.WarmupSeconds))}, ART {ProgressView.Duration(TimeSpan.FromSeconds(budget.ArtSeconds))}, fine-tune {ProgressView.Duration(TimeSpan.FromSeconds(budget.FineTuneSeconds))}); {(budget.StopRuleFired ? "ART's stop rule fired" : budget.CapForcedPrune ? "the ART cap forced the prune" : "no ART")}; {budget.Decisions.Count} planning decisions in report.md.")));
             foreach (var note in r.Notes) console.MarkupLine("[yellow]" + Markup.Escape(note) + "[/]");
             var table = new Table().Border(TableBorder.Simple).AddColumns("file", "bytes");
-            foreach (var file in files.All.Where(File.Exists))
+            foreach (var file in written.Append(outputs.Manifest))
                 table.AddRow(Markup.Escape(Display(file)), new FileInfo(file).Length.ToString("N0", CultureInfo.InvariantCulture));
             table.Columns[1].RightAligned();
             console.Write(table);

@@ -1,12 +1,12 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Runtime.InteropServices;
-using SkiaSharp;
+using HyperSparse.Imaging;
 
 namespace HyperSparse.Cli.Data;
 
 /// <summary>
-/// Decodes every image file once before it is used, with the same decoder ML.NET's LoadImages uses (SkiaSharp), so a bad
+/// Decodes every image file once before it is used, through <see cref="ImageGate"/> (header first: the pixel limit), with
+/// the same decoder ML.NET's LoadImages uses (SkiaSharp), so a bad
 /// file is an error that names it. Without this, an empty or non-image file stops ML.NET's pipeline with "Invalid input
 /// stream contents" and no file name, and a truncated PNG loads without any error as a partly black image.
 /// Also tells whether every image is grayscale (R = G = B everywhere), for <c>--channels auto</c>.
@@ -21,69 +21,32 @@ internal static class ImageCheck
     /// <param name="AllGrayscale">True when every readable image has R = G = B in every pixel.</param>
     public sealed record Result(IReadOnlyList<(string Path, string Problem)> Unreadable, bool AllGrayscale);
 
-    /// <summary>Decodes every file (on all cores); never throws for a bad image.</summary>
-    public static Result Inspect(IReadOnlyList<string> paths, CancellationToken cancellation = default)
+    /// <summary>The option every command that reads images takes: the pixel limit of <see cref="ImageGate"/>.</summary>
+    public static readonly OptionSpec MaxPixelsOption = new("--max-image-pixels",
+        string.Create(CultureInfo.InvariantCulture, $"a number of pixels from 1 to {ImageGate.LargestMaxPixels:N0} (width × height of the largest image accepted)"),
+        Default: ImageGate.DefaultMaxPixels.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>Usage text of <see cref="MaxPixelsOption"/>, for the commands' help.</summary>
+    public static readonly string MaxPixelsUsage = string.Create(CultureInfo.InvariantCulture,
+        $"  --max-image-pixels <N>  refuse images larger than N pixels (width × height) before decoding them   [{ImageGate.DefaultMaxPixels:N0}]\n");
+
+    /// <summary>The value of <see cref="MaxPixelsOption"/>.</summary>
+    public static long MaxPixels(CommandLine line) =>
+        line.Long(MaxPixelsOption.Name, v => ImageGate.CheckLimit(v) is null)!.Value;
+
+    /// <summary>Decodes every file (on all cores), each only after its header passed the pixel limit; never throws for a bad image.</summary>
+    public static Result Inspect(IReadOnlyList<string> paths, long maxPixels, CancellationToken cancellation = default)
     {
         var problems = new ConcurrentDictionary<int, string>();
         var colour = 0;
         Parallel.For(0, paths.Count, new ParallelOptions { CancellationToken = cancellation }, i =>
         {
-            var problem = Problem(paths[i], out var grayscale);
+            var problem = ImageGate.Decode(paths[i], maxPixels, out var grayscale);
             if (problem is not null) problems[i] = problem;
             else if (!grayscale) Interlocked.Exchange(ref colour, 1);
         });
         var unreadable = problems.OrderBy(p => p.Key).Select(p => (paths[p.Key], p.Value)).ToList();
         return new Result(unreadable, colour == 0);
-    }
-
-    /// <summary>Null when the file decodes completely; otherwise what is wrong with it.</summary>
-    public static string? Problem(string path, out bool grayscale)
-    {
-        grayscale = false;
-        long length;
-        try
-        {
-            length = new FileInfo(path).Length;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return "cannot be read: " + ex.Message;
-        }
-        if (length == 0) return "an empty file, 0 bytes";
-        SKCodec? codec;
-        SKCodecResult opened;
-        try
-        {
-            using var stream = File.OpenRead(path);
-            codec = SKCodec.Create(new SKManagedStream(stream, disposeManagedStream: false), out opened);
-            if (codec is null) return string.Create(CultureInfo.InvariantCulture, $"not an image the decoder knows: {length:N0} bytes, {Describe(opened)}");
-            using (codec)
-            {
-                var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-                if (info.Width <= 0 || info.Height <= 0) return $"an image of size {info.Width}×{info.Height}";
-                var pixels = new byte[info.BytesSize];
-                var handle = GCHandle.Alloc(pixels, GCHandleType.Pinned);
-                SKCodecResult decoded;
-                try
-                {
-                    decoded = codec.GetPixels(info, handle.AddrOfPinnedObject());
-                }
-                finally
-                {
-                    handle.Free();
-                }
-                if (decoded != SKCodecResult.Success)
-                    return string.Create(CultureInfo.InvariantCulture, $"a {info.Width}×{info.Height} {codec.EncodedFormat} whose pixel data does not decode: {Describe(decoded)}");
-                grayscale = true;
-                for (var p = 0; p + 3 < pixels.Length; p += 4)
-                    if (pixels[p] != pixels[p + 1] || pixels[p + 1] != pixels[p + 2]) { grayscale = false; break; }
-                return null;
-            }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return "cannot be read: " + ex.Message;
-        }
     }
 
     /// <summary>"2 of 27 images are unreadable: 'a/zero.png' (an empty file, 0 bytes); …" with at most <see cref="Listed"/> names.</summary>
@@ -99,13 +62,4 @@ internal static class ImageCheck
         var relative = Path.GetRelativePath(root, path);
         return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative;
     }
-
-    private static string Describe(SKCodecResult result) => result switch
-    {
-        SKCodecResult.IncompleteInput => "truncated, the image data ends early",
-        SKCodecResult.ErrorInInput => "corrupt image data",
-        SKCodecResult.InvalidInput => "unrecognised content",
-        SKCodecResult.Unimplemented => "unrecognised or unsupported format",
-        _ => "decoder result " + result,
-    };
 }

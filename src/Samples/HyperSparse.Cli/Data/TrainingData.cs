@@ -23,7 +23,8 @@ internal sealed class TrainingData
     public required bool Grayscale { get; init; }
     public List<string> Notes { get; } = new();
 
-    public static TrainingData FromFolder(MLContext ml, string command, string option, string path, int? limit, double holdout, int seed)
+    public static TrainingData FromFolder(MLContext ml, string command, string option, string path, int? limit, double holdout, int seed,
+        long maxPixels, CancellationToken cancellation)
     {
         var folder = ImageFolder.Open(command, option, path, minimumClasses: 2);
         var images = folder.Images.ToList();
@@ -42,10 +43,12 @@ internal sealed class TrainingData
         var train = new List<LabeledImage>();
         var evaluation = new List<LabeledImage>();
         var rng = new Random(seed + 1);
+        var notHeldOut = new List<string>();   // classes of a single image: nothing can be held out without losing the class
         foreach (var group in images.GroupBy(i => i.Label).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
             var items = group.OrderBy(_ => rng.Next()).ToList();
             var n = holdout <= 0 || items.Count < 2 ? 0 : Math.Clamp((int)Math.Floor(items.Count * holdout), 1, items.Count - 1);
+            if (holdout > 0 && n == 0) notHeldOut.Add(group.Key);
             evaluation.AddRange(items.Take(n));
             train.AddRange(items.Skip(n));
         }
@@ -54,7 +57,7 @@ internal sealed class TrainingData
 
         // Every file is decoded once now, so that a bad one is named before training rather than failing (or, for a truncated
         // PNG, loading as a partly black image) deep inside ML.NET's pipeline.
-        var check = ImageCheck.Inspect(images.Select(i => i.Path).ToList());
+        var check = ImageCheck.Inspect(images.Select(i => i.Path).ToList(), maxPixels, cancellation);
         if (check.Unreadable.Count > 0)
             throw new UsageException($"{command}: option {option}: expected readable images in '{folder.Root}', found {ImageCheck.Describe(check, images.Count, folder.Root)}. Remove or replace them.");
         var grayscale = check.AllGrayscale;
@@ -67,14 +70,28 @@ internal sealed class TrainingData
             TrainCount = train.Count,
             Evaluation = evaluation.Count > 0 ? Views.Files(ml, evaluation) : null,
             EvaluationCount = evaluation.Count,
-            EvaluationDescription = evaluation.Count > 0
-                ? string.Create(CultureInfo.InvariantCulture, $"stratified hold-out of {holdout:P0} of each class ({evaluation.Count:N0} images, seed {seed}); never trained on")
-                : "none (--holdout 0)",
+            EvaluationDescription = HoldoutDescription(holdout, evaluation.Count, seed, notHeldOut, folder.ClassNames.Length),
             InMemory = false,
             Grayscale = grayscale,
         };
         result.Notes.AddRange(notes);
         return result;
+    }
+
+    /// <summary>What the hold-out is, exactly: which classes it covers and why some have no image in it.</summary>
+    internal static string HoldoutDescription(double holdout, int held, int seed, IReadOnlyList<string> notHeldOut, int classes)
+    {
+        var option = string.Create(CultureInfo.InvariantCulture, $"--holdout {holdout}");
+        if (holdout <= 0) return "none (--holdout 0)";
+        if (held == 0)
+            return $"none: every class has a single image, so nothing could be held out without losing the class ({option}); no evaluation";
+        var text = string.Create(CultureInfo.InvariantCulture,
+            $"stratified hold-out of {holdout:P0} of each class, rounded down but at least 1 image per class of 2 or more ({held:N0} images, seed {seed}); never trained on");
+        if (notHeldOut.Count > 0)
+            text += string.Create(CultureInfo.InvariantCulture,
+                $"; {notHeldOut.Count} of {classes} classes have a single image and none held out, so the evaluation does not cover them: ") +
+                string.Join(", ", notHeldOut.Take(ImageCheck.Listed).Select(c => $"'{c}'")) + (notHeldOut.Count > ImageCheck.Listed ? $" and {notHeldOut.Count - ImageCheck.Listed} more" : "");
+        return text;
     }
 
     public static TrainingData FromIdx(MLContext ml, string command, IdxFolder idx, int? limit, string classNameScheme, double holdout, int seed)

@@ -13,7 +13,7 @@ namespace HyperSparse.Cli.Scoring;
 /// </summary>
 internal sealed class SavedModel
 {
-    private SavedModel(MLContext ml, ITransformer model, DataViewSchema inputSchema, string path)
+    private SavedModel(MLContext ml, ITransformer model, DataViewSchema inputSchema, string path, string command, string option)
     {
         Context = ml;
         Model = model;
@@ -24,10 +24,28 @@ internal sealed class SavedModel
         var loader = (model as IEnumerable<ITransformer>)?.OfType<ImageLoadingTransformer>().FirstOrDefault();
         if (loader is not null)
             ImageColumn = loader.GetOutputSchema(inputSchema).FirstOrDefault(c => c.Type is ImageDataViewType && inputSchema.GetColumnOrNull(c.Name) is null).Name;
-        var output = model.GetOutputSchema(inputSchema);
+        var expected = $"{command}: option {option}: expected a model.zip written by 'hypersparse train' (an ML.NET chain LoadImages → … → " +
+                       $"HyperSparseClassification with a text input column of image paths and a Score output), found '{path}'";
+        string Inputs() => string.Join(", ", inputSchema.Select(c => $"{c.Name} ({c.Type})"));
+        if (loader is null || ImageColumn is null || !inputSchema.Any(c => c.Type is TextDataViewType))
+            throw new UsageException($"{expected}, an ML.NET model that does not load images from a path: its input columns are {(inputSchema.Count == 0 ? "none" : Inputs())}" +
+                $" and its transformers {Transformers(model)}.");
+        DataViewSchema output;
+        try
+        {
+            output = model.GetOutputSchema(inputSchema);
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+        {
+            throw new UsageException($"{expected}, a model whose chain does not fit together: {ex.Message}");
+        }
         ScoreColumn = output.GetColumnOrNull("Score")
-            ?? throw new UsageException($"The model '{path}' has no Score column; found columns {string.Join(", ", output.Select(c => c.Name))}.");
+            ?? throw new UsageException($"{expected}, a model with no Score column; its output columns are {string.Join(", ", output.Select(c => c.Name))}.");
+        if (ScoreColumn.Type is not VectorDataViewType { ItemType: NumberDataViewType, Size: >= 2 } scoreType)
+            throw new UsageException($"{expected}, a model whose Score column is {ScoreColumn.Type}: expected a vector of at least 2 class probabilities.");
         (ClassNames, ClassNameSource) = ResolveClassNames(output, path);
+        if (ClassNames.Length != scoreType.Size)
+            throw new UsageException($"{expected}, a model with {scoreType.Size} scores but {ClassNames.Length} class names ({ClassNameSource}).");
     }
 
     public MLContext Context { get; }
@@ -53,10 +71,25 @@ internal sealed class SavedModel
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            throw new UsageException($"{command}: option {option}: expected an ML.NET model.zip, found '{path}', which does not load: {ex.Message}");
+            // ML.NET loads transformers by reflection: the reason is inside TargetInvocationException ("Exception has been thrown
+            // by the target of an invocation"), often two levels down.
+            throw new UsageException($"{command}: option {option}: expected an ML.NET model.zip, found '{path}', which does not load: {Innermost(ex)}");
         }
-        return new SavedModel(ml, model, schema, System.IO.Path.GetFullPath(path));
+        return new SavedModel(ml, model, schema, System.IO.Path.GetFullPath(path), command, option);
     }
+
+    /// <summary>The messages of an exception chain without reflection's wrappers, outermost first.</summary>
+    internal static string Innermost(Exception ex)
+    {
+        var messages = new List<string>();
+        for (var e = ex; e is not null; e = e.InnerException)
+            if (e is not System.Reflection.TargetInvocationException && !messages.Contains(e.Message)) messages.Add(e.Message);
+        return messages.Count == 0 ? ex.Message : string.Join(" → ", messages);
+    }
+
+    private static string Transformers(ITransformer model) => model is IEnumerable<ITransformer> chain
+        ? string.Join(" → ", chain.Select(t => t.GetType().Name))
+        : model.GetType().Name;
 
     /// <summary>Scores image files: a view with the model's image-path column.</summary>
     public IDataView ScoreFiles(IDataView rows) => Model.Transform(rows);
