@@ -9,7 +9,7 @@ namespace HyperSparse.Cli.Tests;
 /// κ = 0.998 reports collapsed layers and --min-weights-per-layer prevents them. Tiny generated images, seconds each.
 /// </summary>
 [TestClass]
-public sealed class HostileInputTests
+public sealed partial class HostileInputTests
 {
     private static string root = null!;
 
@@ -148,6 +148,8 @@ public sealed class HostileInputTests
         var predict = CliRunner.Run("predict", "--model", bad, image);
         Assert.AreEqual(2, predict.ExitCode, predict.ToString());
         StringAssert.Contains(predict.Error, bad);
+        // ML.NET loads transformers by reflection; its wrapper's text says nothing about the file.
+        Assert.IsFalse(predict.Error.Contains("target of an invocation", StringComparison.Ordinal), predict.ToString());
         var evaluate = CliRunner.Run("evaluate", "--model", bad, "--data", Path.Combine(root, "model-data"));
         Assert.AreEqual(2, evaluate.ExitCode, evaluate.ToString());
         StringAssert.Contains(evaluate.Error, bad);

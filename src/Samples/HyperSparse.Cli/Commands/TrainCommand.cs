@@ -51,7 +51,7 @@ internal static class TrainCommand
         new("--int8", "", IsFlag: true),
         new("--no-shrink", "", IsFlag: true),
         new("--keep-dense", "comma-separated layer names or glob patterns (e.g. conv1,fc*) of the chosen architecture"),
-        new("--threads", "a positive number of threads"),
+        new("--threads", $"a number of threads from 1 to {Environment.ProcessorCount} (this machine's processor count)"),
         new("--no-flip", "", IsFlag: true),
         new("--plain", "", IsFlag: true),
         ImageCheck.MaxPixelsOption,
@@ -142,10 +142,14 @@ internal static class TrainCommand
         var lambdaInit = line.Double("--lambda-init", v => v > 0);
         var lambdaGrowth = line.Double("--lambda-growth", v => v >= 1);
         var cropPadding = line.Int("--crop-padding", v => v >= 0);
+        // Every random crop must keep at least half of the image: a padding of more than half its side can crop blank squares.
+        if (cropPadding > imageSize / 2)
+            throw line.Invalid("--crop-padding", $"'{cropPadding}' for {imageSize}×{imageSize} images",
+                $"a number of pixels from 0 to {imageSize / 2} (half the image side, --image-size {imageSize})");
         var method = line.Choice("--method", "art", "oneshot")!;
         var regularizer = line.Choice("--regularizer", "hs", "l1", "l2")!;
         var encoding = line.Choice("--encoding", "compact", "sparse", "dense")!;
-        var threads = line.Int("--threads", v => v > 0);
+        var threads = line.Int("--threads", v => v > 0 && v <= Environment.ProcessorCount);
         var keepDense = KeepDense(line);
         var int8 = line.Flag("--int8");
         var shrink = !line.Flag("--no-shrink");
