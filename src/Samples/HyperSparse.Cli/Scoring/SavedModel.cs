@@ -108,9 +108,17 @@ internal sealed class SavedModel
     public List<float[]> Scores(IDataView scored)
     {
         var scores = scored.GetColumn<float[]>(ScoreColumn.Name).ToList();
-        foreach (var s in scores)
+        for (var row = 0; row < scores.Count; row++)
+        {
+            var s = scores[row];
             if (s.Length != ClassNames.Length)
                 throw new InvalidOperationException($"The model's Score has {s.Length} values but {ClassNames.Length} class names were found ({ClassNameSource}).");
+            // A model whose weights are not finite (e.g. saved by an older version from a diverged run) scores NaN: say so
+            // instead of printing NaN probabilities with success.
+            if (s.Any(p => !float.IsFinite(p)))
+                throw new UsageException($"The model '{Path}' is broken: expected finite class probabilities, found {string.Join(", ", s.Take(4).Select(p => p.ToString(System.Globalization.CultureInfo.InvariantCulture)))}" +
+                    $"{(s.Length > 4 ? ", …" : "")} for input row {row + 1}. Its weights are not finite (a diverged training run); train it again with a lower --lr or λ.");
+        }
         return scores;
     }
 
