@@ -202,7 +202,10 @@ public sealed partial class HyperSparseClassificationTrainer
         /// <summary>SGD weight decay (coupled L2 on all parameters). Default 1e-4.</summary>
         public double WeightDecay { get; set; } = 1e-4;
 
-        /// <summary>Random-crop padding in pixels (0 = off). Default 4.</summary>
+        /// <summary>
+        /// Random-crop padding in pixels (0 = off), at most ⌊min(height, width) / 2⌋ of the images (checked by <c>Fit</c>, so every
+        /// random crop keeps at least half of the image's height and width). Default 4.
+        /// </summary>
         public int CropPadding { get; set; } = 4;
 
         /// <summary>Random horizontal flips. Default true.</summary>
@@ -226,7 +229,7 @@ public sealed partial class HyperSparseClassificationTrainer
         /// <summary>Training device. Only "cpu" is available in this build. Default "cpu".</summary>
         public string Device { get; set; } = "cpu";
 
-        /// <summary>libtorch threads; null = all cores. Default null.</summary>
+        /// <summary>libtorch threads, 1..<see cref="Environment.ProcessorCount"/>; null = all cores. Default null.</summary>
         public int? NumberOfThreads { get; set; }
 
         /// <summary>Apply the glibc malloc setting that makes CPU training faster on Linux (measured by build/bench-step.sh with MALLOC_OFF=1: 2.05× for LeNet-5, 1.17× for ResNet-20 at batch 128). Default true.</summary>
@@ -336,6 +339,10 @@ public sealed partial class HyperSparseClassificationTrainer
                 if (value is < 1) throw Errors.Option(name, "a positive number or null", value);
             if (PixelScale is { } s && (!(s > 0) || !float.IsFinite(s))) throw Errors.Option(nameof(PixelScale), "a positive finite number or null", s);
             if (Resume && CheckpointFolder is null) throw Errors.Option(nameof(Resume), "true only together with CheckpointFolder", Resume);
+            // More libtorch threads than cores only adds contention: 2,000 threads on 2 cores trained ~50× slower.
+            if (NumberOfThreads is { } threads && (threads < 1 || threads > Environment.ProcessorCount))
+                throw Errors.Option(nameof(NumberOfThreads),
+                    $"in 1..{Environment.ProcessorCount} (this machine's processor count), or null for all of them", threads);
             try
             {
                 ToEngine().Validate();

@@ -73,6 +73,9 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
         var train = contract.Read(input, "Training", cancellation.Token);
         contract.CheckClassesPresent(train);
         var validation = options.ValidationSet is null ? null : contract.Read(options.ValidationSet, "Validation", cancellation.Token);
+        // The image size is known from the schema, but the data's own errors are reported first (the positional catalog
+        // overload's default padding of 4 exceeds a 4×4 image); still before the first epoch.
+        CheckCropPadding(contract);
 
         var scale = options.PixelScale ?? (train.Pixels.AsSpan().IndexOfAnyExceptInRange(-1.5f, 1.5f) >= 0 ? 1f / 255 : 1f);
         var normalization = Normalization.FromData(train, scale);
@@ -80,7 +83,7 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
             $"{options.Architecture}, κ = {options.PruningRate}, pixel scale {scale}.");
 
         var engineOptions = options.ToEngine();
-        using var result = new ArtTrainer(engineOptions, e => Log(Describe(e)), Log).Train(train, validation, normalization, cancellation.Token);
+        using var result = TrainEngine(engineOptions, train, validation, normalization, Log, cancellation.Token);
 
         var description = new NetworkDescription
         {
@@ -144,6 +147,34 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
         var standIn = OnnxModelWriter.Write(StandInNetwork(options.FeatureColumnName), ExportOptions(OnnxWeightEncoding.Dense, logitsName)).Bytes;
         return ScoringChain.OutputSchema(new MLContext(), standIn, options.FeatureColumnName, logitsName, options.LabelColumnName,
             options.ScoreColumnName, options.PredictedLabelColumnName, inputSchema);
+    }
+
+    /// <summary>Runs the engine; its divergence error becomes the public <see cref="HyperSparseTrainingDivergedException"/>.</summary>
+    private static TrainingResult TrainEngine(TrainingOptions engineOptions, ImageDataset train, ImageDataset? validation,
+        Normalization normalization, Action<string> log, CancellationToken cancellation)
+    {
+        try
+        {
+            return new ArtTrainer(engineOptions, e => log(Describe(e)), log).Train(train, validation, normalization, cancellation);
+        }
+        catch (TrainingDivergedException ex)
+        {
+            throw new HyperSparseTrainingDivergedException(ex.Message, ex.Epoch, ex.Phase.ToString(), ex.Lambda, ex.LearningRate, ex.Quantity, ex);
+        }
+    }
+
+    /// <summary>
+    /// A padding above half the image lets a random crop hold more padding than image (at 5 on 8×8, a crop may keep 3×3
+    /// pixels of 64), so the network trains on mostly blank crops. ⌊min(H, W) / 2⌋ keeps at least half of each side:
+    /// a window of side S shifted by at most p pixels holds S − p ≥ S / 2 image pixels along it.
+    /// </summary>
+    private void CheckCropPadding(ColumnContract contract)
+    {
+        var largest = Math.Min(contract.Height, contract.Width) / 2;
+        if (options.CropPadding > largest)
+            throw Errors.Option(nameof(Options.CropPadding),
+                $"at most {largest} (⌊min(height, width) / 2⌋ for the {contract.Height}×{contract.Width} images of feature column " +
+                $"'{contract.FeatureColumn}', so that every random crop keeps at least half of the image's height and width)", options.CropPadding);
     }
 
     private string ChainLogitsName(IEnumerable<string> inputColumns) =>

@@ -273,4 +273,29 @@ public sealed class MagnitudePruningTests
             Assert.AreEqual("pruningRate", ex.ParamName);
         }
     }
+
+    [TestMethod]
+    [DataRow(61_470L, DisplayName = "LeNet-5")]
+    [DataRow(2L)]
+    [DataRow(3L)]
+    [DataRow(100L)]
+    [DataRow(1_855_584L, DisplayName = "ResNet-32")]
+    public void MagnitudePruning_LargestRateKeepingAWeight_IsTheEdgeOfTheStrictRule(long count)
+    {
+        var largest = MagnitudePruning.LargestRateKeepingAWeight(count)!.Value;
+        Assert.AreEqual(1L, MagnitudePruning.KeptCount(count, largest), $"κ = {largest:R} keeps one weight");
+        Assert.AreEqual(0L, MagnitudePruning.KeptCount(count, Math.BitIncrement(largest)), $"the next double above {largest:R} keeps none");
+        Assert.IsNull(MagnitudePruning.LargestRateKeepingAWeight(1), "one weight: no κ in (0, 1) keeps it");
+    }
+
+    [TestMethod]
+    public void MagnitudePruning_CheckKeepsAWeight_KappaThatKeepsNoneNamesPruningRateTheCountAndTheLargestKappa()
+    {
+        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => MagnitudePruning.CheckKeepsAWeight(61_470, 0.99999));
+        Assert.AreEqual("PruningRate", ex.ParamName);
+        var largest = MagnitudePruning.LargestRateKeepingAWeight(61_470)!.Value;
+        StringAssert.Contains(ex.Message, "The pruning rate κ = 0.99999 keeps 0 of 61,470 prunable weights");
+        StringAssert.Contains(ex.Message, $"expected κ < (N − 1)/N = 61,469/61,470, i.e. κ ≤ {largest.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}");
+        MagnitudePruning.CheckKeepsAWeight(61_470, largest);
+    }
 }

@@ -243,6 +243,25 @@ public sealed class HyperSparseBadInputTests
         Mentions(ex, "Option 'PruningRate' must be in (0, 1); found 1.5.");
     }
 
+    [TestMethod]
+    [DataRow(2000)]
+    [DataRow(0)]
+    [DataRow(-1)]
+    [DataRow(int.MaxValue)]
+    public void HyperSparseClassification_NumberOfThreadsOutsideOneToProcessorCount_ThrowsAtCatalogCall(int threads)
+    {
+        var ml = new MLContext();
+        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Trainers(ml).HyperSparseClassification(Quick(o => o.NumberOfThreads = threads)));
+        Assert.AreEqual("NumberOfThreads", ex.ParamName);
+        Mentions(ex, $"Option 'NumberOfThreads' must be in 1..{Environment.ProcessorCount} (this machine's processor count), or null for all of them; " +
+                     $"found {threads.ToString(CultureInfo.InvariantCulture)}.");
+
+        // One more than the machine has is already too many; all of them is fine.
+        ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Trainers(ml).HyperSparseClassification(Quick(o => o.NumberOfThreads = Environment.ProcessorCount + 1)));
+        Assert.AreEqual("NumberOfThreads", ex.ParamName);
+        _ = Trainers(ml).HyperSparseClassification(Quick(o => o.NumberOfThreads = Environment.ProcessorCount));
+    }
+
     // ---- schema: thrown by Fit (and GetOutputSchema where a SchemaShape can show it) before a row is read ----
 
     [TestMethod]
@@ -527,6 +546,71 @@ public sealed class HyperSparseBadInputTests
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [TestMethod]
+    public void Fit_CropPaddingAboveHalfTheImage_NamesTheImageSizeAndTheLargestPadding()
+    {
+        // 8×8 images: a padding of 5 lets a crop keep only 3 of 8 pixels along a side; 4 = ⌊8 / 2⌋ is the largest allowed.
+        var ml = new MLContext(seed: 1);
+        var data = Load(ml, Rows(16, size: 64), new VectorDataViewType(NumberDataViewType.Single, 1, 8, 8), Key(2));
+        var ex = FitFails<ArgumentOutOfRangeException>(ml, Trainers(ml).HyperSparseClassification(Quick(o => { o.CropPadding = 5; o.NumberOfThreads = 1; })), data);
+        Assert.AreEqual("CropPadding", ex.ParamName);
+        Mentions(ex, "Option 'CropPadding' must be at most 4 (⌊min(height, width) / 2⌋ for the 8×8 images of feature column 'Features', " +
+                     "so that every random crop keeps at least half of the image's height and width); found 5.");
+
+        // Non-square: the smaller side decides (8×6 → 3).
+        var wide = Load(ml, Rows(16, size: 48), new VectorDataViewType(NumberDataViewType.Single, 1, 8, 6), Key(2));
+        Mentions(FitFails<ArgumentOutOfRangeException>(ml, Trainers(ml).HyperSparseClassification(Quick(o => { o.CropPadding = 4; o.NumberOfThreads = 1; })), wide),
+            "Option 'CropPadding' must be at most 3 (⌊min(height, width) / 2⌋ for the 8×6 images", "found 4.");
+
+        var model = Trainers(ml).HyperSparseClassification(Quick(o => { o.CropPadding = 4; o.NumberOfThreads = 1; })).Fit(data);
+        Assert.AreEqual(16, model.Transform(data).GetColumn<float[]>("Score").Count());
+    }
+
+    [TestMethod]
+    public void Fit_PruningRateThatKeepsNoWeight_NamesPruningRateBeforeTheFirstEpoch()
+    {
+        // The MLP on 1×4×4 images with 2 classes has N = 16·300 + 300·100 + 100·2 = 35,000 prunable weights;
+        // κ = 0.99999 gives ⌊κN⌋ = 34,999 = N − 1, so the strict rule would keep none.
+        var ml = new MLContext(seed: 1);
+        var epochs = new List<string>();
+        ml.Log += (_, e) => { if (e.Message.Contains(" epoch ", StringComparison.Ordinal)) lock (epochs) epochs.Add(e.Message); };
+        var trainer = Trainers(ml).HyperSparseClassification(Quick(o => { o.PruningRate = 0.99999; o.NumberOfThreads = 1; }));
+        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => trainer.Fit(Good(ml)));
+        Assert.AreEqual("PruningRate", ex.ParamName);
+        Mentions(ex, "The pruning rate κ = 0.99999 keeps 0 of 35,000 prunable weights", "expected κ < (N − 1)/N = 34,999/35,000, i.e. κ ≤ 0.9999");
+        Assert.IsEmpty(epochs, "no epoch ran:\n" + string.Join("\n", epochs));
+    }
+
+    [TestMethod]
+    public void Fit_LearningRate1e30_ThrowsTrainingDivergedInTheFirstWarmupEpoch()
+    {
+        var ml = new MLContext(seed: 1);
+        var trainer = Trainers(ml).HyperSparseClassification(Quick(o => { o.LearningRate = 1e30; o.BatchSize = 4; o.NumberOfThreads = 1; }));
+        var ex = Assert.ThrowsExactly<HyperSparseTrainingDivergedException>(() => trainer.Fit(Good(ml, 32)));
+        Assert.AreEqual(1, ex.Epoch);
+        Assert.AreEqual("Warmup", ex.Phase);
+        Assert.AreEqual(1e30, ex.LearningRate);
+        Assert.AreEqual(0.0, ex.Lambda);
+        Mentions(ex, "Training diverged in epoch 1 (Warmup): ", "Lower LearningRate (now 1e+30).");
+    }
+
+    [TestMethod]
+    public void Fit_LambdaGrowth1e300_ThrowsTrainingDivergedDuringArtNamingLambda()
+    {
+        var ml = new MLContext(seed: 1);
+        var trainer = Trainers(ml).HyperSparseClassification(Quick(o =>
+        {
+            (o.LambdaInit, o.LambdaGrowth, o.MaxArtEpochs) = (1e-3, 1e300, 3);
+            o.NumberOfThreads = 1;
+        }));
+        var ex = Assert.ThrowsExactly<HyperSparseTrainingDivergedException>(() => trainer.Fit(Good(ml)));
+        Assert.AreEqual("Art", ex.Phase);
+        Assert.AreEqual(3, ex.Epoch, "warm-up epoch 1, ART epoch 1 at λ = 1e-3, then ART epoch 2 at λ = 1e297 is refused");
+        Assert.AreEqual("λ", ex.Quantity);
+        Assert.AreEqual(1e297, ex.Lambda, 1e282);
+        Mentions(ex, "λ of ART epoch 2 is 1e+297", "Lower LambdaInit (now 0.001) or LambdaGrowth (now 1e+300)");
     }
 
     // ---- the control: the same helpers' good data passes every check and trains ----

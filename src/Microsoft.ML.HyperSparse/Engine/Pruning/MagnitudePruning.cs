@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.ML.HyperSparse.Engine.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -121,6 +122,38 @@ internal static class MagnitudePruning
         }
         for (var j = 0; j < owners.Count; j++)
             if (removed[j].Count > 0) flatMasks[owners[j].Layer].index_fill_(0, tensor(removed[j].ToArray()), 0f);
+    }
+
+    /// <summary>The number of weights the strict rule keeps: N − k − 1 (no ties).</summary>
+    public static long KeptCount(long count, double pruningRate) => count - ThresholdIndex(count, pruningRate) - 1;
+
+    /// <summary>
+    /// The largest κ (a double) for which <see cref="KeptCount"/> is ≥ 1, i.e. ⌊κ·N⌋ ≤ N − 2; null when N &lt; 2 (no κ in
+    /// (0, 1) keeps a weight). Starts at (N − 1)/N and steps down one double at a time, because κ·N is rounded in double
+    /// arithmetic and can land on N − 1 exactly although κ &lt; (N − 1)/N.
+    /// </summary>
+    public static double? LargestRateKeepingAWeight(long count)
+    {
+        if (count < 2) return null;
+        var rate = (double)(count - 1) / count;
+        while (KeptCount(count, rate) < 1) rate = Math.BitDecrement(rate);
+        return rate;
+    }
+
+    /// <summary>
+    /// Throws <see cref="ArgumentOutOfRangeException"/> (parameter "PruningRate", the public option's name) when κ keeps no
+    /// weight at all: every layer would collapse and the network would no longer depend on its input.
+    /// </summary>
+    public static void CheckKeepsAWeight(long count, double pruningRate)
+    {
+        if (KeptCount(count, pruningRate) >= 1) return;
+        var largest = LargestRateKeepingAWeight(count);
+        var expected = largest is { } r
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"expected κ < (N − 1)/N = {count - 1:N0}/{count:N0}, i.e. κ ≤ {r:R} (the largest κ that keeps 1 weight)")
+            : string.Create(CultureInfo.InvariantCulture, $"no κ in (0, 1) keeps a weight of {count:N0}");
+        throw new ArgumentOutOfRangeException("PruningRate", pruningRate, string.Create(CultureInfo.InvariantCulture,
+            $"The pruning rate κ = {pruningRate:R} keeps 0 of {count:N0} prunable weights ({count:N0} − ⌊κ·{count:N0}⌋ − 1); {expected}. Lower PruningRate."));
     }
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> when the per-layer minimum needs more weights than κ keeps.</summary>

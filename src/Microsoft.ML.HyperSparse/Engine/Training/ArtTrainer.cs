@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics;
 using Microsoft.ML.HyperSparse.Engine.Data;
 using Microsoft.ML.HyperSparse.Engine.Models;
@@ -163,9 +164,11 @@ internal sealed partial class ArtTrainer
         public TrainingResult Execute()
         {
             clock.Start();
-            // A per-layer minimum the pruning rate cannot pay for fails now, not after the warm-up.
+            // A κ that keeps no weight, or a per-layer minimum it cannot pay for, fails now, not after the warm-up (ART's probe
+            // and the one-shot prune use the same rule).
             var total = layers.Sum(l => l.Count);
-            MagnitudePruning.CheckMinimumPerLayer(total - MagnitudePruning.ThresholdIndex(total, options.PruningRate) - 1,
+            MagnitudePruning.CheckKeepsAWeight(total, options.PruningRate);
+            MagnitudePruning.CheckMinimumPerLayer(MagnitudePruning.KeptCount(total, options.PruningRate),
                 layers.Sum(l => Math.Min(options.MinWeightsPerLayer, l.Count)), options.MinWeightsPerLayer, layers.Count);
             model.train();
             if (options.CheckpointDirectory is not null)
@@ -218,13 +221,16 @@ internal sealed partial class ArtTrainer
             // λ_init · η^(e − E_warm) while η is constant; a budget planner may change η between epochs (TrainingSchedule).
             var lambda = schedule.Lambda(phaseEpoch);
             var artEpoch = phaseEpoch;
+            // λ grows geometrically; past float32 the regulariser's gradient is ±∞ or NaN, so stop before the epoch runs.
+            if (!double.IsFinite(lambda) || lambda > float.MaxValue)
+                throw TrainingDivergedException.LambdaOutOfRange(epoch, artEpoch, lambda, options.LearningRate, DivergenceSettings);
             var (loss, denseAccuracy) = RunEpoch(options.LearningRate, regularizer, lambda);
 
             // Probe: a magnitude-pruned copy of the model, measured on the (augmented) training data in eval mode.
             probe ??= ModelFactory.Create(options.Architecture, model.Input, model.ClassCount);
             CopyState(model, probe);
             MagnitudePruning.Prune(PrunedLayers(probe), options.PruningRate, options.MinWeightsPerLayer).Dispose();
-            var prunedAccuracy = Evaluate(probe, probeLoader, epoch).Accuracy;
+            var prunedAccuracy = Evaluate(probe, probeLoader, epoch, "probe loss", lambda, options.LearningRate).Accuracy;
             var entry = new ArtStopRule<Snapshot>.Entry(artEpoch, prunedAccuracy, Snapshot.Of(probe));
             var (stop, evicted) = stopRule.Push(entry, denseAccuracy);
             foreach (var old in evicted) if (!stopRule.Holds(old)) old.Snapshot.Dispose();
@@ -287,6 +293,11 @@ internal sealed partial class ArtTrainer
                 var (images, labels) = batch.ToTensors();
                 var logits = model.call(images);
                 var loss = F.cross_entropy(logits, labels);
+                // The first non-finite loss ends the run: its gradients would turn every weight into NaN, and a NaN weight is
+                // never ≤ τ, so pruning would keep it and Fit would return a model that scores nothing.
+                var lossValue = loss.item<float>();
+                if (!float.IsFinite(lossValue))
+                    throw TrainingDivergedException.NonFinite(epoch, phase, lambda, learningRate, "loss", TrainingDivergedException.Show(lossValue), DivergenceSettings);
                 sgd.ZeroGrad();
                 loss.backward();
                 // Only the pruned layers' weights: layers kept dense get no regulariser gradient.
@@ -298,14 +309,37 @@ internal sealed partial class ArtTrainer
                     mask.ApplyToWeights(layers);
                 }
                 sgd.Step(learningRate);
-                lossSum += loss.item<float>() * batch.Count;
+                lossSum += lossValue * batch.Count;
                 correct += logits.argmax(1).eq(labels).sum().item<long>();
                 seen += batch.Count;
             }
+            // The last batch's step can overflow a weight without any loss showing it yet.
+            CheckFinite(lambda, learningRate);
             return (lossSum / seen, 100.0 * correct / seen);
         }
 
-        private (double Loss, double Accuracy) Evaluate(ImageClassifier network, BatchLoader loader, int loaderEpoch)
+        /// <summary>λ_init, η and the learning rate a divergence error suggests lowering.</summary>
+        private TrainingDivergedException.Settings DivergenceSettings => new(options.LearningRate, schedule.LambdaInit, schedule.LambdaGrowth);
+
+        /// <summary>
+        /// Every floating-point parameter and buffer (batch-norm statistics) of the model must be finite at the end of an
+        /// epoch; otherwise the run has diverged. One reduction per tensor, negligible next to an epoch.
+        /// </summary>
+        private void CheckFinite(double lambda, double learningRate)
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            foreach (var (name, tensor) in model.state_dict())
+            {
+                if (!tensor.is_floating_point() || tensor.isfinite().all().item<bool>()) continue;
+                var bad = tensor.isfinite().logical_not().sum().item<long>();
+                throw TrainingDivergedException.NonFinite(epoch, phase, lambda, learningRate, name,
+                    string.Create(CultureInfo.InvariantCulture, $"NaN or ±Infinity in {bad:N0} of {tensor.numel():N0} entries"), DivergenceSettings);
+            }
+        }
+
+        /// <summary>Loss and top-1 (%) of <paramref name="network"/> in eval mode; a non-finite loss (named <paramref name="lossName"/>) is a divergence.</summary>
+        private (double Loss, double Accuracy) Evaluate(ImageClassifier network, BatchLoader loader, int loaderEpoch, string lossName, double lambda, double learningRate)
         {
             network.eval();
             try
@@ -319,7 +353,10 @@ internal sealed partial class ArtTrainer
                     using var scope = NewDisposeScope();
                     var (images, labels) = batch.ToTensors();
                     var logits = network.call(images);
-                    lossSum += F.cross_entropy(logits, labels).item<float>() * batch.Count;
+                    var loss = F.cross_entropy(logits, labels).item<float>();
+                    if (!float.IsFinite(loss))
+                        throw TrainingDivergedException.NonFinite(epoch, phase, lambda, learningRate, lossName, TrainingDivergedException.Show(loss), DivergenceSettings);
+                    lossSum += loss * batch.Count;
                     correct += logits.argmax(1).eq(labels).sum().item<long>();
                     seen += batch.Count;
                 }
@@ -344,7 +381,7 @@ internal sealed partial class ArtTrainer
                 TrainLoss = result.Loss,
                 TrainAccuracy = result.Accuracy,
                 PrunedTrainAccuracy = pruned,
-                ValidationAccuracy = validationLoader is null ? null : Evaluate(model, validationLoader, 0).Accuracy,
+                ValidationAccuracy = validationLoader is null ? null : Evaluate(model, validationLoader, 0, "validation loss", lambda, learningRate).Accuracy,
                 Sparsity = CurrentSparsity(),
                 Seconds = Stopwatch.GetElapsedTime(epochStarted).TotalSeconds,
             };
