@@ -169,6 +169,43 @@ public sealed partial class HostileInputTests
         Assert.IsEmpty(Directory.GetDirectories(output, ".staging-*"), "the staging folder is gone");
     }
 
+    // ---- 3: a run that diverges writes nothing ----
+
+    [TestMethod]
+    [DataRow("--lr", "1e30", "Training diverged in epoch 1 (Warmup): the training loss is NaN (learning rate 1e+30")]
+    [DataRow("--lambda-growth", "1e300", "Training diverged in epoch 3 (Art): λ of ART epoch 2 is")]
+    public void Train_DivergingRun_FailsNamingEpochPhaseAndTheOptionAndTheEarlierSetStaysWhole(string option, string value, string expected)
+    {
+        var data = Dataset("diverge-data-" + option.Trim('-'));
+        var output = Path.Combine(root, "diverge-out-" + option.Trim('-'));
+        var good = Train(data, output);
+        Assert.AreEqual(0, good.ExitCode, good.ToString());
+        var before = Directory.GetFiles(output).Where(f => !Path.GetFileName(f).StartsWith('.')).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
+
+        // κ 0.99 keeps ART's stop rule from ending ART after its first epoch, so the λ of the second ART epoch is reached.
+        var diverged = CliRunner.Run("train", "--data", data, "--out", output, "--warmup", "1", "--max-art", "3", "--finetune", "1",
+            "--batch-size", "16", "--holdout", "0", "--plain", option, value, "--sparsity", "0.99");
+        Assert.AreEqual(1, diverged.ExitCode, diverged.ToString());
+        StringAssert.Contains(diverged.Error, expected);
+        StringAssert.Contains(diverged.Error, $"Nothing was written to '{output}'");
+        StringAssert.Contains(diverged.Error, "LearningRate is --lr");
+        var after = Directory.GetFiles(output).Where(f => !Path.GetFileName(f).StartsWith('.')).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
+        CollectionAssert.AreEquivalent(before.Keys.ToList(), after.Keys.ToList(), "the same files");
+        foreach (var (name, bytes) in before) CollectionAssert.AreEqual(bytes, after[name], $"{name} of the good run is untouched");
+        Assert.IsEmpty(Directory.GetDirectories(output, ".staging-*"));
+    }
+
+    [TestMethod]
+    public void Train_SparsityThatKeepsNoWeight_IsAUsageErrorNamingSparsityBeforeTheFirstEpoch()
+    {
+        TrainedModel();   // makes model-data
+        var result = Train(Path.Combine(root, "model-data"), Path.Combine(root, "kappa-out"), "--sparsity", "0.99999");
+        Assert.AreEqual(2, result.ExitCode, result.ToString());
+        StringAssert.Matches(result.Error, new System.Text.RegularExpressions.Regex(@"option --sparsity: The pruning rate κ = 0\.99999 keeps 0 of [\d,]+ prunable weights"));
+        StringAssert.Contains(result.Error, "(the largest κ that keeps 1 weight)");
+        Assert.IsFalse(result.Out.Contains("warm-up     1/", StringComparison.Ordinal), "no epoch ran");
+    }
+
     // ---- 5: atomic writes never replace what is not a regular file ----
 
     [TestMethod]
@@ -289,6 +326,7 @@ public sealed partial class HostileInputTests
     [TestMethod]
     public void Train_CropPaddingOverHalfTheImageAndThreadsOverTheCores_AreUsageErrorsNamingTheLimit()
     {
+        TrainedModel();   // makes model-data
         var data = Path.Combine(root, "model-data");
         var padding = Train(data, Path.Combine(root, "pad-out"), "--crop-padding", "15");
         Assert.AreEqual(2, padding.ExitCode, padding.ToString());

@@ -298,6 +298,21 @@ internal static class TrainCommand
         {
             return Cancelled(cli, checkpoints, monitor, ex);
         }
+        catch (ArgumentOutOfRangeException ex) when (ex.ParamName == nameof(options.PruningRate))
+        {
+            // Only known once the network exists: κ that keeps no weight of this architecture at this input size.
+            throw new UsageException($"{Name}: option --sparsity: {ex.Message.Split(" (Parameter")[0]}");
+        }
+        catch (HyperSparseTrainingDivergedException ex)
+        {
+            // Nothing is written: the outputs come after Fit, and the diverged epoch wrote no checkpoint.
+            cli.Error.WriteLine($"train: {ex.Message} (On the command line: LearningRate is --lr, LambdaInit --lambda-init, LambdaGrowth --lambda-growth.) " +
+                $"Nothing was written to '{outFull}'" +
+                (Directory.Exists(checkpoints) && Directory.EnumerateFiles(checkpoints, "epoch-*.hsckpt").Any()
+                    ? "; the checkpoints there are of the epochs before it (all finite), but --resume would repeat the same step: change the option named above."
+                    : "."));
+            return ExitCodes.Failure;
+        }
         catch (ArgumentOutOfRangeException ex) when (ex.ParamName == nameof(options.MinWeightsPerLayer))
         {
             // Only known once the network exists: its layer sizes decide how many weights κ keeps.
