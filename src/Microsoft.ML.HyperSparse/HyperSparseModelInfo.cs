@@ -201,7 +201,7 @@ public sealed partial class HyperSparseModelInfo
         // a file larger than ONNX's 2 GiB protobuf limit cannot be a model.
         long length = new FileInfo(full).Length;
         if (length == 0)
-            throw new InvalidDataException($"Cannot inspect '{full}': expected a .onnx file or an ML.NET model .zip, found 0 bytes (an empty file, or a FIFO or device, which are not read).");
+            throw new InvalidDataException($"Cannot inspect '{full}': expected a .onnx file or an ML.NET model .zip, found an empty file (0 bytes; a FIFO or a device reports 0 bytes too, and is not read).");
         if (length > MaxModelBytes)
             throw new InvalidDataException($"Cannot inspect '{full}': expected a model of at most {MaxModelBytes:N0} bytes (ONNX's 2 GiB limit), found {length:N0} bytes.");
         using var file = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read);

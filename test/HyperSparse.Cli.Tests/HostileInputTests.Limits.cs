@@ -376,7 +376,7 @@ public sealed partial class HostileInputTests
         var inspect = Task.Run(() => CliRunner.Run("inspect", fifo));
         Assert.IsTrue(inspect.Wait(TimeSpan.FromSeconds(60)), "inspect of a FIFO returns instead of waiting for a writer forever");
         Assert.AreEqual(2, inspect.Result.ExitCode, inspect.Result.ToString());
-        StringAssert.Contains(inspect.Result.Error, "found 0 bytes (an empty file, or a FIFO or device, which are not read)");
+        StringAssert.Contains(inspect.Result.Error, "found an empty file (0 bytes; a FIFO or a device reports 0 bytes too, and is not read)");
     }
 
     [TestMethod]
