@@ -47,7 +47,7 @@ internal static class WebApi
         }
         catch (IOException e) when (e.InnerException is AddressInUseException)
         {
-            Console.Error.WriteLine($"error: port {port} on 127.0.0.1 is in use by another program; stop it or choose another port with --port N.");
+            Console.Error.WriteLine($"error: port {port} on 127.0.0.1 is in use (another process listens there); stop it or choose another port with --port N.");
             return 1;
         }
         catch (IOException e)
