@@ -71,6 +71,13 @@ internal sealed class SampleProcess : IDisposable
         return WaitForExit();
     }
 
+    /// <summary>Kills the process at once (SIGKILL: no finally block or shutdown code runs) and waits for it.</summary>
+    public void KillNow()
+    {
+        process.Kill();
+        process.WaitForExit();
+    }
+
     private int WaitForExit()
     {
         if (!process.WaitForExit(Bound))

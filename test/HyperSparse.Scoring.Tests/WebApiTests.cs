@@ -166,6 +166,36 @@ public sealed class WebApiTests
         return http.Request;
     }
 
+    [TestMethod]
+    public void WebApi_ServerKilledWhileAnUploadIsHalfway_LeavesNoFileInTheTempFolder()
+    {
+        // A request's finally block deletes its file when the client closes halfway (the test above), but not when the
+        // server itself dies: then only a file that was never created is safe. The half upload is kept in memory.
+        var temp = Directory.CreateTempSubdirectory("hs-webapi-temp-").FullName;
+        try
+        {
+            var port = SampleProcess.FreePort();
+            using var server = SampleProcess.Serve(port, new Dictionary<string, string> { ["TMPDIR"] = temp + "/", ["DOTNET_EnableDiagnostics"] = "0" });
+            using var pending = new TcpClient();
+            pending.Connect(IPAddress.Loopback, port);
+            var stream = pending.GetStream();
+            stream.Write(Encoding.ASCII.GetBytes("POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\n"));
+            stream.Write(TestImages.ZeroPng(3000, 3000).AsSpan(0, 1000));
+            stream.Flush();
+            // A whole request sent after the half one has been answered, so the half one's handler is running by now.
+            using (var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") })
+                Assert.AreEqual(HttpStatusCode.OK, Post(http, File.ReadAllBytes(CliModel.Images()[0])).Status);
+            Assert.IsEmpty(Uploads(temp), "an upload that is still arriving has no file");
+
+            server.KillNow();
+            Assert.IsEmpty(Uploads(temp), "a killed server leaves no upload behind");
+        }
+        finally
+        {
+            Directory.Delete(temp, recursive: true);
+        }
+    }
+
     // The sample's uploads, wherever they are under the folder (the sample names them *.img).
     private static List<string> Uploads(string folder) => Directory.EnumerateFiles(folder, "*.img", SearchOption.AllDirectories).ToList();
 
