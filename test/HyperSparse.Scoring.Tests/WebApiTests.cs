@@ -92,6 +92,7 @@ public sealed class WebApiTests
         stream.Write(Encoding.ASCII.GetBytes("POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: 40000000\r\n\r\n"));
         var response = new StreamReader(stream, Encoding.ASCII).ReadLine();
         Assert.AreEqual("HTTP/1.1 413 Payload Too Large", response);
+        Assert.AreEqual(0, server.Stop(), server.Stderr);   // a graceful stop also removes the server's upload folder
     }
 
     [TestMethod]
