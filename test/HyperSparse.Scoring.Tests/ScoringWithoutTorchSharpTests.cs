@@ -7,9 +7,6 @@ namespace HyperSparse.Scoring.Tests;
 [TestClass]
 public sealed class ScoringWithoutTorchSharpTests
 {
-    [ClassCleanup]
-    public static void Cleanup() => CliModel.Cleanup();
-
     [TestMethod]
     public void TestProcess_HasNoTorchSharpOrHyperSparseAssemblies()
     {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using HyperSparse.Imaging;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -37,6 +38,12 @@ public sealed record ImagePrediction(string ImagePath, string Label, float Proba
 /// number of threads. A <see cref="PredictionEngine{TSrc,TDst}"/> is not thread-safe, so engines are pooled: each call
 /// borrows one, and the pool grows to the number of concurrent callers. The loaded <see cref="ITransformer"/> is shared.
 /// </summary>
+/// <remarks>
+/// ML.NET's <c>LoadImages</c> decodes a file at its full size with no limit of its own, so a 400 KB PNG claiming
+/// 20000×20000 pixels would cost 1.6 GB. Every image therefore passes the shared header-first gate (<c>ImageGate</c>,
+/// also used by the CLI) before ML.NET sees it: a header whose width × height exceeds <see cref="MaxImagePixels"/> is
+/// refused without decoding a pixel.
+/// </remarks>
 public sealed class ImageScorer : IDisposable
 {
     private readonly MLContext context = new();
@@ -48,8 +55,15 @@ public sealed class ImageScorer : IDisposable
     /// Loads <paramref name="modelPath"/>; throws <see cref="FileNotFoundException"/> when it does not exist and
     /// <see cref="InvalidDataException"/> (naming the file) when it is not a loadable image-classification model.
     /// </summary>
-    public ImageScorer(string modelPath)
+    /// <param name="modelPath">The model.zip to load.</param>
+    /// <param name="maxImagePixels">The largest width × height an image may claim; default 67,108,864 (8192 × 8192,
+    /// 256 MiB decoded), allowed 1 to 536,870,897 (a decoded image must fit in one .NET array).</param>
+    public ImageScorer(string modelPath, long maxImagePixels = ImageGate.DefaultMaxPixels)
     {
+        if (ImageGate.CheckLimit(maxImagePixels) is { } expected)
+            throw new ArgumentOutOfRangeException(nameof(maxImagePixels), maxImagePixels,
+                $"{nameof(maxImagePixels)} must be {expected}; found {maxImagePixels}.");
+        MaxImagePixels = maxImagePixels;
         if (!File.Exists(modelPath))
             throw new FileNotFoundException($"Model file '{Path.GetFullPath(modelPath)}' does not exist.", modelPath);
         DataViewSchema inputSchema;
@@ -75,18 +89,24 @@ public sealed class ImageScorer : IDisposable
     /// <summary>Class names in key order (the label's key values).</summary>
     public IReadOnlyList<string> ClassNames { get; }
 
+    /// <summary>The largest width × height an image may claim; larger images are refused before they are decoded.</summary>
+    public long MaxImagePixels { get; }
+
     /// <summary>How many prediction engines the pool has created so far (≤ the peak number of concurrent callers).</summary>
     public int EnginesCreated => Volatile.Read(ref created);
 
     /// <summary>
     /// Scores one image; safe to call from many threads at once. Throws <see cref="FileNotFoundException"/> when the file
-    /// does not exist and <see cref="InvalidDataException"/> naming it when it is not an image ML.NET can load (empty,
-    /// text, unknown format). ML.NET decodes a truncated PNG without an error (the missing rows are black).
+    /// does not exist and <see cref="InvalidDataException"/> naming it when it is not an image (empty, text, unknown
+    /// format, not a regular file) or claims more than <see cref="MaxImagePixels"/> pixels — both found from the header,
+    /// before anything is decoded. ML.NET decodes a truncated PNG without an error (the missing rows are black).
     /// </summary>
     public ImagePrediction Score(string imagePath)
     {
         if (!File.Exists(imagePath))
             throw new FileNotFoundException($"Image '{Path.GetFullPath(imagePath)}' does not exist.", imagePath);
+        if (ImageGate.Admit(imagePath, MaxImagePixels, out _) is { } refused)
+            throw new InvalidDataException($"Image '{Path.GetFullPath(imagePath)}' was refused before decoding: {refused}.");
         if (!pool.TryTake(out var engine))
         {
             engine = context.Model.CreatePredictionEngine<ImageInput, ModelOutput>(model);
