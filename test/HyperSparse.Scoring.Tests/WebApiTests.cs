@@ -190,6 +190,13 @@ public sealed class WebApiTests
 
             server.KillNow();
             Assert.IsEmpty(Uploads(temp), "a killed server leaves no upload behind");
+            Assert.HasCount(1, Directory.GetDirectories(temp, "scoring-sample-*"), "only its empty folder, which it could not delete");
+
+            // The next server removes the folder of the dead one (and keeps its own).
+            using var next = SampleProcess.Serve(SampleProcess.FreePort(), new Dictionary<string, string> { ["TMPDIR"] = temp + "/", ["DOTNET_EnableDiagnostics"] = "0" });
+            var own = Directory.GetDirectories(temp, "scoring-sample-*");
+            Assert.HasCount(1, own, "the dead server's folder is gone, the new server's is there");
+            StringAssert.Contains(Path.GetFileName(own[0]), $"-{next.Id}-");
         }
         finally
         {

@@ -23,12 +23,21 @@ internal static class WebApi
     /// <summary>The largest request body accepted: 32 MiB (a noisy 8-megapixel PNG is about 24 MB); larger is a 413.</summary>
     public const long MaxUploadBytes = 32L * 1024 * 1024;
 
+    /// <summary>
+    /// How many uploads are read into memory at once: 8 per processor (16 on 2 cores, at most 512 MiB of bodies); more
+    /// requests wait, with their cancellation, before a byte of their body is buffered.
+    /// </summary>
+    public static int MaxUploadsInMemory => 8 * Environment.ProcessorCount;
+
     /// <summary>Serves <c>POST /predict</c> (body: image bytes) and <c>GET /classes</c> until Ctrl+C or SIGTERM.</summary>
     /// <returns>The exit code: 0 after a normal stop, 1 when the port cannot be bound.</returns>
     public static async Task<int> RunAsync(ImageScorer scorer, int port)
     {
+        var stale = UploadFolder.RemoveStale();
+        if (stale > 0) Console.Error.WriteLine($"note: removed {stale} upload folder(s) left by scoring-sample processes that no longer run");
         using var uploads = new UploadFolder();
         using var decodes = new SemaphoreSlim(Environment.ProcessorCount);
+        using var reading = new SemaphoreSlim(MaxUploadsInMemory);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         // A failed bind is reported below in one line; the host would also log it with a stack trace.
@@ -40,7 +49,7 @@ internal static class WebApi
         app.Urls.Add(address);
         app.MapGet("/classes", () => Results.Json(scorer.ClassNames));
         // A CancellationToken parameter of a route handler is the request's HttpContext.RequestAborted.
-        app.MapPost("/predict", (HttpRequest request, CancellationToken aborted) => PredictAsync(request, scorer, decodes, uploads, aborted));
+        app.MapPost("/predict", (HttpRequest request, CancellationToken aborted) => PredictWithinReadLimitAsync(request, scorer, reading, decodes, uploads, aborted));
         try
         {
             await app.StartAsync();
@@ -60,6 +69,28 @@ internal static class WebApi
             string.Create(CultureInfo.InvariantCulture, $"{scorer.MaxImagePixels:N0} pixels), GET /classes; Ctrl+C stops"));
         await app.WaitForShutdownAsync();
         return 0;
+    }
+
+    /// <summary>Waits (cancellably) for one of <see cref="MaxUploadsInMemory"/> read slots, then handles the request.</summary>
+    internal static async Task<IResult> PredictWithinReadLimitAsync(HttpRequest request, ImageScorer scorer, SemaphoreSlim reading, SemaphoreSlim decodes,
+        UploadFolder uploads, CancellationToken aborted)
+    {
+        try
+        {
+            await reading.WaitAsync(aborted);
+        }
+        catch (OperationCanceledException)
+        {
+            return Results.Empty;   // the client left while waiting: nothing was read
+        }
+        try
+        {
+            return await PredictAsync(request, scorer, decodes, uploads, aborted);
+        }
+        finally
+        {
+            reading.Release();
+        }
     }
 
     /// <summary>
@@ -148,6 +179,44 @@ internal sealed class UploadFolder : IDisposable
 
     /// <summary>The folder.</summary>
     public string Path { get; }
+
+    /// <summary>
+    /// Deletes the upload folders of scoring-sample processes that no longer run (a server killed with SIGKILL cannot
+    /// delete its own); returns how many. Folders of live processes are left alone.
+    /// </summary>
+    public static int RemoveStale()
+    {
+        var removed = 0;
+        foreach (var folder in Directory.EnumerateDirectories(System.IO.Path.GetTempPath(), "scoring-sample-*"))
+        {
+            var parts = System.IO.Path.GetFileName(folder).Split('-');
+            if (parts.Length != 4 || !int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) continue;
+            if (pid == Environment.ProcessId || IsRunning(pid)) continue;
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+                removed++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // another user's folder, or one being deleted right now: not ours to insist on
+            }
+        }
+        return removed;
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>Writes the bytes to a new file in the folder and returns its path.</summary>
     public string Write(byte[] bytes)
