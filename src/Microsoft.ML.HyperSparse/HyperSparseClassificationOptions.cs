@@ -87,10 +87,10 @@ public sealed partial class HyperSparseClassificationTrainer
         public int? ImageWidth { get; set; }
 
         /// <summary>Network to train. Default <see cref="HyperSparseArchitecture.ResNet20"/> (the paper's ResNet-32 is ≈4× slower on a CPU).</summary>
-        public HyperSparseArchitecture Architecture { get; set; } = HyperSparseArchitecture.ResNet20;
+        public HyperSparseArchitecture Architecture { get; set; } = HyperSparseDefaults.Architecture;
 
         /// <summary>κ: the fraction of prunable (conv and linear) weights set to zero, in (0, 1). Default 0.9.</summary>
-        public double PruningRate { get; set; } = 0.9;
+        public double PruningRate { get; set; } = HyperSparseDefaults.PruningRate;
 
         /// <summary>
         /// Minimum number of weights every pruned layer keeps (layers in <see cref="KeepDenseLayers"/> keep all of theirs), ≥ 0.
@@ -136,86 +136,94 @@ public sealed partial class HyperSparseClassificationTrainer
         /// <para>The budget covers training (warm-up, ART and fine-tune, checkpoints included, summed across
         /// <see cref="Resume"/>d sessions); reading the data and exporting the model come on top.</para>
         /// <para><b>Explicit settings win.</b> <see cref="LambdaInit"/>, <see cref="LambdaGrowth"/>, <see cref="WarmupEpochs"/>,
-        /// <see cref="MaxArtEpochs"/>, <see cref="FineTuneEpochs"/> and <see cref="LearningRateSteps"/> count as set when their
-        /// setter has been called (an object initializer or an assignment, even of the default value); the planner keeps those
-        /// exactly and chooses the others. When the kept values make the plan predict that ART will not stop within the budget,
+        /// <see cref="MaxArtEpochs"/>, <see cref="FineTuneEpochs"/> and <see cref="LearningRateSteps"/> are null by default, which
+        /// means "the planner chooses" (without a budget: the <see cref="HyperSparseDefaults"/> value); a value that is not null
+        /// is kept exactly, even when it equals the default. When the kept values make the plan predict that ART will not stop within the budget,
         /// a warning is logged and added to <see cref="HyperSparseTrainingReport.Notes"/>. Batch size, learning rate and the
         /// other options are never planned.</para>
         /// </remarks>
         public TimeSpan? TimeBudget { get; set; }
 
-        /// <summary>λ in the first ART epoch. Default 5e-6 (the reference code). With a <see cref="TimeBudget"/>, planned unless set.</summary>
-        public double LambdaInit { get => lambdaInit; set { lambdaInit = value; fixedKnobs |= ScheduleKnobs.LambdaInit; } }
+        /// <summary>
+        /// λ in the first ART epoch; null = <see cref="HyperSparseDefaults.LambdaInit"/> (5e-6, the reference code), or the
+        /// planner's choice with a <see cref="TimeBudget"/>. Default null.
+        /// </summary>
+        public double? LambdaInit { get; set; }
 
         /// <summary>
-        /// η: λ is multiplied by this after each ART epoch. Default 1.05. Short schedules need more (e.g. 1.3) for ART's stop rule
-        /// to fire. With a <see cref="TimeBudget"/>, planned unless set.
+        /// η: λ is multiplied by this after each ART epoch; null = <see cref="HyperSparseDefaults.LambdaGrowth"/> (1.05), or the
+        /// planner's choice with a <see cref="TimeBudget"/>. Short schedules need more (e.g. 1.3) for ART's stop rule to fire.
+        /// Default null.
         /// </summary>
-        public double LambdaGrowth { get => lambdaGrowth; set { lambdaGrowth = value; fixedKnobs |= ScheduleKnobs.LambdaGrowth; } }
+        public double? LambdaGrowth { get; set; }
 
-        /// <summary>Dense warm-up epochs before ART (or before the one-shot prune), ≥ 1. Default 60. With a <see cref="TimeBudget"/>, planned unless set.</summary>
-        public int WarmupEpochs { get => warmupEpochs; set { warmupEpochs = value; fixedKnobs |= ScheduleKnobs.WarmupEpochs; } }
+        /// <summary>
+        /// Dense warm-up epochs before ART (or before the one-shot prune), ≥ 1; null = <see cref="HyperSparseDefaults.WarmupEpochs"/>
+        /// (60), or the planner's choice with a <see cref="TimeBudget"/>. Default null.
+        /// </summary>
+        public int? WarmupEpochs { get; set; }
 
         /// <summary>
         /// Cap on ART epochs (the reference has none), ≥ 1; when reached, the best pruned copy is taken and the report says so.
-        /// Default 300. With a <see cref="TimeBudget"/>, the planner ends ART when the time left only fits the minimum
-        /// fine-tune (never after this cap) unless this is set.
+        /// Null = <see cref="HyperSparseDefaults.MaxArtEpochs"/> (300); with a <see cref="TimeBudget"/>, null lets the planner end
+        /// ART when the time left only fits the minimum fine-tune. Default null.
         /// </summary>
-        public int MaxArtEpochs { get => maxArtEpochs; set { maxArtEpochs = value; fixedKnobs |= ScheduleKnobs.MaxArtEpochs; } }
+        public int? MaxArtEpochs { get; set; }
 
-        /// <summary>m: ART's stop rule averages the pruned accuracy over 2m+1 epochs. Default 1.</summary>
-        public int StopWindowHalfSize { get; set; } = 1;
-
-        /// <summary>Masked fine-tune epochs after pruning, ≥ 1. Default 160. With a <see cref="TimeBudget"/>, planned unless set.</summary>
-        public int FineTuneEpochs { get => fineTuneEpochs; set { fineTuneEpochs = value; fixedKnobs |= ScheduleKnobs.FineTuneEpochs; } }
+        /// <summary>m: ART's stop rule averages the pruned accuracy over 2m+1 epochs. Default <see cref="HyperSparseDefaults.StopWindowHalfSize"/> (1).</summary>
+        public int StopWindowHalfSize { get; set; } = HyperSparseDefaults.StopWindowHalfSize;
 
         /// <summary>
-        /// Fine-tune epochs at which the learning rate is multiplied by <see cref="LearningRateDecay"/>. Default {80, 120}. With a
-        /// <see cref="TimeBudget"/>, planned (at 1/2 and 3/4 of the fine-tune) unless assigned.
+        /// Masked fine-tune epochs after pruning, ≥ 1; null = <see cref="HyperSparseDefaults.FineTuneEpochs"/> (160), or the
+        /// planner's choice with a <see cref="TimeBudget"/>. Default null.
         /// </summary>
-        public int[] LearningRateSteps { get => learningRateSteps; set { learningRateSteps = value; fixedKnobs |= ScheduleKnobs.LearningRateSteps; } }
+        public int? FineTuneEpochs { get; set; }
 
-        private double lambdaInit = 5e-6;
-        private double lambdaGrowth = 1.05;
-        private int warmupEpochs = 60;
-        private int maxArtEpochs = 300;
-        private int fineTuneEpochs = 160;
-        private int[] learningRateSteps = { 80, 120 };
-        /// <summary>The schedule knobs whose setter was called: a <see cref="TimeBudget"/> keeps them exactly.</summary>
-        private ScheduleKnobs fixedKnobs;
+        /// <summary>
+        /// Fine-tune epochs at which the learning rate is multiplied by <see cref="LearningRateDecay"/>; null =
+        /// <see cref="HyperSparseDefaults.LearningRateSteps"/> ({80, 120}), or with a <see cref="TimeBudget"/> the planner's (1/2
+        /// and 3/4 of the fine-tune). Default null.
+        /// </summary>
+        public int[]? LearningRateSteps { get; set; }
 
-        /// <summary>The schedule knobs set explicitly (see <see cref="TimeBudget"/>).</summary>
-        internal ScheduleKnobs FixedKnobs => fixedKnobs;
+        /// <summary>The schedule knobs set explicitly (not null), which a <see cref="TimeBudget"/> keeps exactly.</summary>
+        internal ScheduleKnobs FixedKnobs =>
+            (LambdaInit is null ? ScheduleKnobs.None : ScheduleKnobs.LambdaInit) |
+            (LambdaGrowth is null ? ScheduleKnobs.None : ScheduleKnobs.LambdaGrowth) |
+            (WarmupEpochs is null ? ScheduleKnobs.None : ScheduleKnobs.WarmupEpochs) |
+            (MaxArtEpochs is null ? ScheduleKnobs.None : ScheduleKnobs.MaxArtEpochs) |
+            (FineTuneEpochs is null ? ScheduleKnobs.None : ScheduleKnobs.FineTuneEpochs) |
+            (LearningRateSteps is null ? ScheduleKnobs.None : ScheduleKnobs.LearningRateSteps);
 
         /// <summary>Mini-batch size, ≥ 1. Default 64.</summary>
-        public int BatchSize { get; set; } = 64;
+        public int BatchSize { get; set; } = HyperSparseDefaults.BatchSize;
 
         /// <summary>SGD learning rate for warm-up, ART and the start of fine-tuning. Default 0.1.</summary>
-        public double LearningRate { get; set; } = 0.1;
+        public double LearningRate { get; set; } = HyperSparseDefaults.LearningRate;
 
         /// <summary>Factor applied at each of <see cref="LearningRateSteps"/>. Default 0.1.</summary>
-        public double LearningRateDecay { get; set; } = 0.1;
+        public double LearningRateDecay { get; set; } = HyperSparseDefaults.LearningRateDecay;
 
         /// <summary>SGD momentum. Default 0.9.</summary>
-        public double Momentum { get; set; } = 0.9;
+        public double Momentum { get; set; } = HyperSparseDefaults.Momentum;
 
         /// <summary>SGD weight decay (coupled L2 on all parameters). Default 1e-4.</summary>
-        public double WeightDecay { get; set; } = 1e-4;
+        public double WeightDecay { get; set; } = HyperSparseDefaults.WeightDecay;
 
         /// <summary>
         /// Random-crop padding in pixels (0 = off), at most ⌊min(height, width) / 2⌋ of the images (checked by <c>Fit</c>, so every
         /// random crop keeps at least half of the image's height and width). Default 4.
         /// </summary>
-        public int CropPadding { get; set; } = 4;
+        public int CropPadding { get; set; } = HyperSparseDefaults.CropPadding;
 
         /// <summary>Random horizontal flips. Default true.</summary>
-        public bool HorizontalFlip { get; set; } = true;
+        public bool HorizontalFlip { get; set; } = HyperSparseDefaults.HorizontalFlip;
 
         /// <summary>Multiplier applied to raw feature values before normalisation; null = 1/255 when values exceed 1.5 (ExtractPixels' 0..255), else 1. Default null.</summary>
         public float? PixelScale { get; set; }
 
         /// <summary>Seed for initialisation, shuffling and augmentation. Same seed on CPU gives the same model. Default 42.</summary>
-        public int Seed { get; set; } = 42;
+        public int Seed { get; set; } = HyperSparseDefaults.Seed;
 
         /// <summary>Optional validation data (same columns); its accuracy is measured after every epoch and reported. Default null.</summary>
         public IDataView? ValidationSet { get; set; }
@@ -277,13 +285,13 @@ public sealed partial class HyperSparseClassificationTrainer
             },
             PruningRate = PruningRate,
             MinWeightsPerLayer = MinWeightsPerLayer,
-            LambdaInit = LambdaInit,
-            LambdaGrowth = LambdaGrowth,
-            WarmupEpochs = WarmupEpochs,
-            MaxArtEpochs = MaxArtEpochs,
+            LambdaInit = LambdaInit ?? TrainingDefaults.LambdaInit,
+            LambdaGrowth = LambdaGrowth ?? TrainingDefaults.LambdaGrowth,
+            WarmupEpochs = WarmupEpochs ?? TrainingDefaults.WarmupEpochs,
+            MaxArtEpochs = MaxArtEpochs ?? TrainingDefaults.MaxArtEpochs,
             StopWindowHalfSize = StopWindowHalfSize,
-            FineTuneEpochs = FineTuneEpochs,
-            LearningRateSteps = (LearningRateSteps ?? Array.Empty<int>()).ToArray(),
+            FineTuneEpochs = FineTuneEpochs ?? TrainingDefaults.FineTuneEpochs,
+            LearningRateSteps = (LearningRateSteps ?? TrainingDefaults.LearningRateSteps).ToArray(),
             BatchSize = BatchSize,
             LearningRate = LearningRate,
             LearningRateDecay = LearningRateDecay,
@@ -299,8 +307,20 @@ public sealed partial class HyperSparseClassificationTrainer
             KeepDenseLayers = KeepDenseLayers is { Length: > 0 } keep ? keep.ToArray() : null,
             TimeBudget = TimeBudget,
             // Only meaningful with a budget; left at None otherwise so the options' fingerprint (checkpoints) is unchanged.
-            FixedKnobs = TimeBudget is null ? ScheduleKnobs.None : fixedKnobs,
+            FixedKnobs = TimeBudget is null ? ScheduleKnobs.None : FixedKnobs,
         };
+
+        /// <summary>
+        /// A copy that shares nothing mutable with this one (arrays are copied; the validation set, a read-only view, and the
+        /// progress receiver are shared): what a trainer keeps, so changing the caller's object later changes no trainer.
+        /// </summary>
+        internal Options Clone()
+        {
+            var copy = (Options)MemberwiseClone();
+            copy.KeepDenseLayers = KeepDenseLayers?.ToArray()!;
+            copy.LearningRateSteps = LearningRateSteps?.ToArray();
+            return copy;
+        }
 
         internal static Engine.Models.Architecture ToEngine(HyperSparseArchitecture architecture) => architecture switch
         {

@@ -40,11 +40,12 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
         options.Validate();
         ScoringChain.EnsureAvailable();
         this.environment = environment;
-        this.options = options;
+        // A copy: changing the caller's object after this point changes no trainer (and the checked options stay checked).
+        this.options = options.Clone();
     }
 
-    /// <summary>The options this trainer was created with.</summary>
-    public Options TrainerOptions => options;
+    /// <summary>A copy of the options this trainer was created with (changing it does not change the trainer).</summary>
+    public Options TrainerOptions => options.Clone();
 
     /// <summary>
     /// The names of an architecture's prunable (conv and linear) layers in network order, e.g. <c>conv1</c>, <c>conv2</c>,
@@ -60,8 +61,6 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
     public HyperSparseClassificationTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        // Options stay mutable through TrainerOptions: check them again, then every column, before a row is read.
-        options.Validate();
         var contract = ColumnContract.From(input.Schema, options);
         if (options.ValidationSet is { } validationView)
             contract.CheckValidationSet(ColumnContract.ForValidationSet(validationView.Schema, options));

@@ -233,14 +233,15 @@ public sealed class HyperSparseBadInputTests
     }
 
     [TestMethod]
-    public void Fit_OptionBrokenAfterCreation_ThrowsBeforeReadingData()
+    public void Trainer_OptionsBrokenAfterCreation_DoNotReachTheTrainerWhichKeptACheckedCopy()
     {
         var ml = new MLContext();
-        var trainer = Trainers(ml).HyperSparseClassification(Quick());
+        var options = Quick();
+        var trainer = Trainers(ml).HyperSparseClassification(options);
+        options.PruningRate = 1.5;
         trainer.TrainerOptions.PruningRate = 1.5;
-        var ex = FitFails<ArgumentOutOfRangeException>(ml, trainer, Good(ml));
-        Assert.AreEqual("PruningRate", ex.ParamName);
-        Mentions(ex, "Option 'PruningRate' must be in (0, 1); found 1.5.");
+        Assert.AreEqual(Quick().PruningRate, trainer.TrainerOptions.PruningRate, "neither the caller's object nor a TrainerOptions copy changes the trainer");
+        Assert.AreNotSame(trainer.TrainerOptions, trainer.TrainerOptions, "TrainerOptions hands out copies");
     }
 
     [TestMethod]

@@ -33,38 +33,38 @@ internal enum ScheduleKnobs
 }
 
 /// <summary>
-/// Every engine hyper-parameter, defaulting to the paper's reference code (utils/arg.py). Validate() throws
+/// Every engine hyper-parameter, defaulting to <see cref="TrainingDefaults"/> (the paper's reference code, utils/arg.py). Validate() throws
 /// ArgumentOutOfRangeException naming the option and the bad value.
 /// </summary>
 internal sealed record TrainingOptions
 {
-    public Architecture Architecture { get; init; } = Architecture.ResNet32;
+    public Architecture Architecture { get; init; } = TrainingDefaults.Network;
     public PruningMethod Method { get; init; } = PruningMethod.Art;
     public RegularizerKind Regularizer { get; init; } = RegularizerKind.HyperSparse;
 
     /// <summary>κ: the fraction of prunable weights removed.</summary>
-    public double PruningRate { get; init; } = 0.9;
+    public double PruningRate { get; init; } = TrainingDefaults.PruningRate;
     /// <summary>Not in the paper (0 = its rule): every pruned layer keeps at least this many weights, the total stays at κ.</summary>
     public int MinWeightsPerLayer { get; init; }
-    public double LambdaInit { get; init; } = 5e-6;
+    public double LambdaInit { get; init; } = TrainingDefaults.LambdaInit;
     /// <summary>η: λ is multiplied by this after every ART epoch.</summary>
-    public double LambdaGrowth { get; init; } = 1.05;
-    public int WarmupEpochs { get; init; } = 60;
+    public double LambdaGrowth { get; init; } = TrainingDefaults.LambdaGrowth;
+    public int WarmupEpochs { get; init; } = TrainingDefaults.WarmupEpochs;
     /// <summary>The reference has no end to ART; this cap forces the prune (and the report says so).</summary>
-    public int MaxArtEpochs { get; init; } = 300;
+    public int MaxArtEpochs { get; init; } = TrainingDefaults.MaxArtEpochs;
     /// <summary>m: the stop rule averages the pruned accuracy over 2m+1 epochs.</summary>
-    public int StopWindowHalfSize { get; init; } = 1;
-    public int FineTuneEpochs { get; init; } = 160;
-    public int BatchSize { get; init; } = 64;
-    public double LearningRate { get; init; } = 0.1;
-    public double Momentum { get; init; } = 0.9;
-    public double WeightDecay { get; init; } = 1e-4;
-    public double LearningRateDecay { get; init; } = 0.1;
+    public int StopWindowHalfSize { get; init; } = TrainingDefaults.StopWindowHalfSize;
+    public int FineTuneEpochs { get; init; } = TrainingDefaults.FineTuneEpochs;
+    public int BatchSize { get; init; } = TrainingDefaults.BatchSize;
+    public double LearningRate { get; init; } = TrainingDefaults.LearningRate;
+    public double Momentum { get; init; } = TrainingDefaults.Momentum;
+    public double WeightDecay { get; init; } = TrainingDefaults.WeightDecay;
+    public double LearningRateDecay { get; init; } = TrainingDefaults.LearningRateDecay;
     /// <summary>Fine-tune epochs (0-based, relative to the fine-tune phase) at which the rate is multiplied by the decay.</summary>
-    public IReadOnlyList<int> LearningRateSteps { get; init; } = new[] { 80, 120 };
-    public int CropPadding { get; init; } = 4;
-    public bool HorizontalFlip { get; init; } = true;
-    public int Seed { get; init; } = 42;
+    public IReadOnlyList<int> LearningRateSteps { get; init; } = TrainingDefaults.LearningRateSteps.ToArray();
+    public int CropPadding { get; init; } = TrainingDefaults.CropPadding;
+    public bool HorizontalFlip { get; init; } = TrainingDefaults.HorizontalFlip;
+    public int Seed { get; init; } = TrainingDefaults.Seed;
     /// <summary>Intra-op threads for libtorch; null = all cores.</summary>
     public int? Threads { get; init; }
     /// <summary>Applies the glibc malloc setting that avoids per-step mmap/munmap of activations (Linux only).</summary>

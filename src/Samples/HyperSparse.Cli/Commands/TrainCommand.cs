@@ -281,7 +281,8 @@ internal static class TrainCommand
             options.ValidationSet = featurize.Fit(data.Train).Transform(data.Evaluation);
         var pipeline = featurize.Append(ml.MulticlassClassification.Trainers.HyperSparseClassification(options));
 
-        var monitor = new TrainingMonitor(options.WarmupEpochs, options.MaxArtEpochs, options.FineTuneEpochs,
+        var monitor = new TrainingMonitor(options.WarmupEpochs ?? HyperSparseDefaults.WarmupEpochs, options.MaxArtEpochs ?? HyperSparseDefaults.MaxArtEpochs,
+            options.FineTuneEpochs ?? HyperSparseDefaults.FineTuneEpochs,
             options.Method == HyperSparsePruningMethod.OneShotMagnitude);
         ml.Log += (_, e) => monitor.OnLog(e.Source, e.RawMessage);
         // Ctrl+C / SIGTERM: the trainer stops within one mini-batch and keeps its last per-epoch checkpoint.
@@ -486,8 +487,8 @@ internal static class TrainCommand
         return string.Join(", ", parts);
     }
 
-    private static string LrSteps(HyperSparseClassificationTrainer.Options o) => o.LearningRateSteps.Length == 0 ? "" :
-        string.Create(CultureInfo.InvariantCulture, $" (LR ×{o.LearningRateDecay} at {string.Join(", ", o.LearningRateSteps)})");
+    private static string LrSteps(HyperSparseClassificationTrainer.Options o) => (o.LearningRateSteps ?? HyperSparseDefaults.LearningRateSteps) is not { Count: > 0 } steps ? "" :
+        string.Create(CultureInfo.InvariantCulture, $" (LR ×{o.LearningRateDecay} at {string.Join(", ", steps)})");
 
     private static string QuoteArg(string a) => a.Length > 0 && a.All(c => !char.IsWhiteSpace(c) && c != '"' && c != '\'') ? a : "'" + a.Replace("'", "'\\''") + "'";
 }

@@ -121,7 +121,7 @@ internal static class ReportWriter
             L($"| **layer collapse** | **{string.Join(", ", r.CollapsedLayers)} kept no weights: the prediction no longer depends on the image.** Retrain with `--min-weights-per-layer` (e.g. 10) or a lower `--sparsity`. |");
         L($"| method | {r.Method}, regulariser {r.Regularizer} |");
         L($"| epochs | warm-up {r.WarmupEpochs}, ART {r.ArtEpochs}, fine-tune {r.FineTuneEpochs} |");
-        L($"| ART end | {StopText(r, r.TimeBudget?.PlannedMaxArtEpochs ?? o.MaxArtEpochs)} |");
+        L($"| ART end | {StopText(r, r.TimeBudget?.PlannedMaxArtEpochs ?? o.MaxArtEpochs ?? HyperSparseDefaults.MaxArtEpochs)} |");
         if (r.TimeBudget is { } tb)
             L($"| time budget | {Duration(tb.Budget.TotalSeconds)}: training used {Duration(tb.UsedSeconds)} ({tb.UsedSeconds / tb.Budget.TotalSeconds:P0}) — warm-up {Duration(tb.WarmupSeconds)}, ART {Duration(tb.ArtSeconds)}, fine-tune {Duration(tb.FineTuneSeconds)}; {tb.Decisions.Count} planning decisions{(tb.Warnings.Count > 0 ? $", **{tb.Warnings.Count} warning(s)**" : "")} (see Time budget) |");
         if (r.Quantization is { } q)
@@ -167,10 +167,11 @@ internal static class ReportWriter
             Raw("");
             Raw("| setting | value |");
             Raw("|---|---|");
-            L($"| warm-up epochs | {o.WarmupEpochs} |");
+            L($"| warm-up epochs | {o.WarmupEpochs ?? HyperSparseDefaults.WarmupEpochs} |");
             L($"| pruning | global magnitude rule at κ = {o.PruningRate}{(o.MinWeightsPerLayer > 0 ? F($", at least {o.MinWeightsPerLayer} weights per layer") : " (the paper's, no per-layer minimum)")} |");
-            L($"| ART | λ_e = {Lambda(o.LambdaInit)} · {o.LambdaGrowth}^(e − {o.WarmupEpochs}), at most {o.MaxArtEpochs} epochs, stop window {2 * o.StopWindowHalfSize + 1} epochs |");
-            L($"| fine-tune epochs | {o.FineTuneEpochs}, LR × {o.LearningRateDecay} at {(o.LearningRateSteps.Length == 0 ? "—" : string.Join(", ", o.LearningRateSteps))} |");
+            var steps = o.LearningRateSteps ?? HyperSparseDefaults.LearningRateSteps;
+            L($"| ART | λ_e = {Lambda(o.LambdaInit ?? HyperSparseDefaults.LambdaInit)} · {o.LambdaGrowth ?? HyperSparseDefaults.LambdaGrowth}^(e − {o.WarmupEpochs ?? HyperSparseDefaults.WarmupEpochs}), at most {o.MaxArtEpochs ?? HyperSparseDefaults.MaxArtEpochs} epochs, stop window {2 * o.StopWindowHalfSize + 1} epochs |");
+            L($"| fine-tune epochs | {o.FineTuneEpochs ?? HyperSparseDefaults.FineTuneEpochs}, LR × {o.LearningRateDecay} at {(steps.Count == 0 ? "—" : string.Join(", ", steps))} |");
         }
         L($"| SGD | batch {o.BatchSize}, LR {o.LearningRate}, momentum {o.Momentum}, weight decay {o.WeightDecay} |");
         L($"| augmentation | random crop padding {o.CropPadding}, horizontal flip {(o.HorizontalFlip ? "on" : "off")} |");

@@ -45,10 +45,11 @@ internal sealed record Profile(
     public static readonly Profile Paper = new(
         "paper",
         "the reference code's full schedule (the library's defaults); ART has no cap in the reference, 300 here",
-        BatchSize: 64, LearningRate: 0.1,
-        WarmupEpochs: 60, LambdaInit: 5e-6, LambdaGrowth: 1.05, MaxArtEpochs: 300,
-        FineTuneEpochs: 160, LearningRateSteps: new[] { 80, 120 },
-        CropPadding: 4);
+        BatchSize: HyperSparseDefaults.BatchSize, LearningRate: HyperSparseDefaults.LearningRate,
+        WarmupEpochs: HyperSparseDefaults.WarmupEpochs, LambdaInit: HyperSparseDefaults.LambdaInit, LambdaGrowth: HyperSparseDefaults.LambdaGrowth,
+        MaxArtEpochs: HyperSparseDefaults.MaxArtEpochs, FineTuneEpochs: HyperSparseDefaults.FineTuneEpochs,
+        LearningRateSteps: HyperSparseDefaults.LearningRateSteps.ToArray(),
+        CropPadding: HyperSparseDefaults.CropPadding);
 
     public static readonly Profile[] All = { Quick, Standard, Paper };
 

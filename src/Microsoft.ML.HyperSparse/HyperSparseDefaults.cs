@@ -1,0 +1,47 @@
+using Microsoft.ML.HyperSparse.Engine.Training;
+
+namespace Microsoft.ML.HyperSparse;
+
+/// <summary>
+/// The defaults of <see cref="HyperSparseClassificationTrainer.Options"/>: the paper's reference code (Glandorf et al.,
+/// ResNet-32 schedule) except where noted. One source for the options, the training engine and the documentation; a
+/// schedule option left null takes its value from here (or, with <see cref="HyperSparseClassificationTrainer.Options.TimeBudget"/>,
+/// from the planner).
+/// </summary>
+public static class HyperSparseDefaults
+{
+    /// <summary>ResNet-20 (not the paper's ResNet-32, which is ≈4× slower on a CPU).</summary>
+    public const HyperSparseArchitecture Architecture = HyperSparseArchitecture.ResNet20;
+    /// <summary>κ = 0.9.</summary>
+    public const double PruningRate = TrainingDefaults.PruningRate;
+    /// <summary>λ_init = 5e-6.</summary>
+    public const double LambdaInit = TrainingDefaults.LambdaInit;
+    /// <summary>η = 1.05.</summary>
+    public const double LambdaGrowth = TrainingDefaults.LambdaGrowth;
+    /// <summary>60 dense warm-up epochs.</summary>
+    public const int WarmupEpochs = TrainingDefaults.WarmupEpochs;
+    /// <summary>At most 300 ART epochs (the reference has no cap).</summary>
+    public const int MaxArtEpochs = TrainingDefaults.MaxArtEpochs;
+    /// <summary>m = 1: the stop rule averages over 3 epochs.</summary>
+    public const int StopWindowHalfSize = TrainingDefaults.StopWindowHalfSize;
+    /// <summary>160 masked fine-tune epochs.</summary>
+    public const int FineTuneEpochs = TrainingDefaults.FineTuneEpochs;
+    /// <summary>The learning rate drops at fine-tune epochs 80 and 120.</summary>
+    public static IReadOnlyList<int> LearningRateSteps => TrainingDefaults.LearningRateSteps;
+    /// <summary>Mini-batches of 64.</summary>
+    public const int BatchSize = TrainingDefaults.BatchSize;
+    /// <summary>SGD learning rate 0.1.</summary>
+    public const double LearningRate = TrainingDefaults.LearningRate;
+    /// <summary>×0.1 at each learning-rate step.</summary>
+    public const double LearningRateDecay = TrainingDefaults.LearningRateDecay;
+    /// <summary>SGD momentum 0.9.</summary>
+    public const double Momentum = TrainingDefaults.Momentum;
+    /// <summary>Weight decay 1e-4.</summary>
+    public const double WeightDecay = TrainingDefaults.WeightDecay;
+    /// <summary>Random crops with 4 pixels of padding.</summary>
+    public const int CropPadding = TrainingDefaults.CropPadding;
+    /// <summary>Random horizontal flips on.</summary>
+    public const bool HorizontalFlip = TrainingDefaults.HorizontalFlip;
+    /// <summary>Seed 42.</summary>
+    public const int Seed = TrainingDefaults.Seed;
+}
