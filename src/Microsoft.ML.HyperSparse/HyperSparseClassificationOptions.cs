@@ -251,6 +251,13 @@ public sealed partial class HyperSparseClassificationTrainer
         /// </summary>
         public CancellationToken CancellationToken { get; set; }
 
+        /// <summary>
+        /// Receives progress as data — when training starts (or resumes), after every epoch (phase, epoch, λ, accuracies,
+        /// sparsity, times, the schedule in force) and when ART ends — on the training thread. Null = none. Default null.
+        /// The same is logged on <c>MLContext.Log</c> for people; read this rather than the log's wording, which may change.
+        /// </summary>
+        public IProgress<HyperSparseProgress>? Progress { get; set; }
+
         /// <summary>How pruned weights are stored in the ONNX model. Default <see cref="HyperSparseWeightEncoding.Compact"/>.</summary>
         public HyperSparseWeightEncoding WeightEncoding { get; set; } = HyperSparseWeightEncoding.Compact;
 

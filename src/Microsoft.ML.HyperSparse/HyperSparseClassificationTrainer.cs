@@ -25,7 +25,9 @@ namespace Microsoft.ML.HyperSparse;
 /// <para><b>Characteristics.</b> Machine learning task: multiclass classification. Normalisation needed: no (per-channel
 /// mean/std are computed from the training data and baked into the model). Caching: not needed (the data is read once
 /// into memory). Required NuGet for scoring: Microsoft.ML and Microsoft.ML.OnnxTransformer.</para>
-/// <para>Progress (one line per epoch: phase, λ, accuracies, sparsity) goes to <c>MLContext.Log</c>.
+/// <para>Progress goes to <see cref="Options.Progress"/> as data (<see cref="HyperSparseProgress"/>) and, as one line per
+/// epoch for people, to <c>MLContext.Log</c>. A resume of another run's checkpoint throws
+/// <see cref="HyperSparseResumeMismatchException"/> listing what differs.
 /// <see cref="Options.CancellationToken"/> stops training within one mini-batch, leaving no partial file; ML.NET's host
 /// cancellation (<c>MLContext.CancelExecution()</c>, internal to ML.NET's own tools) is noticed within 0.1 s.</para>
 /// </remarks>
@@ -65,7 +67,7 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
         if (options.ValidationSet is { } validationView)
             contract.CheckValidationSet(ColumnContract.ForValidationSet(validationView.Schema, options));
         using var channel = environment?.Start("HyperSparse");
-        void Log(string message) => channel?.Info(MessageSensitivity.None, message);
+        void Log(string message) => channel?.Info(MessageSensitivity.None, LogWording is { } reword ? reword(message) : message);
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(options.CancellationToken);
         using var watcher = WatchHostCancellation(cancellation);
 
@@ -82,7 +84,7 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
             $"{options.Architecture}, κ = {options.PruningRate}, pixel scale {scale}.");
 
         var engineOptions = options.ToEngine();
-        using var result = TrainEngine(engineOptions, train, validation, normalization, Log, cancellation.Token);
+        using var result = TrainEngine(engineOptions, train, validation, normalization, Log, options.Progress, options.TimeBudget, cancellation.Token);
 
         var description = new NetworkDescription
         {
@@ -148,13 +150,26 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
             options.ScoreColumnName, options.PredictedLabelColumnName, inputSchema);
     }
 
+    /// <summary>
+    /// A test seam: rewords every log message, so a test can show that no caller (the CLI) depends on the log's wording.
+    /// </summary>
+    internal static Func<string, string>? LogWording { get; set; }
+
     /// <summary>Runs the engine; its divergence error becomes the public <see cref="HyperSparseTrainingDivergedException"/>.</summary>
     private static TrainingResult TrainEngine(TrainingOptions engineOptions, ImageDataset train, ImageDataset? validation,
-        Normalization normalization, Action<string> log, CancellationToken cancellation)
+        Normalization normalization, Action<string> log, IProgress<HyperSparseProgress>? progress, TimeSpan? budget, CancellationToken cancellation)
     {
         try
         {
-            return new ArtTrainer(engineOptions, e => log(Describe(e)), log).Train(train, validation, normalization, cancellation);
+            var trainer = new ArtTrainer(engineOptions, e => log(Describe(e)), log)
+            {
+                Observer = progress is null ? null : e => progress.Report(HyperSparseProgress.From(e, budget)),
+            };
+            return trainer.Train(train, validation, normalization, cancellation);
+        }
+        catch (ResumeMismatchException ex)
+        {
+            throw HyperSparseResumeMismatchException.From(ex);
         }
         catch (TrainingDivergedException ex)
         {

@@ -61,7 +61,7 @@ public sealed class HyperSparseTimeBudgetReport
         PlannedLearningRateSteps = s.LearningRateSteps.ToArray();
         PlannedLambdaInit = s.LambdaInit;
         FinalLambdaGrowth = s.LambdaGrowth;
-        Decisions = budget.Decisions.Select(d => new HyperSparsePlanningDecision(d.AtSeconds, d.Epoch, d.Phase.ToString(), d.Setting, d.Value, d.Reason)).ToArray();
+        Decisions = budget.Decisions.Select(HyperSparseTrainingReport.ToPublic).ToArray();
         Warnings = budget.Decisions.Where(d => d.IsWarning).Select(d => d.Reason).ToArray();
     }
 
@@ -152,8 +152,7 @@ public sealed class HyperSparseTrainingReport
         TotalSeconds = report.TotalSeconds;
         Notes = report.Notes.ToArray();
         ClassNames = classNames;
-        Epochs = report.Epochs.Select(e => new HyperSparseEpoch(e.Phase.ToString(), e.Epoch, e.PhaseEpoch, e.LearningRate, e.Lambda,
-            e.TrainLoss, e.TrainAccuracy, e.PrunedTrainAccuracy, e.ValidationAccuracy, e.Sparsity, e.Seconds)).ToArray();
+        Epochs = report.Epochs.Select(ToPublic).ToArray();
         var bytesByName = size.Layers.ToDictionary(l => l.Name + ".weight", l => l, StringComparer.Ordinal);
         Layers = report.Layers.Select(l =>
         {
@@ -234,6 +233,11 @@ public sealed class HyperSparseTrainingReport
 
     /// <summary>With <see cref="HyperSparseClassificationTrainer.Options.TimeBudget"/>: budget, time per phase, λ path, accuracy gaps and every planning decision; null otherwise.</summary>
     public HyperSparseTimeBudgetReport? TimeBudget { get; }
+
+    internal static HyperSparseEpoch ToPublic(EpochRecord e) => new(e.Phase.ToString(), e.Epoch, e.PhaseEpoch, e.LearningRate, e.Lambda,
+        e.TrainLoss, e.TrainAccuracy, e.PrunedTrainAccuracy, e.ValidationAccuracy, e.Sparsity, e.Seconds);
+
+    internal static HyperSparsePlanningDecision ToPublic(PlanningDecision d) => new(d.AtSeconds, d.Epoch, d.Phase.ToString(), d.Setting, d.Value, d.Reason);
 
     /// <summary>The report as indented JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true });

@@ -1,61 +1,59 @@
 using HyperSparse.Cli.Training;
+using Microsoft.ML.HyperSparse;
 
 namespace HyperSparse.Cli.Tests;
 
 /// <summary>
-/// The CLI's progress comes from the trainer's per-epoch MLContext.Log line; these pin the wording it parses
-/// (the end-to-end test checks the live trainer still produces it).
+/// The CLI's progress comes from the trainer's typed progress (<see cref="HyperSparseProgress"/>), never from log text;
+/// these pin how the monitor turns reports into phases, the stop rule, the plan and the ETA. The end-to-end
+/// <c>TrainCommand_LogWordingScrambled_ProgressIsUnchanged</c> shows the live trainer's reports drive it.
 /// </summary>
 [TestClass]
 public sealed class TrainingMonitorTests
 {
-    [TestMethod]
-    public void TryParseEpoch_ArtLine_ReadsEveryField()
+    private static HyperSparseProgress Epoch(HyperSparseTrainingPhase phase, int phaseEpoch, int global, double accuracy, double seconds,
+        (int Warmup, int Art, int FineTune) done, (int Warmup, int Art, int FineTune) plan, double? lambda = null, double? pruned = null,
+        HyperSparseArtStopReason stop = HyperSparseArtStopReason.NotApplicable, HyperSparseProgressKind kind = HyperSparseProgressKind.EpochFinished) => new()
     {
-        var e = TrainingMonitor.TryParseEpoch(
-            "HyperSparse: Art epoch 3 (global 13): loss 0.4160, train acc 84.60 %, λ 0.00045, pruned train acc 66.70 %, validation acc 84.20 %, sparsity 0.00 %, 10.8 s");
-        Assert.IsNotNull(e);
-        Assert.AreEqual("Art", e.Phase);
-        Assert.AreEqual(3, e.PhaseEpoch);
-        Assert.AreEqual(13, e.GlobalEpoch);
-        Assert.AreEqual(0.416, e.Loss, 1e-9);
-        Assert.AreEqual(84.6, e.TrainAccuracy, 1e-9);
-        Assert.AreEqual(0.00045, e.Lambda!.Value, 1e-12);
-        Assert.AreEqual(66.7, e.PrunedTrainAccuracy!.Value, 1e-9);
-        Assert.AreEqual(84.2, e.ValidationAccuracy!.Value, 1e-9);
-        Assert.AreEqual(0.0, e.Sparsity, 1e-12);
-        Assert.AreEqual(10.8, e.Seconds, 1e-9);
-    }
+        Kind = kind,
+        Phase = phase,
+        EpochsDone = global,
+        WarmupEpochsDone = done.Warmup, ArtEpochsDone = done.Art, FineTuneEpochsDone = done.FineTune,
+        WarmupEpochs = plan.Warmup, MaxArtEpochs = plan.Art, FineTuneEpochs = plan.FineTune,
+        ArtStopReason = stop,
+        Epoch = kind != HyperSparseProgressKind.EpochFinished ? null
+            : new HyperSparseEpoch(phase.ToString(), global - 1, phaseEpoch - 1, 0.1, lambda ?? 0, 1.0, accuracy, pruned, null, 0, seconds),
+    };
 
     [TestMethod]
-    public void TryParseEpoch_FineTuneLineWithoutValidation_LeavesOptionalFieldsNull()
-    {
-        var e = TrainingMonitor.TryParseEpoch("HyperSparse: FineTune epoch 2 (global 20): loss 0.3570, train acc 86.80 %, sparsity 98.00 %, 8.9 s");
-        Assert.IsNotNull(e);
-        Assert.AreEqual("FineTune", e.Phase);
-        Assert.IsNull(e.Lambda);
-        Assert.IsNull(e.PrunedTrainAccuracy);
-        Assert.IsNull(e.ValidationAccuracy);
-        Assert.AreEqual(0.98, e.Sparsity, 1e-12);
-    }
-
-    [TestMethod]
-    public void OnLog_PhasesStopRuleAndEta()
+    public void Report_PhasesStopRuleAndEta()
     {
         var monitor = new TrainingMonitor(warmupEpochs: 2, maxArtEpochs: 10, fineTuneEpochs: 3, oneShot: false);
-        monitor.OnLog("HyperSparse", "Channel started");
-        monitor.OnLog("Other", "HyperSparse-looking text from another source");
-        Assert.IsEmpty(monitor.Epochs);
-        monitor.OnLog("HyperSparse", "HyperSparse: Warmup epoch 1 (global 1): loss 1.0, train acc 60.00 %, sparsity 0.00 %, 3.0 s");
-        monitor.OnLog("HyperSparse", "HyperSparse: Warmup epoch 2 (global 2): loss 1.0, train acc 70.00 %, sparsity 0.00 %, 3.0 s");
-        monitor.OnLog("HyperSparse", "HyperSparse: Art epoch 1 (global 3): loss 1.0, train acc 70.00 %, λ 0.0002, pruned train acc 20.00 %, sparsity 0.00 %, 5.0 s");
+        var shown = new List<EpochProgress>();
+        var statuses = new List<string>();
+        monitor.Epoch += shown.Add;
+        monitor.Status += statuses.Add;
+        Assert.IsFalse(monitor.DataRead);
+        monitor.Report(new HyperSparseProgress { Kind = HyperSparseProgressKind.Started, WarmupEpochs = 2, MaxArtEpochs = 10, FineTuneEpochs = 3 });
+        Assert.IsTrue(monitor.DataRead);
+        Assert.IsEmpty(statuses, "a fresh start has nothing to say");
+        monitor.Report(Epoch(HyperSparseTrainingPhase.Warmup, 1, 1, 60, 3.0, (1, 0, 0), (2, 10, 3)));
+        monitor.Report(Epoch(HyperSparseTrainingPhase.Warmup, 2, 2, 70, 3.0, (2, 0, 0), (2, 10, 3)));
+        monitor.Report(Epoch(HyperSparseTrainingPhase.Art, 1, 3, 70, 5.0, (2, 1, 0), (2, 10, 3), lambda: 2e-4, pruned: 20));
+        var e = shown[^1];
+        Assert.AreEqual(("Art", 1, 3), (e.Phase, e.PhaseEpoch, e.GlobalEpoch), "1-based as shown");
+        Assert.AreEqual(2e-4, e.Lambda!.Value, 1e-12);
+        Assert.AreEqual(20, e.PrunedTrainAccuracy!.Value, 1e-12);
         var eta = monitor.Eta()!.Value;
         Assert.IsTrue(eta.UpperBound, "ART may still run to its cap");
         Assert.AreEqual(9 * 5.0 + 3 * 3.0, eta.Remaining.TotalSeconds, 1e-6);
-        monitor.OnLog("HyperSparse", "ART stop rule fired after 2 ART epochs; fine-tuning the pruned copy of ART epoch 1.");
-        monitor.OnLog("HyperSparse", "HyperSparse: Art epoch 2 (global 4): loss 1.0, train acc 70.00 %, λ 0.0003, pruned train acc 75.00 %, sparsity 0.00 %, 5.0 s");
+
+        monitor.Report(Epoch(HyperSparseTrainingPhase.Art, 2, 4, 70, 5.0, (2, 2, 0), (2, 10, 3), lambda: 3e-4, pruned: 75));
+        monitor.Report(Epoch(HyperSparseTrainingPhase.Art, 2, 4, 70, 5.0, (2, 2, 0), (2, 2, 3), stop: HyperSparseArtStopReason.StopRuleFired,
+            kind: HyperSparseProgressKind.ArtEnded));
         Assert.IsTrue(monitor.StopRuleFired);
         Assert.AreEqual(2, monitor.ArtFinishedAfter);
+        CollectionAssert.Contains(statuses, "ART stop rule fired after 2 ART epochs; fine-tuning the selected pruned copy.");
         eta = monitor.Eta()!.Value;
         Assert.IsFalse(eta.UpperBound);
         Assert.AreEqual(3 * 3.0, eta.Remaining.TotalSeconds, 1e-6);
@@ -63,14 +61,19 @@ public sealed class TrainingMonitorTests
     }
 
     [TestMethod]
-    public void OnLog_BudgetLine_FollowsThePlanAndEtaIsTheBudgetLeft()
+    public void Report_TimeBudget_FollowsThePlanShowsDecisionsAndEtaIsTheBudgetLeft()
     {
         var monitor = new TrainingMonitor(warmupEpochs: 60, maxArtEpochs: 300, fineTuneEpochs: 160, oneShot: false);
-        monitor.OnLog("HyperSparse", "HyperSparse: Warmup epoch 1 (global 1): loss 1.0, train acc 60.00 %, sparsity 0.00 %, 3.0 s");
         var statuses = new List<string>();
         monitor.Status += statuses.Add;
-        monitor.OnLog("HyperSparse", "Budget: 3.2 s of 600 s used, 596.8 s left; plan: warm-up 47, ART ≤ 61, fine-tune 80");
-        Assert.IsEmpty(statuses, "the budget line feeds the progress display; it is not printed on its own");
+        monitor.Report(Epoch(HyperSparseTrainingPhase.Warmup, 1, 1, 60, 3.0, (1, 0, 0), (47, 61, 80)));
+        monitor.Report(new HyperSparseProgress
+        {
+            Kind = HyperSparseProgressKind.EpochFinished, Phase = HyperSparseTrainingPhase.Warmup, EpochsDone = 2, WarmupEpochsDone = 2,
+            WarmupEpochs = 47, MaxArtEpochs = 61, FineTuneEpochs = 80, TrainingSeconds = 3.2, TimeBudget = TimeSpan.FromSeconds(600),
+            Epoch = new HyperSparseEpoch("Warmup", 1, 1, 0.1, 0, 1, 61, null, null, 0, 3.0),
+            Decisions = new[] { new HyperSparsePlanningDecision(3.2, 2, "Warmup", "WarmupEpochs", "47", "measured 3.0 s per epoch") },
+        });
         Assert.AreEqual(47, monitor.WarmupEpochs);
         Assert.AreEqual(61, monitor.MaxArtEpochs);
         Assert.AreEqual(80, monitor.FineTuneEpochs);
@@ -79,24 +82,28 @@ public sealed class TrainingMonitorTests
         Assert.AreEqual(596.8, eta.Remaining.TotalSeconds, 1e-6);
         Assert.IsFalse(eta.UpperBound);
         Assert.AreEqual("budget left 9m56s of 10m00s", ProgressView.EtaText(monitor));
+        CollectionAssert.Contains(statuses, "Plan: [3.2 s, after epoch 2] WarmupEpochs = 47: measured 3.0 s per epoch");
 
-        // A cap set by the budget is read from the trainer's line, not from the options.
-        monitor.OnLog("HyperSparse", "ART cap of 12 epochs (set by the time budget) reached without the stop rule firing; pruning anyway (pruned copy of ART epoch 11, 1-based).");
-        Assert.AreEqual(12, monitor.ArtFinishedAfter);
-        Assert.IsFalse(monitor.StopRuleFired);
         // One-shot runs have no ART in their plan.
         var oneShot = new TrainingMonitor(warmupEpochs: 60, maxArtEpochs: 300, fineTuneEpochs: 160, oneShot: true);
-        oneShot.OnLog("HyperSparse", "Budget: 3.2 s of 600 s used, 596.8 s left; plan: warm-up 100, fine-tune 80");
+        oneShot.Report(new HyperSparseProgress { Kind = HyperSparseProgressKind.Started, WarmupEpochs = 100, MaxArtEpochs = 0, FineTuneEpochs = 80 });
         Assert.AreEqual(100, oneShot.WarmupEpochs);
         Assert.AreEqual(0, oneShot.MaxArtEpochs);
     }
 
     [TestMethod]
-    public void ResumeMismatch_ListsDifferingSettings()
+    public void Report_StartedAfterAResume_SaysFromWhere()
     {
-        var text = ResumeMismatch.TryDescribe(
-            "Checkpoint 'x' was written by a run with other options or data; resume needs the same options (except threads and paths). " +
-            "Saved: {\"Options\":{\"WarmupEpochs\":5,\"Seed\":42},\"Count\":300}  Now: {\"Options\":{\"WarmupEpochs\":6,\"Seed\":42},\"Count\":270}");
-        Assert.AreEqual("settings: WarmupEpochs 5 → 6, training images 300 → 270", text);
+        var monitor = new TrainingMonitor(warmupEpochs: 3, maxArtEpochs: 3, fineTuneEpochs: 3, oneShot: false);
+        var statuses = new List<string>();
+        monitor.Status += statuses.Add;
+        monitor.Report(new HyperSparseProgress
+        {
+            Kind = HyperSparseProgressKind.Started, Phase = HyperSparseTrainingPhase.Art, EpochsDone = 4, WarmupEpochsDone = 3, ArtEpochsDone = 1,
+            WarmupEpochs = 3, MaxArtEpochs = 3, FineTuneEpochs = 3, ResumedFrom = "epoch-0004.hsckpt",
+        });
+        Assert.AreEqual(3, monitor.WarmupDone);
+        Assert.AreEqual(1, monitor.ArtDone);
+        CollectionAssert.AreEqual(new[] { "Resumed from 'epoch-0004.hsckpt' at epoch 4 (Art, phase epoch 1)." }, statuses);
     }
 }

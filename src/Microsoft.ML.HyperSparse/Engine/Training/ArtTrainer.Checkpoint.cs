@@ -125,9 +125,7 @@ internal sealed partial class ArtTrainer
                 var state = JsonSerializer.Deserialize<CheckpointState>(checkpoint.MetadataJson, JsonOptions)
                     ?? throw new InvalidDataException($"Checkpoint '{path}' has no training state.");
                 if (state.Fingerprint != Fingerprint())
-                    throw new InvalidOperationException(
-                        $"Checkpoint '{path}' was written by a run with other options or data; resume needs the same options " +
-                        $"(except threads and paths). Saved: {state.Fingerprint}  Now: {Fingerprint()}");
+                    throw new ResumeMismatchException(path, state.Fingerprint, Fingerprint());
                 using (var saved = Snapshot.From(Take(tensors, "model/"))) saved.LoadInto(model);
                 sgd.Dispose();
                 sgd = NewOptimizer();
@@ -158,6 +156,11 @@ internal sealed partial class ArtTrainer
                 // The clock counts this session from Execute's start (loading included); earlier sessions come from the checkpoint.
                 secondsBefore = state.TrainingSeconds ?? state.Epochs.Sum(e => e.Seconds);
                 report.Notes.Add($"Resumed from '{Path.GetFileName(path)}' at epoch {epoch} ({phase}, phase epoch {phaseEpoch}).");
+                resumedFrom = Path.GetFileName(path);
+                // The per-phase counts of a resumed run: the phases before the current one ran to their recorded lengths.
+                warmupDone = state.Epochs.Count(e => e.Phase == TrainingPhase.Warmup);
+                artDone = state.Epochs.Count(e => e.Phase == TrainingPhase.Art);
+                fineTuneDone = state.Epochs.Count(e => e.Phase == TrainingPhase.FineTune);
                 owner.log?.Invoke(report.Notes[^1]);
             }
             finally

@@ -45,6 +45,9 @@ internal sealed partial class ArtTrainer
     /// <summary>The regulariser ART uses instead of the one <see cref="TrainingOptions.Regularizer"/> names (a test seam); null = that one.</summary>
     internal WeightRegularizer? Regularizer { get; init; }
 
+    /// <summary>Receives progress as data: the start (or resume), every finished epoch, the end of ART.</summary>
+    internal Action<TrainingEvent>? Observer { get; init; }
+
     public ArtTrainer(TrainingOptions options, Action<EpochRecord>? onEpoch = null, Action<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -119,6 +122,12 @@ internal sealed partial class ArtTrainer
         private int phaseEpoch;
         private PruningMask? mask;
         private long epochStarted;
+        /// <summary>Epochs finished per phase (the phase's own counter restarts; these are for progress).</summary>
+        private int warmupDone, artDone, fineTuneDone;
+        /// <summary>The checkpoint a resumed run started from, for the Started event.</summary>
+        private string? resumedFrom;
+        /// <summary>Planning decisions not yet handed to the observer.</summary>
+        private readonly List<PlanningDecision> pendingDecisions = new();
 
         public Run(ArtTrainer owner, ImageClassifier model, ImageDataset train, ImageDataset? validation, Normalization normalization, CancellationToken cancellation)
         {
@@ -190,6 +199,7 @@ internal sealed partial class ArtTrainer
                 if (planner.State.ElapsedSeconds > 0) owner.log?.Invoke(planner.Status(schedule, phase));
             }
 
+            Emit(TrainingEventKind.Started, null);
             while (true)
             {
                 cancellation.ThrowIfCancellationRequested();
@@ -241,6 +251,7 @@ internal sealed partial class ArtTrainer
             if (stop || capReached)
             {
                 report.ArtStopReason = stop ? ArtStopReason.StopRuleFired : ArtStopReason.CapReached;
+                Emit(TrainingEventKind.ArtEnded, null);
                 // With no improvement at all (every probe at 0 %), the newest pruned copy is the only sensible choice.
                 var chosen = stopRule.Best ?? entry;
                 report.SelectedArtEpoch = chosen.ArtEpoch;
@@ -388,6 +399,12 @@ internal sealed partial class ArtTrainer
             report.Epochs.Add(record);
             epoch++;
             phaseEpoch++;
+            switch (record.Phase)
+            {
+                case TrainingPhase.Warmup: warmupDone = phaseEpoch; break;
+                case TrainingPhase.Art: artDone = phaseEpoch; break;
+                default: fineTuneDone = phaseEpoch; break;
+            }
             if (planner is not null)
             {
                 // Between epochs only: the planner may change the phase lengths, η and the LR steps still ahead.
@@ -397,6 +414,7 @@ internal sealed partial class ArtTrainer
                 owner.log?.Invoke(planner.Status(schedule, phase));
             }
             owner.onEpoch?.Invoke(record);
+            Emit(TrainingEventKind.EpochFinished, record);
             if (advanceCheckpoint) SaveCheckpoint();
             ReleaseGarbage();
         }
@@ -420,9 +438,35 @@ internal sealed partial class ArtTrainer
         {
             foreach (var decision in planner!.TakeNew())
             {
+                pendingDecisions.Add(decision);
                 owner.log?.Invoke("Plan: " + decision);
                 if (decision.IsWarning) report.Notes.Add("Time budget: " + decision.Reason);
             }
+        }
+
+        private void Emit(TrainingEventKind kind, EpochRecord? record)
+        {
+            if (owner.Observer is { } observer)
+                observer(new TrainingEvent
+                {
+                    Kind = kind,
+                    Epoch = record,
+                    Phase = record?.Phase ?? phase,
+                    EpochsDone = epoch,
+                    WarmupEpochsDone = warmupDone,
+                    ArtEpochsDone = artDone,
+                    FineTuneEpochsDone = fineTuneDone,
+                    WarmupEpochs = schedule.WarmupEpochs,
+                    // Once ART has ended, its length is what it ran (a budget's cap may have moved on paper since).
+                    MaxArtEpochs = options.Method == PruningMethod.OneShotMagnitude ? 0
+                        : report.ArtStopReason == ArtStopReason.NotApplicable ? schedule.MaxArtEpochs : artDone,
+                    FineTuneEpochs = schedule.FineTuneEpochs,
+                    ArtStopReason = report.ArtStopReason,
+                    TrainingSeconds = ElapsedSeconds,
+                    ResumedFrom = resumedFrom,
+                    Decisions = pendingDecisions.ToArray(),
+                });
+            pendingDecisions.Clear();
         }
 
         private double CurrentSparsity()

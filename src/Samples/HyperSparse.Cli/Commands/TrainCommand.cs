@@ -279,14 +279,15 @@ internal static class TrainCommand
                 channels == 1 ? ImagePixelExtractingEstimator.ColorBits.Red : ImagePixelExtractingEstimator.ColorBits.Rgb));
         if (data.Evaluation is not null)
             options.ValidationSet = featurize.Fit(data.Train).Transform(data.Evaluation);
-        var pipeline = featurize.Append(ml.MulticlassClassification.Trainers.HyperSparseClassification(options));
-
+        // Progress as data (the trainer's log lines are for people and are not read here).
         var monitor = new TrainingMonitor(options.WarmupEpochs ?? HyperSparseDefaults.WarmupEpochs, options.MaxArtEpochs ?? HyperSparseDefaults.MaxArtEpochs,
             options.FineTuneEpochs ?? HyperSparseDefaults.FineTuneEpochs,
             options.Method == HyperSparsePruningMethod.OneShotMagnitude);
-        ml.Log += (_, e) => monitor.OnLog(e.Source, e.RawMessage);
+        options.Progress = monitor;
         // Ctrl+C / SIGTERM: the trainer stops within one mini-batch and keeps its last per-epoch checkpoint.
         options.CancellationToken = cli.Cancellation;
+        // Last: the trainer keeps a copy of the options as they are now.
+        var pipeline = featurize.Append(ml.MulticlassClassification.Trainers.HyperSparseClassification(options));
 
         TransformerChain<HyperSparseClassificationTransformer> model;
         var fitWatch = Stopwatch.StartNew();
@@ -319,8 +320,10 @@ internal static class TrainCommand
             // Only known once the network exists: its layer sizes decide how many weights κ keeps.
             throw new UsageException($"{Name}: option --min-weights-per-layer: {ex.Message.Split(" (Parameter")[0]}");
         }
-        catch (InvalidOperationException ex) when (resume && ResumeMismatch.TryDescribe(ex.Message) is { } differences)
+        catch (HyperSparseResumeMismatchException ex)
         {
+            var differences = ex.Differences.Count == 0 ? "settings"
+                : "settings: " + string.Join(", ", ex.Differences.Select(d => $"{d.Setting} {d.Saved} → {d.Current}"));
             throw new UsageException(
                 $"{Name}: option --resume: expected the options and data of the run that wrote '{checkpoints}', found other {differences}. " +
                 "Repeat that run's command with --resume, or drop --resume to start over.");

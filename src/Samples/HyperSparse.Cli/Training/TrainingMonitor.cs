@@ -1,21 +1,20 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
+using Microsoft.ML.HyperSparse;
 
 namespace HyperSparse.Cli.Training;
 
-/// <summary>One epoch as the trainer reports it on <c>MLContext.Log</c>.</summary>
+/// <summary>One finished epoch, as the CLI shows it (phase epochs and global epochs 1-based).</summary>
 internal sealed record EpochProgress(
     string Phase, int PhaseEpoch, int GlobalEpoch, double Loss, double TrainAccuracy, double? Lambda,
     double? PrunedTrainAccuracy, double? ValidationAccuracy, double Sparsity, double Seconds);
 
 /// <summary>
-/// Turns the trainer's <c>MLContext.Log</c> lines (source "HyperSparse", one per epoch, plus a few status lines) into
-/// progress: phase, epoch, λ, sparsity, accuracies and an ETA from the schedule and the measured epoch times.
-/// The per-epoch line is the only progress hook the library offers, so its wording is parsed here (see README).
-/// With a time budget the trainer also logs "Budget: … used, … left; plan: warm-up N, ART ≤ N, fine-tune N" after every
-/// epoch: the phase lengths follow the plan and the ETA is the budget left.
+/// Receives the trainer's progress as data (<see cref="HyperSparseClassificationTrainer.Options.Progress"/>) and keeps what
+/// the progress view shows: phase, epoch, λ, sparsity, accuracies, the schedule in force (a time budget re-plans it) and an
+/// ETA from the measured epoch times. It reads no log text: the trainer's <c>MLContext.Log</c> lines are for people, and
+/// their wording may change.
 /// </summary>
-internal sealed partial class TrainingMonitor(int warmupEpochs, int maxArtEpochs, int fineTuneEpochs, bool oneShot)
+internal sealed class TrainingMonitor(int warmupEpochs, int maxArtEpochs, int fineTuneEpochs, bool oneShot) : IProgress<HyperSparseProgress>
 {
     private readonly object gate = new();
     private readonly List<EpochProgress> epochs = new();
@@ -24,7 +23,7 @@ internal sealed partial class TrainingMonitor(int warmupEpochs, int maxArtEpochs
     public int MaxArtEpochs { get; private set; } = oneShot ? 0 : maxArtEpochs;
     public int FineTuneEpochs { get; private set; } = fineTuneEpochs;
 
-    /// <summary>With a time budget: the budget and the training time used, from the trainer's last "Budget:" line.</summary>
+    /// <summary>With a time budget: the training time used and the budget, as of the last report.</summary>
     public (double Used, double Budget)? Budget { get; private set; }
 
     public int WarmupDone { get; private set; }
@@ -50,72 +49,56 @@ internal sealed partial class TrainingMonitor(int warmupEpochs, int maxArtEpochs
         get { lock (gate) return epochs.ToList(); }
     }
 
-    /// <summary>Feeds one log message; lines not from the HyperSparse trainer are ignored.</summary>
-    public void OnLog(string? source, string rawMessage)
+    /// <summary>One progress report from the trainer (on the training thread).</summary>
+    public void Report(HyperSparseProgress value)
     {
-        if (string.IsNullOrEmpty(rawMessage)) return;
-        var fromTrainer = rawMessage.StartsWith("HyperSparse:", StringComparison.Ordinal) ||
-                          (source?.Contains("HyperSparse", StringComparison.Ordinal) ?? false);
-        if (!fromTrainer) return;
-        // ML.NET's own channel lifecycle lines ("Channel started", "Channel finished. Elapsed …", "Channel disposed").
-        if (rawMessage.StartsWith("Channel ", StringComparison.Ordinal)) return;
-        if (BudgetLine().Match(rawMessage) is { Success: true } budget)
-        {
-            // Not shown on its own: the budget left goes into the epoch line that follows, the plan into the bars.
-            lock (gate)
-            {
-                Budget = (Number(budget.Groups["used"].Value), Number(budget.Groups["budget"].Value));
-                WarmupEpochs = int.Parse(budget.Groups["warmup"].Value, CultureInfo.InvariantCulture);
-                if (budget.Groups["art"].Success) MaxArtEpochs = int.Parse(budget.Groups["art"].Value, CultureInfo.InvariantCulture);
-                FineTuneEpochs = int.Parse(budget.Groups["finetune"].Value, CultureInfo.InvariantCulture);
-            }
-            return;
-        }
-        if (TryParseEpoch(rawMessage) is { } e)
-        {
-            lock (gate)
-            {
-                DataRead = true;
-                epochs.Add(e);
-                Last = e;
-                switch (e.Phase)
-                {
-                    case "Warmup": WarmupDone = e.PhaseEpoch; break;
-                    case "Art": WarmupDone = WarmupEpochs; ArtDone = e.PhaseEpoch; break;
-                    default:
-                        WarmupDone = WarmupEpochs;
-                        ArtFinishedAfter ??= ArtDone;
-                        FineTuneDone = e.PhaseEpoch;
-                        break;
-                }
-            }
-            Epoch?.Invoke(e);
-            return;
-        }
-        var text = rawMessage.StartsWith("HyperSparse: ", StringComparison.Ordinal) ? rawMessage["HyperSparse: ".Length..] : rawMessage;
+        var messages = new List<string>();
+        EpochProgress? finished = null;
         lock (gate)
         {
-            if (Regex.IsMatch(text, @"^\d+ training images")) DataRead = true;
-            if (StopLine().Match(text) is { Success: true } stop)
+            DataRead = true;
+            WarmupEpochs = value.WarmupEpochs;
+            if (MaxArtEpochs > 0 || value.MaxArtEpochs > 0) MaxArtEpochs = value.MaxArtEpochs;
+            FineTuneEpochs = value.FineTuneEpochs;
+            WarmupDone = value.WarmupEpochsDone;
+            ArtDone = value.ArtEpochsDone;
+            FineTuneDone = value.FineTuneEpochsDone;
+            if (value.TimeBudget is { } budget) Budget = (value.TrainingSeconds, budget.TotalSeconds);
+            if (value.ArtStopReason != HyperSparseArtStopReason.NotApplicable)
             {
-                ArtFinishedAfter = int.Parse(stop.Groups[1].Value, CultureInfo.InvariantCulture);
-                StopRuleFired = true;
+                ArtFinishedAfter = value.ArtEpochsDone;
+                StopRuleFired = value.ArtStopReason == HyperSparseArtStopReason.StopRuleFired;
             }
-            else if (CapLine().Match(text) is { Success: true } cap) ArtFinishedAfter = int.Parse(cap.Groups[1].Value, CultureInfo.InvariantCulture);
-            if (ResumedLine().Match(text) is { Success: true } resumed)
+            if (value.Kind == HyperSparseProgressKind.Started && value.ResumedFrom is { } checkpoint)
+                messages.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"Resumed from '{checkpoint}' at epoch {value.EpochsDone} ({value.Phase}, phase epoch {PhaseDone(value)})."));
+            if (value.Kind == HyperSparseProgressKind.ArtEnded)
+                messages.Add(StopRuleFired
+                    ? string.Create(CultureInfo.InvariantCulture, $"ART stop rule fired after {value.ArtEpochsDone} ART epochs; fine-tuning the selected pruned copy.")
+                    : string.Create(CultureInfo.InvariantCulture, $"ART cap of {value.ArtEpochsDone} epochs reached before the stop rule fired; fine-tuning the best pruned copy."));
+            foreach (var d in value.Decisions)
+                messages.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"Plan: [{d.AtSeconds:F1} s, after epoch {d.Epoch}] {(d.Setting == "Warning" ? "warning" : d.Setting + " = " + d.Value)}: {d.Reason}"));
+            if (value.Epoch is { } e)
             {
-                DataRead = true;
-                var phaseEpoch = int.Parse(resumed.Groups["pe"].Value, CultureInfo.InvariantCulture);
-                switch (resumed.Groups["phase"].Value)
-                {
-                    case "Warmup": WarmupDone = phaseEpoch; break;
-                    case "Art": WarmupDone = WarmupEpochs; ArtDone = phaseEpoch; break;
-                    default: WarmupDone = WarmupEpochs; ArtFinishedAfter ??= ArtDone; FineTuneDone = phaseEpoch; break;
-                }
+                finished = new EpochProgress(e.Phase, e.PhaseEpoch + 1, e.Epoch + 1, e.TrainLoss, e.TrainAccuracy,
+                    e.Phase == nameof(HyperSparseTrainingPhase.Art) ? e.Lambda : null, e.PrunedTrainAccuracy, e.ValidationAccuracy, e.Sparsity, e.Seconds);
+                epochs.Add(finished);
+                Last = finished;
             }
         }
-        Status?.Invoke(text);
+        // Decisions first (they were taken before the epoch line they lead to is shown), then the epoch, then ART's end.
+        foreach (var m in messages.Where(m => m.StartsWith("Plan: ", StringComparison.Ordinal))) Status?.Invoke(m);
+        if (finished is not null) Epoch?.Invoke(finished);
+        foreach (var m in messages.Where(m => !m.StartsWith("Plan: ", StringComparison.Ordinal))) Status?.Invoke(m);
     }
+
+    private static int PhaseDone(HyperSparseProgress p) => p.Phase switch
+    {
+        HyperSparseTrainingPhase.Warmup => p.WarmupEpochsDone,
+        HyperSparseTrainingPhase.Art => p.ArtEpochsDone,
+        _ => p.FineTuneEpochsDone,
+    };
 
     /// <summary>
     /// Seconds left: with a time budget, the budget left (the plan ends there); otherwise remaining epochs × measured seconds
@@ -136,53 +119,4 @@ internal sealed partial class TrainingMonitor(int warmupEpochs, int maxArtEpochs
             return (TimeSpan.FromSeconds(Math.Max(0, seconds)), artLeft > 0);
         }
     }
-
-    internal static EpochProgress? TryParseEpoch(string line)
-    {
-        var head = EpochHead().Match(line);
-        if (!head.Success) return null;
-        double? Number(Regex pattern)
-        {
-            var m = pattern.Match(line, head.Length);
-            return m.Success && double.TryParse(m.Groups[1].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
-        }
-        return new EpochProgress(
-            head.Groups["phase"].Value,
-            int.Parse(head.Groups["pe"].Value, CultureInfo.InvariantCulture),
-            int.Parse(head.Groups["ge"].Value, CultureInfo.InvariantCulture),
-            Number(LossField()) ?? double.NaN,
-            Number(TrainAccuracyField()) ?? double.NaN,
-            Number(LambdaField()),
-            Number(PrunedField()),
-            Number(ValidationField()),
-            (Number(SparsityField()) ?? double.NaN) / 100,
-            Number(SecondsField()) ?? 0);
-    }
-
-    [GeneratedRegex(@"^HyperSparse: (?<phase>\w+) epoch (?<pe>\d+) \(global (?<ge>\d+)\)", RegexOptions.CultureInvariant)]
-    private static partial Regex EpochHead();
-    [GeneratedRegex(@"\bloss (\S+?),", RegexOptions.CultureInvariant)]
-    private static partial Regex LossField();
-    [GeneratedRegex(@"(?<!pruned )train acc (\S+) ?%", RegexOptions.CultureInvariant)]
-    private static partial Regex TrainAccuracyField();
-    [GeneratedRegex(@"λ (\S+?),", RegexOptions.CultureInvariant)]
-    private static partial Regex LambdaField();
-    [GeneratedRegex(@"pruned train acc (\S+) ?%", RegexOptions.CultureInvariant)]
-    private static partial Regex PrunedField();
-    [GeneratedRegex(@"validation acc (\S+) ?%", RegexOptions.CultureInvariant)]
-    private static partial Regex ValidationField();
-    [GeneratedRegex(@"sparsity (\S+) ?%", RegexOptions.CultureInvariant)]
-    private static partial Regex SparsityField();
-    [GeneratedRegex(@", (\S+) s$", RegexOptions.CultureInvariant)]
-    private static partial Regex SecondsField();
-    private static double Number(string text) => double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
-
-    [GeneratedRegex(@"^(?:HyperSparse: )?Budget: (?<used>\S+) s of (?<budget>\S+) s used, \S+ s left; plan: warm-up (?<warmup>\d+)(?:, ART ≤ (?<art>\d+))?, fine-tune (?<finetune>\d+)", RegexOptions.CultureInvariant)]
-    private static partial Regex BudgetLine();
-    [GeneratedRegex(@"^ART cap of (\d+) epochs", RegexOptions.CultureInvariant)]
-    private static partial Regex CapLine();
-    [GeneratedRegex(@"^ART stop rule fired after (\d+) ART epochs", RegexOptions.CultureInvariant)]
-    private static partial Regex StopLine();
-    [GeneratedRegex(@"^Resumed from '.*' at epoch \d+ \((?<phase>\w+), phase epoch (?<pe>\d+)\)", RegexOptions.CultureInvariant)]
-    private static partial Regex ResumedLine();
 }
