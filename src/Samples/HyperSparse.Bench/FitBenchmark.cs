@@ -88,22 +88,27 @@ internal static class FitBenchmark
         var view = ToDataView(ml, train);
         var clock = new Stopwatch();
         double firstLine = double.NaN, lastEpochLine = double.NaN;
-        ml.Log += (_, e) =>
+        // Typed progress: Started once the data is read, EpochFinished after every epoch (reported on the training thread).
+        options.Progress = new Reporter(p =>
         {
-            // Fit logs "… N training images …" once the data is read, then one line per finished epoch ("… epoch k (global g) …").
-            if (!e.Message.Contains("HyperSparse:", StringComparison.Ordinal)) return;
-            if (double.IsNaN(firstLine) && e.Message.Contains("training images", StringComparison.Ordinal)) firstLine = clock.Elapsed.TotalSeconds;
-            if (e.Message.Contains("(global ", StringComparison.Ordinal)) lastEpochLine = clock.Elapsed.TotalSeconds;
-        };
+            if (p.Kind == HyperSparseProgressKind.Started && double.IsNaN(firstLine)) firstLine = clock.Elapsed.TotalSeconds;
+            if (p.Kind == HyperSparseProgressKind.EpochFinished) lastEpochLine = clock.Elapsed.TotalSeconds;
+        });
         var trainer = ml.MulticlassClassification.Trainers.HyperSparseClassification(options);
         clock.Start();
         var model = trainer.Fit(view);
         clock.Stop();
         var wall = clock.Elapsed.TotalSeconds;
         if (double.IsNaN(firstLine) || double.IsNaN(lastEpochLine))
-            throw new InvalidOperationException("Fit's progress lines did not reach MLContext.Log; cannot split its time.");
+            throw new InvalidOperationException("Fit reported no start or no epoch through Options.Progress; cannot split its time.");
         return new FitRow(FitMode, "", 0, 0, 0, 0, 0, model.Report.Epochs.Select(e => Math.Round(e.Seconds, 4)).ToArray(),
             wall, firstLine, lastEpochLine - firstLine, wall - lastEpochLine, double.NaN, -1, Machine.UtcNow());
+    }
+
+    /// <summary>Calls back synchronously (Progress&lt;T&gt; would post to the thread pool, after the clock moved on).</summary>
+    private sealed class Reporter(Action<HyperSparseProgress> report) : IProgress<HyperSparseProgress>
+    {
+        public void Report(HyperSparseProgress value) => report(value);
     }
 
     private static FitRow RunRaw(HyperSparseClassificationTrainer.Options options, ImageDataset train)
