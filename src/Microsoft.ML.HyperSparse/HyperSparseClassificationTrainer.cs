@@ -117,12 +117,12 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
         }
 
         var report = new HyperSparseTrainingReport(result.Report, export.Size, contract.LabelNames, quantization);
-        if (report.Layers.Any(l => l.Kept != l.OnnxKept || !l.Shape.SequenceEqual(l.OnnxShape)))
+        if (report.Layers.Any(l => l.TrainedKept != l.ShippedKept || !l.TrainedShape.SequenceEqual(l.ShippedShape)))
             Log($"HyperSparse: dead-channel shrink: {report.Layers.Sum(l => l.OutputChannelsRemoved):N0} output channels and " +
-                $"{report.Layers.Sum(l => l.InputChannelsRemoved):N0} input slices removed ({report.Layers.Sum(l => l.Kept - l.OnnxKept):N0} kept weights " +
+                $"{report.Layers.Sum(l => l.InputChannelsRemoved):N0} input slices removed ({report.Layers.Sum(l => l.TrainedKept - l.ShippedKept):N0} kept weights " +
                 $"folded into biases, merged or read by nothing): " +
                 string.Join(", ", report.Layers.Where(l => l.OutputChannelsRemoved != 0 || l.InputChannelsRemoved != 0)
-                    .Select(l => $"{l.Name} [{string.Join('x', l.Shape)}] → [{string.Join('x', l.OnnxShape)}]")) + ".");
+                    .Select(l => $"{l.Name} [{string.Join('x', l.TrainedShape)}] → [{string.Join('x', l.ShippedShape)}]")) + ".");
         Log($"HyperSparse: done. Sparsity {report.AchievedSparsity:P2} ({report.KeptWeights:N0} of {report.PrunableWeights:N0} weights kept); " +
             $"ONNX {export.Size.ShippedBytes:N0} bytes ({options.WeightEncoding}) vs {export.Size.DenseBytes:N0} dense." +
             (report.Layers.Any(l => l.KeptDense) ? $" Kept dense (excluded): {string.Join(", ", report.Layers.Where(l => l.KeptDense).Select(l => l.Name))}." : ""));

@@ -24,17 +24,17 @@ public sealed partial class HyperSparseModelInfo
         Line($"Outputs:  {Outputs()}");
         Line();
 
-        bool shrunk = Layers.Any(l => l.Kept != l.TrainedKept || !l.Shape.SequenceEqual(l.TrainedShape));
+        bool shrunk = Layers.Any(l => l.ShippedKept != l.TrainedKept || !l.ShippedShape.SequenceEqual(l.TrainedShape));
         string[] noRemoved = shrunk ? [""] : [];
         string[] header = ["Layer", "Op", "Shape", "Weights", "Kept", "Sparsity", "Encoding", "Bytes", "Bound", .. (shrunk ? ["Removed"] : noRemoved)];
         var rows = Layers.Select(l => (string[])
         [
-            l.Prunable ? l.Name : l.Name + " *", l.Op, string.Join('x', l.Shape), Number(l.Total), Number(l.Kept), Percent(l.Sparsity),
+            !l.KeptDense ? l.Name : l.Name + " *", l.Op, string.Join('x', l.ShippedShape), Number(l.ShippedTotal), Number(l.ShippedKept), Percent(l.ShippedSparsity),
             l.Encoding, Number(l.OnnxBytes), Number(l.BoundBytes), .. (shrunk ? [Removed(l)] : noRemoved),
         ]).ToList();
         long layerBytes = Layers.Sum(l => l.OnnxBytes);
         rows.Add(["Pruned layers", "", "", Number(PrunableWeights), Number(KeptWeights), Percent(Sparsity), "", "", "", .. noRemoved]);
-        rows.Add(["All layers", "", "", Number(Layers.Sum(l => l.Total)), Number(Layers.Sum(l => l.Kept)), "", "", Number(layerBytes),
+        rows.Add(["All layers", "", "", Number(Layers.Sum(l => l.ShippedTotal)), Number(Layers.Sum(l => l.ShippedKept)), "", "", Number(layerBytes),
             Number(Layers.Sum(l => l.BoundBytes)), .. noRemoved]);
         bool[] rightAligned = [false, false, false, true, true, true, false, true, true, false];
         int[] widths = Enumerable.Range(0, header.Length).Select(c => rows.Append(header).Max(r => r[c].Length)).ToArray();
@@ -47,12 +47,12 @@ public sealed partial class HyperSparseModelInfo
             Line(Row(rows[i]));
         }
 
-        if (Layers.Any(l => !l.Prunable))
+        if (Layers.Any(l => l.KeptDense))
             Line("* kept dense (excluded): not pruned, stored dense, not counted in the pruned-layer totals");
         if (shrunk)
         {
             Line($"Dead channels removed by the exporter: {Number(Layers.Sum(l => l.OutputChannelsRemoved))} output channels and " +
-                 $"{Number(Layers.Sum(l => l.InputChannelsRemoved))} input slices ({Number(Layers.Sum(l => l.TrainedKept - l.Kept))} kept weights folded " +
+                 $"{Number(Layers.Sum(l => l.InputChannelsRemoved))} input slices ({Number(Layers.Sum(l => l.TrainedKept - l.ShippedKept))} kept weights folded " +
                  "into biases, merged or read by nothing); the output is unchanged.");
             Line($"As trained: pruned layers {Number(TrainedPrunableWeights)} weights, {Number(TrainedKeptWeights)} kept ({Percent(TrainedSparsity)} sparse); " +
                  "bound and Bound column are of the trained layers.");
@@ -83,8 +83,8 @@ public sealed partial class HyperSparseModelInfo
             parts.Add($"{Number(layer.OutputChannelsRemoved)} of {Number(layer.TrainedShape[0])} out");
         if (layer.InputChannelsRemoved != 0)
             parts.Add($"{Number(layer.InputChannelsRemoved)} of {Number(layer.TrainedShape[1])} in");
-        if (parts.Count == 0 && layer.TrainedKept != layer.Kept)
-            parts.Add($"{Number(layer.TrainedKept - layer.Kept)} kept folded");
+        if (parts.Count == 0 && layer.TrainedKept != layer.ShippedKept)
+            parts.Add($"{Number(layer.TrainedKept - layer.ShippedKept)} kept folded");
         return string.Join(", ", parts);
     }
 

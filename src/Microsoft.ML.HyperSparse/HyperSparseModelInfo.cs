@@ -4,42 +4,69 @@ using Microsoft.ML.HyperSparse.Onnx;
 
 namespace Microsoft.ML.HyperSparse;
 
-/// <summary>One layer of a model file that reads a stored weight (Conv, ConvTranspose, Gemm or MatMul), read from the graph.</summary>
-/// <param name="Name">The layer's weight parameter: for a HyperSparse model the name in <see cref="HyperSparseTrainingReport.Layers"/>
-/// (the node name + ".weight", e.g. "layer2.0.conv1.weight"; the file's own tensor names are short); for another tool's file
-/// the weight tensor's name.</param>
-/// <param name="Node">The operator node's name (e.g. "layer2.0.conv1").</param>
-/// <param name="Op">The ONNX operator reading the weight, e.g. "Conv" or "Gemm".</param>
-/// <param name="Shape">Weight shape in the file, e.g. [O, I, kH, kW] or [O, I] (after the exporter's dead-channel shrink; see
-/// <see cref="TrainedShape"/>).</param>
-/// <param name="Total">Number of weights in the file.</param>
-/// <param name="Kept">Non-zero weights in the file, counted in the decoded weight.</param>
-/// <param name="Sparsity">1 − Kept/Total.</param>
-/// <param name="Encoding">How the weight is stored: "Dense" (a float initializer), "SparseInitializer" (a sparse tensor) or
-/// "Compact" (rebuilt in the graph from constants, e.g. kept values and gaps), with "+int8" when the stored values are int8
-/// (rescaled per output channel in the graph).</param>
-/// <param name="OnnxBytes">Bytes the weight takes in the file: its own initializers and the nodes that rebuild it, plus its share
-/// of what several layers are rebuilt from together (the Compact value tensor, gap stream and decode chain), divided in
-/// proportion to their kept weights.</param>
-/// <param name="Prunable">Whether the layer is one of the pruned ones (per the file's HyperSparse metadata; every layer in a
-/// file without that metadata). False for a layer kept dense — excluded from pruning with
-/// <see cref="HyperSparseClassificationTrainer.Options.KeepDenseLayers"/> — which is then left out of
-/// <see cref="HyperSparseModelInfo.PrunableWeights"/> and <see cref="HyperSparseModelInfo.KeptWeights"/>.</param>
-/// <param name="BoundBytes">Information bound of the weight as trained: N·H(kept/N)/8 + 4·kept bytes for a pruned layer, 4·N
-/// otherwise, with N and kept from <see cref="TrainedShape"/> and <see cref="TrainedKept"/>.</param>
-/// <param name="TrainedShape">Weight shape as trained, before the exporter removed dead channels
-/// (<see cref="HyperSparseClassificationTrainer.Options.ShrinkDeadChannels"/>); from the file's metadata, equal to
-/// <see cref="Shape"/> when nothing was removed (or the file has no HyperSparse metadata).</param>
-/// <param name="TrainedKept">Non-zero weights as trained: <see cref="Kept"/> plus those the shrink removed (folded into biases or
-/// merged, or read by nothing).</param>
-public sealed record HyperSparseModelLayer(string Name, string Node, string Op, long[] Shape, long Total, long Kept, double Sparsity,
-    string Encoding, long OnnxBytes, bool Prunable, double BoundBytes, long[] TrainedShape, long TrainedKept)
+/// <summary>
+/// One layer of a model file that reads a stored weight (Conv, ConvTranspose, Gemm or MatMul), read from the graph. The
+/// same names as <see cref="HyperSparseLayer"/> of the training report: <c>Shipped…</c> is what the file holds, <c>Trained…</c>
+/// what training produced (they differ by what the exporter's dead-channel shrink removed).
+/// </summary>
+public sealed class HyperSparseModelLayer
 {
+    /// <summary>
+    /// The layer's weight parameter: for a HyperSparse model the name in <see cref="HyperSparseTrainingReport.Layers"/> (the node
+    /// name + ".weight", e.g. "layer2.0.conv1.weight"; the file's own tensor names are short); for another tool's file the weight
+    /// tensor's name.
+    /// </summary>
+    public required string Name { get; init; }
+    /// <summary>The operator node's name (e.g. "layer2.0.conv1").</summary>
+    public required string Node { get; init; }
+    /// <summary>The ONNX operator reading the weight, e.g. "Conv" or "Gemm".</summary>
+    public required string Op { get; init; }
+    /// <summary>Weight shape in the file, e.g. [O, I, kH, kW] or [O, I].</summary>
+    public required long[] ShippedShape { get; init; }
+    /// <summary>Number of weights in the file.</summary>
+    public required long ShippedTotal { get; init; }
+    /// <summary>Non-zero weights in the file, counted in the decoded weight.</summary>
+    public required long ShippedKept { get; init; }
+    /// <summary>1 − <see cref="ShippedKept"/>/<see cref="ShippedTotal"/>.</summary>
+    public double ShippedSparsity => ShippedTotal == 0 ? 0 : 1.0 - (double)ShippedKept / ShippedTotal;
+    /// <summary>
+    /// Weight shape as trained, before the exporter removed dead channels
+    /// (<see cref="HyperSparseClassificationTrainer.Options.ShrinkDeadChannels"/>); from the file's metadata, equal to
+    /// <see cref="ShippedShape"/> when nothing was removed (or the file has no HyperSparse metadata).
+    /// </summary>
+    public required long[] TrainedShape { get; init; }
+    /// <summary>Number of weights as trained.</summary>
+    public long TrainedTotal => TrainedShape.Aggregate(1L, (a, b) => a * b);
+    /// <summary>Non-zero weights as trained: <see cref="ShippedKept"/> plus those the shrink removed (folded into biases or merged, or read by nothing).</summary>
+    public required long TrainedKept { get; init; }
+    /// <summary>1 − <see cref="TrainedKept"/>/<see cref="TrainedTotal"/>.</summary>
+    public double TrainedSparsity => TrainedTotal == 0 ? 0 : 1.0 - (double)TrainedKept / TrainedTotal;
+    /// <summary>
+    /// How the weight is stored: "Dense" (a float initializer), "SparseInitializer" (a sparse tensor) or "Compact" (rebuilt in
+    /// the graph from constants, e.g. kept values and gaps), with "+int8" when the stored values are int8 (rescaled per output
+    /// channel in the graph).
+    /// </summary>
+    public required string Encoding { get; init; }
+    /// <summary>
+    /// Bytes the weight takes in the file: its own initializers and the nodes that rebuild it, plus its share of what several
+    /// layers are rebuilt from together (the Compact value tensor, gap stream and decode chain), in proportion to their kept weights.
+    /// </summary>
+    public required long OnnxBytes { get; init; }
+    /// <summary>
+    /// True for a layer kept dense — excluded from pruning with <see cref="HyperSparseClassificationTrainer.Options.KeepDenseLayers"/>
+    /// (per the file's HyperSparse metadata; false for every layer of a file without that metadata) — which is then left out of
+    /// <see cref="HyperSparseModelInfo.PrunableWeights"/> and <see cref="HyperSparseModelInfo.KeptWeights"/>.
+    /// </summary>
+    public required bool KeptDense { get; init; }
+    /// <summary>
+    /// Information bound of the weight as trained: N·H(kept/N)/8 + 4·kept bytes for a pruned layer, 4·N otherwise, with N and
+    /// kept from <see cref="TrainedShape"/> and <see cref="TrainedKept"/>.
+    /// </summary>
+    public required double BoundBytes { get; init; }
     /// <summary>Output channels (output features of a Gemm) the exporter's dead-channel shrink removed.</summary>
-    public long OutputChannelsRemoved => TrainedShape[0] - Shape[0];
-
+    public long OutputChannelsRemoved => TrainedShape[0] - ShippedShape[0];
     /// <summary>Input channels (input features of a Gemm) the exporter's dead-channel shrink removed.</summary>
-    public long InputChannelsRemoved => TrainedShape.Length > 1 ? TrainedShape[1] - Shape[1] : 0;
+    public long InputChannelsRemoved => TrainedShape.Length > 1 ? TrainedShape[1] - ShippedShape[1] : 0;
 }
 
 /// <summary>What a model file expects as input and gives as output.</summary>
@@ -67,9 +94,10 @@ public sealed record HyperSparseModelContract(string InputName, IReadOnlyList<st
 /// nodes, in-graph decode chains such as the Compact gap code) and its non-zeros counted. The file's HyperSparse metadata
 /// supplies the normalisation constants, which layers are pruned and what the exporter's dead-channel shrink removed, and is
 /// checked against the graph; each disagreement is listed in <see cref="Warnings"/>. For a HyperSparse model the figures
-/// equal those of <see cref="HyperSparseTrainingReport"/> for the same model: the file's (<see cref="HyperSparseLayer.OnnxShape"/>,
-/// <see cref="HyperSparseLayer.OnnxKept"/>) here as <see cref="HyperSparseModelLayer.Shape"/> and <see cref="HyperSparseModelLayer.Kept"/>,
-/// the trained ones as <see cref="HyperSparseModelLayer.TrainedShape"/>, <see cref="HyperSparseModelLayer.TrainedKept"/>,
+/// equal those of <see cref="HyperSparseTrainingReport"/> for the same model under the same names: the file's
+/// <see cref="HyperSparseModelLayer.ShippedShape"/> and <see cref="HyperSparseModelLayer.ShippedKept"/> (the report's
+/// <see cref="HyperSparseLayer.ShippedShape"/>, <see cref="HyperSparseLayer.ShippedKept"/>), the trained
+/// <see cref="HyperSparseModelLayer.TrainedShape"/>, <see cref="HyperSparseModelLayer.TrainedKept"/>,
 /// <see cref="TrainedPrunableWeights"/> and <see cref="TrainedKeptWeights"/>.</para>
 /// <para>A file written by another tool is read as far as possible: its layers and sizes are reported, the contract has
 /// only what the graph states, and <see cref="IsHyperSparseModel"/> is false.</para>
@@ -90,15 +118,25 @@ public sealed partial class HyperSparseModelInfo
         Producer = (inspection.ProducerName + " " + inspection.ProducerVersion).Trim();
         IrVersion = inspection.IrVersion;
         OpsetVersion = inspection.OpsetVersion;
-        Layers = inspection.Layers.Select(l => new HyperSparseModelLayer(
-            inspection.Contract is null ? l.WeightName : l.NodeName + ".weight", l.NodeName, l.Size.OpType, l.Size.Shape, l.Size.ParameterCount, l.Size.KeptCount,
-            l.Size.ParameterCount == 0 ? 0 : 1.0 - (double)l.Size.KeptCount / l.Size.ParameterCount,
-            l.Size.Encoding + (l.Size.Quantized ? "+int8" : ""), l.Size.WeightBytes, l.Size.Prunable, l.Size.BoundBytes,
-            l.Size.OriginalShape, l.Size.OriginalKeptCount)).ToArray();
-        PrunableWeights = Layers.Where(l => l.Prunable).Sum(l => l.Total);
-        KeptWeights = Layers.Where(l => l.Prunable).Sum(l => l.Kept);
+        Layers = inspection.Layers.Select(l => new HyperSparseModelLayer
+        {
+            Name = inspection.Contract is null ? l.WeightName : l.NodeName + ".weight",
+            Node = l.NodeName,
+            Op = l.Size.OpType,
+            ShippedShape = l.Size.Shape,
+            ShippedTotal = l.Size.ParameterCount,
+            ShippedKept = l.Size.KeptCount,
+            TrainedShape = l.Size.OriginalShape,
+            TrainedKept = l.Size.OriginalKeptCount,
+            Encoding = l.Size.Encoding + (l.Size.Quantized ? "+int8" : ""),
+            OnnxBytes = l.Size.WeightBytes,
+            KeptDense = !l.Size.Prunable,
+            BoundBytes = l.Size.BoundBytes,
+        }).ToArray();
+        PrunableWeights = Layers.Where(l => !l.KeptDense).Sum(l => l.ShippedTotal);
+        KeptWeights = Layers.Where(l => !l.KeptDense).Sum(l => l.ShippedKept);
         TrainedPrunableWeights = inspection.Size.Layers.Where(l => l.Prunable).Sum(l => l.OriginalParameterCount);
-        TrainedKeptWeights = Layers.Where(l => l.Prunable).Sum(l => l.TrainedKept);
+        TrainedKeptWeights = Layers.Where(l => !l.KeptDense).Sum(l => l.TrainedKept);
         OtherParameters = inspection.Size.OtherParameterCount;
         TrainedOtherParameters = inspection.Size.OriginalOtherParameterCount;
         OnnxBytes = inspection.Size.ShippedBytes;

@@ -103,30 +103,50 @@ public sealed class HyperSparseTimeBudgetReport
     public IReadOnlyList<string> Warnings { get; }
 }
 
-/// <summary>Kept weights and bytes of one conv or linear layer, pruned or kept dense.</summary>
-/// <param name="Name">Layer weight name (e.g. "layer2.0.conv1.weight").</param>
-/// <param name="Shape">Weight shape as trained.</param>
-/// <param name="Total">Number of weights as trained.</param>
-/// <param name="Kept">Non-zero weights as trained (the pruning mask's count).</param>
-/// <param name="Sparsity">1 − Kept/Total.</param>
-/// <param name="Encoding">How the layer is stored in the ONNX file: "Compact", "SparseInitializer" or "Dense", with "+int8" when
-/// its weights are int8 (<see cref="HyperSparseClassificationTrainer.Options.QuantizeWeights"/>).</param>
-/// <param name="OnnxBytes">Bytes the layer's weight takes in the ONNX file.</param>
-/// <param name="KeptDense">True when the layer was kept dense (excluded from pruning by
-/// <see cref="HyperSparseClassificationTrainer.Options.KeepDenseLayers"/>): it is not in <see cref="HyperSparseTrainingReport.PrunableWeights"/>
-/// and is stored dense.</param>
-/// <param name="OnnxShape">Weight shape in the ONNX file: <see cref="Shape"/> less the channels the exporter's dead-channel
-/// shrink removed (<see cref="HyperSparseClassificationTrainer.Options.ShrinkDeadChannels"/>).</param>
-/// <param name="OnnxKept">Non-zero weights in the ONNX file: <see cref="Kept"/> less those the shrink folded into biases, merged
-/// or found read by nothing.</param>
-public sealed record HyperSparseLayer(string Name, long[] Shape, long Total, long Kept, double Sparsity, string Encoding, long OnnxBytes,
-    bool KeptDense, long[] OnnxShape, long OnnxKept)
+/// <summary>
+/// Kept weights and bytes of one conv or linear layer, pruned or kept dense. The same names as
+/// <see cref="HyperSparseModelLayer"/> of the inspector: <c>Trained…</c> is what training produced, <c>Shipped…</c> what the
+/// ONNX file holds (less what the exporter's dead-channel shrink removed).
+/// </summary>
+public sealed class HyperSparseLayer
 {
+    /// <summary>Layer weight name (e.g. "layer2.0.conv1.weight").</summary>
+    public required string Name { get; init; }
+    /// <summary>Weight shape as trained.</summary>
+    public required long[] TrainedShape { get; init; }
+    /// <summary>Number of weights as trained.</summary>
+    public required long TrainedTotal { get; init; }
+    /// <summary>Non-zero weights as trained (the pruning mask's count).</summary>
+    public required long TrainedKept { get; init; }
+    /// <summary>1 − <see cref="TrainedKept"/>/<see cref="TrainedTotal"/>.</summary>
+    public double TrainedSparsity => TrainedTotal == 0 ? 0 : 1.0 - (double)TrainedKept / TrainedTotal;
+    /// <summary>
+    /// Weight shape in the ONNX file: <see cref="TrainedShape"/> less the channels the exporter's dead-channel shrink removed
+    /// (<see cref="HyperSparseClassificationTrainer.Options.ShrinkDeadChannels"/>).
+    /// </summary>
+    public required long[] ShippedShape { get; init; }
+    /// <summary>Number of weights in the ONNX file.</summary>
+    public long ShippedTotal => ShippedShape.Aggregate(1L, (a, b) => a * b);
+    /// <summary>Non-zero weights in the ONNX file: <see cref="TrainedKept"/> less those the shrink folded into biases, merged or found read by nothing.</summary>
+    public required long ShippedKept { get; init; }
+    /// <summary>1 − <see cref="ShippedKept"/>/<see cref="ShippedTotal"/>.</summary>
+    public double ShippedSparsity => ShippedTotal == 0 ? 0 : 1.0 - (double)ShippedKept / ShippedTotal;
+    /// <summary>
+    /// How the layer is stored in the ONNX file: "Compact", "SparseInitializer" or "Dense", with "+int8" when its weights are
+    /// int8 (<see cref="HyperSparseClassificationTrainer.Options.QuantizeWeights"/>).
+    /// </summary>
+    public required string Encoding { get; init; }
+    /// <summary>Bytes the layer's weight takes in the ONNX file.</summary>
+    public required long OnnxBytes { get; init; }
+    /// <summary>
+    /// True when the layer was kept dense (excluded from pruning by <see cref="HyperSparseClassificationTrainer.Options.KeepDenseLayers"/>):
+    /// it is not in <see cref="HyperSparseTrainingReport.PrunableWeights"/> and is stored dense.
+    /// </summary>
+    public required bool KeptDense { get; init; }
     /// <summary>Output channels (output features of a linear layer) the exporter's dead-channel shrink removed.</summary>
-    public long OutputChannelsRemoved => Shape[0] - OnnxShape[0];
-
+    public long OutputChannelsRemoved => TrainedShape[0] - ShippedShape[0];
     /// <summary>Input channels (input features of a linear layer) the exporter's dead-channel shrink removed.</summary>
-    public long InputChannelsRemoved => Shape.Length > 1 ? Shape[1] - OnnxShape[1] : 0;
+    public long InputChannelsRemoved => TrainedShape.Length > 1 ? TrainedShape[1] - ShippedShape[1] : 0;
 }
 
 /// <summary>What a HyperSparse training run did and reached; serialisable with <see cref="ToJson"/>.</summary>
@@ -158,8 +178,18 @@ public sealed class HyperSparseTrainingReport
         {
             bytesByName.TryGetValue(l.Name, out var onnxLayer);
             string encoding = onnxLayer is null ? "" : onnxLayer.Encoding + (onnxLayer.Quantized ? "+int8" : "");
-            return new HyperSparseLayer(l.Name, l.Shape, l.Total, l.Kept, l.Sparsity, encoding, onnxLayer?.WeightBytes ?? 0, l.KeptDense,
-                onnxLayer?.Shape ?? l.Shape, onnxLayer?.KeptCount ?? l.Kept);
+            return new HyperSparseLayer
+            {
+                Name = l.Name,
+                TrainedShape = l.Shape,
+                TrainedTotal = l.Total,
+                TrainedKept = l.Kept,
+                ShippedShape = onnxLayer?.Shape ?? l.Shape,
+                ShippedKept = onnxLayer?.KeptCount ?? l.Kept,
+                Encoding = encoding,
+                OnnxBytes = onnxLayer?.WeightBytes ?? 0,
+                KeptDense = l.KeptDense,
+            };
         }).ToArray();
         CollapsedLayers = report.CollapsedLayers.Select(l => l.Name).ToArray();
         OnnxBytes = size.ShippedBytes;

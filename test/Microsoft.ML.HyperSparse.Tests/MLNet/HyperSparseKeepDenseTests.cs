@@ -68,7 +68,7 @@ public sealed class HyperSparseKeepDenseTests
             Assert.AreEqual(dense, layer.KeptDense, layer.Name);
             if (dense)
             {
-                Assert.AreEqual(layer.Total, layer.Kept, $"{layer.Name}: no weight pruned");
+                Assert.AreEqual(layer.TrainedTotal, layer.TrainedKept, $"{layer.Name}: no weight pruned");
                 Assert.AreEqual("Dense", layer.Encoding, $"{layer.Name} is stored dense");
             }
         }
@@ -85,16 +85,16 @@ public sealed class HyperSparseKeepDenseTests
             foreach (var layer in info.Layers)
             {
                 var expected = report.Layers.Single(l => l.Name == layer.Node + ".weight");
-                Assert.AreEqual(!expected.KeptDense, layer.Prunable, layer.Node);
-                Assert.AreEqual(expected.Kept, layer.TrainedKept, layer.Node);
-                Assert.AreEqual(expected.OnnxKept, layer.Kept, layer.Node);
+                Assert.AreEqual(expected.KeptDense, layer.KeptDense, layer.Node);
+                Assert.AreEqual(expected.TrainedKept, layer.TrainedKept, layer.Node);
+                Assert.AreEqual(expected.ShippedKept, layer.ShippedKept, layer.Node);
                 Assert.AreEqual(expected.Encoding, layer.Encoding, layer.Node);
                 Assert.AreEqual(expected.OnnxBytes, layer.OnnxBytes, layer.Node);
             }
             Assert.AreEqual(report.PrunableWeights, info.TrainedPrunableWeights);
             Assert.AreEqual(report.KeptWeights, info.TrainedKeptWeights);
             Assert.AreEqual(report.AchievedSparsity, info.TrainedSparsity);
-            Assert.AreEqual(report.Layers.Where(l => !l.KeptDense).Sum(l => l.OnnxKept), info.KeptWeights);
+            Assert.AreEqual(report.Layers.Where(l => !l.KeptDense).Sum(l => l.ShippedKept), info.KeptWeights);
             Assert.AreEqual(report.OnnxBytes, info.OnnxBytes);
             Assert.AreEqual(report.BoundBytes, info.BoundBytes);
 
@@ -104,7 +104,7 @@ public sealed class HyperSparseKeepDenseTests
             foreach (var layer in info.Layers)
             {
                 var row = text.Split('\n').Single(l => l.StartsWith(layer.Name + " ", StringComparison.Ordinal));
-                Assert.AreEqual(!layer.Prunable, row.StartsWith(layer.Name + " *", StringComparison.Ordinal), row);
+                Assert.AreEqual(layer.KeptDense, row.StartsWith(layer.Name + " *", StringComparison.Ordinal), row);
             }
             StringAssert.Contains(text, "* kept dense (excluded)");
         }

@@ -100,7 +100,7 @@ public sealed class HyperSparseModelInfoTests
 
             Assert.IsTrue(info.IsHyperSparseModel, context);
             Assert.AreEqual(0, info.Warnings.Count, context + ": " + string.Join("\n", info.Warnings));
-            var pruned = info.Layers.Where(l => l.Prunable).ToList();
+            var pruned = info.Layers.Where(l => !l.KeptDense).ToList();
             Assert.AreEqual(report.Layers.Count, pruned.Count, context + " layers");
             for (var i = 0; i < pruned.Count; i++)
             {
@@ -110,14 +110,14 @@ public sealed class HyperSparseModelInfoTests
                 HyperSparseModelLayer actual = pruned[i];
                 string layer = $"{context} {expected.Name}";
                 Assert.AreEqual(expected.Name, actual.Name, layer);
-                CollectionAssert.AreEqual(expected.Shape, actual.TrainedShape, layer);
-                Assert.AreEqual(expected.Total, actual.TrainedShape.Aggregate(1L, (a, b) => a * b), layer);
-                Assert.AreEqual(expected.Kept, actual.TrainedKept, layer);
-                CollectionAssert.AreEqual(expected.OnnxShape, actual.Shape, layer);
-                Assert.AreEqual(expected.OnnxShape.Aggregate(1L, (a, b) => a * b), actual.Total, layer);
-                Assert.AreEqual(expected.OnnxKept, actual.Kept, layer);
+                CollectionAssert.AreEqual(expected.TrainedShape, actual.TrainedShape, layer);
+                Assert.AreEqual(expected.TrainedTotal, actual.TrainedShape.Aggregate(1L, (a, b) => a * b), layer);
+                Assert.AreEqual(expected.TrainedKept, actual.TrainedKept, layer);
+                CollectionAssert.AreEqual(expected.ShippedShape, actual.ShippedShape, layer);
+                Assert.AreEqual(expected.ShippedShape.Aggregate(1L, (a, b) => a * b), actual.ShippedTotal, layer);
+                Assert.AreEqual(expected.ShippedKept, actual.ShippedKept, layer);
                 Assert.AreEqual((expected.OutputChannelsRemoved, expected.InputChannelsRemoved), (actual.OutputChannelsRemoved, actual.InputChannelsRemoved), layer);
-                Assert.AreEqual(expected.Sparsity, 1.0 - (double)actual.TrainedKept / expected.Total, layer);
+                Assert.AreEqual(expected.TrainedSparsity, 1.0 - (double)actual.TrainedKept / expected.TrainedTotal, layer);
                 Assert.AreEqual(expected.Encoding, actual.Encoding, layer);
                 Assert.AreEqual(expected.OnnxBytes, actual.OnnxBytes, layer);
                 Assert.AreEqual("Gemm", actual.Op, layer);
@@ -129,8 +129,8 @@ public sealed class HyperSparseModelInfoTests
             Assert.AreEqual(report.PrunableWeights, info.TrainedPrunableWeights, context);
             Assert.AreEqual(report.KeptWeights, info.TrainedKeptWeights, context);
             Assert.AreEqual(report.AchievedSparsity, info.TrainedSparsity, context);
-            Assert.AreEqual(report.Layers.Sum(l => l.OnnxShape.Aggregate(1L, (a, b) => a * b)), info.PrunableWeights, context);
-            Assert.AreEqual(report.Layers.Sum(l => l.OnnxKept), info.KeptWeights, context);
+            Assert.AreEqual(report.Layers.Sum(l => l.ShippedShape.Aggregate(1L, (a, b) => a * b)), info.PrunableWeights, context);
+            Assert.AreEqual(report.Layers.Sum(l => l.ShippedKept), info.KeptWeights, context);
             Assert.AreEqual(path.EndsWith(".zip", StringComparison.Ordinal) ? "TransformerChain/Transform_000/OnnxModel" : null, info.ZipEntry, context);
         }
 
@@ -151,9 +151,9 @@ public sealed class HyperSparseModelInfoTests
         TestContext.WriteLine(text);
 
         // κ = 0.9 over a 16-pixel MLP leaves hidden neurons without a kept weight: constant, so the exporter removes them.
-        Assert.IsGreaterThan(0L, report.Layers.Sum(l => l.OutputChannelsRemoved), string.Join(", ", report.Layers.Select(l => $"{l.Name} {string.Join('x', l.Shape)} → {string.Join('x', l.OnnxShape)}")));
-        Assert.IsLessThan(report.KeptWeights + 1, report.Layers.Sum(l => l.OnnxKept), "no kept weight is added");
-        Assert.AreEqual(report.Layers[^1].Shape[0], report.Layers[^1].OnnxShape[0], "the logits keep every class");
+        Assert.IsGreaterThan(0L, report.Layers.Sum(l => l.OutputChannelsRemoved), string.Join(", ", report.Layers.Select(l => $"{l.Name} {string.Join('x', l.TrainedShape)} → {string.Join('x', l.ShippedShape)}")));
+        Assert.IsLessThan(report.KeptWeights + 1, report.Layers.Sum(l => l.ShippedKept), "no kept weight is added");
+        Assert.AreEqual(report.Layers[^1].TrainedShape[0], report.Layers[^1].ShippedShape[0], "the logits keep every class");
 
         var header = text.Split('\n').Single(l => l.StartsWith("Layer ", StringComparison.Ordinal));
         StringAssert.EndsWith(header, "Removed");
@@ -181,14 +181,14 @@ public sealed class HyperSparseModelInfoTests
         var report = model.Report;
         foreach (HyperSparseLayer layer in report.Layers)
         {
-            CollectionAssert.AreEqual(layer.Shape, layer.OnnxShape, layer.Name);
-            Assert.AreEqual(layer.Kept, layer.OnnxKept, layer.Name);
+            CollectionAssert.AreEqual(layer.TrainedShape, layer.ShippedShape, layer.Name);
+            Assert.AreEqual(layer.TrainedKept, layer.ShippedKept, layer.Name);
         }
 
         using var stream = new MemoryStream(model.OnnxModel.ToArray());
         var info = HyperSparseModelInfo.Read(stream);
         Assert.AreEqual(0, info.Warnings.Count, string.Join("\n", info.Warnings));
-        CollectionAssert.AreEqual(report.Layers.Select(l => string.Join('x', l.Shape)).ToArray(), info.Layers.Select(l => string.Join('x', l.Shape)).ToArray());
+        CollectionAssert.AreEqual(report.Layers.Select(l => string.Join('x', l.TrainedShape)).ToArray(), info.Layers.Select(l => string.Join('x', l.ShippedShape)).ToArray());
         Assert.AreEqual((report.PrunableWeights, report.KeptWeights), (info.PrunableWeights, info.KeptWeights));
         Assert.AreEqual((info.PrunableWeights, info.KeptWeights), (info.TrainedPrunableWeights, info.TrainedKeptWeights));
         Assert.IsFalse(info.ToString().Contains("Removed", StringComparison.Ordinal), info.ToString());
@@ -229,8 +229,8 @@ public sealed class HyperSparseModelInfoTests
         StringAssert.EndsWith(info.ZipEntry, "/OnnxModel");
         Assert.AreNotEqual("TransformerChain/Transform_000/OnnxModel", info.ZipEntry, "nested below the pipeline's chain");
         Assert.AreEqual(report.OnnxBytes, info.OnnxBytes);
-        CollectionAssert.AreEqual(report.Layers.Select(l => l.OnnxKept).ToArray(), info.Layers.Select(l => l.Kept).ToArray());
-        CollectionAssert.AreEqual(report.Layers.Select(l => l.Kept).ToArray(), info.Layers.Select(l => l.TrainedKept).ToArray());
+        CollectionAssert.AreEqual(report.Layers.Select(l => l.ShippedKept).ToArray(), info.Layers.Select(l => l.ShippedKept).ToArray());
+        CollectionAssert.AreEqual(report.Layers.Select(l => l.TrainedKept).ToArray(), info.Layers.Select(l => l.TrainedKept).ToArray());
     }
 
     [TestMethod]
@@ -280,8 +280,8 @@ public sealed class HyperSparseModelInfoTests
         foreach (HyperSparseModelLayer layer in info.Layers)
         {
             string row = text.Split('\n').Single(l => l.StartsWith(layer.Name + " ", StringComparison.Ordinal));
-            StringAssert.Contains(row, $"{layer.Shape[0]}x{layer.Shape[1]}");
-            StringAssert.Contains(row, layer.Kept.ToString("N0", System.Globalization.CultureInfo.InvariantCulture));
+            StringAssert.Contains(row, $"{layer.ShippedShape[0]}x{layer.ShippedShape[1]}");
+            StringAssert.Contains(row, layer.ShippedKept.ToString("N0", System.Globalization.CultureInfo.InvariantCulture));
             StringAssert.Contains(row, layer.Encoding);
             StringAssert.Contains(row, layer.OnnxBytes.ToString("N0", System.Globalization.CultureInfo.InvariantCulture));
         }
@@ -375,8 +375,8 @@ public sealed class HyperSparseModelInfoTests
         Assert.AreEqual("other-exporter 2.0", info.Producer);
         Assert.AreEqual(0, info.Warnings.Count, string.Join("\n", info.Warnings));
         // The graph alone: the layers as the file holds them (what the shrink removed is only in the stripped metadata).
-        CollectionAssert.AreEqual(report.Layers.Select(l => l.OnnxKept).ToArray(), info.Layers.Select(l => l.Kept).ToArray());
-        CollectionAssert.AreEqual(info.Layers.Select(l => l.Kept).ToArray(), info.Layers.Select(l => l.TrainedKept).ToArray());
+        CollectionAssert.AreEqual(report.Layers.Select(l => l.ShippedKept).ToArray(), info.Layers.Select(l => l.ShippedKept).ToArray());
+        CollectionAssert.AreEqual(info.Layers.Select(l => l.ShippedKept).ToArray(), info.Layers.Select(l => l.TrainedKept).ToArray());
         CollectionAssert.AreEqual(report.Layers.Select(l => l.Encoding).ToArray(), info.Layers.Select(l => l.Encoding).ToArray());
         Assert.AreEqual("Features", info.Contract.InputName);
         Assert.AreEqual(3, info.Contract.ClassCount, "from the first output's last dimension");

@@ -125,8 +125,8 @@ public sealed class HyperSparsePropertyTests
         Assert.IsTrue(report.ArtEpochs <= c.MaxArt);
         if (c.MinWeightsPerLayer > 0)
             foreach (var layer in report.Layers)
-                Assert.IsGreaterThanOrEqualTo(Math.Min(layer.Total, c.MinWeightsPerLayer), layer.Kept, $"{layer.Name}: {c}");
-        Assert.AreEqual(report.Layers.Count(l => l.Kept == 0), report.CollapsedLayers.Count);
+                Assert.IsGreaterThanOrEqualTo(Math.Min(layer.TrainedTotal, c.MinWeightsPerLayer), layer.TrainedKept, $"{layer.Name}: {c}");
+        Assert.AreEqual(report.Layers.Count(l => l.TrainedKept == 0), report.CollapsedLayers.Count);
         foreach (var e in report.Epochs)
             Assert.IsTrue(double.IsFinite(e.TrainLoss) && double.IsFinite(e.TrainAccuracy) && double.IsFinite(e.PrunedTrainAccuracy ?? 0), $"epoch {e.Epoch}: {e}");
 
@@ -138,7 +138,7 @@ public sealed class HyperSparsePropertyTests
             Assert.AreEqual(0, info.Warnings.Count, string.Join("\n", info.Warnings));
             Assert.AreEqual(report.KeptWeights, info.TrainedKeptWeights, "the ONNX file's non-zero weights, as trained");
             Assert.AreEqual(n, info.TrainedPrunableWeights);
-            Assert.AreEqual(report.Layers.Where(l => !l.KeptDense).Sum(l => l.OnnxKept), info.KeptWeights, "the ONNX file's non-zero weights");
+            Assert.AreEqual(report.Layers.Where(l => !l.KeptDense).Sum(l => l.ShippedKept), info.KeptWeights, "the ONNX file's non-zero weights");
         }
         foreach (var score in model.Transform(data).GetColumn<float[]>("Score"))
         {

@@ -138,10 +138,10 @@ internal static class Plots
             ItemsSource = layers.Select(l => (l.Name.EndsWith(".weight", StringComparison.Ordinal) ? l.Name[..^".weight".Length] : l.Name)
                 + (l.KeptDense ? " (kept dense)" : "")).ToList(),
         });
-        var max = layers.Select(l => l.Total == 0 ? 0 : 100.0 * l.Kept / l.Total).DefaultIfEmpty(1).Max();
+        var max = layers.Select(l => l.TrainedTotal == 0 ? 0 : 100.0 * l.TrainedKept / l.TrainedTotal).DefaultIfEmpty(1).Max();
         model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "weights kept (%)", Minimum = 0, Maximum = Math.Max(1, max * 1.3), MajorGridlineStyle = LineStyle.Dot });
         var bars = new BarSeries { FillColor = OxyColors.SteelBlue, LabelPlacement = LabelPlacement.Outside, LabelFormatString = "{0:0.0} %" };
-        foreach (var l in layers) bars.Items.Add(new BarItem(l.Total == 0 ? 0 : 100.0 * l.Kept / l.Total));
+        foreach (var l in layers) bars.Items.Add(new BarItem(l.TrainedTotal == 0 ? 0 : 100.0 * l.TrainedKept / l.TrainedTotal));
         model.Series.Add(bars);
         return model;
     }

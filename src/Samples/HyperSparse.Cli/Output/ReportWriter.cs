@@ -116,7 +116,7 @@ internal static class ReportWriter
             Raw("| accuracy on the evaluation set | — (no evaluation set) |");
         L($"| sparsity | {r.AchievedSparsity:P3} of {r.PrunableWeights:N0} prunable weights are zero (requested κ = {r.RequestedPruningRate}); {r.KeptWeights:N0} kept{(o.MinWeightsPerLayer > 0 ? F($", at least {o.MinWeightsPerLayer} per layer") : "")} |");
         if (r.Layers.Any(l => l.KeptDense))
-            L($"| kept dense (excluded) | {string.Join(", ", r.Layers.Where(l => l.KeptDense).Select(l => l.Name))}: {r.Layers.Where(l => l.KeptDense).Sum(l => l.Total):N0} weights, not pruned and not counted above (option {string.Join(",", o.KeepDenseLayers)}) |");
+            L($"| kept dense (excluded) | {string.Join(", ", r.Layers.Where(l => l.KeptDense).Select(l => l.Name))}: {r.Layers.Where(l => l.KeptDense).Sum(l => l.TrainedTotal):N0} weights, not pruned and not counted above (option {string.Join(",", o.KeepDenseLayers)}) |");
         if (r.CollapsedLayers.Count > 0)
             L($"| **layer collapse** | **{string.Join(", ", r.CollapsedLayers)} kept no weights: the prediction no longer depends on the image.** Retrain with `--min-weights-per-layer` (e.g. 10) or a lower `--sparsity`. |");
         L($"| method | {r.Method}, regulariser {r.Regularizer} |");
@@ -126,9 +126,9 @@ internal static class ReportWriter
             L($"| time budget | {Duration(tb.Budget.TotalSeconds)}: training used {Duration(tb.UsedSeconds)} ({tb.UsedSeconds / tb.Budget.TotalSeconds:P0}) — warm-up {Duration(tb.WarmupSeconds)}, ART {Duration(tb.ArtSeconds)}, fine-tune {Duration(tb.FineTuneSeconds)}; {tb.Decisions.Count} planning decisions{(tb.Warnings.Count > 0 ? $", **{tb.Warnings.Count} warning(s)**" : "")} (see Time budget) |");
         if (r.Quantization is { } q)
             L($"| int8 weights | accuracy {q.QuantizedAccuracy:F2} % vs {q.FloatAccuracy:F2} % with float weights ({q.AccuracyChange:+0.00;-0.00;0.00} pp; {q.ChangedPredictions:N0} of {q.Images:N0} {q.EvaluatedOn} images predicted differently) |");
-        var shrunk = r.Layers.Where(l => l.OutputChannelsRemoved != 0 || l.InputChannelsRemoved != 0 || l.OnnxKept != l.Kept).ToList();
+        var shrunk = r.Layers.Where(l => l.OutputChannelsRemoved != 0 || l.InputChannelsRemoved != 0 || l.ShippedKept != l.TrainedKept).ToList();
         if (shrunk.Count > 0)
-            L($"| dead channels | removed from the ONNX model (same scores): {r.Layers.Sum(l => l.OutputChannelsRemoved):N0} output channels and {r.Layers.Sum(l => l.InputChannelsRemoved):N0} input slices; {r.Layers.Sum(l => l.Kept - l.OnnxKept):N0} kept weights folded into biases, merged or read by nothing (see Layers; `--no-shrink` keeps them) |");
+            L($"| dead channels | removed from the ONNX model (same scores): {r.Layers.Sum(l => l.OutputChannelsRemoved):N0} output channels and {r.Layers.Sum(l => l.InputChannelsRemoved):N0} input slices; {r.Layers.Sum(l => l.TrainedKept - l.ShippedKept):N0} kept weights folded into biases, merged or read by nothing (see Layers; `--no-shrink` keeps them) |");
         L($"| ONNX size | {r.OnnxBytes:N0} bytes ({o.WeightEncoding}{(o.QuantizeWeights ? "+int8" : "")}) vs {r.TrainedDenseOnnxBytes:N0} for the trained network dense ({(r.OnnxBytes == 0 ? 0 : (double)r.TrainedDenseOnnxBytes / r.OnnxBytes):F1}× smaller; {r.DenseOnnxBytes:N0} dense after the dead-channel shrink); information bound {r.BoundBytes:N0} bytes |");
         if (File.Exists(files.ModelZip)) L($"| model.zip | {new FileInfo(files.ModelZip).Length:N0} bytes |");
         L($"| time | training {Duration(r.TotalSeconds)} (pipeline Fit incl. reading images and ONNX export {Duration(run.FitSeconds)}); whole command {Duration(run.TotalSeconds)} |");
@@ -194,7 +194,7 @@ internal static class ReportWriter
         Raw("| layer | shape | weights | kept | density | ONNX encoding | ONNX bytes |" + (shrunk.Count > 0 ? " ONNX shape (kept) |" : ""));
         Raw("|---|---|---:|---:|---:|---|---:|" + (shrunk.Count > 0 ? "---|" : ""));
         foreach (var l in r.Layers)
-            L($"| {l.Name}{(l.KeptDense ? " — kept dense (excluded)" : "")} | {string.Join("×", l.Shape)} | {l.Total:N0} | {l.Kept:N0}{(l.Kept == 0 && !l.KeptDense ? " (collapsed)" : "")} | {(l.Total == 0 ? 0 : (double)l.Kept / l.Total):P2} | {l.Encoding} | {l.OnnxBytes:N0} |{(shrunk.Count > 0 ? F($" {string.Join("×", l.OnnxShape)} ({l.OnnxKept:N0}) |") : "")}");
+            L($"| {l.Name}{(l.KeptDense ? " — kept dense (excluded)" : "")} | {string.Join("×", l.TrainedShape)} | {l.TrainedTotal:N0} | {l.TrainedKept:N0}{(l.TrainedKept == 0 && !l.KeptDense ? " (collapsed)" : "")} | {(l.TrainedTotal == 0 ? 0 : (double)l.TrainedKept / l.TrainedTotal):P2} | {l.Encoding} | {l.OnnxBytes:N0} |{(shrunk.Count > 0 ? F($" {string.Join("×", l.ShippedShape)} ({l.ShippedKept:N0}) |") : "")}");
         Raw("");
         Raw("![per-layer density](layer-density.png)");
         Raw("");
