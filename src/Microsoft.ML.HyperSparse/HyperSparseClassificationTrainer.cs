@@ -19,6 +19,13 @@ namespace Microsoft.ML.HyperSparse;
 /// <c>LoadImages → ResizeImages → ExtractPixels</c>, or a flat <c>Vector&lt;Single&gt;</c> of C·H·W values with
 /// <see cref="Options.ImageChannels"/>, <see cref="Options.ImageHeight"/> and <see cref="Options.ImageWidth"/>.
 /// Label: a key type (from <c>MapValueToKey</c>) with at least two classes.</para>
+/// <para><b>Scoring with a <c>PredictionEngine</c>.</b> The model's ONNX input has a fixed size of C·H·W floats, and ML.NET's ONNX
+/// transformer needs that size in the input schema. An input class whose features are a <c>float[]</c> must therefore declare it:
+/// <c>[VectorType(C*H*W)]</c> on the member (e.g. <c>[VectorType(784)]</c> for 1×28×28), or a <c>SchemaDefinition</c> passed to
+/// <c>CreatePredictionEngine</c> whose column has <c>ColumnType = new VectorDataViewType(NumberDataViewType.Single, C*H*W)</c>.
+/// A <c>float[]</c> without either is a vector of unknown size, and the engine fails inside ML.NET's ONNX transformer with
+/// "Index was out of range" (an <see cref="ArgumentOutOfRangeException"/>). <see cref="HyperSparseModelInfo.Contract"/> gives the
+/// input's name and [batch, C, H, W] shape. A chain that starts with <c>LoadImages</c> takes an image path instead.</para>
 /// <para><b>Output columns.</b> <c>Score</c>: <c>Vector&lt;Single&gt;</c> of class probabilities.
 /// <c>PredictedLabel</c>: the label's key type with the label's key values, so
 /// <c>MulticlassClassification.Evaluate</c> and <c>MapKeyToValue</c> work unchanged.</para>

@@ -149,15 +149,6 @@ public sealed class ArtTrainerEndToEndTests
     }
 
     [TestMethod]
-    public void ArtTrainer_Train_Cancelled_StopsWithinTheEpoch()
-    {
-        using var cts = new CancellationTokenSource();
-        cts.Cancel();
-        var trainer = new ArtTrainer(Quick());
-        Assert.ThrowsExactly<OperationCanceledException>(() => trainer.Train(train, null, norm, cts.Token));
-    }
-
-    [TestMethod]
     public void TrainingOptions_Validate_NamesTheOption()
     {
         var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new ArtTrainer(Quick() with { PruningRate = 1.0 }));

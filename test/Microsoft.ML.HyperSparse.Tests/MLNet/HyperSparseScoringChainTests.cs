@@ -42,6 +42,7 @@ public sealed class HyperSparseScoringChainTests
         CropPadding = 0,
         HorizontalFlip = false,
         WeightEncoding = encoding,
+        NumberOfThreads = 1,
     };
 
     [TestMethod]
@@ -103,7 +104,9 @@ public sealed class HyperSparseScoringChainTests
         options.CancellationToken = source.Token;
         var trainer = ml.MulticlassClassification.Trainers.HyperSparseClassification(options);
         Assert.Throws<OperationCanceledException>(() => trainer.Fit(Data(ml)));
-        Assert.AreEqual(1, epochs, "training stopped within the epoch after the token was cancelled");
+        // Cancelled between epochs (the line is logged when an epoch ends): the next epoch must not run. Cancelling inside an
+        // epoch is ArtTrainerPhaseRuleTests.ArtTrainer_Train_CancelledInsideAnArtEpoch_FinishesTheBatchInFlightAndStartsNoOther.
+        Assert.AreEqual(1, epochs, "no epoch ran after the token was cancelled");
     }
 
     [TestMethod]
@@ -122,9 +125,10 @@ public sealed class HyperSparseScoringChainTests
         var options = Options(HyperSparseWeightEncoding.Compact);
         options.WarmupEpochs = 5_000;   // about a minute if cancellation were ignored
         var trainer = ml.MulticlassClassification.Trainers.HyperSparseClassification(options);
-        var watch = System.Diagnostics.Stopwatch.StartNew();
+        // What matters is that the schedule was cut short, counted in epochs (not seconds: the box is shared). Fit throws
+        // only because the host's flag was seen; ignoring it would run all 5,000 epochs and return a model.
         Assert.Throws<OperationCanceledException>(() => trainer.Fit(Data(ml)));
-        Assert.IsLessThan(5_000, epochs, "training did not run to the end");
-        Assert.IsLessThan(30, watch.Elapsed.TotalSeconds, $"stopped after {epochs} epochs, {watch.Elapsed.TotalSeconds:F1} s");
+        Assert.IsLessThan(5_000, epochs, $"stopped after {epochs} of 5,000 warm-up epochs");
+        Assert.IsGreaterThanOrEqualTo(1, epochs, "cancelled from the first epoch's log line, so that epoch ended");
     }
 }

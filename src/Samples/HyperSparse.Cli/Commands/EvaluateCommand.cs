@@ -79,7 +79,7 @@ internal static class EvaluateCommand
             count = list.Count;
         }
         cli.Out.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-            $"Evaluating {Path.GetFileName(saved.Path)} on {count:N0} images from {dataPath}{(idx is not null ? $" ({split} split)" : "")}; class names from the {saved.ClassNameSource}.")));
+            $"Evaluating {Path.GetFileName(saved.Path)} on {count:N0} images from {dataPath}{(idx is not null ? $" ({split} split)" : "")}; class names from the {saved.ClassNameSource}{(saved.Pixels is { } pixels ? "; " + pixels.Describe() : "")}.")));
         var evaluation = Evaluate(saved, rows, inMemory: idx is not null);
         evaluation.Render(cli.Out);
         if (jsonPath is not null)

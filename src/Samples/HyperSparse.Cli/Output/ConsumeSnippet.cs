@@ -19,6 +19,10 @@ internal static class ConsumeSnippet
             //   SkiaSharp 2.88.9, SkiaSharp.NativeAssets.Linux.NoDependencies 2.88.9 (Linux image decoding).
             // The model resizes the image to {{s.ImageSize}}×{{s.ImageSize}} and reads {{(s.Channels == 1 ? "its luminance (grayscale; a colour image is converted)" : "its RGB channels")}} itself:
             // pass the path of any image file ML.NET can read (PNG, JPEG, BMP, ...).
+            // A model trained through the C# API on pixels you hold (a flat float vector, no LoadImages) takes a float[] instead:
+            // its input class must state the vector's size, [VectorType({{s.Channels * s.ImageSize * s.ImageSize}})] (C·H·W = {{s.Channels}}·{{s.ImageSize}}·{{s.ImageSize}} here) on the
+            // float[] member, or a SchemaDefinition whose column has ColumnType = new VectorDataViewType(NumberDataViewType.Single, C·H·W).
+            // A plain float[] has no size, and ML.NET's ONNX transformer then fails with "Index was out of range".
             //
             // Usage:  var (label, probability, top) = HyperSparseModel.Predict("path/to/image.png");
             //         Console.WriteLine($"{label} ({probability:P1})");

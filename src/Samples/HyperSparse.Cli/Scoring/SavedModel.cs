@@ -2,6 +2,8 @@ using System.Text.Json.Nodes;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
+using Microsoft.ML.Transforms.Onnx;
+using HyperSparse.Cli.Data;
 
 namespace HyperSparse.Cli.Scoring;
 
@@ -27,7 +29,13 @@ internal sealed class SavedModel
         var expected = $"{command}: option {option}: expected a model.zip written by 'hypersparse train' (an ML.NET chain LoadImages → … → " +
                        $"HyperSparseClassification with a text input column of image paths and a Score output), found '{path}'";
         string Inputs() => string.Join(", ", inputSchema.Select(c => $"{c.Name} ({c.Type})"));
-        if (loader is null || ImageColumn is null || !inputSchema.Any(c => c.Type is TextDataViewType))
+        if (loader is null && Chain(model).OfType<OnnxTransformer>().Any())
+        {
+            // Trained through the C# API on a flat pixel vector: the model itself says what to feed (or what it lacks).
+            Pixels = PixelInput.FromModel(path, inputSchema, $"{command}: option {option}: expected a model.zip of Microsoft.ML.HyperSparse " +
+                $"(LoadImages → … → HyperSparseClassification, or HyperSparseClassification on a pixel vector), found '{path}'");
+        }
+        else if (loader is null || ImageColumn is null || !inputSchema.Any(c => c.Type is TextDataViewType))
             throw new UsageException($"{expected}, an ML.NET model that does not load images from a path: its input columns are {(inputSchema.Count == 0 ? "none" : Inputs())}" +
                 $" and its transformers {Transformers(model)}.");
         DataViewSchema output;
@@ -57,6 +65,9 @@ internal sealed class SavedModel
     public DataViewSchema.Column ScoreColumn { get; }
     public string[] ClassNames { get; }
     public string ClassNameSource { get; }
+
+    /// <summary>For a model that takes a pixel vector instead of loading images: what to feed it; null for a LoadImages model.</summary>
+    public PixelInput? Pixels { get; }
 
     public static SavedModel Load(string command, string option, string path)
     {
@@ -91,17 +102,60 @@ internal sealed class SavedModel
         ? string.Join(" → ", chain.Select(t => t.GetType().Name))
         : model.GetType().Name;
 
-    /// <summary>Scores image files: a view with the model's image-path column.</summary>
-    public IDataView ScoreFiles(IDataView rows) => Model.Transform(rows);
+    /// <summary>The transformers of a chain (one for a single transformer), nested chains flattened.</summary>
+    private static IEnumerable<ITransformer> Chain(ITransformer model) =>
+        model is IEnumerable<ITransformer> chain ? chain.SelectMany(Chain) : new[] { model };
+
+    /// <summary>Scores image files: a view with the model's image-path column (and LabelText).</summary>
+    public IDataView ScoreFiles(IDataView rows) =>
+        Pixels is null ? Model.Transform(rows) : ScorePixels(PixelRows(rows, Views.ImagePath, path => Pixels.Read((string)path)));
 
     /// <summary>Scores in-memory images (a view with the model's image column): the chain without its image loader.</summary>
     public IDataView ScoreImages(IDataView rows)
     {
+        if (Pixels is not null) return ScorePixels(PixelRows(rows, Views.Image, image => Pixels.FromImage((MLImage)image)));
         if (ImageColumn is null || Model is not IEnumerable<ITransformer> chain)
             throw new InvalidOperationException("This model does not start with LoadImages, so it cannot score in-memory images.");
         var view = rows;
         foreach (var t in chain.Where(t => t is not ImageLoadingTransformer)) view = t.Transform(view);
         return view;
+    }
+
+    /// <summary>
+    /// A pixel-vector model scored from its ONNX transformer on: what comes before it in a user's chain prepares the label
+    /// (e.g. MapValueToKey of a class column), which image files do not have; the class names come from the prediction
+    /// transformer's own annotations.
+    /// </summary>
+    private IDataView ScorePixels(IDataView pixels)
+    {
+        var view = pixels;
+        foreach (var t in Chain(Model).SkipWhile(t => t is not OnnxTransformer)) view = t.Transform(view);
+        return view;
+    }
+
+    /// <summary>One row of a pixel-vector model's input: the vector (renamed to the model's column) and the label text.</summary>
+    private sealed class PixelRow
+    {
+        public float[] Pixels { get; set; } = [];
+        public string LabelText { get; set; } = "";
+    }
+
+    /// <summary>
+    /// The rows' images (column <paramref name="source"/>, a path or an MLImage) as the model's pixel vectors, with their
+    /// LabelText, in row order: a view whose vector column has the model's name and its fixed size (C·H·W), as its ONNX
+    /// input needs.
+    /// </summary>
+    private IDataView PixelRows(IDataView rows, string source, Func<object, float[]> toPixels)
+    {
+        var values = source == Views.Image
+            ? rows.GetColumn<MLImage>(source).Cast<object>().ToList()
+            : rows.GetColumn<string>(source).Cast<object>().ToList();
+        var labels = rows.Schema.GetColumnOrNull(Views.LabelText) is null ? null : rows.GetColumn<string>(Views.LabelText).ToList();
+        var list = values.Select((v, i) => new PixelRow { Pixels = toPixels(v), LabelText = labels?[i] ?? "" }).ToList();
+        var schema = SchemaDefinition.Create(typeof(PixelRow));
+        schema[nameof(PixelRow.Pixels)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, Pixels!.Size);
+        schema[nameof(PixelRow.Pixels)].ColumnName = Pixels.Column;
+        return Context.Data.LoadFromEnumerable(list, schema);
     }
 
     /// <summary>The Score vectors of a scored view, in row order, checked against the class count.</summary>

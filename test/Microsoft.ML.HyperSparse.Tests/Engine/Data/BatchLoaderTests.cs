@@ -267,7 +267,9 @@ public sealed class BatchLoaderTests
                 $"({60000 / watch.Elapsed.TotalSeconds:F0} images/s), {allocated / 1024} KiB allocated");
             Assert.IsTrue(allocated < 2 * 1024 * 1024, $"one epoch allocated {allocated} bytes; expected only the order and one batch");
         }
-        Assert.IsTrue(times.Min() < 3000, $"fastest epoch took {times.Min():F0} ms");
+        // No bound on the milliseconds: on a shared box they measure the neighbours. What kept the loader fast is asserted
+        // above (only the order and one batch allocated per epoch); the figures are printed for a person to read.
+        TestContext.WriteLine($"fastest epoch {times.Min():F0} ms");
     }
 }
 
