@@ -180,7 +180,7 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
         }
         catch (TrainingDivergedException ex)
         {
-            throw new HyperSparseTrainingDivergedException(ex.Message, ex.Epoch, ex.Phase.ToString(), ex.Lambda, ex.LearningRate, ex.Quantity, ex);
+            throw new HyperSparseTrainingDivergedException(ex.Message, ex.Epoch, HyperSparseProgress.ToPublic(ex.Phase), ex.Lambda, ex.LearningRate, ex.Quantity, ex);
         }
     }
 

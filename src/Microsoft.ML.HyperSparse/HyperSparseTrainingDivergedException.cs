@@ -10,7 +10,7 @@ namespace Microsoft.ML.HyperSparse;
 /// </summary>
 public sealed class HyperSparseTrainingDivergedException : InvalidOperationException
 {
-    internal HyperSparseTrainingDivergedException(string message, int epoch, string phase, double lambda, double learningRate,
+    internal HyperSparseTrainingDivergedException(string message, int epoch, HyperSparseTrainingPhase phase, double lambda, double learningRate,
         string quantity, Exception? innerException)
         : base(message, innerException)
     {
@@ -24,8 +24,8 @@ public sealed class HyperSparseTrainingDivergedException : InvalidOperationExcep
     /// <summary>The epoch that diverged, 1-based and counted over all phases, as the progress log counts ("global N").</summary>
     public int Epoch { get; }
 
-    /// <summary>The phase of that epoch: "Warmup", "Art" or "FineTune" (as <see cref="HyperSparseEpoch.Phase"/>).</summary>
-    public string Phase { get; }
+    /// <summary>The phase of that epoch.</summary>
+    public HyperSparseTrainingPhase Phase { get; }
 
     /// <summary>λ of that epoch (0 outside ART); for a λ beyond float32, the value that was refused.</summary>
     public double Lambda { get; }

@@ -5,20 +5,31 @@ using Microsoft.ML.HyperSparse.Onnx;
 namespace Microsoft.ML.HyperSparse;
 
 /// <summary>One finished training epoch.</summary>
-/// <param name="Phase">"Warmup", "Art" or "FineTune".</param>
-/// <param name="Epoch">0-based global epoch.</param>
-/// <param name="PhaseEpoch">0-based epoch within the phase.</param>
-/// <param name="LearningRate">SGD learning rate of the epoch.</param>
-/// <param name="Lambda">Regularisation strength λ (0 outside ART).</param>
-/// <param name="TrainLoss">Mean cross-entropy over the epoch.</param>
-/// <param name="TrainAccuracy">Running top-1 accuracy (%) on the augmented training data.</param>
-/// <param name="PrunedTrainAccuracy">ART only: top-1 (%) of the magnitude-pruned copy on the training data.</param>
-/// <param name="ValidationAccuracy">Top-1 (%) on the validation set, when one was given.</param>
-/// <param name="Sparsity">Fraction of prunable weights that are zero after the epoch.</param>
-/// <param name="Seconds">Wall-clock time of the epoch.</param>
-public sealed record HyperSparseEpoch(string Phase, int Epoch, int PhaseEpoch, double LearningRate, double Lambda, double TrainLoss,
-    double TrainAccuracy, double? PrunedTrainAccuracy, double? ValidationAccuracy, double Sparsity, double Seconds)
+public sealed record HyperSparseEpoch
 {
+    /// <summary>The phase the epoch belongs to.</summary>
+    public required HyperSparseTrainingPhase Phase { get; init; }
+    /// <summary>0-based global epoch.</summary>
+    public required int Epoch { get; init; }
+    /// <summary>0-based epoch within the phase.</summary>
+    public required int PhaseEpoch { get; init; }
+    /// <summary>SGD learning rate of the epoch.</summary>
+    public required double LearningRate { get; init; }
+    /// <summary>Regularisation strength λ (0 outside ART).</summary>
+    public required double Lambda { get; init; }
+    /// <summary>Mean cross-entropy over the epoch.</summary>
+    public required double TrainLoss { get; init; }
+    /// <summary>Running top-1 accuracy (%) on the augmented training data.</summary>
+    public required double TrainAccuracy { get; init; }
+    /// <summary>ART only: top-1 (%) of the magnitude-pruned copy on the training data.</summary>
+    public double? PrunedTrainAccuracy { get; init; }
+    /// <summary>Top-1 (%) on the validation set, when one was given.</summary>
+    public double? ValidationAccuracy { get; init; }
+    /// <summary>Fraction of prunable weights that are zero after the epoch.</summary>
+    public required double Sparsity { get; init; }
+    /// <summary>Wall-clock time of the epoch in seconds.</summary>
+    public required double Seconds { get; init; }
+
     /// <summary>
     /// ART only: dense minus pruned-copy train accuracy in percentage points (positive while the pruned copy lags; ART's stop
     /// rule fires once its windowed mean drops below zero).
@@ -27,15 +38,26 @@ public sealed record HyperSparseEpoch(string Phase, int Epoch, int PhaseEpoch, d
 }
 
 /// <summary>One decision of the time-budget planner.</summary>
-/// <param name="AtSeconds">Training time used when it was taken.</param>
-/// <param name="Epoch">Epochs finished when it was taken (0 = before the first).</param>
-/// <param name="Phase">Phase of the epoch just finished: "Warmup", "Art" or "FineTune".</param>
-/// <param name="Setting">What was decided — "WarmupEpochs", "LambdaInit", "LambdaGrowth", "MaxArtEpochs", "FineTuneEpochs",
-/// "LearningRateSteps", "FiringLambda" (the planner's estimate of the λ at which ART's stop rule fires), "TimeBudget" — or
-/// "Warning".</param>
-/// <param name="Value">The new value as text (empty for a warning).</param>
-/// <param name="Reason">Why, with the measured figures the decision used.</param>
-public sealed record HyperSparsePlanningDecision(double AtSeconds, int Epoch, string Phase, string Setting, string Value, string Reason);
+public sealed record HyperSparsePlanningDecision
+{
+    /// <summary>Training time used when it was taken, in seconds.</summary>
+    public required double AtSeconds { get; init; }
+    /// <summary>Epochs finished when it was taken (0 = before the first).</summary>
+    public required int Epoch { get; init; }
+    /// <summary>Phase of the epoch just finished.</summary>
+    public required HyperSparseTrainingPhase Phase { get; init; }
+    /// <summary>
+    /// What was decided — "WarmupEpochs", "LambdaInit", "LambdaGrowth", "MaxArtEpochs", "FineTuneEpochs", "LearningRateSteps",
+    /// "FiringLambda" (the planner's estimate of the λ at which ART's stop rule fires), "TimeBudget" — or "Warning".
+    /// </summary>
+    public required string Setting { get; init; }
+    /// <summary>The new value as text (empty for a warning).</summary>
+    public required string Value { get; init; }
+    /// <summary>Why, with the measured figures the decision used.</summary>
+    public required string Reason { get; init; }
+    /// <summary>True for a warning rather than a setting.</summary>
+    public bool IsWarning => Setting == "Warning";
+}
 
 /// <summary>What a run with <see cref="HyperSparseClassificationTrainer.Options.TimeBudget"/> planned and used.</summary>
 public sealed class HyperSparseTimeBudgetReport
@@ -156,9 +178,9 @@ public sealed class HyperSparseTrainingReport
     {
         Quantization = quantization;
         TimeBudget = report.Budget is { } budget ? new HyperSparseTimeBudgetReport(budget, report) : null;
-        Architecture = report.Architecture;
-        Method = report.Method;
-        Regularizer = report.Regularizer;
+        Architecture = Enum.Parse<HyperSparseArchitecture>(report.Architecture);
+        Method = report.Method == nameof(PruningMethod.OneShotMagnitude) ? HyperSparsePruningMethod.OneShotMagnitude : HyperSparsePruningMethod.AdaptiveRegularizedTraining;
+        Regularizer = report.Regularizer == "None" ? null : Enum.Parse<HyperSparseRegularizerKind>(report.Regularizer);
         RequestedPruningRate = report.RequestedPruningRate;
         AchievedSparsity = report.AchievedSparsity;
         PrunableWeights = report.PrunableWeights;
@@ -166,7 +188,12 @@ public sealed class HyperSparseTrainingReport
         WarmupEpochs = report.WarmupEpochs;
         ArtEpochs = report.ArtEpochs;
         FineTuneEpochs = report.FineTuneEpochs;
-        ArtStopReason = report.ArtStopReason.ToString();
+        ArtStopReason = report.ArtStopReason switch
+        {
+            Engine.Training.ArtStopReason.StopRuleFired => HyperSparseArtStopReason.StopRuleFired,
+            Engine.Training.ArtStopReason.CapReached => HyperSparseArtStopReason.CapReached,
+            _ => HyperSparseArtStopReason.NotApplicable,
+        };
         SelectedArtEpoch = report.SelectedArtEpoch;
         FinalValidationAccuracy = report.FinalValidationAccuracy;
         TotalSeconds = report.TotalSeconds;
@@ -199,11 +226,11 @@ public sealed class HyperSparseTrainingReport
     }
 
     /// <summary>Network architecture trained.</summary>
-    public string Architecture { get; }
-    /// <summary>"Art" or "OneShotMagnitude".</summary>
-    public string Method { get; }
-    /// <summary>Regulariser used by ART ("HyperSparse", "L1", "L2"), or "None".</summary>
-    public string Regularizer { get; }
+    public HyperSparseArchitecture Architecture { get; }
+    /// <summary>How sparsity was reached.</summary>
+    public HyperSparsePruningMethod Method { get; }
+    /// <summary>Regulariser used by ART; null for one-shot magnitude pruning.</summary>
+    public HyperSparseRegularizerKind? Regularizer { get; }
     /// <summary>κ as requested.</summary>
     public double RequestedPruningRate { get; }
     /// <summary>Fraction of prunable weights that are zero: (⌊κN⌋+1)/N without ties (the reference's strict |w| &gt; τ rule).</summary>
@@ -218,8 +245,8 @@ public sealed class HyperSparseTrainingReport
     public int ArtEpochs { get; }
     /// <summary>Masked fine-tune epochs run.</summary>
     public int FineTuneEpochs { get; }
-    /// <summary>"StopRuleFired" (the paper's rule), "CapReached" (the ART cap forced the prune) or "NotApplicable".</summary>
-    public string ArtStopReason { get; }
+    /// <summary>How ART ended: the paper's stop rule, the cap (which forced the prune), or not applicable (one-shot).</summary>
+    public HyperSparseArtStopReason ArtStopReason { get; }
     /// <summary>The ART epoch whose pruned copy was fine-tuned.</summary>
     public int? SelectedArtEpoch { get; }
     /// <summary>Validation accuracy (%) after the last epoch, when a validation set was given.</summary>
@@ -264,11 +291,21 @@ public sealed class HyperSparseTrainingReport
     /// <summary>With <see cref="HyperSparseClassificationTrainer.Options.TimeBudget"/>: budget, time per phase, λ path, accuracy gaps and every planning decision; null otherwise.</summary>
     public HyperSparseTimeBudgetReport? TimeBudget { get; }
 
-    internal static HyperSparseEpoch ToPublic(EpochRecord e) => new(e.Phase.ToString(), e.Epoch, e.PhaseEpoch, e.LearningRate, e.Lambda,
-        e.TrainLoss, e.TrainAccuracy, e.PrunedTrainAccuracy, e.ValidationAccuracy, e.Sparsity, e.Seconds);
+    internal static HyperSparseEpoch ToPublic(EpochRecord e) => new()
+    {
+        Phase = HyperSparseProgress.ToPublic(e.Phase), Epoch = e.Epoch, PhaseEpoch = e.PhaseEpoch, LearningRate = e.LearningRate, Lambda = e.Lambda,
+        TrainLoss = e.TrainLoss, TrainAccuracy = e.TrainAccuracy, PrunedTrainAccuracy = e.PrunedTrainAccuracy, ValidationAccuracy = e.ValidationAccuracy,
+        Sparsity = e.Sparsity, Seconds = e.Seconds,
+    };
 
-    internal static HyperSparsePlanningDecision ToPublic(PlanningDecision d) => new(d.AtSeconds, d.Epoch, d.Phase.ToString(), d.Setting, d.Value, d.Reason);
+    internal static HyperSparsePlanningDecision ToPublic(PlanningDecision d) => new()
+    {
+        AtSeconds = d.AtSeconds, Epoch = d.Epoch, Phase = HyperSparseProgress.ToPublic(d.Phase), Setting = d.Setting, Value = d.Value, Reason = d.Reason,
+    };
 
-    /// <summary>The report as indented JSON.</summary>
-    public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true });
+    /// <summary>JSON with enums as their names ("Art", "StopRuleFired"), as report.json and the inspector write them.</summary>
+    internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
+
+    /// <summary>The report as indented JSON (enums as names).</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
 }

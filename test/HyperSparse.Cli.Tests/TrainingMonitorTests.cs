@@ -22,7 +22,11 @@ public sealed class TrainingMonitorTests
         WarmupEpochs = plan.Warmup, MaxArtEpochs = plan.Art, FineTuneEpochs = plan.FineTune,
         ArtStopReason = stop,
         Epoch = kind != HyperSparseProgressKind.EpochFinished ? null
-            : new HyperSparseEpoch(phase.ToString(), global - 1, phaseEpoch - 1, 0.1, lambda ?? 0, 1.0, accuracy, pruned, null, 0, seconds),
+            : new HyperSparseEpoch
+            {
+                Phase = phase, Epoch = global - 1, PhaseEpoch = phaseEpoch - 1, LearningRate = 0.1, Lambda = lambda ?? 0, TrainLoss = 1.0,
+                TrainAccuracy = accuracy, PrunedTrainAccuracy = pruned, Sparsity = 0, Seconds = seconds,
+            },
     };
 
     [TestMethod]
@@ -71,8 +75,18 @@ public sealed class TrainingMonitorTests
         {
             Kind = HyperSparseProgressKind.EpochFinished, Phase = HyperSparseTrainingPhase.Warmup, EpochsDone = 2, WarmupEpochsDone = 2,
             WarmupEpochs = 47, MaxArtEpochs = 61, FineTuneEpochs = 80, TrainingSeconds = 3.2, TimeBudget = TimeSpan.FromSeconds(600),
-            Epoch = new HyperSparseEpoch("Warmup", 1, 1, 0.1, 0, 1, 61, null, null, 0, 3.0),
-            Decisions = new[] { new HyperSparsePlanningDecision(3.2, 2, "Warmup", "WarmupEpochs", "47", "measured 3.0 s per epoch") },
+            Epoch = new HyperSparseEpoch
+            {
+                Phase = HyperSparseTrainingPhase.Warmup, Epoch = 1, PhaseEpoch = 1, LearningRate = 0.1, Lambda = 0, TrainLoss = 1, TrainAccuracy = 61,
+                Sparsity = 0, Seconds = 3.0,
+            },
+            Decisions = new[]
+            {
+                new HyperSparsePlanningDecision
+                {
+                    AtSeconds = 3.2, Epoch = 2, Phase = HyperSparseTrainingPhase.Warmup, Setting = "WarmupEpochs", Value = "47", Reason = "measured 3.0 s per epoch",
+                },
+            },
         });
         Assert.AreEqual(47, monitor.WarmupEpochs);
         Assert.AreEqual(61, monitor.MaxArtEpochs);

@@ -591,7 +591,7 @@ public sealed class HyperSparseBadInputTests
         var trainer = Trainers(ml).HyperSparseClassification(Quick(o => { o.LearningRate = 1e30; o.BatchSize = 4; o.NumberOfThreads = 1; }));
         var ex = Assert.ThrowsExactly<HyperSparseTrainingDivergedException>(() => trainer.Fit(Good(ml, 32)));
         Assert.AreEqual(1, ex.Epoch);
-        Assert.AreEqual("Warmup", ex.Phase);
+        Assert.AreEqual(HyperSparseTrainingPhase.Warmup, ex.Phase);
         Assert.AreEqual(1e30, ex.LearningRate);
         Assert.AreEqual(0.0, ex.Lambda);
         Mentions(ex, "Training diverged in epoch 1 (Warmup): ", "Lower LearningRate (now 1e+30).");
@@ -607,7 +607,7 @@ public sealed class HyperSparseBadInputTests
             o.NumberOfThreads = 1;
         }));
         var ex = Assert.ThrowsExactly<HyperSparseTrainingDivergedException>(() => trainer.Fit(Good(ml)));
-        Assert.AreEqual("Art", ex.Phase);
+        Assert.AreEqual(HyperSparseTrainingPhase.Art, ex.Phase);
         Assert.AreEqual(3, ex.Epoch, "warm-up epoch 1, ART epoch 1 at λ = 1e-3, then ART epoch 2 at λ = 1e297 is refused");
         Assert.AreEqual("λ", ex.Quantity);
         Assert.AreEqual(1e297, ex.Lambda, 1e282);

@@ -74,11 +74,11 @@ public sealed class HyperSparseProgressTests
         {
             var (a, b) = (epochs[i].Epoch!, report.Epochs[i]);
             Assert.AreEqual(b, a, $"epoch {i}: the same figures as the training report");
-            Assert.AreEqual(b.Phase, epochs[i].Phase.ToString());
+            Assert.AreEqual(b.Phase, epochs[i].Phase);
             Assert.AreEqual(i + 1, epochs[i].EpochsDone);
         }
         var artEnded = reports.Single(r => r.Kind == HyperSparseProgressKind.ArtEnded);
-        Assert.AreEqual(report.ArtStopReason, artEnded.ArtStopReason.ToString());
+        Assert.AreEqual(report.ArtStopReason, artEnded.ArtStopReason);
         Assert.AreEqual(report.ArtEpochs, artEnded.ArtEpochsDone);
         Assert.AreEqual(report.ArtEpochs, artEnded.MaxArtEpochs, "once ART has ended, its length is what it ran");
         var last = epochs[^1];

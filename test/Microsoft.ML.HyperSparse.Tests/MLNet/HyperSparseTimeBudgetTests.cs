@@ -105,7 +105,7 @@ public sealed class HyperSparseTimeBudgetTests
         Assert.HasCount(report.ArtEpochs, plan.LambdaPath);
         Assert.HasCount(report.ArtEpochs, plan.AccuracyGaps);
         Assert.AreEqual(plan.PlannedLambdaInit, plan.LambdaPath[0]);
-        var art = report.Epochs.Where(e => e.Phase == "Art").ToList();
+        var art = report.Epochs.Where(e => e.Phase == HyperSparseTrainingPhase.Art).ToList();
         for (var k = 0; k < art.Count; k++)
         {
             Assert.AreEqual(art[k].Lambda, plan.LambdaPath[k]);

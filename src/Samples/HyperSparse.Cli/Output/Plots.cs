@@ -29,8 +29,8 @@ internal static class Plots
             model.Annotations.Add(new RectangleAnnotation
             {
                 MinimumX = first - 0.5, MaximumX = last + 0.5, YAxisKey = "acc",
-                Fill = phase.Key switch { "Art" => OxyColor.FromAColor(40, OxyColors.OrangeRed), "FineTune" => OxyColor.FromAColor(30, OxyColors.SeaGreen), _ => OxyColor.FromAColor(25, OxyColors.SteelBlue) },
-                Text = phase.Key switch { "Art" => "ART", "FineTune" => "fine-tune", _ => "warm-up" },
+                Fill = phase.Key switch { HyperSparseTrainingPhase.Art => OxyColor.FromAColor(40, OxyColors.OrangeRed), HyperSparseTrainingPhase.FineTune => OxyColor.FromAColor(30, OxyColors.SeaGreen), _ => OxyColor.FromAColor(25, OxyColors.SteelBlue) },
+                Text = phase.Key switch { HyperSparseTrainingPhase.Art => "ART", HyperSparseTrainingPhase.FineTune => "fine-tune", _ => "warm-up" },
                 TextVerticalAlignment = VerticalAlignment.Top,
                 TextPosition = new DataPoint((first + last) / 2.0, 99),
                 Layer = AnnotationLayer.BelowSeries,
@@ -59,11 +59,11 @@ internal static class Plots
     /// </summary>
     public static PlotModel ArtGap(HyperSparseTrainingReport report)
     {
-        var art = report.Epochs.Where(e => e.Phase == "Art" && e.AccuracyGap is not null).ToList();
+        var art = report.Epochs.Where(e => e.Phase == HyperSparseTrainingPhase.Art && e.AccuracyGap is not null).ToList();
         var end = report.ArtStopReason switch
         {
-            "StopRuleFired" => $"stop rule fired after {report.ArtEpochs}",
-            "CapReached" => $"cap forced the prune after {report.ArtEpochs}",
+            HyperSparseArtStopReason.StopRuleFired => $"stop rule fired after {report.ArtEpochs}",
+            HyperSparseArtStopReason.CapReached => $"cap forced the prune after {report.ArtEpochs}",
             _ => "",
         };
         var model = new PlotModel
@@ -95,7 +95,7 @@ internal static class Plots
         if (report.TimeBudget is { } budget)
         {
             // η changes take effect from the ART epoch after the decision.
-            foreach (var d in budget.Decisions.Where(d => d.Phase == "Art" && d.Setting == "LambdaGrowth"))
+            foreach (var d in budget.Decisions.Where(d => d.Phase == HyperSparseTrainingPhase.Art && d.Setting == "LambdaGrowth"))
                 model.Annotations.Add(new LineAnnotation
                 {
                     Type = LineAnnotationType.Vertical, X = d.Epoch - report.WarmupEpochs + 0.5, YAxisKey = "gap", Color = OxyColors.Gray,

@@ -49,7 +49,7 @@ internal static class ReportWriter
         {
             var list = g.ToList();
             var lambdas = list.Where(e => e.Lambda > 0).Select(e => e.Lambda).ToList();
-            return new PhaseSummary(g.Key, list.Count, list.Sum(e => e.Seconds), lambdas.Count > 0 ? lambdas[0] : null,
+            return new PhaseSummary(g.Key.ToString(), list.Count, list.Sum(e => e.Seconds), lambdas.Count > 0 ? lambdas[0] : null,
                 lambdas.Count > 0 ? lambdas[^1] : null, list[^1].TrainAccuracy, list.LastOrDefault(e => e.PrunedTrainAccuracy is not null)?.PrunedTrainAccuracy,
                 list[^1].ValidationAccuracy);
         }).ToList();
@@ -132,7 +132,7 @@ internal static class ReportWriter
         L($"| ONNX size | {r.OnnxBytes:N0} bytes ({o.WeightEncoding}{(o.QuantizeWeights ? "+int8" : "")}) vs {r.TrainedDenseOnnxBytes:N0} for the trained network dense ({(r.OnnxBytes == 0 ? 0 : (double)r.TrainedDenseOnnxBytes / r.OnnxBytes):F1}× smaller; {r.DenseOnnxBytes:N0} dense after the dead-channel shrink); information bound {r.BoundBytes:N0} bytes |");
         if (File.Exists(files.ModelZip)) L($"| model.zip | {new FileInfo(files.ModelZip).Length:N0} bytes |");
         L($"| time | training {Duration(r.TotalSeconds)} (pipeline Fit incl. reading images and ONNX export {Duration(run.FitSeconds)}); whole command {Duration(run.TotalSeconds)} |");
-        if (r.Epochs.LastOrDefault(e => e.Phase == "Warmup")?.ValidationAccuracy is { } dense)
+        if (r.Epochs.LastOrDefault(e => e.Phase == HyperSparseTrainingPhase.Warmup)?.ValidationAccuracy is { } dense)
             L($"| dense network at the end of warm-up (trainer's measurement on the evaluation set) | {dense:F2} % |");
         if (r.FinalValidationAccuracy is { } fva) L($"| last epoch (trainer's measurement on the evaluation set) | {fva:F2} % |");
         Raw("");
@@ -252,7 +252,7 @@ internal static class ReportWriter
         b.AppendLine();
         b.AppendLine("| ART epoch | λ | dense train acc | pruned-copy train acc | gap (pp) |");
         b.AppendLine("|---:|---:|---:|---:|---:|");
-        foreach (var e in r.Epochs.Where(e => e.Phase == "Art"))
+        foreach (var e in r.Epochs.Where(e => e.Phase == HyperSparseTrainingPhase.Art))
             L($"| {e.PhaseEpoch + 1}{(r.SelectedArtEpoch == e.PhaseEpoch ? " (fine-tuned)" : "")} | {Lambda(e.Lambda)} | {e.TrainAccuracy:F2} % | {Pct(e.PrunedTrainAccuracy)} | {(e.AccuracyGap is { } g ? F($"{g:+0.00;-0.00;0.00}") : "—")} |");
         b.AppendLine();
         b.AppendLine("![pruned copy vs dense per ART epoch](art-gap.png)");
@@ -292,8 +292,8 @@ internal static class ReportWriter
 
     private static string StopText(HyperSparseTrainingReport r, int cap) => r.ArtStopReason switch
     {
-        "StopRuleFired" => F($"the paper's stop rule fired after {r.ArtEpochs} ART epochs; the pruned copy of ART epoch {r.SelectedArtEpoch + 1} was fine-tuned"),
-        "CapReached" => F($"**cap of {cap} ART epochs reached before the stop rule fired**; the best pruned copy (ART epoch {r.SelectedArtEpoch + 1}) was fine-tuned — a longer schedule or a faster λ growth would let ART finish"),
+        HyperSparseArtStopReason.StopRuleFired => F($"the paper's stop rule fired after {r.ArtEpochs} ART epochs; the pruned copy of ART epoch {r.SelectedArtEpoch + 1} was fine-tuned"),
+        HyperSparseArtStopReason.CapReached => F($"**cap of {cap} ART epochs reached before the stop rule fired**; the best pruned copy (ART epoch {r.SelectedArtEpoch + 1}) was fine-tuned — a longer schedule or a faster λ growth would let ART finish"),
         _ => "not applicable (one-shot magnitude pruning)",
     };
 

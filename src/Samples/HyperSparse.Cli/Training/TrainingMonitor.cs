@@ -81,8 +81,8 @@ internal sealed class TrainingMonitor(int warmupEpochs, int maxArtEpochs, int fi
                     $"Plan: [{d.AtSeconds:F1} s, after epoch {d.Epoch}] {(d.Setting == "Warning" ? "warning" : d.Setting + " = " + d.Value)}: {d.Reason}"));
             if (value.Epoch is { } e)
             {
-                finished = new EpochProgress(e.Phase, e.PhaseEpoch + 1, e.Epoch + 1, e.TrainLoss, e.TrainAccuracy,
-                    e.Phase == nameof(HyperSparseTrainingPhase.Art) ? e.Lambda : null, e.PrunedTrainAccuracy, e.ValidationAccuracy, e.Sparsity, e.Seconds);
+                finished = new EpochProgress(e.Phase.ToString(), e.PhaseEpoch + 1, e.Epoch + 1, e.TrainLoss, e.TrainAccuracy,
+                    e.Phase == HyperSparseTrainingPhase.Art ? e.Lambda : null, e.PrunedTrainAccuracy, e.ValidationAccuracy, e.Sparsity, e.Seconds);
                 epochs.Add(finished);
                 Last = finished;
             }
