@@ -181,21 +181,22 @@ public sealed class EndToEndTests
                 var (a, e) = (layers[i], expected[i]);
                 var context = $"{file} {e.GetProperty("Name").GetString()}";
                 Assert.AreEqual(e.GetProperty("Name").GetString(), a.GetProperty("Node").GetString() + ".weight", context);
-                CollectionAssert.AreEqual(Dims(e, "Shape"), Dims(a, "TrainedShape"), context);
-                CollectionAssert.AreEqual(Dims(e, "OnnxShape"), Dims(a, "Shape"), context);
-                Assert.AreEqual(e.GetProperty("Total").GetInt64(), Dims(a, "TrainedShape").Aggregate(1L, (x, y) => x * y), context);
-                Assert.AreEqual(e.GetProperty("Kept").GetInt64(), a.GetProperty("TrainedKept").GetInt64(), $"{context} Kept");
-                Assert.AreEqual(e.GetProperty("OnnxKept").GetInt64(), a.GetProperty("Kept").GetInt64(), $"{context} OnnxKept");
+                // One vocabulary: the report's and the inspector's Trained*/Shipped* figures are the same numbers under the same names.
+                foreach (var shape in new[] { "TrainedShape", "ShippedShape" })
+                    CollectionAssert.AreEqual(Dims(e, shape), Dims(a, shape), $"{context} {shape}");
+                foreach (var count in new[] { "TrainedTotal", "TrainedKept", "ShippedTotal", "ShippedKept" })
+                    Assert.AreEqual(e.GetProperty(count).GetInt64(), a.GetProperty(count).GetInt64(), $"{context} {count}");
                 foreach (var figure in new[] { "OnnxBytes", "OutputChannelsRemoved", "InputChannelsRemoved" })
                     Assert.AreEqual(e.GetProperty(figure).GetInt64(), a.GetProperty(figure).GetInt64(), $"{context} {figure}");
-                Assert.AreEqual(e.GetProperty("Sparsity").GetDouble(), 1.0 - (double)a.GetProperty("TrainedKept").GetInt64() / e.GetProperty("Total").GetInt64(), context);
+                foreach (var sparsity in new[] { "TrainedSparsity", "ShippedSparsity" })
+                    Assert.AreEqual(e.GetProperty(sparsity).GetDouble(), a.GetProperty(sparsity).GetDouble(), 1e-12, $"{context} {sparsity}");
                 Assert.AreEqual(e.GetProperty("Encoding").GetString(), a.GetProperty("Encoding").GetString(), context);
-                Assert.AreEqual(!e.GetProperty("KeptDense").GetBoolean(), a.GetProperty("Prunable").GetBoolean(), context);
+                Assert.AreEqual(e.GetProperty("KeptDense").GetBoolean(), a.GetProperty("KeptDense").GetBoolean(), context);
                 Assert.AreEqual(i < 2 ? "Conv" : "Gemm", a.GetProperty("Op").GetString(), context);
             }
             foreach (var (figure, inspected) in new[] { ("PrunableWeights", "TrainedPrunableWeights"), ("KeptWeights", "TrainedKeptWeights"), ("OnnxBytes", "OnnxBytes"), ("DenseOnnxBytes", "DenseOnnxBytes") })
                 Assert.AreEqual(training.GetProperty(figure).GetInt64(), root.GetProperty(inspected).GetInt64(), $"{file} {figure}");
-            Assert.AreEqual(expected.Sum(e => e.GetProperty("OnnxKept").GetInt64()), root.GetProperty("KeptWeights").GetInt64(), $"{file} kept in the file");
+            Assert.AreEqual(expected.Where(e => !e.GetProperty("KeptDense").GetBoolean()).Sum(e => e.GetProperty("ShippedKept").GetInt64()), root.GetProperty("KeptWeights").GetInt64(), $"{file} kept in the file");
             Assert.AreEqual(training.GetProperty("BoundBytes").GetDouble(), root.GetProperty("BoundBytes").GetDouble(), file);
             Assert.AreEqual(training.GetProperty("AchievedSparsity").GetDouble(), root.GetProperty("TrainedSparsity").GetDouble(), file);
 
@@ -216,9 +217,9 @@ public sealed class EndToEndTests
                 var row = table.Out.Split('\n').Single(l => l.StartsWith(layer.GetProperty("Name").GetString() + " ", StringComparison.Ordinal));
                 foreach (var cell in new[]
                 {
-                    layer.GetProperty("Op").GetString()!, string.Join('x', layer.GetProperty("Shape").EnumerateArray().Select(d => d.GetInt64())),
-                    layer.GetProperty("Kept").GetInt64().ToString("N0", System.Globalization.CultureInfo.InvariantCulture),
-                    (layer.GetProperty("Sparsity").GetDouble() * 100).ToString("F2", System.Globalization.CultureInfo.InvariantCulture) + " %",
+                    layer.GetProperty("Op").GetString()!, string.Join('x', layer.GetProperty("ShippedShape").EnumerateArray().Select(d => d.GetInt64())),
+                    layer.GetProperty("ShippedKept").GetInt64().ToString("N0", System.Globalization.CultureInfo.InvariantCulture),
+                    (layer.GetProperty("ShippedSparsity").GetDouble() * 100).ToString("F2", System.Globalization.CultureInfo.InvariantCulture) + " %",
                     layer.GetProperty("Encoding").GetString()!,
                     layer.GetProperty("OnnxBytes").GetInt64().ToString("N0", System.Globalization.CultureInfo.InvariantCulture),
                 })
@@ -250,9 +251,9 @@ public sealed class EndToEndTests
         {
             var (u, s) = (unshrunkLayers[i], shrunkLayers[i]);
             var name = u.GetProperty("Name").GetString();
-            Assert.AreEqual(u.GetProperty("Shape").ToString(), u.GetProperty("OnnxShape").ToString(), $"{name}: every channel in the file");
-            Assert.AreEqual(u.GetProperty("Kept").GetInt64(), u.GetProperty("OnnxKept").GetInt64(), name);
-            Assert.AreEqual(u.GetProperty("Kept").GetInt64(), s.GetProperty("Kept").GetInt64(), $"{name}: the same trained network");
+            Assert.AreEqual(u.GetProperty("TrainedShape").ToString(), u.GetProperty("ShippedShape").ToString(), $"{name}: every channel in the file");
+            Assert.AreEqual(u.GetProperty("TrainedKept").GetInt64(), u.GetProperty("ShippedKept").GetInt64(), name);
+            Assert.AreEqual(u.GetProperty("TrainedKept").GetInt64(), s.GetProperty("TrainedKept").GetInt64(), $"{name}: the same trained network");
             removed += s.GetProperty("OutputChannelsRemoved").GetInt64() + s.GetProperty("InputChannelsRemoved").GetInt64();
         }
         Console.WriteLine($"default model: {removed} channels and input slices removed; ONNX {new FileInfo(Path.Combine(shrunk, "model.onnx")).Length:N0} B vs {new FileInfo(Path.Combine(output, "model.onnx")).Length:N0} B with --no-shrink");
@@ -345,7 +346,7 @@ public sealed class EndToEndTests
         var conv1 = training.GetProperty("Layers")[0];
         Assert.AreEqual("conv1.weight", conv1.GetProperty("Name").GetString());
         Assert.IsTrue(conv1.GetProperty("KeptDense").GetBoolean());
-        Assert.AreEqual(150, conv1.GetProperty("Kept").GetInt64());
+        Assert.AreEqual(150, conv1.GetProperty("TrainedKept").GetInt64());
         Assert.AreEqual("Dense", conv1.GetProperty("Encoding").GetString());
         const long n = 61_470 - 150;
         Assert.AreEqual(n, training.GetProperty("PrunableWeights").GetInt64());

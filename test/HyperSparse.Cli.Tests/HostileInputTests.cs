@@ -174,7 +174,7 @@ public sealed partial class HostileInputTests
         using var guardedJson = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "collapse-guarded", "report.json")));
         var training = guardedJson.RootElement.GetProperty("training");
         Assert.AreEqual(0, training.GetProperty("CollapsedLayers").GetArrayLength());
-        Assert.IsTrue(training.GetProperty("Layers").EnumerateArray().All(l => l.GetProperty("Kept").GetInt64() >= 5));
+        Assert.IsTrue(training.GetProperty("Layers").EnumerateArray().All(l => l.GetProperty("TrainedKept").GetInt64() >= 5));
         var paperKept = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "collapse-paper", "report.json"))).RootElement.GetProperty("training").GetProperty("KeptWeights").GetInt64();
         Assert.AreEqual(paperKept, training.GetProperty("KeptWeights").GetInt64(), "the same total sparsity");
     }

@@ -137,10 +137,10 @@ public sealed class ArtTrainerKeepDenseTests
 
             foreach (var other in new[] { null, new[] { "fc2" }, new[] { "fc3", "conv1" } })
             {
-                var ex = Assert.ThrowsExactly<InvalidOperationException>(
+                var ex = Assert.ThrowsExactly<ResumeMismatchException>(
                     () => new ArtTrainer(options with { Resume = true, KeepDenseLayers = other }).Train(train, null, norm).Dispose());
                 StringAssert.Contains(ex.Message, "other options");
-                StringAssert.Contains(ex.Message, "\"KeepDenseLayers\":[\"fc3\"]", "the saved set is named");
+                StringAssert.Contains(ex.SavedFingerprint, "\"KeepDenseLayers\":[\"fc3\"]", "the saved set is named");
             }
 
             // The same layer, written another way: the check compares layers, not spellings.

@@ -105,7 +105,7 @@ public sealed class HyperSparseModelInfoTests
             for (var i = 0; i < pruned.Count; i++)
             {
                 // The report's Shape/Total/Kept are the trained layer's, the inspector's the file's (after the dead-channel
-                // shrink); each carries the other's: OnnxShape/OnnxKept in the report, TrainedShape/TrainedKept in the file.
+                // shrink); both carry both, under the same names: TrainedShape/TrainedKept and ShippedShape/ShippedKept.
                 HyperSparseLayer expected = report.Layers[i];
                 HyperSparseModelLayer actual = pruned[i];
                 string layer = $"{context} {expected.Name}";
@@ -164,7 +164,7 @@ public sealed class HyperSparseModelInfoTests
         }
         StringAssert.Contains(text, $"Dead channels removed by the exporter: {info.Layers.Sum(l => l.OutputChannelsRemoved)} output channels");
         StringAssert.Contains(text, $"As trained: pruned layers {report.PrunableWeights:N0} weights, {report.KeptWeights:N0} kept");
-        StringAssert.Contains(report.ToJson(), "\"OnnxShape\"");
+        StringAssert.Contains(report.ToJson(), "\"ShippedShape\"");
         StringAssert.Contains(info.ToJson(), "\"TrainedShape\"");
     }
 
