@@ -246,6 +246,8 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
     /// <summary>The catalog's host environment (the user's MLContext), read through ML.NET's non-public catalog members.</summary>
     internal static IHostEnvironment? EnvironmentOf(object catalog)
     {
+        // The members read below are not ML.NET's public API: refuse an ML.NET newer than the tested one first.
+        MLNetVersion.EnsureSupported();
         const BindingFlags Any = BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic;
         object? owner = null;
         for (var t = catalog.GetType(); t is not null && owner is null; t = t.BaseType)

@@ -77,6 +77,6 @@ public sealed class HyperSparseClassificationTransformer : ITransformer
     /// <inheritdoc />
     public IDataView Transform(IDataView input) => scorer.Transform(input);
 
-    /// <summary>Saves the inner ONNX scoring chain (a third-party transformer cannot register its own loader in ML.NET 5).</summary>
+    /// <summary>Saves the inner ONNX scoring chain (a third-party transformer cannot register its own loader in ML.NET 5 or 6).</summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)scorer).Save(ctx);
 }

@@ -16,7 +16,9 @@ namespace Microsoft.ML.HyperSparse;
 /// <c>MulticlassPredictionTransformer</c> over <c>MaximumEntropyModelParameters</c> does exactly what is wanted and is
 /// saved and loaded by ML.NET itself, so a saved model still needs only Microsoft.ML and Microsoft.ML.OnnxTransformer.
 /// Both types are public but their constructors are not; they are reached by reflection, checked once
-/// (<see cref="EnsureAvailable"/>) before any training starts so an incompatible ML.NET fails fast.
+/// (<see cref="EnsureAvailable"/>) before any training starts so an incompatible ML.NET fails fast; an ML.NET newer than
+/// the one this was tested with is refused there too (<see cref="MLNetVersion"/>), since its constructors may match by
+/// signature and still behave differently.
 /// </remarks>
 internal static class ScoringChain
 {
@@ -36,12 +38,14 @@ internal static class ScoringChain
     /// <summary>Throws when the loaded ML.NET lacks the members the scoring chain needs (checked before training).</summary>
     public static void EnsureAvailable()
     {
+        MLNetVersion.EnsureSupported();
         var (model, transformer) = Constructors.Value;
         if (model is null || transformer is null)
             throw new InvalidOperationException(
                 $"HyperSparse builds its scoring chain with ML.NET's multiclass prediction transformer; the loaded Microsoft.ML " +
-                $"{typeof(MLContext).Assembly.GetName().Version} does not have the expected constructor of " +
-                $"{(model is null ? nameof(MaximumEntropyModelParameters) : "MulticlassPredictionTransformer")}. Use Microsoft.ML 5.0.x.");
+                $"{MLNetVersion.Loaded()?.ToString() ?? "(version unknown)"} does not have the expected constructor of " +
+                $"{(model is null ? nameof(MaximumEntropyModelParameters) : "MulticlassPredictionTransformer")}. Use Microsoft.ML " +
+                $"{MLNetVersion.TestedUpTo.Major}.{MLNetVersion.TestedUpTo.Minor}.x.");
     }
 
     /// <summary>

@@ -6,7 +6,7 @@
 // lacks the version.
 //
 // This one file serves twice: compiled into the library (HYPERSPARSE_LIBRARY defined) as the runtime guard, and compiled
-// by MSBuild's RoslynCodeTaskFactory (buildTransitive/Microsoft.ML.HyperSparse.targets) as a build step that patches
+// by MSBuild's RoslynCodeTaskFactory (buildTransitive/HyperSparse.MLNet.targets) as a build step that patches
 // the copy in a project's output folder. It must therefore need nothing beyond the base class library.
 #nullable enable
 using System;

@@ -15,6 +15,14 @@ public sealed class TorchRuntimeTests
     }
 
     [TestMethod]
+    public void TorchRuntime_BackendPresent_TrueWithTorchSharpCpu()
+    {
+        // This project references TorchSharp-cpu, as an app that trains must (the package depends on TorchSharp only).
+        // The other side, a clear error naming TorchSharp-cpu when no backend is referenced, is HyperSparse.Package.Tests'.
+        Assert.IsTrue(TorchRuntime.BackendPresent());
+    }
+
+    [TestMethod]
     public void LibTorchSharpPatch_OutputCopy_IsWeakWhereSystemNeedsIt()
     {
         var file = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", LibTorchSharpPatch.FileName);

@@ -38,7 +38,7 @@ internal static class TorchRuntime
                         throw new InvalidOperationException(
                             $"TorchSharp's native library '{file}' needs GLIBCXX_3.4.32, which this system's libstdc++ " +
                             "lacks, and the file could not be patched in place (" + ex.Message + "). Build the application " +
-                            "with the Microsoft.ML.HyperSparse package (its build step patches the output folder), or make the " +
+                            "with the HyperSparse.MLNet package (its build step patches the output folder), or make the " +
                             "folder writable.", ex);
                     }
                 }
@@ -49,8 +49,16 @@ internal static class TorchRuntime
             }
             catch (Exception ex) when (ex is TypeInitializationException or DllNotFoundException)
             {
+                // TorchSharp's own message ("doesn't contain a reference to libtorch-cpu-…") is the same whether the backend
+                // package is missing or present but unloadable (Debian's libstdc++), so look for the files to tell which.
+                if (!BackendPresent())
+                    throw new InvalidOperationException(
+                        "No libtorch backend was found next to the application. The HyperSparse.MLNet package depends on " +
+                        "TorchSharp only and leaves the backend to the application that trains: add the TorchSharp-cpu package " +
+                        $"(`dotnet add package TorchSharp-cpu --version {TorchSharpVersion}`), or a TorchSharp CUDA backend " +
+                        "package where one exists. Apps that only score a saved model.zip need neither.", ex);
                 throw new InvalidOperationException(
-                    "TorchSharp's native libraries could not be loaded. Check that TorchSharp-cpu is referenced and that " +
+                    "TorchSharp's native libraries could not be loaded although a libtorch backend is present. Check that " +
                     "`ldd runtimes/linux-x64/native/libLibTorchSharp.so` in the output folder resolves every library.", ex);
             }
             _loaded = true;
@@ -109,15 +117,29 @@ internal static class TorchRuntime
     [DllImport("libc", EntryPoint = "malloc_trim")]
     private static extern int malloc_trim(nuint pad);
 
-    private static IEnumerable<string> CandidateLibraryFiles()
+    private static IEnumerable<string> CandidateLibraryFiles() =>
+        NativeDirectories().Select(d => Path.Combine(d, LibTorchSharpPatch.FileName))
+            .Distinct(StringComparer.Ordinal)
+            .Where(f => File.Exists(f) && LibTorchSharpPatch.HasStrongRequirement(f));
+
+    /// <summary>The TorchSharp release this library is built and tested against (named in the missing-backend error).</summary>
+    internal const string TorchSharpVersion = "0.107.0";
+
+    /// <summary>
+    /// True when a libtorch backend's main library (libtorch_cpu.so / torch_cpu.dll / libtorch_cpu.dylib, which every CPU and
+    /// CUDA backend ships) is in one of the directories the host probes for native libraries.
+    /// </summary>
+    internal static bool BackendPresent() =>
+        NativeDirectories().Any(d => new[] { "libtorch_cpu.so", "torch_cpu.dll", "libtorch_cpu.dylib" }
+            .Any(f => File.Exists(Path.Combine(d, f))));
+
+    private static IEnumerable<string> NativeDirectories()
     {
         var dirs = new List<string> { AppContext.BaseDirectory, Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native") };
         // The host's own native probe list (deps.json) says where DllImport will look.
         if (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") is string probe)
             dirs.AddRange(probe.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries));
-        return dirs.Select(d => Path.Combine(d, LibTorchSharpPatch.FileName))
-            .Distinct(StringComparer.Ordinal)
-            .Where(f => File.Exists(f) && LibTorchSharpPatch.HasStrongRequirement(f));
+        return dirs.Distinct(StringComparer.Ordinal).Where(Directory.Exists);
     }
 
     [DllImport("libc", EntryPoint = "mallopt")]

@@ -7,7 +7,7 @@ using OxyPlot.Series;
 
 namespace HyperSparse.Cli.Output;
 
-/// <summary>PNG plots of a training report (OxyPlot on SkiaSharp 2.88, the same SkiaSharp ImageAnalytics uses).</summary>
+/// <summary>PNG plots of a training report (OxyPlot on SkiaSharp 3.119, the same SkiaSharp ImageAnalytics 6 uses).</summary>
 internal static class Plots
 {
     /// <summary>Accuracy curves (dense train, pruned-copy train, evaluation) and λ per epoch, phases shaded.</summary>
