@@ -99,7 +99,7 @@ internal sealed record PixelInput(string Column, int Channels, int Height, int W
         // An image already H×W is read as it is (exact values); others are resized with bilinear filtering.
         using var resized = image.Width == Width && image.Height == Height
             ? image.Copy()
-            : image.Resize(new SKImageInfo(Width, Height, SKColorType.Rgba8888, SKAlphaType.Unpremul), SKFilterQuality.Medium);
+            : image.Resize(new SKImageInfo(Width, Height, SKColorType.Rgba8888, SKAlphaType.Unpremul), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear));
         var pixels = resized.Bytes;
         var vector = new float[Size];
         var plane = Height * Width;
