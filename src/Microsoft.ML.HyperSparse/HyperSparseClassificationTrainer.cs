@@ -6,6 +6,7 @@ using Microsoft.ML.HyperSparse.Engine.Data;
 using Microsoft.ML.HyperSparse.Engine.Training;
 using Microsoft.ML.HyperSparse.Onnx;
 using Microsoft.ML.Runtime;
+using Microsoft.ML.HyperSparse.Network;
 
 namespace Microsoft.ML.HyperSparse;
 
@@ -93,20 +94,10 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
         var engineOptions = options.ToEngine();
         using var result = TrainEngine(engineOptions, train, validation, normalization, Log, options.Progress, options.TimeBudget, cancellation.Token);
 
-        var description = new NetworkDescription
-        {
-            InputName = contract.FeatureColumn,
-            Channels = contract.Channels,
-            Height = contract.Height,
-            Width = contract.Width,
-            ClassCount = contract.ClassCount,
-            PixelScale = normalization.PixelScale,
-            Mean = normalization.Mean,
-            Std = normalization.Std,
-            Nodes = result.Describe(),
-        };
-        // One file: users get Score (softmax) and Logits; ML.NET's chain reads the logits. Only when the input already has a
-        // column named like the logits output does the chain get a copy with another output name.
+        var description = result.DescribeNetwork(contract.FeatureColumn);
+        // One file: users get Score (softmax) and Logits; ML.NET's chain reads the logits. The file's output is always named
+        // "Logits" (a stable contract); only when the input already has a column of that name does the chain need a second
+        // copy with another output name — the one case, besides int8's float reference below, that writes more than once.
         var encoding = options.ToOnnxEncoding();
         var fileLogitsName = ScoringChain.LogitsName(new[] { options.ScoreColumnName });
         var export = OnnxModelWriter.Write(description, ExportOptions(encoding, fileLogitsName));
@@ -115,6 +106,7 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
         HyperSparseQuantizationCheck? quantization = null;
         if (options.QuantizeWeights)
         {
+            // The one other export: the same network with float weights, the reference the int8 file is measured against.
             var floatBytes = OnnxModelWriter.Write(description, ExportOptions(encoding, fileLogitsName) with { QuantizeWeights = false }).Bytes;
             quantization = HyperSparseQuantizationCheck.Run(floatBytes, export.Bytes, contract.FeatureColumn, fileLogitsName,
                 validation ?? train, validation is null ? "training set" : "validation set", cancellation.Token);

@@ -1,3 +1,4 @@
+using Microsoft.ML.HyperSparse.Network;
 namespace Microsoft.ML.HyperSparse.Onnx;
 
 /// <summary>What the dead-channel shrink did to one convolution or linear layer.</summary>

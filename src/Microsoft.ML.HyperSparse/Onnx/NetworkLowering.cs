@@ -1,3 +1,4 @@
+using Microsoft.ML.HyperSparse.Network;
 namespace Microsoft.ML.HyperSparse.Onnx;
 
 /// <summary>

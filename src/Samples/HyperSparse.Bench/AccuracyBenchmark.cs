@@ -113,24 +113,12 @@ internal static class AccuracyBenchmark
         var checkpoints = Path.Combine(work, config.Key, "checkpoints");
         var resume = Directory.Exists(checkpoints) && Directory.EnumerateFiles(checkpoints, "*.hsckpt").Any();
         var oneShot = method is "magnitude" or "dense";
-        var options = new TrainingOptions
+        var options = BenchModels.EngineOptions(arch, method == "dense" ? BudgetBenchmark.DenseKappa : kappa, config.Batch, config.LearningRate,
+            oneShot ? config.DenseEpochs : config.WarmupEpochs, config.MaxArtEpochs, config.FineTuneEpochs, config.LearningRateSteps,
+            config.LambdaInit, config.LambdaGrowth, config.CropPadding, config.Seed, config.Threads) with
         {
-            Architecture = arch,
             Method = oneShot ? PruningMethod.OneShotMagnitude : PruningMethod.Art,
             Regularizer = method == "l1" ? RegularizerKind.L1 : RegularizerKind.HyperSparse,
-            PruningRate = method == "dense" ? BudgetBenchmark.DenseKappa : kappa,
-            WarmupEpochs = oneShot ? config.DenseEpochs : config.WarmupEpochs,
-            MaxArtEpochs = config.MaxArtEpochs,
-            FineTuneEpochs = config.FineTuneEpochs,
-            LearningRateSteps = config.LearningRateSteps,
-            LambdaInit = config.LambdaInit,
-            LambdaGrowth = config.LambdaGrowth,
-            BatchSize = config.Batch,
-            LearningRate = config.LearningRate,
-            CropPadding = config.CropPadding,
-            HorizontalFlip = false,
-            Seed = config.Seed,
-            Threads = config.Threads,
             CheckpointDirectory = checkpoints,
             Resume = resume,
         };

@@ -11,6 +11,7 @@ using Microsoft.ML.HyperSparse.Engine.Training;
 using Microsoft.ML.HyperSparse.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
+using Microsoft.ML.HyperSparse.Network;
 
 namespace HyperSparse.Bench;
 
@@ -175,26 +176,9 @@ internal static class BenchModels
         var started = DateTime.UtcNow;
         var loadStart = Machine.LoadAverage();
         var normalization = Normalization.FromData(train, 1f / 255);
-        var options = new TrainingOptions
-        {
-            Architecture = config.Architecture,
-            Method = PruningMethod.Art,
-            Regularizer = RegularizerKind.HyperSparse,
-            PruningRate = config.Kappa,
-            WarmupEpochs = config.WarmupEpochs,
-            MaxArtEpochs = config.MaxArtEpochs,
-            FineTuneEpochs = config.FineTuneEpochs,
-            LearningRateSteps = config.LearningRateSteps,
-            LambdaInit = config.LambdaInit,
-            LambdaGrowth = config.LambdaGrowth,
-            BatchSize = config.Batch,
-            LearningRate = config.LearningRate,
-            CropPadding = config.CropPadding,
-            HorizontalFlip = false,
-            Seed = config.Seed,
-            Threads = config.Threads,
-            TuneAllocator = true,
-        };
+        var options = EngineOptions(config.Architecture, config.Kappa, config.Batch, config.LearningRate, config.WarmupEpochs,
+            config.MaxArtEpochs, config.FineTuneEpochs, config.LearningRateSteps, config.LambdaInit, config.LambdaGrowth, config.CropPadding,
+            config.Seed, config.Threads);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"bench: training {config.Arch} κ = {config.Kappa}: {train.Count} train / {test.Count} test images, {config.WarmupEpochs} warm-up + ≤{config.MaxArtEpochs} ART + {config.FineTuneEpochs} fine-tune epochs, batch {config.Batch}"));
         // The test slice is passed as the trainer's validation set only to log accuracy per epoch: nothing is selected on it
@@ -222,19 +206,33 @@ internal static class BenchModels
         (e.ValidationAccuracy is { } test ? FormattableString.Invariant($" test {test:F1} %") : "") +
         FormattableString.Invariant($" sparsity {e.Sparsity:P1} {e.Seconds:F1} s"));
 
-    /// <summary>The network as the ONNX writer takes it (normalisation baked in).</summary>
-    public static NetworkDescription Describe(TrainedModel trained) => new()
+    /// <summary>
+    /// The one place the benchmarks turn a schedule into engine options: HyperSparse-ART with these settings, no flips (the
+    /// benchmarks' images are Fashion-MNIST); callers change method, regulariser or checkpoints with <c>with</c>.
+    /// </summary>
+    public static TrainingOptions EngineOptions(Architecture architecture, double kappa, int batch, double learningRate, int warmup, int maxArt,
+        int fineTune, int[] learningRateSteps, double lambdaInit, double lambdaGrowth, int cropPadding, int seed, int threads) => new()
     {
-        InputName = "image",
-        Channels = trained.Info.Channels,
-        Height = trained.Info.Height,
-        Width = trained.Info.Width,
-        ClassCount = trained.Info.ClassCount,
-        PixelScale = trained.Info.PixelScale,
-        Mean = trained.Info.Mean,
-        Std = trained.Info.Std,
-        Nodes = trained.Model.Describe(),
+        Architecture = architecture,
+        Method = PruningMethod.Art,
+        Regularizer = RegularizerKind.HyperSparse,
+        PruningRate = kappa,
+        WarmupEpochs = warmup,
+        MaxArtEpochs = maxArt,
+        FineTuneEpochs = fineTune,
+        LearningRateSteps = learningRateSteps,
+        LambdaInit = lambdaInit,
+        LambdaGrowth = lambdaGrowth,
+        BatchSize = batch,
+        LearningRate = learningRate,
+        CropPadding = cropPadding,
+        HorizontalFlip = false,
+        Seed = seed,
+        Threads = threads,
     };
+
+    /// <summary>The network as the ONNX writer takes it (normalisation baked in).</summary>
+    public static NetworkDescription Describe(TrainedModel trained) => trained.Model.DescribeNetwork("image", trained.Info.Normalization);
 
     /// <summary>Fashion-MNIST: the first <paramref name="trainImages"/> of the training split and the first <paramref name="testImages"/> of t10k.</summary>
     public static (ImageDataset Train, ImageDataset Test) Data(int trainImages, int testImages)

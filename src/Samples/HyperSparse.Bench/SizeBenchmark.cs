@@ -8,6 +8,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.HyperSparse;
 using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.HyperSparse.Network;
 
 namespace HyperSparse.Bench;
 

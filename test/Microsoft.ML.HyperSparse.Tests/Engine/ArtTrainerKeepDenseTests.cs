@@ -5,6 +5,7 @@ using Microsoft.ML.HyperSparse.Engine.Regularization;
 using Microsoft.ML.HyperSparse.Engine.Training;
 using Microsoft.ML.HyperSparse.Onnx;
 using static TorchSharp.torch;
+using Microsoft.ML.HyperSparse.Network;
 
 namespace Microsoft.ML.HyperSparse.Tests.Engine;
 
@@ -107,7 +108,7 @@ public sealed class ArtTrainerKeepDenseTests
         }
 
         // The writer gets them as not prunable (stored dense, left out of the file's pruned-layer list).
-        foreach (var node in result.Describe())
+        foreach (var node in result.DescribeNetwork("image").Nodes)
         {
             if (node is Conv2dNode conv) Assert.AreEqual(!KeptDense.Contains(conv.Name), conv.Prunable, conv.Name);
             if (node is LinearNode linear) Assert.AreEqual(!KeptDense.Contains(linear.Name), linear.Prunable, linear.Name);

@@ -1,6 +1,7 @@
 using Microsoft.ML.HyperSparse.Engine.Models;
 using Microsoft.ML.HyperSparse.Onnx;
 using static Microsoft.ML.HyperSparse.Tests.Engine.EngineTestTensors;
+using Microsoft.ML.HyperSparse.Network;
 
 namespace Microsoft.ML.HyperSparse.Tests.Engine;
 

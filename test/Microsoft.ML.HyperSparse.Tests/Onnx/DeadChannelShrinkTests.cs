@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Google.Protobuf;
 using Microsoft.ML.HyperSparse.Onnx;
 using Onnx;
+using Microsoft.ML.HyperSparse.Network;
 
 namespace Microsoft.ML.HyperSparse.Tests.Onnx;
 

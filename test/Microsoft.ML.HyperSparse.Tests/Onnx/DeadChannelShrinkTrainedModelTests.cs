@@ -3,6 +3,7 @@ using Microsoft.ML.HyperSparse.Engine.Models;
 using Microsoft.ML.HyperSparse.Engine.Native;
 using Microsoft.ML.HyperSparse.Engine.Training;
 using Microsoft.ML.HyperSparse.Onnx;
+using Microsoft.ML.HyperSparse.Network;
 
 namespace Microsoft.ML.HyperSparse.Tests.Onnx;
 
@@ -52,11 +53,7 @@ public sealed class DeadChannelShrinkTrainedModelTests
             Seed = 7,
         };
         using TrainingResult result = new ArtTrainer(options).Train(train, null, norm);
-        var net = new NetworkDescription
-        {
-            InputName = "image", Channels = 1, Height = 28, Width = 28, ClassCount = 10,
-            PixelScale = norm.PixelScale, Mean = norm.Mean, Std = norm.Std, Nodes = result.Describe(),
-        };
+        var net = result.DescribeNetwork("image");
 
         OnnxExportResult shrunk = OnnxModelWriter.Write(net, new() { LogitsOutputName = "Logits" });
         OnnxExportResult unshrunk = OnnxModelWriter.Write(net, new() { LogitsOutputName = "Logits", ShrinkDeadChannels = false });

@@ -1,4 +1,5 @@
 using Microsoft.ML.HyperSparse.Onnx;
+using Microsoft.ML.HyperSparse.Network;
 
 namespace Microsoft.ML.HyperSparse.Tests.Onnx;
 

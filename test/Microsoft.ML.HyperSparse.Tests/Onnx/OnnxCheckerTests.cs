@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML.HyperSparse.Onnx;
+using Microsoft.ML.HyperSparse.Network;
 
 namespace Microsoft.ML.HyperSparse.Tests.Onnx;
 

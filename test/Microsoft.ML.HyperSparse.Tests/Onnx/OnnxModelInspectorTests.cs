@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Microsoft.ML.HyperSparse.Onnx;
 using Onnx;
 using DataType = Onnx.TensorProto.Types.DataType;
+using Microsoft.ML.HyperSparse.Network;
 
 namespace Microsoft.ML.HyperSparse.Tests.Onnx;
 

@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Microsoft.ML.HyperSparse.Onnx;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
+using Microsoft.ML.HyperSparse.Network;
 
 namespace Microsoft.ML.HyperSparse.Tests.Onnx;
 

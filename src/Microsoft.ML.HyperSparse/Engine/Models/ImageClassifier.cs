@@ -2,6 +2,7 @@ using Microsoft.ML.HyperSparse.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Microsoft.ML.HyperSparse.Network;
 
 namespace Microsoft.ML.HyperSparse.Engine.Models;
 
@@ -69,6 +70,23 @@ internal abstract class ImageClassifier : nn.Module<Tensor, Tensor>
 
     /// <summary>Describes the network as shapes and arrays for the ONNX writer (eval form: BN running statistics).</summary>
     public abstract IReadOnlyList<NetworkNode> Describe();
+
+    /// <summary>
+    /// The whole network as the ONNX writer takes it — input, normalisation baked in front, nodes (layers in
+    /// <paramref name="keptDense"/> marked not prunable) — the one place the adapter's Fit and the benchmarks get it from.
+    /// </summary>
+    public NetworkDescription DescribeNetwork(string inputName, Data.Normalization normalization, IReadOnlySet<string>? keptDense = null) => new()
+    {
+        InputName = inputName,
+        Channels = Input.Channels,
+        Height = Input.Height,
+        Width = Input.Width,
+        ClassCount = ClassCount,
+        PixelScale = normalization.PixelScale,
+        Mean = normalization.Mean,
+        Std = normalization.Std,
+        Nodes = keptDense is null ? Describe() : Describe(keptDense),
+    };
 
     /// <summary>
     /// <see cref="Describe()"/> with the named layers (names without ".weight") marked not prunable, so the writer stores

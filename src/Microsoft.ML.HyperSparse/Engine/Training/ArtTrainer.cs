@@ -9,6 +9,7 @@ using Microsoft.ML.HyperSparse.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using Microsoft.ML.HyperSparse.Network;
 
 namespace Microsoft.ML.HyperSparse.Engine.Training;
 
@@ -21,8 +22,8 @@ internal sealed class TrainingResult : IDisposable
     public required Normalization Normalization { get; init; }
 
     /// <summary>The trained network for the ONNX writer, with the layers kept dense marked not prunable.</summary>
-    public IReadOnlyList<NetworkNode> Describe() =>
-        Model.Describe(Report.Layers.Where(l => l.KeptDense).Select(l => LayerSelection.LayerName(l.Name)).ToHashSet(StringComparer.Ordinal));
+    public NetworkDescription DescribeNetwork(string inputName) => Model.DescribeNetwork(inputName, Normalization,
+        Report.Layers.Where(l => l.KeptDense).Select(l => LayerSelection.LayerName(l.Name)).ToHashSet(StringComparer.Ordinal));
 
     public void Dispose()
     {

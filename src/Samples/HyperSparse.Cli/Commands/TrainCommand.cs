@@ -110,99 +110,144 @@ internal static class TrainCommand
         ["mlp"] = HyperSparseArchitecture.Mlp,
     };
 
-    public static int Run(CliContext cli, IReadOnlyList<string> args)
+    /// <summary>Everything the command line says, checked: the first step of <see cref="Run"/> (parse → options → train → write).</summary>
+    private sealed class Arguments
     {
-        var started = DateTimeOffset.Now;
-        var wall = Stopwatch.StartNew();
-        var line = CommandLine.Parse(Name, args, Options);
+        public required string DataPath { get; init; }
+        public required string OutDir { get; init; }
+        public required double Sparsity { get; init; }
+        public required int MinWeightsPerLayer { get; init; }
+        public required string ArchName { get; init; }
+        public required HyperSparseArchitecture Architecture { get; init; }
+        public required int ImageSize { get; init; }
+        public required Profile Profile { get; init; }
+        public TimeSpan? TimeBudget { get; init; }
+        public required bool Resume { get; init; }
+        public required int Seed { get; init; }
+        public int? Limit { get; init; }
+        public required string Channels { get; init; }
+        public required double Holdout { get; init; }
+        public required string ClassNames { get; init; }
+        public int? Warmup { get; init; }
+        public int? MaxArt { get; init; }
+        public int? FineTune { get; init; }
+        public int? BatchSize { get; init; }
+        public double? LearningRate { get; init; }
+        public double? LambdaInit { get; init; }
+        public double? LambdaGrowth { get; init; }
+        public int? CropPadding { get; init; }
+        public required string Method { get; init; }
+        public required string Regularizer { get; init; }
+        public required string Encoding { get; init; }
+        public int? Threads { get; init; }
+        public required string[] KeepDense { get; init; }
+        public required bool Int8 { get; init; }
+        public required bool Shrink { get; init; }
+        public required bool Flip { get; init; }
+        public required bool Live { get; init; }
+        public required long MaxPixels { get; init; }
 
-        // ---- arguments (all checked before anything slow happens) ----
-        var dataPath = line.RequiredText("--data");
-        var outDir = line.RequiredText("--out");
-        var sparsity = line.Double("--sparsity", v => v > 0 && v < 1)!.Value;
-        var minWeightsPerLayer = line.Int("--min-weights-per-layer", v => v >= 0)!.Value;
-        var archName = line.Choice("--arch", Architectures.Keys.ToArray())!;
-        var architecture = Architectures[archName];
+        /// <summary>Schedule options given on the command line (names as in the trainer's options).</summary>
+        public List<string> ScheduleOverrides()
+        {
+            var given = new List<string>();
+            if (Warmup is not null) given.Add("WarmupEpochs");
+            if (MaxArt is not null) given.Add("MaxArtEpochs");
+            if (LambdaInit is not null) given.Add("LambdaInit");
+            if (LambdaGrowth is not null) given.Add("LambdaGrowth");
+            if (FineTune is not null) given.AddRange(new[] { "FineTuneEpochs", "LearningRateSteps" });
+            return given;
+        }
+    }
+
+    /// <summary>Parses and checks every option before anything slow happens.</summary>
+    private static Arguments Parse(CliContext cli, IReadOnlyList<string> args)
+    {
+        var line = CommandLine.Parse(Name, args, Options);
+        var architecture = Architectures[line.Choice("--arch", Architectures.Keys.ToArray())!];
         var minSize = architecture switch { HyperSparseArchitecture.LeNet5 => 12, HyperSparseArchitecture.Vgg19 => 16, _ => 8 };
         var imageSize = line.Int("--image-size", v => v >= minSize && v <= 512)
             ?? (architecture is HyperSparseArchitecture.LeNet5 or HyperSparseArchitecture.Mlp ? 28 : 32);
-        var profile = Profile.Named(line.Choice("--profile", Profile.All.Select(p => p.Name).ToArray())!);
-        var timeBudget = line.Duration("--time-budget");
-        var resume = line.Flag("--resume");
-        var seed = line.Int("--seed", v => v >= 0)!.Value;
-        var limit = line.Int("--limit", v => v > 0);
-        var channelsOption = line.Choice("--channels", "auto", "1", "3")!;
-        var holdout = line.Double("--holdout", v => v >= 0 && v <= 0.5)!.Value;
-        var classNames = line.Choice("--class-names", "auto", "fashion", "digits")!;
-        var warmup = line.Int("--warmup", v => v >= 0);
-        var maxArt = line.Int("--max-art", v => v >= 1);
-        var fineTune = line.Int("--finetune", v => v >= 0);
-        var batchSize = line.Int("--batch-size", v => v > 0);
-        var learningRate = line.Double("--lr", v => v > 0);
-        var lambdaInit = line.Double("--lambda-init", v => v > 0);
-        var lambdaGrowth = line.Double("--lambda-growth", v => v >= 1);
         var cropPadding = line.Int("--crop-padding", v => v >= 0);
         // Every random crop must keep at least half of the image: a padding of more than half its side can crop blank squares.
         if (cropPadding > imageSize / 2)
             throw line.Invalid("--crop-padding", $"'{cropPadding}' for {imageSize}×{imageSize} images",
                 $"a number of pixels from 0 to {imageSize / 2} (half the image side, --image-size {imageSize})");
-        var method = line.Choice("--method", "art", "oneshot")!;
-        var regularizer = line.Choice("--regularizer", "hs", "l1", "l2")!;
-        var encoding = line.Choice("--encoding", "compact", "sparse", "dense")!;
-        var threads = line.Int("--threads", v => v > 0 && v <= Environment.ProcessorCount);
-        var keepDense = KeepDense(line);
-        var int8 = line.Flag("--int8");
-        var shrink = !line.Flag("--no-shrink");
-        var flip = !line.Flag("--no-flip");
-        var live = !line.Flag("--plain") && cli.Interactive;
-        var maxPixels = ImageCheck.MaxPixels(line);
+        return new Arguments
+        {
+            DataPath = line.RequiredText("--data"),
+            OutDir = line.RequiredText("--out"),
+            Sparsity = line.Double("--sparsity", v => v > 0 && v < 1)!.Value,
+            MinWeightsPerLayer = line.Int("--min-weights-per-layer", v => v >= 0)!.Value,
+            ArchName = Architectures.First(a => a.Value == architecture).Key,
+            Architecture = architecture,
+            ImageSize = imageSize,
+            Profile = Profile.Named(line.Choice("--profile", Profile.All.Select(p => p.Name).ToArray())!),
+            TimeBudget = line.Duration("--time-budget"),
+            Resume = line.Flag("--resume"),
+            Seed = line.Int("--seed", v => v >= 0)!.Value,
+            Limit = line.Int("--limit", v => v > 0),
+            Channels = line.Choice("--channels", "auto", "1", "3")!,
+            Holdout = line.Double("--holdout", v => v >= 0 && v <= 0.5)!.Value,
+            ClassNames = line.Choice("--class-names", "auto", "fashion", "digits")!,
+            Warmup = line.Int("--warmup", v => v >= 0),
+            MaxArt = line.Int("--max-art", v => v >= 1),
+            FineTune = line.Int("--finetune", v => v >= 0),
+            BatchSize = line.Int("--batch-size", v => v > 0),
+            LearningRate = line.Double("--lr", v => v > 0),
+            LambdaInit = line.Double("--lambda-init", v => v > 0),
+            LambdaGrowth = line.Double("--lambda-growth", v => v >= 1),
+            CropPadding = cropPadding,
+            Method = line.Choice("--method", "art", "oneshot")!,
+            Regularizer = line.Choice("--regularizer", "hs", "l1", "l2")!,
+            Encoding = line.Choice("--encoding", "compact", "sparse", "dense")!,
+            Threads = line.Int("--threads", v => v > 0 && v <= Environment.ProcessorCount),
+            KeepDense = KeepDense(line),
+            Int8 = line.Flag("--int8"),
+            Shrink = !line.Flag("--no-shrink"),
+            Flip = !line.Flag("--no-flip"),
+            Live = !line.Flag("--plain") && cli.Interactive,
+            MaxPixels = ImageCheck.MaxPixels(line),
+        };
+    }
 
-        // ---- trainer options: the profile, then the overrides ----
+    /// <summary>
+    /// The trainer's options: the profile, then the overrides; checked by the trainer now, before any image is read.
+    /// </summary>
+    private static HyperSparseClassificationTrainer.Options BuildOptions(Arguments a, string checkpoints)
+    {
         var options = new HyperSparseClassificationTrainer.Options
         {
-            Architecture = architecture,
-            PruningRate = sparsity,
-            MinWeightsPerLayer = minWeightsPerLayer,
-            Seed = seed,
-            HorizontalFlip = flip,
-            NumberOfThreads = threads,
-            Method = method == "oneshot" ? HyperSparsePruningMethod.OneShotMagnitude : HyperSparsePruningMethod.AdaptiveRegularizedTraining,
-            Regularizer = regularizer switch { "l1" => HyperSparseRegularizerKind.L1, "l2" => HyperSparseRegularizerKind.L2, _ => HyperSparseRegularizerKind.HyperSparse },
-            WeightEncoding = encoding switch { "sparse" => HyperSparseWeightEncoding.SparseInitializer, "dense" => HyperSparseWeightEncoding.Dense, _ => HyperSparseWeightEncoding.Compact },
-            KeepDenseLayers = keepDense,
-            QuantizeWeights = int8,
-            ShrinkDeadChannels = shrink,
+            Architecture = a.Architecture,
+            PruningRate = a.Sparsity,
+            MinWeightsPerLayer = a.MinWeightsPerLayer,
+            Seed = a.Seed,
+            HorizontalFlip = a.Flip,
+            NumberOfThreads = a.Threads,
+            Method = a.Method == "oneshot" ? HyperSparsePruningMethod.OneShotMagnitude : HyperSparsePruningMethod.AdaptiveRegularizedTraining,
+            Regularizer = a.Regularizer switch { "l1" => HyperSparseRegularizerKind.L1, "l2" => HyperSparseRegularizerKind.L2, _ => HyperSparseRegularizerKind.HyperSparse },
+            WeightEncoding = a.Encoding switch { "sparse" => HyperSparseWeightEncoding.SparseInitializer, "dense" => HyperSparseWeightEncoding.Dense, _ => HyperSparseWeightEncoding.Compact },
+            KeepDenseLayers = a.KeepDense,
+            QuantizeWeights = a.Int8,
+            ShrinkDeadChannels = a.Shrink,
+            CheckpointFolder = checkpoints,
+            Resume = a.Resume,
         };
         // With a time budget the profile's epochs and λ schedule are left to the planner; the overrides below are kept exactly.
-        profile.ApplyTo(options, timeBudget: timeBudget is not null);
-        options.TimeBudget = timeBudget;
-        if (warmup is { } w) options.WarmupEpochs = w;
-        if (maxArt is { } a) options.MaxArtEpochs = a;
-        if (fineTune is { } f)
+        a.Profile.ApplyTo(options, timeBudget: a.TimeBudget is not null);
+        options.TimeBudget = a.TimeBudget;
+        if (a.Warmup is { } w) options.WarmupEpochs = w;
+        if (a.MaxArt is { } m) options.MaxArtEpochs = m;
+        if (a.FineTune is { } f)
         {
             options.FineTuneEpochs = f;
             options.LearningRateSteps = f >= 4 ? new[] { f / 2, f * 3 / 4 } : Array.Empty<int>();
         }
-        if (batchSize is { } b) options.BatchSize = b;
-        if (learningRate is { } lr) options.LearningRate = lr;
-        if (lambdaInit is { } li) options.LambdaInit = li;
-        if (lambdaGrowth is { } lg) options.LambdaGrowth = lg;
-        if (cropPadding is { } cp) options.CropPadding = cp;
-        var scheduleOverrides = new List<string>();
-        if (warmup is not null) scheduleOverrides.Add("WarmupEpochs");
-        if (maxArt is not null) scheduleOverrides.Add("MaxArtEpochs");
-        if (lambdaInit is not null) scheduleOverrides.Add("LambdaInit");
-        if (lambdaGrowth is not null) scheduleOverrides.Add("LambdaGrowth");
-        if (fineTune is not null) scheduleOverrides.AddRange(new[] { "FineTuneEpochs", "LearningRateSteps" });
-
-        var outFull = Path.GetFullPath(outDir);
-        if (File.Exists(outFull))
-            throw new UsageException($"{Name}: option --out: expected a folder, found '{outDir}', which is a file.");
-        var checkpoints = Path.Combine(outFull, "checkpoints");
-        options.CheckpointFolder = checkpoints;
-        options.Resume = resume;
-
-        // Let the trainer check the combined settings now, before any image is read.
+        if (a.BatchSize is { } b) options.BatchSize = b;
+        if (a.LearningRate is { } lr) options.LearningRate = lr;
+        if (a.LambdaInit is { } li) options.LambdaInit = li;
+        if (a.LambdaGrowth is { } lg) options.LambdaGrowth = lg;
+        if (a.CropPadding is { } cp) options.CropPadding = cp;
         try
         {
             _ = new MLContext().MulticlassClassification.Trainers.HyperSparseClassification(options);
@@ -217,23 +262,38 @@ internal static class TrainCommand
         {
             throw new UsageException($"{Name}: the schedule is invalid ({ex.Message.Split(" (Parameter")[0]}) Check the profile overrides (--warmup, --max-art, --finetune, --batch-size, --lr, --lambda-init, --lambda-growth, --time-budget).");
         }
+        return options;
+    }
+
+    public static int Run(CliContext cli, IReadOnlyList<string> args)
+    {
+        var started = DateTimeOffset.Now;
+        var wall = Stopwatch.StartNew();
+        // ---- parse → options (all checked before anything slow happens) ----
+        var a = Parse(cli, args);
+        var outFull = Path.GetFullPath(a.OutDir);
+        if (File.Exists(outFull))
+            throw new UsageException($"{Name}: option --out: expected a folder, found '{a.OutDir}', which is a file.");
+        var checkpoints = Path.Combine(outFull, "checkpoints");
+        var options = BuildOptions(a, checkpoints);
+        var scheduleOverrides = a.ScheduleOverrides();
 
         // ---- data ----
-        var ml = new MLContext(seed);
+        var ml = new MLContext(a.Seed);
         var console = cli.Out;
-        var idx = IdxFolder.TryOpen(dataPath);
-        if (idx is null && File.Exists(dataPath))
-            throw new UsageException($"{Name}: option --data: expected a folder of class subfolders of images or an IDX folder, found '{dataPath}', which is a file.");
+        var idx = IdxFolder.TryOpen(a.DataPath);
+        if (idx is null && File.Exists(a.DataPath))
+            throw new UsageException($"{Name}: option --data: expected a folder of class subfolders of images or an IDX folder, found '{a.DataPath}', which is a file.");
         // Compared as real paths (every symlink resolved): an --out reached through a link into a class folder is inside too.
-        var dataReal = HyperSparse.Imaging.FileKind.RealPath(dataPath).TrimEnd(Path.DirectorySeparatorChar);
-        var outReal = HyperSparse.Imaging.FileKind.RealPath(outDir);
+        var dataReal = HyperSparse.Imaging.FileKind.RealPath(a.DataPath).TrimEnd(Path.DirectorySeparatorChar);
+        var outReal = HyperSparse.Imaging.FileKind.RealPath(a.OutDir);
         if (idx is null && (outReal + Path.DirectorySeparatorChar).StartsWith(dataReal + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-            throw new UsageException($"{Name}: option --out: expected a folder outside --data (it would become a class folder), found '{outDir}' inside '{dataPath}'" +
-                (outReal != Path.GetFullPath(outDir) ? $" (it resolves to '{outReal}')" : "") + ".");
+            throw new UsageException($"{Name}: option --out: expected a folder outside --data (it would become a class folder), found '{a.OutDir}' inside '{a.DataPath}'" +
+                (outReal != Path.GetFullPath(a.OutDir) ? $" (it resolves to '{outReal}')" : "") + ".");
         var data = idx is not null
-            ? TrainingData.FromIdx(ml, Name, idx, limit, classNames == "auto" ? idx.GuessClassNames() : classNames, holdout, seed)
-            : TrainingData.FromFolder(ml, Name, "--data", dataPath, limit, holdout, seed, maxPixels, cli.Cancellation);
-        var channels = channelsOption == "auto" ? (data.Grayscale ? 1 : 3) : int.Parse(channelsOption, CultureInfo.InvariantCulture);
+            ? TrainingData.FromIdx(ml, Name, idx, a.Limit, a.ClassNames == "auto" ? idx.GuessClassNames() : a.ClassNames, a.Holdout, a.Seed)
+            : TrainingData.FromFolder(ml, Name, "--data", a.DataPath, a.Limit, a.Holdout, a.Seed, a.MaxPixels, cli.Cancellation);
+        var channels = a.Channels == "auto" ? (data.Grayscale ? 1 : 3) : int.Parse(a.Channels, CultureInfo.InvariantCulture);
 
         var commandLine = "hypersparse " + string.Join(' ', new[] { Name }.Concat(args).Select(QuoteArg));
         // One run at a time per --out (held until this method returns; released by the kernel if the process dies).
@@ -241,7 +301,7 @@ internal static class TrainCommand
         // A process killed while writing an output leaves its temporary file (the outputs themselves are never partial).
         var leftovers = AtomicFile.RemoveLeftovers(new OutputFiles(outFull).All);
         if (leftovers > 0) console.MarkupLine($"[grey]Removed {leftovers} temporary file(s) of an interrupted earlier run.[/]");
-        if (!resume) ClearCheckpoints(checkpoints, console);
+        if (!a.Resume) ClearCheckpoints(checkpoints, console);
 
         var summary = new RunSummary
         {
@@ -255,13 +315,13 @@ internal static class TrainCommand
             EvaluationSet = data.EvaluationDescription,
             DataNotes = data.Notes,
             Channels = channels,
-            ImageSize = imageSize,
-            Architecture = archName,
-            Sparsity = sparsity,
-            Profile = profile,
+            ImageSize = a.ImageSize,
+            Architecture = a.ArchName,
+            Sparsity = a.Sparsity,
+            Profile = a.Profile,
             Options = options,
-            Seed = seed,
-            Resumed = resume,
+            Seed = a.Seed,
+            Resumed = a.Resume,
             ScheduleOverrides = scheduleOverrides,
         };
         PrintHeader(console, summary);
@@ -270,7 +330,7 @@ internal static class TrainCommand
         var keyData = Views.ClassNames(ml, data.ClassNames);
         IEstimator<ITransformer> featurize = ml.Transforms.Conversion.MapValueToKey("Label", Views.LabelText, keyData: keyData);
         if (!data.InMemory) featurize = featurize.Append(ml.Transforms.LoadImages(Views.Image, imageFolder: null, Views.ImagePath));
-        featurize = featurize.Append(ml.Transforms.ResizeImages(Views.Image, imageSize, imageSize));
+        featurize = featurize.Append(ml.Transforms.ResizeImages(Views.Image, a.ImageSize, a.ImageSize));
         // A one-channel model reads luminance, in training and (the step is saved in model.zip) in scoring: a colour image
         // scored by it is converted, not cut down to its red channel. Grayscale images (R = G = B) keep their values.
         if (channels == 1) featurize = featurize.Append(ml.Transforms.ConvertToGrayscale(Views.Image));
@@ -294,7 +354,7 @@ internal static class TrainCommand
         try
         {
             cli.Cancellation.ThrowIfCancellationRequested();
-            model = ProgressView.Run(console, live, monitor, () => pipeline.Fit(data.Train));
+            model = ProgressView.Run(console, a.Live, monitor, () => pipeline.Fit(data.Train));
         }
         catch (Exception ex) when (cli.Cancellation.IsCancellationRequested)
         {

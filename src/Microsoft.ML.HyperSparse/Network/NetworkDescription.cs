@@ -1,4 +1,4 @@
-namespace Microsoft.ML.HyperSparse.Onnx;
+namespace Microsoft.ML.HyperSparse.Network;
 
 /// <summary>
 /// A plain description of a trained feed-forward image classifier: what the engine's models say about themselves,
