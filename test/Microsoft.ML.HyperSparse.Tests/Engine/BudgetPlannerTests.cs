@@ -35,6 +35,35 @@ public sealed class BudgetPlannerTests
         lambda => lambda < firingLambda ? 30 * Math.Log(firingLambda / lambda) / Math.Log(16) - 1 : -1 - Math.Log(lambda / firingLambda);
 
     [TestMethod]
+    public void PlanSetting_Names_AreThePublicSettingTexts()
+    {
+        // The public HyperSparsePlanningDecision.Setting, the log lines and checkpoint JSON carry these names as text.
+        CollectionAssert.AreEqual(
+            new[] { "TimeBudget", "WarmupEpochs", "LambdaInit", "LambdaGrowth", "MaxArtEpochs", "FineTuneEpochs", "LearningRateSteps", "FiringLambda", "Warning" },
+            Enum.GetValues<PlanSetting>().Select(s => s.ToString()).ToArray());
+        var warning = new PlanningDecision(1.5, 2, TrainingPhase.Art, PlanSetting.Warning, "", "why");
+        Assert.AreEqual("[1.5 s, after epoch 2] warning: why", warning.ToString());
+        Assert.AreEqual("Warning", HyperSparseTrainingReport.ToPublic(warning).Setting);
+        Assert.IsTrue(HyperSparseTrainingReport.ToPublic(warning).IsWarning);
+        Assert.AreEqual("[0.0 s, after epoch 0] LambdaGrowth = 1.5: why",
+            new PlanningDecision(0, 0, TrainingPhase.Warmup, PlanSetting.LambdaGrowth, "1.5", "why").ToString());
+    }
+
+    [TestMethod]
+    public void BudgetPolicy_Default_PinsTheTunedValues()
+    {
+        var p = BudgetPolicy.Default;
+        Assert.AreEqual((0.25, 0.55, 0.30, 0.15, 3), (p.WarmupShare, p.OneShotWarmupShare, p.ArtShare, p.MinFineTuneShare, p.MinFineTuneEpochs));
+        Assert.AreEqual((2, 0.5, 5), (p.MeasuredWarmupEpochs, p.MeasuredWarmupMaxShare, p.WarmupReplanDivisor));
+        Assert.AreEqual((1.4, 16.0, 0.75, 4.0, 64.0, 1.05, 3.0), (p.ArtCostRatio, p.SweepRange, p.ReachFraction, p.FiringMargin, p.MaxFiringFactor, p.MinGrowth, p.MaxGrowth));
+        Assert.AreEqual((2, 3, 2, 1.001, 4), (p.ArtSlowdownAllowance, p.MinReachEpochs, p.LateReachDivisor, p.GrowthChangeTolerance, p.ArtCapReplanDivisor));
+        Assert.AreEqual((4.0, 4, 0.25, 0.5, 1.1, 4.0, 2.0, 2.0), (p.GapJudgeDivisor, p.GapWindow, p.ClosingSlope, p.FiringGap, p.FiringRaiseThreshold, p.MaxFiringRaisePerEpoch, p.StalledNearDivisor, p.StalledFiringRaise));
+        Assert.AreEqual((0.02, 0.05, 0.2), (p.ShortenShare, p.LengthenShare, p.AheadShare));
+        Assert.AreEqual((100.0, 1e-3, 8, 5, 16, 3), (p.UnmeasuredEpochDivisor, p.MinEpochSeconds, p.WarmupCostWindow, p.ArtCostWindow, p.FineTuneCostWindow, p.FineTuneCostMinSamples));
+        Assert.AreEqual((235, 1.7e-4, 8.5e-4), (p.ReferenceStepsPerEpoch, p.SmallNetFiringStep, p.BatchNormNetFiringStep));
+    }
+
+    [TestMethod]
     public void Steps_HalfAndThreeQuartersOfTheFineTune_AsThePapers80And120Of160()
     {
         CollectionAssert.AreEqual(new[] { 80, 120 }, BudgetPlanner.Steps(160));
