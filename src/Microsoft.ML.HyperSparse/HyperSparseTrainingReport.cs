@@ -300,7 +300,7 @@ public sealed class HyperSparseTrainingReport
 
     internal static HyperSparsePlanningDecision ToPublic(PlanningDecision d) => new()
     {
-        AtSeconds = d.AtSeconds, Epoch = d.Epoch, Phase = HyperSparseProgress.ToPublic(d.Phase), Setting = d.Setting, Value = d.Value, Reason = d.Reason,
+        AtSeconds = d.AtSeconds, Epoch = d.Epoch, Phase = HyperSparseProgress.ToPublic(d.Phase), Setting = d.Setting.ToString(), Value = d.Value, Reason = d.Reason,
     };
 
     /// <summary>JSON with enums as their names ("Art", "StopRuleFired"), as report.json and the inspector write them.</summary>

@@ -145,7 +145,7 @@ internal static class BudgetBenchmark
             report.WarmupEpochs, report.ArtEpochs, report.FineTuneEpochs, report.ArtStopReason.ToString(), report.SelectedArtEpoch,
             art.Count > 0 ? art[0].Lambda : 0, art.Select(e => e.Lambda).ToArray(),
             art.Select(e => e.TrainAccuracy - (e.PrunedTrainAccuracy ?? e.TrainAccuracy)).ToArray(),
-            plan.Decisions.Where(d => d.Setting == "LambdaGrowth").Select(d => string.Create(CultureInfo.InvariantCulture,
+            plan.Decisions.Where(d => d.Setting == PlanSetting.LambdaGrowth).Select(d => string.Create(CultureInfo.InvariantCulture,
                 $"{d.Value}{(d.Phase == TrainingPhase.Art ? $" after ART epoch {d.Epoch - report.WarmupEpochs}" : "")}")).ToArray(),
             plan.Decisions.ToArray(), plan.Decisions.Where(d => d.IsWarning).Select(d => d.Reason).ToArray(),
             accuracy, report.PrunableWeights, report.KeptWeights, report.AchievedSparsity, revision, jobs);

@@ -63,7 +63,7 @@ public sealed partial class ArtTrainerBudgetTests
 
             // Decisions made before the interruption are kept, in order, and not taken again.
             CollectionAssert.AreEqual(decisionsBefore, budget.Decisions.Take(decisionsBefore.Count).Select(d => d.ToString()).ToList(), context);
-            Assert.AreEqual(1, budget.Decisions.Count(d => d.Setting == "LambdaInit"), context);
+            Assert.AreEqual(1, budget.Decisions.Count(d => d.Setting == PlanSetting.LambdaInit), context);
             Assert.IsFalse(resumedLog.Any(l => l.Contains("TimeBudget =", StringComparison.Ordinal)), "the start decision is not repeated");
             // The budget clock continues: time used before the interruption counts.
             Assert.IsGreaterThan(usedBefore, budget.UsedSeconds);
@@ -73,7 +73,7 @@ public sealed partial class ArtTrainerBudgetTests
             Assert.IsNotEmpty(art);
             Assert.AreEqual(budget.Schedule.LambdaInit, art[0].Lambda);
             for (var k = 1; k < art.Count; k++)
-                Assert.IsGreaterThanOrEqualTo(BudgetPlanner.MinGrowth - 1e-9, art[k].Lambda / art[k - 1].Lambda, context);
+                Assert.IsGreaterThanOrEqualTo(BudgetPolicy.Default.MinGrowth - 1e-9, art[k].Lambda / art[k - 1].Lambda, context);
             Assert.AreEqual(budget.Schedule.WarmupEpochs, report.WarmupEpochs);
             Assert.AreEqual(budget.Schedule.FineTuneEpochs, report.FineTuneEpochs);
             Assert.AreNotEqual(ArtStopReason.NotApplicable, report.ArtStopReason);

@@ -14,7 +14,7 @@ public sealed class BudgetPlannerTests
     private const double Budget = 600;
     private const double LearningRate = 0.05;
     /// <summary>The planner's first guess of the firing λ for LeNet-5 at this LR.</summary>
-    private static readonly double GuessLambda = BudgetPlanner.FiringLambdaGuess(Architecture.LeNet5, LearningRate, BudgetPlanner.ReferenceStepsPerEpoch);
+    private static readonly double GuessLambda = BudgetPlanner.FiringLambdaGuess(Architecture.LeNet5, LearningRate, BudgetPolicy.Default.ReferenceStepsPerEpoch);
 
     private static BudgetSettings Settings(ScheduleKnobs fixedKnobs = ScheduleKnobs.None, bool oneShot = false, double budget = Budget) => new()
     {
@@ -33,6 +33,35 @@ public sealed class BudgetPlannerTests
     /// </summary>
     private static Func<double, double> ClosingAt(double firingLambda) =>
         lambda => lambda < firingLambda ? 30 * Math.Log(firingLambda / lambda) / Math.Log(16) - 1 : -1 - Math.Log(lambda / firingLambda);
+
+    [TestMethod]
+    public void PlanSetting_Names_AreThePublicSettingTexts()
+    {
+        // The public HyperSparsePlanningDecision.Setting, the log lines and checkpoint JSON carry these names as text.
+        CollectionAssert.AreEqual(
+            new[] { "TimeBudget", "WarmupEpochs", "LambdaInit", "LambdaGrowth", "MaxArtEpochs", "FineTuneEpochs", "LearningRateSteps", "FiringLambda", "Warning" },
+            Enum.GetValues<PlanSetting>().Select(s => s.ToString()).ToArray());
+        var warning = new PlanningDecision(1.5, 2, TrainingPhase.Art, PlanSetting.Warning, "", "why");
+        Assert.AreEqual("[1.5 s, after epoch 2] warning: why", warning.ToString());
+        Assert.AreEqual("Warning", HyperSparseTrainingReport.ToPublic(warning).Setting);
+        Assert.IsTrue(HyperSparseTrainingReport.ToPublic(warning).IsWarning);
+        Assert.AreEqual("[0.0 s, after epoch 0] LambdaGrowth = 1.5: why",
+            new PlanningDecision(0, 0, TrainingPhase.Warmup, PlanSetting.LambdaGrowth, "1.5", "why").ToString());
+    }
+
+    [TestMethod]
+    public void BudgetPolicy_Default_PinsTheTunedValues()
+    {
+        var p = BudgetPolicy.Default;
+        Assert.AreEqual((0.25, 0.55, 0.30, 0.15, 3), (p.WarmupShare, p.OneShotWarmupShare, p.ArtShare, p.MinFineTuneShare, p.MinFineTuneEpochs));
+        Assert.AreEqual((2, 0.5, 5), (p.MeasuredWarmupEpochs, p.MeasuredWarmupMaxShare, p.WarmupReplanDivisor));
+        Assert.AreEqual((1.4, 16.0, 0.75, 4.0, 64.0, 1.05, 3.0), (p.ArtCostRatio, p.SweepRange, p.ReachFraction, p.FiringMargin, p.MaxFiringFactor, p.MinGrowth, p.MaxGrowth));
+        Assert.AreEqual((2, 3, 2, 1.001, 4), (p.ArtSlowdownAllowance, p.MinReachEpochs, p.LateReachDivisor, p.GrowthChangeTolerance, p.ArtCapReplanDivisor));
+        Assert.AreEqual((4.0, 4, 0.25, 0.5, 1.1, 4.0, 2.0, 2.0), (p.GapJudgeDivisor, p.GapWindow, p.ClosingSlope, p.FiringGap, p.FiringRaiseThreshold, p.MaxFiringRaisePerEpoch, p.StalledNearDivisor, p.StalledFiringRaise));
+        Assert.AreEqual((0.02, 0.05, 0.2), (p.ShortenShare, p.LengthenShare, p.AheadShare));
+        Assert.AreEqual((100.0, 1e-3, 8, 5, 16, 3), (p.UnmeasuredEpochDivisor, p.MinEpochSeconds, p.WarmupCostWindow, p.ArtCostWindow, p.FineTuneCostWindow, p.FineTuneCostMinSamples));
+        Assert.AreEqual((235, 1.7e-4, 8.5e-4), (p.ReferenceStepsPerEpoch, p.SmallNetFiringStep, p.BatchNormNetFiringStep));
+    }
 
     [TestMethod]
     public void Steps_HalfAndThreeQuartersOfTheFineTune_AsThePapers80And120Of160()
@@ -74,8 +103,8 @@ public sealed class BudgetPlannerTests
         Assert.IsGreaterThan(slow.WarmupEpochs, fast.WarmupEpochs);
         Assert.IsGreaterThan(slow.FineTuneEpochs, fast.FineTuneEpochs);
         // Warm-up takes its share of the budget at either speed.
-        Assert.AreEqual(BudgetPlanner.WarmupShare * Budget, fast.WarmupEpochs * 2.0, 2 * 2.0);
-        Assert.AreEqual(BudgetPlanner.WarmupShare * Budget, slow.WarmupEpochs * 8.0, 2 * 8.0);
+        Assert.AreEqual(BudgetPolicy.Default.WarmupShare * Budget, fast.WarmupEpochs * 2.0, 2 * 2.0);
+        Assert.AreEqual(BudgetPolicy.Default.WarmupShare * Budget, slow.WarmupEpochs * 8.0, 2 * 8.0);
         foreach (var run in new[] { fast, slow })
         {
             Assert.IsTrue(run.StopRuleFired, run.ToString());
@@ -92,9 +121,9 @@ public sealed class BudgetPlannerTests
         Assert.IsGreaterThan(fast.PlannedGrowth, slow.PlannedGrowth, $"fast η {fast.PlannedGrowth}, slow η {slow.PlannedGrowth}");
         Assert.IsLessThan(fast.ArtEpochs, slow.ArtEpochs);
         // Either way λ starts at λ*/16 and reaches λ* within ART's share of the budget.
-        Assert.AreEqual(GuessLambda / BudgetPlanner.SweepRange, fast.Lambdas[0], 1e-12);
-        Assert.AreEqual(GuessLambda / BudgetPlanner.SweepRange, slow.Lambdas[0], 1e-12);
-        Assert.IsLessThanOrEqualTo(BudgetPlanner.ArtShare * Budget + 3 * 8 * BudgetPlanner.ArtCostRatio, slow.ArtSeconds);
+        Assert.AreEqual(GuessLambda / BudgetPolicy.Default.SweepRange, fast.Lambdas[0], 1e-12);
+        Assert.AreEqual(GuessLambda / BudgetPolicy.Default.SweepRange, slow.Lambdas[0], 1e-12);
+        Assert.IsLessThanOrEqualTo(BudgetPolicy.Default.ArtShare * Budget + 3 * 8 * BudgetPolicy.Default.ArtCostRatio, slow.ArtSeconds);
     }
 
     [TestMethod]
@@ -103,7 +132,7 @@ public sealed class BudgetPlannerTests
         // ART epochs cost 4× a warm-up epoch (the planner guesses 1.4× until it has measured one): fewer ART epochs fit.
         var run = new ScriptedRun(Settings(), ClosingAt(GuessLambda), warmup: 4, art: 16).Run();
 
-        var raised = run.Decisions.Where(d => d.Setting == "LambdaGrowth" && d.Phase == TrainingPhase.Art).ToList();
+        var raised = run.Decisions.Where(d => d.Setting == PlanSetting.LambdaGrowth && d.Phase == TrainingPhase.Art).ToList();
         Assert.IsNotEmpty(raised, run.ToString());
         Assert.AreEqual(0, raised[0].Epoch - run.WarmupEpochs - 1, "re-planned right after the first ART epoch was measured");
         StringAssert.Contains(raised[0].Reason, "raised from");
@@ -119,14 +148,14 @@ public sealed class BudgetPlannerTests
         var lagging = new ScriptedRun(Settings(), ClosingAt(10 * GuessLambda), warmup: 2).Run();
         var onTarget = new ScriptedRun(Settings(), ClosingAt(GuessLambda), warmup: 2).Run();
 
-        Assert.IsTrue(lagging.Decisions.Any(d => d.Setting == "FiringLambda"), lagging.ToString());
-        Assert.IsTrue(lagging.Decisions.Any(d => d.Setting == "LambdaGrowth" && d.Phase == TrainingPhase.Art), lagging.ToString());
+        Assert.IsTrue(lagging.Decisions.Any(d => d.Setting == PlanSetting.FiringLambda), lagging.ToString());
+        Assert.IsTrue(lagging.Decisions.Any(d => d.Setting == PlanSetting.LambdaGrowth && d.Phase == TrainingPhase.Art), lagging.ToString());
         Assert.IsGreaterThan(lagging.PlannedGrowth, lagging.FinalGrowth);
         Assert.IsTrue(lagging.StopRuleFired, "raising η let the stop rule fire within the budget\n" + lagging);
         Assert.IsLessThanOrEqualTo(Budget, lagging.EndSeconds);
 
         // A gap closing as planned changes nothing during ART.
-        Assert.IsFalse(onTarget.Decisions.Any(d => d.Phase == TrainingPhase.Art && d.Setting is "LambdaGrowth" or "FiringLambda"), onTarget.ToString());
+        Assert.IsFalse(onTarget.Decisions.Any(d => d.Phase == TrainingPhase.Art && d.Setting is PlanSetting.LambdaGrowth or PlanSetting.FiringLambda), onTarget.ToString());
         Assert.AreEqual(onTarget.PlannedGrowth, onTarget.FinalGrowth);
     }
 
@@ -136,12 +165,12 @@ public sealed class BudgetPlannerTests
         var run = new ScriptedRun(Settings(), _ => 25, warmup: 2).Run();
 
         Assert.IsFalse(run.StopRuleFired);
-        var cap = run.Decisions.Single(d => d.Setting == "MaxArtEpochs" && d.Reason.StartsWith("the cap forces the prune", StringComparison.Ordinal));
+        var cap = run.Decisions.Single(d => d.Setting == PlanSetting.MaxArtEpochs && d.Reason.StartsWith("the cap forces the prune", StringComparison.Ordinal));
         Assert.AreEqual(run.ArtEpochs.ToString(), cap.Value);
         // The stop rule got its chance: λ went well past the planner's first guess of the firing range before the cap.
-        Assert.IsGreaterThanOrEqualTo(BudgetPlanner.FiringMargin * GuessLambda, run.Lambdas[^1]);
+        Assert.IsGreaterThanOrEqualTo(BudgetPolicy.Default.FiringMargin * GuessLambda, run.Lambdas[^1]);
         // What was left fits the minimum fine-tune: its share of the budget, and the run ends within the budget.
-        Assert.IsGreaterThanOrEqualTo(BudgetPlanner.MinFineTuneShare * Budget - 2, run.FineTuneSeconds);
+        Assert.IsGreaterThanOrEqualTo(BudgetPolicy.Default.MinFineTuneShare * Budget - 2, run.FineTuneSeconds);
         Assert.IsLessThanOrEqualTo(Budget, run.EndSeconds);
     }
 
@@ -153,8 +182,8 @@ public sealed class BudgetPlannerTests
         var run = new ScriptedRun(Settings(budget: 35), _ => 25, warmup: 2.5, warmupCost: e => e == 0 ? 4.4 : 2.5, artCost: _ => 7).Run();
 
         Assert.IsFalse(run.StopRuleFired);
-        Assert.IsTrue(run.Decisions.Any(d => d.Setting == "MaxArtEpochs" && d.Reason.StartsWith("the cap forces the prune", StringComparison.Ordinal)), run.ToString());
-        Assert.IsGreaterThanOrEqualTo(BudgetPlanner.FiringMargin * GuessLambda * 0.999, run.Lambdas[^1], run.ToString());
+        Assert.IsTrue(run.Decisions.Any(d => d.Setting == PlanSetting.MaxArtEpochs && d.Reason.StartsWith("the cap forces the prune", StringComparison.Ordinal)), run.ToString());
+        Assert.IsGreaterThanOrEqualTo(BudgetPolicy.Default.FiringMargin * GuessLambda * 0.999, run.Lambdas[^1], run.ToString());
     }
 
     [TestMethod]
@@ -175,10 +204,10 @@ public sealed class BudgetPlannerTests
         // The fourth ART epoch takes 450 s (the machine got busy): after it the budget is used up.
         var run = new ScriptedRun(Settings(), _ => 25, warmup: 2, artCost: k => k == 3 ? 450 : 2.8).Run();
 
-        Assert.AreEqual(BudgetPlanner.MinFineTuneEpochs, run.FineTuneEpochs, run.ToString());
-        var fineTune = run.Decisions.Single(d => d.Setting == "FineTuneEpochs");
+        Assert.AreEqual(BudgetPolicy.Default.MinFineTuneEpochs, run.FineTuneEpochs, run.ToString());
+        var fineTune = run.Decisions.Single(d => d.Setting == PlanSetting.FineTuneEpochs);
         StringAssert.Contains(fineTune.Reason, "nearly used");
-        Assert.IsTrue(run.Decisions.Any(d => d.Setting == "MaxArtEpochs" && d.Reason.StartsWith("the cap forces the prune", StringComparison.Ordinal)));
+        Assert.IsTrue(run.Decisions.Any(d => d.Setting == PlanSetting.MaxArtEpochs && d.Reason.StartsWith("the cap forces the prune", StringComparison.Ordinal)));
         CollectionAssert.AreEqual(new[] { 1, 2 }, run.Schedule.LearningRateSteps);
     }
 
@@ -196,13 +225,13 @@ public sealed class BudgetPlannerTests
         Assert.AreEqual(1.05, run.FinalGrowth);
         for (var k = 0; k < run.Lambdas.Count; k++)
             Assert.AreEqual(5e-6 * Math.Pow(1.05, k), run.Lambdas[k], 1e-15, "λ path exactly the user's");
-        Assert.IsFalse(run.Decisions.Any(d => d.Setting is "LambdaInit" or "LambdaGrowth" or "WarmupEpochs"), run.ToString());
+        Assert.IsFalse(run.Decisions.Any(d => d.Setting is PlanSetting.LambdaInit or PlanSetting.LambdaGrowth or PlanSetting.WarmupEpochs), run.ToString());
         var warning = run.Decisions.Single(d => d.IsWarning && d.Reason.Contains("LambdaGrowth = 1.05"));
         StringAssert.StartsWith(warning.Reason, "ART is predicted not to stop within the budget");
         Assert.AreEqual(run.WarmupEpochs, warning.Epoch, "warned when ART was planned, before its first epoch");
         Assert.IsFalse(run.StopRuleFired);
         // The knobs left to the planner are still planned.
-        Assert.IsTrue(run.Decisions.Any(d => d.Setting == "FineTuneEpochs"));
+        Assert.IsTrue(run.Decisions.Any(d => d.Setting == PlanSetting.FineTuneEpochs));
     }
 
     [TestMethod]
@@ -237,9 +266,9 @@ public sealed class BudgetPlannerTests
         // Fine-tune epochs cost 2 s at first, then 4 s from the 60 % mark on.
         var run = new ScriptedRun(Settings(), ClosingAt(GuessLambda), warmup: 2, fineTuneCost: (d, planned) => d >= planned * 0.6 ? 4 : 2).Run();
 
-        var planned = int.Parse(run.Decisions.First(d => d.Setting == "FineTuneEpochs").Value);
+        var planned = int.Parse(run.Decisions.First(d => d.Setting == PlanSetting.FineTuneEpochs).Value);
         Assert.IsLessThan(planned, run.FineTuneEpochs, run.ToString());
-        var shortened = run.Decisions.First(d => d.Setting == "FineTuneEpochs" && d.Reason.StartsWith("shortened", StringComparison.Ordinal));
+        var shortened = run.Decisions.First(d => d.Setting == PlanSetting.FineTuneEpochs && d.Reason.StartsWith("shortened", StringComparison.Ordinal));
         // The step at 1/2 was applied before the epochs got slower and stays; the step at 3/4 moves with the new length.
         Assert.AreEqual(planned / 2, run.Schedule.LearningRateSteps[0]);
         Assert.IsLessThan(planned * 3 / 4, run.Schedule.LearningRateSteps[1]);
@@ -262,7 +291,7 @@ public sealed class BudgetPlannerTests
 
         Assert.IsTrue(run.EndSeconds is >= 108 and <= 132, run.ToString());
         Assert.IsTrue(run.StopRuleFired, run.ToString());
-        Assert.IsLessThanOrEqualTo(6, run.Decisions.Count(d => d.Setting == "FineTuneEpochs"), "the fine-tune length does not chase every slow or fast epoch\n" + run);
+        Assert.IsLessThanOrEqualTo(6, run.Decisions.Count(d => d.Setting == PlanSetting.FineTuneEpochs), "the fine-tune length does not chase every slow or fast epoch\n" + run);
     }
 
     [TestMethod]
@@ -273,7 +302,7 @@ public sealed class BudgetPlannerTests
         var run = new ScriptedRun(Settings(budget: 35), ClosingAt(GuessLambda), warmup: 3.8, warmupCost: e => e == 0 ? 4.7 : 3.8,
             artCost: _ => 1.6, fineTuneCost: (_, _) => 2.5).Run();
 
-        Assert.IsTrue(run.Decisions.Any(d => d.Setting == "FineTuneEpochs" && d.Reason.StartsWith("lengthened", StringComparison.Ordinal)), run.ToString());
+        Assert.IsTrue(run.Decisions.Any(d => d.Setting == PlanSetting.FineTuneEpochs && d.Reason.StartsWith("lengthened", StringComparison.Ordinal)), run.ToString());
         Assert.IsTrue(run.EndSeconds is >= 31.5 and <= 35, run.ToString());
     }
 
@@ -294,8 +323,8 @@ public sealed class BudgetPlannerTests
     {
         var run = new ScriptedRun(Settings(oneShot: true), ClosingAt(GuessLambda), warmup: 2).Run();
         Assert.AreEqual(0, run.ArtEpochs);
-        Assert.AreEqual(BudgetPlanner.OneShotWarmupShare * Budget / 2, run.WarmupEpochs, 2);
-        Assert.IsFalse(run.Decisions.Any(d => d.Setting is "LambdaInit" or "LambdaGrowth"));
+        Assert.AreEqual(BudgetPolicy.Default.OneShotWarmupShare * Budget / 2, run.WarmupEpochs, 2);
+        Assert.IsFalse(run.Decisions.Any(d => d.Setting is PlanSetting.LambdaInit or PlanSetting.LambdaGrowth));
         Assert.IsTrue(run.EndSeconds <= Budget && run.EndSeconds >= 0.95 * Budget, run.ToString());
     }
 
@@ -303,17 +332,17 @@ public sealed class BudgetPlannerTests
     public void Decisions_EveryOneHasTimeWhatAndWhy()
     {
         var run = new ScriptedRun(Settings(), ClosingAt(10 * GuessLambda), warmup: 3, art: 6).Run();
-        Assert.AreEqual("TimeBudget", run.Decisions[0].Setting);
+        Assert.AreEqual(PlanSetting.TimeBudget, run.Decisions[0].Setting);
         Assert.AreEqual(0, run.Decisions[0].AtSeconds);
         foreach (var pair in run.Decisions.Zip(run.Decisions.Skip(1)))
             Assert.IsLessThanOrEqualTo(pair.Second.AtSeconds, pair.First.AtSeconds, "in time order");
         foreach (var d in run.Decisions)
         {
-            Assert.IsFalse(string.IsNullOrWhiteSpace(d.Setting));
+            Assert.IsFalse(string.IsNullOrWhiteSpace(d.Setting.ToString()));
             Assert.IsGreaterThan(20, d.Reason.Length, d.ToString());
             Assert.IsTrue(d.IsWarning || d.Value.Length > 0, d.ToString());
         }
-        foreach (var setting in new[] { "WarmupEpochs", "LambdaInit", "LambdaGrowth", "MaxArtEpochs", "FineTuneEpochs", "LearningRateSteps" })
+        foreach (var setting in new[] { PlanSetting.WarmupEpochs, PlanSetting.LambdaInit, PlanSetting.LambdaGrowth, PlanSetting.MaxArtEpochs, PlanSetting.FineTuneEpochs, PlanSetting.LearningRateSteps })
             Assert.IsTrue(run.Decisions.Any(d => d.Setting == setting), setting + "\n" + run);
     }
 

@@ -110,13 +110,13 @@ public sealed class HyperSparseTimeBudgetTests
         {
             Assert.AreEqual(art[k].Lambda, plan.LambdaPath[k]);
             Assert.AreEqual(art[k].AccuracyGap!.Value, plan.AccuracyGaps[k], 1e-9);
-            if (k > 0) Assert.IsGreaterThanOrEqualTo(BudgetPlanner.MinGrowth - 1e-9, art[k].Lambda / art[k - 1].Lambda, "λ grows every ART epoch");
+            if (k > 0) Assert.IsGreaterThanOrEqualTo(BudgetPolicy.Default.MinGrowth - 1e-9, art[k].Lambda / art[k - 1].Lambda, "λ grows every ART epoch");
         }
         // The stop rule got its chance: it fired, or λ had grown past the range where it was expected to fire — unless the
         // machine made ART epochs so slow that too few fit, which the plan then says. Either way the report says how ART ended.
         Assert.IsTrue(plan.StopRuleFired != plan.CapForcedPrune, context);
         var firingGuess = BudgetPlanner.FiringLambdaGuess(Microsoft.ML.HyperSparse.Engine.Models.Architecture.LeNet5, 0.05, 1500 / 64 + 1);
-        Assert.IsTrue(plan.StopRuleFired || plan.LambdaPath[^1] >= BudgetPlanner.FiringMargin * firingGuess
+        Assert.IsTrue(plan.StopRuleFired || plan.LambdaPath[^1] >= BudgetPolicy.Default.FiringMargin * firingGuess
             || plan.Warnings.Any(w => w.Contains("before the stop rule has had its full chance", StringComparison.Ordinal)), context);
         if (plan.CapForcedPrune) Assert.IsTrue(report.Notes.Any(n => n.Contains("cap of", StringComparison.Ordinal)), context);
         Assert.AreEqual(61_470 - (long)Math.Floor(0.9 * 61_470) - 1, report.KeptWeights);

@@ -152,7 +152,7 @@ internal sealed partial class ArtTrainer
                 report.ArtStopReason = state.StopReason;
                 report.SelectedArtEpoch = state.SelectedArtEpoch;
                 if (state.Schedule is not null) schedule = state.Schedule;
-                if (planner is not null && state.Planner is not null) planner = new BudgetPlanner(planner.Settings, state.Planner);
+                if (planner is not null && state.Planner is not null) planner = new BudgetPlanner(planner.Settings, state.Planner, planner.Policy);
                 // The clock counts this session from Execute's start (loading included); earlier sessions come from the checkpoint.
                 secondsBefore = state.TrainingSeconds ?? state.Epochs.Sum(e => e.Seconds);
                 report.Notes.Add($"Resumed from '{Path.GetFileName(path)}' at epoch {epoch} ({phase}, phase epoch {phaseEpoch}).");
