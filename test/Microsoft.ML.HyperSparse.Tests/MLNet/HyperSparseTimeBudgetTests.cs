@@ -88,6 +88,15 @@ public sealed class HyperSparseTimeBudgetTests
         // most …" or "only one ART epoch fits …" say nothing about overrunning). That warning is also a report note.
         var cannotFit = plan.Decisions.Where(d => d.Setting == "Warning" && d.Reason.StartsWith("the budget is too short for this network and data", StringComparison.Ordinal)).ToList();
         Assert.IsTrue(cannotFit.Count > 0 || plan.UsedSeconds <= 2 * budget.TotalSeconds, context);
+        // The plan fits the budget by the planner's own measurements, not by the wall clock: the epochs before the fine-tune
+        // plus the fine-tune epochs it planned, at the fine-tune's median epoch time, end within the budget (slack: a quarter
+        // of it and one epoch, for a shared machine) — unless it said in advance that it cannot. A planner that plans past the
+        // budget fails here even when its epochs are fast enough to stay under the loose 2× wall-time bound above.
+        var fineTune = report.Epochs.Where(e => e.Phase == HyperSparseTrainingPhase.FineTune).Select(e => e.Seconds).Order().ToList();
+        var median = fineTune[fineTune.Count / 2];
+        var predicted = report.Epochs.Where(e => e.Phase != HyperSparseTrainingPhase.FineTune).Sum(e => e.Seconds) + plan.PlannedFineTuneEpochs * median;
+        Assert.IsTrue(cannotFit.Count > 0 || predicted <= 1.25 * budget.TotalSeconds + median,
+            $"planned end {predicted:F1} s (fine-tune {plan.PlannedFineTuneEpochs} × {median:F2} s)\n" + context);
         foreach (var warning in cannotFit)
         {
             StringAssert.Contains(warning.Reason, "past the budget", context);
