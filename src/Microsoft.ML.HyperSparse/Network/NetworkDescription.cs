@@ -43,10 +43,10 @@ internal abstract record NetworkNode(string Name, string Input, string Output);
 /// Zero padding of an image per side, in the order of ONNX's 2-D "pads" attribute: top, left, bottom, right. Networks
 /// exported from other frameworks (CNTK's ResNet-18 pads its stride-2 layers [1, 1, 0, 0]) pad one side more than the other.
 /// </summary>
-internal readonly record struct Padding(int Top, int Left, int Bottom, int Right)
+internal readonly record struct ImagePadding(int Top, int Left, int Bottom, int Right)
 {
     /// <summary>The same padding on both sides of each dimension (PyTorch's padding=(h, w)).</summary>
-    public static Padding Symmetric(int height, int width) => new(height, width, height, width);
+    public static ImagePadding Symmetric(int height, int width) => new(height, width, height, width);
 
     public bool IsZero => Top == 0 && Left == 0 && Bottom == 0 && Right == 0;
 
@@ -64,10 +64,10 @@ internal sealed record Conv2dNode(
     string Name, string Input, string Output,
     int OutChannels, int InChannels, int KernelH, int KernelW,
     int StrideH, int StrideW, int PadH, int PadW,
-    float[] Weight, float[]? Bias, bool Prunable, Padding? AsymmetricPads = null) : NetworkNode(Name, Input, Output)
+    float[] Weight, float[]? Bias, bool Prunable, ImagePadding? AsymmetricPads = null) : NetworkNode(Name, Input, Output)
 {
     /// <summary>The padding actually applied, per side.</summary>
-    public Padding Pads => AsymmetricPads ?? Padding.Symmetric(PadH, PadW);
+    public ImagePadding Pads => AsymmetricPads ?? ImagePadding.Symmetric(PadH, PadW);
 }
 
 /// <summary>Batch normalisation in eval form: y = (x - Mean) / sqrt(Var + Epsilon) * Scale + Bias, per channel.</summary>
@@ -82,11 +82,11 @@ internal sealed record ReluNode(string Name, string Input, string Output) : Netw
 /// Max pooling, square kernel; padding (with −∞) <paramref name="Pad"/> on every side, or <paramref name="AsymmetricPads"/>
 /// per side (then Pad must be 0); readers use <see cref="Pads"/>.
 /// </summary>
-internal sealed record MaxPoolNode(string Name, string Input, string Output, int Kernel, int Stride, int Pad = 0, Padding? AsymmetricPads = null)
+internal sealed record MaxPoolNode(string Name, string Input, string Output, int Kernel, int Stride, int Pad = 0, ImagePadding? AsymmetricPads = null)
     : NetworkNode(Name, Input, Output)
 {
     /// <summary>The padding actually applied, per side.</summary>
-    public Padding Pads => AsymmetricPads ?? Padding.Symmetric(Pad, Pad);
+    public ImagePadding Pads => AsymmetricPads ?? ImagePadding.Symmetric(Pad, Pad);
 }
 
 /// <summary>Average pooling, square kernel, no padding.</summary>

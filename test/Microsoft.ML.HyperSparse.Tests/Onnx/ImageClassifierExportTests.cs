@@ -181,6 +181,65 @@ public sealed class ImageClassifierExportTests
     }
 
     /// <summary>
+    /// CNTK's ResNet-18 (the one ML.NET ships) pads its stride-2 layers per side: the stem [3, 3, 2, 2], the max-pool and the
+    /// stride-2 3×3 convs [1, 1, 0, 0]. Where the map entering such a layer has an even size, that is what the engine's
+    /// symmetric padding computes (the last padded row and column are never read), so the same weights written with CNTK's
+    /// pads score as TorchSharp does: CNTK's weights can be taken over without changing the engine's padding. (On an odd size
+    /// CNTK's "same" padding is symmetric, as the engine's, while fixed pads [1, 1, 0, 0] would not even fit the shortcut.)
+    /// </summary>
+    [TestMethod]
+    public void ImageClassifier_Describe_ResNet18MLNetWrittenWithCntkPadsScoresAsTorchSharp()
+    {
+        var shape = new ImageShape(3, 64, 64); // 64 → 32 → 16 → 8 → 4 → 2: every stride-2 layer meets an even size
+        var random = new Random(13);
+        torch.random.manual_seed(29);
+        using ImageClassifier model = ModelFactory.Create(Architecture.ResNet18MLNet, shape, ClassCount);
+        float[] mean = [0.4f, 0.45f, 0.5f];
+        float[] std = [0.25f, 0.2f, 0.3f];
+        IReadOnlyList<PrunableLayer> layers = model.PrunableLayers();
+        RandomizeWeightsAndBiases(model, layers, random);
+        using (MagnitudePruning.Prune(layers, PruningRate))
+        {
+        }
+        RescaleKeptWeights(layers);
+        SetBatchNormStatistics(model, Normalized(Pixels(shape, 4, random), shape, mean, std, 4), random);
+
+        float[] pixels = Pixels(shape, Batch, random);
+        float[] expected;
+        using (no_grad())
+        using (Tensor input = Normalized(pixels, shape, mean, std, Batch))
+        using (Tensor logits = model.call(input))
+            expected = EngineTestTensors.Values(logits);
+        AssertDependsOnInput(expected);
+
+        // CNTK's pads for a stride-2 k×k layer: (k − 1)/2 on top/left, (k − 3)/2 on bottom/right.
+        static ImagePadding Cntk(int kernel) => new((kernel - 1) / 2, (kernel - 1) / 2, (kernel - 3) / 2, (kernel - 3) / 2);
+        var nodes = model.Describe().Select(node => node switch
+        {
+            Conv2dNode conv when conv.StrideH == 2 && conv.KernelH > 1 => conv with { PadH = 0, PadW = 0, AsymmetricPads = Cntk(conv.KernelH) },
+            MaxPoolNode pool => pool with { Pad = 0, AsymmetricPads = Cntk(pool.Kernel) },
+            _ => node,
+        }).ToList();
+        Assert.AreEqual(new ImagePadding(3, 3, 2, 2), nodes.OfType<Conv2dNode>().Single(c => c.Name == "conv1").Pads);
+        Assert.AreEqual(5, nodes.Count(n => n is Conv2dNode { AsymmetricPads: not null } or MaxPoolNode { AsymmetricPads: not null }),
+            "the stem, the max-pool and the first conv of stages 2-4");
+
+        var net = new NetworkDescription
+        {
+            InputName = "image", Channels = 3, Height = shape.Height, Width = shape.Width, ClassCount = ClassCount,
+            PixelScale = PixelScale, Mean = mean, Std = std, Nodes = nodes,
+        };
+        foreach (OnnxWeightEncoding encoding in new[] { OnnxWeightEncoding.Dense, OnnxWeightEncoding.Compact })
+        {
+            OnnxExportResult result = OnnxModelWriter.Write(net, new() { WeightEncoding = encoding, LogitsOutputName = "Logits" });
+            float[] actual = OrtRunner.Run(result.Bytes, net, pixels, Batch, "Logits")["Logits"];
+            double maxError = expected.Zip(actual, (e, a) => Math.Abs((double)e - a)).Max();
+            Console.WriteLine($"ResNet18MLNet {shape} CNTK pads {encoding}: max |Δlogit| {maxError:E2}");
+            Assert.IsTrue(maxError <= Tolerance, $"{encoding}: max |TorchSharp − ORT| logit difference {maxError:E3}");
+        }
+    }
+
+    /// <summary>
     /// Every prunable weight uniform in ±1, so that global pruning removes about κ of every layer and each layer's sparse
     /// encoding is exercised (with the reference inits κ = 0.9 would remove ResNet's N(0, 0.01) classifier entirely, and
     /// nearly all of LeNet-5's fc1, leaving logits that ignore the input). Non-zero conv biases make the batch-norm fold

@@ -437,17 +437,17 @@ public sealed class OnnxModelWriterTests
 
         // Symmetric and per-side padding together would be ambiguous.
         var both = Assert.ThrowsExactly<ArgumentException>(() => OnnxModelWriter.Write(Replace(n =>
-            n is Conv2dNode { Name: "stem.conv" } c ? c with { AsymmetricPads = new Padding(1, 1, 0, 0) } : n), new()));
+            n is Conv2dNode { Name: "stem.conv" } c ? c with { AsymmetricPads = new ImagePadding(1, 1, 0, 0) } : n), new()));
         StringAssert.Contains(both.Message, "stem.conv");
         StringAssert.Contains(both.Message, "pads [1, 1, 0, 0], PadH 1, PadW 1");
 
         var negative = Assert.ThrowsExactly<ArgumentException>(() => OnnxModelWriter.Write(Replace(n =>
-            n is Conv2dNode { Name: "stem.conv" } c ? c with { PadH = 0, PadW = 0, AsymmetricPads = new Padding(1, -1, 1, 1) } : n), new()));
+            n is Conv2dNode { Name: "stem.conv" } c ? c with { PadH = 0, PadW = 0, AsymmetricPads = new ImagePadding(1, -1, 1, 1) } : n), new()));
         StringAssert.Contains(negative.Message, "non-negative per-side pads");
 
         // More than half the 3×3 kernel on a side would let a window hold only padding.
         var wide = Assert.ThrowsExactly<ArgumentException>(() => OnnxModelWriter.Write(Replace(n =>
-            n is MaxPoolNode p ? p with { Pad = 0, AsymmetricPads = new Padding(2, 0, 0, 0) } : n), new()));
+            n is MaxPoolNode p ? p with { Pad = 0, AsymmetricPads = new ImagePadding(2, 0, 0, 0) } : n), new()));
         StringAssert.Contains(wide.Message, "stem.pool");
         StringAssert.Contains(wide.Message, "pads [2, 0, 0, 0], Pad 0");
     }

@@ -63,7 +63,7 @@ internal static class ReferenceForward
     private static Tensor Conv(Conv2dNode conv, Tensor x)
     {
         int inH = x.Shape[1], inW = x.Shape[2];
-        Padding pads = conv.Pads;
+        ImagePadding pads = conv.Pads;
         int outH = (inH + pads.Top + pads.Bottom - conv.KernelH) / conv.StrideH + 1;
         int outW = (inW + pads.Left + pads.Right - conv.KernelW) / conv.StrideW + 1;
         var y = new float[conv.OutChannels * outH * outW];
@@ -102,7 +102,7 @@ internal static class ReferenceForward
         return new(y, x.Shape);
     }
 
-    private static Tensor Pool(Tensor x, int kernel, int stride, Padding pads, bool max)
+    private static Tensor Pool(Tensor x, int kernel, int stride, ImagePadding pads, bool max)
     {
         int channels = x.Shape[0], inH = x.Shape[1], inW = x.Shape[2];
         int outH = (inH + pads.Top + pads.Bottom - kernel) / stride + 1, outW = (inW + pads.Left + pads.Right - kernel) / stride + 1;

@@ -92,8 +92,8 @@ internal static class TestNetworks
             Mean = net.Mean, Std = net.Std,
             Nodes = net.Nodes.Select(node => node switch
             {
-                Conv2dNode { Name: "stem.conv" } conv => conv with { PadH = 0, PadW = 0, AsymmetricPads = new Padding(1, 1, 0, 0) },
-                MaxPoolNode pool => pool with { Pad = 0, AsymmetricPads = new Padding(1, 0, 1, 0) },
+                Conv2dNode { Name: "stem.conv" } conv => conv with { PadH = 0, PadW = 0, AsymmetricPads = new ImagePadding(1, 1, 0, 0) },
+                MaxPoolNode pool => pool with { Pad = 0, AsymmetricPads = new ImagePadding(1, 0, 1, 0) },
                 _ => node,
             }).ToList(),
         };

@@ -15,7 +15,9 @@ namespace Microsoft.ML.HyperSparse.Engine.Models;
 /// Field names follow torchvision's state_dict (conv1, bn1, layer1.0.conv1, layer2.0.downsample.0 / .1, fc), so that a
 /// torchvision state_dict maps onto this module by name; they are also the ONNX initializer names and the layer names
 /// KeepDenseLayers takes. Padding is symmetric as in torchvision. CNTK's ResNet-18 (the one ML.NET ships) pads its stride-2
-/// layers asymmetrically (top/left only), which gives the same values for even input sizes.
+/// layers per side (stem [3, 3, 2, 2], max-pool and 3×3 convs [1, 1, 0, 0]); on the even map sizes it meets there this
+/// computes the same (symmetric padding's last row and column are never read; ImageClassifierExportTests writes this
+/// network with CNTK's pads and scores it as TorchSharp does), so its weights need no padding of their own here.
 /// </remarks>
 internal sealed class ImageNetResNet : ImageClassifier
 {
