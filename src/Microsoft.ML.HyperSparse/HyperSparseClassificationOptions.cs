@@ -18,6 +18,23 @@ public enum HyperSparseArchitecture
     ResNet32,
     /// <summary>The paper's VGG-19 with batch normalisation, CIFAR variant (20,024,000 prunable weights, 10 classes).</summary>
     Vgg19,
+    /// <summary>
+    /// torchvision's ImageNet ResNet-18: 7×7/2 stem and 3×3/2 max-pool, basic blocks [2, 2, 2, 2] 64-128-256-512 wide,
+    /// global average pooling, one linear classifier (11,172,032 prunable weights for 10 classes at any image size).
+    /// Images of at least 32×32 pixels; 64×64 is a good size on a CPU.
+    /// </summary>
+    ResNet18,
+    /// <summary>
+    /// torchvision's ImageNet ResNet-34: as <see cref="ResNet18"/> with blocks [3, 4, 6, 3] (21,272,768 prunable weights for
+    /// 10 classes). Images of at least 32×32 pixels.
+    /// </summary>
+    ResNet34,
+    /// <summary>
+    /// The ResNet-18 ML.NET ships (Microsoft.ML.DnnImageFeaturizer.ResNet18): as <see cref="ResNet18"/> with blocks
+    /// [2, 2, 2, 3], one more block in the last stage (15,890,624 prunable weights for 10 classes). Images of at least
+    /// 32×32 pixels.
+    /// </summary>
+    ResNet18MLNet,
 }
 
 /// <summary>The sparsity-inducing regulariser used during Adaptive Regularized Training.</summary>
@@ -336,6 +353,9 @@ public sealed partial class HyperSparseClassificationTrainer
             HyperSparseArchitecture.ResNet20 => Engine.Models.Architecture.ResNet20,
             HyperSparseArchitecture.ResNet32 => Engine.Models.Architecture.ResNet32,
             HyperSparseArchitecture.Vgg19 => Engine.Models.Architecture.Vgg19,
+            HyperSparseArchitecture.ResNet18 => Engine.Models.Architecture.ResNet18,
+            HyperSparseArchitecture.ResNet34 => Engine.Models.Architecture.ResNet34,
+            HyperSparseArchitecture.ResNet18MLNet => Engine.Models.Architecture.ResNet18MLNet,
             _ => throw Errors.Option(nameof(Architecture), "a HyperSparseArchitecture value", architecture),
         };
 

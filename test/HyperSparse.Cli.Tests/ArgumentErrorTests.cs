@@ -139,6 +139,15 @@ public sealed class ArgumentErrorTests
     }
 
     [TestMethod]
+    [DataRow("resnet18")]
+    [DataRow("resnet34")]
+    public void Train_ImageNetResNetBelow32Pixels_NamesTheMinimum(string arch)
+    {
+        var r = Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o10"), "--arch", arch, "--image-size", "31");
+        Mentions(r, "--image-size", "ResNet-18/34 ≥ 32", "'31'");
+    }
+
+    [TestMethod]
     [DataRow("90s", 90)]
     [DataRow("20m", 1200)]
     [DataRow("1.5h", 5400)]

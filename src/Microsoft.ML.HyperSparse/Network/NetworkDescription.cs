@@ -39,12 +39,36 @@ internal sealed class NetworkDescription
 /// <summary>One operation of a <see cref="NetworkDescription"/>.</summary>
 internal abstract record NetworkNode(string Name, string Input, string Output);
 
-/// <summary>2-D convolution. <paramref name="Weight"/> is [OutChannels, InChannels, KernelH, KernelW] row-major.</summary>
+/// <summary>
+/// Zero padding of an image per side, in the order of ONNX's 2-D "pads" attribute: top, left, bottom, right. Networks
+/// exported from other frameworks (CNTK's ResNet-18 pads its stride-2 layers [1, 1, 0, 0]) pad one side more than the other.
+/// </summary>
+internal readonly record struct ImagePadding(int Top, int Left, int Bottom, int Right)
+{
+    /// <summary>The same padding on both sides of each dimension (PyTorch's padding=(h, w)).</summary>
+    public static ImagePadding Symmetric(int height, int width) => new(height, width, height, width);
+
+    public bool IsZero => Top == 0 && Left == 0 && Bottom == 0 && Right == 0;
+
+    public bool IsNonNegative => Top >= 0 && Left >= 0 && Bottom >= 0 && Right >= 0;
+
+    public override string ToString() => $"[{Top}, {Left}, {Bottom}, {Right}]";
+}
+
+/// <summary>
+/// 2-D convolution. <paramref name="Weight"/> is [OutChannels, InChannels, KernelH, KernelW] row-major. Padding is
+/// <paramref name="PadH"/>/<paramref name="PadW"/> on both sides, or <paramref name="AsymmetricPads"/> per side (then
+/// PadH and PadW must be 0); readers use <see cref="Pads"/>.
+/// </summary>
 internal sealed record Conv2dNode(
     string Name, string Input, string Output,
     int OutChannels, int InChannels, int KernelH, int KernelW,
     int StrideH, int StrideW, int PadH, int PadW,
-    float[] Weight, float[]? Bias, bool Prunable) : NetworkNode(Name, Input, Output);
+    float[] Weight, float[]? Bias, bool Prunable, ImagePadding? AsymmetricPads = null) : NetworkNode(Name, Input, Output)
+{
+    /// <summary>The padding actually applied, per side.</summary>
+    public ImagePadding Pads => AsymmetricPads ?? ImagePadding.Symmetric(PadH, PadW);
+}
 
 /// <summary>Batch normalisation in eval form: y = (x - Mean) / sqrt(Var + Epsilon) * Scale + Bias, per channel.</summary>
 internal sealed record BatchNormNode(
@@ -54,9 +78,16 @@ internal sealed record BatchNormNode(
 /// <summary>Element-wise max(x, 0).</summary>
 internal sealed record ReluNode(string Name, string Input, string Output) : NetworkNode(Name, Input, Output);
 
-/// <summary>Max pooling, square kernel, no padding unless given.</summary>
-internal sealed record MaxPoolNode(string Name, string Input, string Output, int Kernel, int Stride, int Pad = 0)
-    : NetworkNode(Name, Input, Output);
+/// <summary>
+/// Max pooling, square kernel; padding (with −∞) <paramref name="Pad"/> on every side, or <paramref name="AsymmetricPads"/>
+/// per side (then Pad must be 0); readers use <see cref="Pads"/>.
+/// </summary>
+internal sealed record MaxPoolNode(string Name, string Input, string Output, int Kernel, int Stride, int Pad = 0, ImagePadding? AsymmetricPads = null)
+    : NetworkNode(Name, Input, Output)
+{
+    /// <summary>The padding actually applied, per side.</summary>
+    public ImagePadding Pads => AsymmetricPads ?? ImagePadding.Symmetric(Pad, Pad);
+}
 
 /// <summary>Average pooling, square kernel, no padding.</summary>
 internal sealed record AvgPoolNode(string Name, string Input, string Output, int Kernel, int Stride)

@@ -136,12 +136,13 @@ internal static class DeadChannelShrink
 
         private static TensorShape OutputShape(NetworkNode node, TensorShape x)
         {
-            static int Window(int size, int kernel, int stride, int pad) => (size + 2 * pad - kernel) / stride + 1;
+            // padding: both sides together.
+            static int Window(int size, int kernel, int stride, int padding) => (size + padding - kernel) / stride + 1;
             TensorShape Image(int units, int h, int w) => new(units, h * w, h, w);
             return node switch
             {
-                Conv2dNode c => Image(c.OutChannels, Window(x.Height, c.KernelH, c.StrideH, c.PadH), Window(x.Width, c.KernelW, c.StrideW, c.PadW)),
-                MaxPoolNode p => Image(x.Units, Window(x.Height, p.Kernel, p.Stride, p.Pad), Window(x.Width, p.Kernel, p.Stride, p.Pad)),
+                Conv2dNode c => Image(c.OutChannels, Window(x.Height, c.KernelH, c.StrideH, c.Pads.Top + c.Pads.Bottom), Window(x.Width, c.KernelW, c.StrideW, c.Pads.Left + c.Pads.Right)),
+                MaxPoolNode p => Image(x.Units, Window(x.Height, p.Kernel, p.Stride, p.Pads.Top + p.Pads.Bottom), Window(x.Width, p.Kernel, p.Stride, p.Pads.Left + p.Pads.Right)),
                 AvgPoolNode p => Image(x.Units, Window(x.Height, p.Kernel, p.Stride, 0), Window(x.Width, p.Kernel, p.Stride, 0)),
                 GlobalAvgPoolNode => Image(x.Units, 1, 1),
                 FlattenNode => x with { Height = 0, Width = 0 },
@@ -159,7 +160,7 @@ internal static class DeadChannelShrink
             {
                 case Conv2dNode conv:
                     return LayerConstants(conv.Weight, conv.Bias, conv.OutChannels, x.Units, conv.KernelH * conv.KernelW, input,
-                        padded: conv.PadH > 0 || conv.PadW > 0);
+                        padded: !conv.Pads.IsZero);
                 case LinearNode linear:
                     return LayerConstants(linear.Weight, linear.Bias, linear.OutFeatures, x.Units, x.UnitSize, input, padded: false);
                 case ReluNode:
@@ -336,7 +337,7 @@ internal static class DeadChannelShrink
 
                     foreach (NetworkNode reader in layerReaders[t])
                     {
-                        if (reader is Conv2dNode { PadH: 0, PadW: 0 } or LinearNode || Representative(t) >= 0)
+                        if (reader is Conv2dNode { Pads.IsZero: true } or LinearNode || Representative(t) >= 0)
                             continue;
                         int needed = Largest(t, NonZeroConstantsRead(reader, t));
                         if (needed >= 0)
@@ -428,7 +429,7 @@ internal static class DeadChannelShrink
                 {
                     case Conv2dNode conv:
                     {
-                        bool padded = conv.PadH > 0 || conv.PadW > 0;
+                        bool padded = !conv.Pads.IsZero;
                         (float[] weight, float[]? bias) = Fold(conv.Weight, conv.Bias, conv.OutChannels, input, conv.KernelH * conv.KernelW,
                             outputs, inputs, padded ? Representative(input) : -1, padded);
                         var shrunk = conv with { OutChannels = outputs.Length, InChannels = inputs.Length, Weight = weight, Bias = bias };

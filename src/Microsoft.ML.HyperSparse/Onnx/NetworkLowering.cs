@@ -144,13 +144,15 @@ internal static class NetworkLowering
                 RequirePositive($"{subject} stride", Math.Min(conv.StrideH, conv.StrideW));
                 if (conv.PadH < 0 || conv.PadW < 0)
                     throw OnnxExportErrors.Network(subject, "non-negative padding", $"{conv.PadH}x{conv.PadW}");
+                if (conv.AsymmetricPads is { } convPads && (!convPads.IsNonNegative || conv.PadH != 0 || conv.PadW != 0))
+                    throw OnnxExportErrors.Network(subject, "non-negative per-side pads with PadH = PadW = 0", $"pads {convPads}, PadH {conv.PadH}, PadW {conv.PadW}");
                 RequireImage(subject, x, conv.InChannels);
                 RequireLength($"{subject} Weight", conv.Weight, (long)conv.OutChannels * conv.InChannels * conv.KernelH * conv.KernelW);
                 if (conv.Bias is not null)
                     RequireLength($"{subject} Bias", conv.Bias, conv.OutChannels);
                 return [conv.OutChannels,
-                    Window(subject, x[1], conv.KernelH, conv.StrideH, conv.PadH),
-                    Window(subject, x[2], conv.KernelW, conv.StrideW, conv.PadW)];
+                    Window(subject, x[1], conv.KernelH, conv.StrideH, conv.Pads.Top + conv.Pads.Bottom),
+                    Window(subject, x[2], conv.KernelW, conv.StrideW, conv.Pads.Left + conv.Pads.Right)];
             case BatchNormNode bn:
                 if (x.Length is not (1 or 3))
                     throw OnnxExportErrors.Network(subject, "an input of shape [C, H, W] or [F]", $"rank {x.Length}");
@@ -169,7 +171,14 @@ internal static class NetworkLowering
                 RequirePositive($"{subject} Stride", pool.Stride);
                 if (pool.Pad < 0 || pool.Pad * 2 > pool.Kernel)
                     throw OnnxExportErrors.Network(subject, "0 <= Pad <= Kernel/2 (ONNX rule)", pool.Pad.ToString());
-                return [x[0], Window(subject, x[1], pool.Kernel, pool.Stride, pool.Pad), Window(subject, x[2], pool.Kernel, pool.Stride, pool.Pad)];
+                // Each side at most half the kernel (PyTorch's rule, stricter than ONNX Runtime's pad < kernel): every window
+                // then holds at least one real value, so the −∞ padding never reaches the output.
+                if (pool.AsymmetricPads is { } poolPads
+                    && (pool.Pad != 0 || !poolPads.IsNonNegative || 2 * Math.Max(Math.Max(poolPads.Top, poolPads.Left), Math.Max(poolPads.Bottom, poolPads.Right)) > pool.Kernel))
+                    throw OnnxExportErrors.Network(subject, "per-side pads from 0 to Kernel/2 with Pad = 0", $"pads {poolPads}, Pad {pool.Pad}");
+                return [x[0],
+                    Window(subject, x[1], pool.Kernel, pool.Stride, pool.Pads.Top + pool.Pads.Bottom),
+                    Window(subject, x[2], pool.Kernel, pool.Stride, pool.Pads.Left + pool.Pads.Right)];
             case AvgPoolNode pool:
                 RequireImage(subject, x, x.Length == 3 ? x[0] : -1);
                 RequirePositive($"{subject} Kernel", pool.Kernel);
@@ -198,11 +207,12 @@ internal static class NetworkLowering
         }
     }
 
-    private static int Window(string subject, int size, int kernel, int stride, int pad)
+    /// <summary>Output size along one dimension; <paramref name="padding"/> is both sides' padding together.</summary>
+    private static int Window(string subject, int size, int kernel, int stride, int padding)
     {
-        int span = size + 2 * pad - kernel;
+        int span = size + padding - kernel;
         if (span < 0)
-            throw OnnxExportErrors.Network(subject, $"a kernel ({kernel}) no larger than the padded input ({size + 2 * pad})", $"input size {size}");
+            throw OnnxExportErrors.Network(subject, $"a kernel ({kernel}) no larger than the padded input ({size + padding})", $"input size {size}");
         return span / stride + 1;
     }
 

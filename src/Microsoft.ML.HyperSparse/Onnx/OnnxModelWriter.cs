@@ -221,8 +221,8 @@ internal static class OnnxModelWriter
                     // kernel_shape comes from the weight; strides 1 and pads 0 are the defaults.
                     if (conv.StrideH != 1 || conv.StrideW != 1)
                         convNode.Attribute.Add(OnnxProtos.Attr("strides", conv.StrideH, conv.StrideW));
-                    if (conv.PadH != 0 || conv.PadW != 0)
-                        convNode.Attribute.Add(OnnxProtos.Attr("pads", conv.PadH, conv.PadW, conv.PadH, conv.PadW));
+                    if (!conv.Pads.IsZero)
+                        convNode.Attribute.Add(OnnxProtos.Attr("pads", conv.Pads.Top, conv.Pads.Left, conv.Pads.Bottom, conv.Pads.Right));
                     graph.Node.Add(convNode);
                     break;
                 case LinearNode linear:
@@ -246,8 +246,8 @@ internal static class OnnxModelWriter
                     var maxPool = OnnxProtos.Node("MaxPool", null, [input], output,
                         OnnxProtos.Attr("kernel_shape", pool.Kernel, pool.Kernel),
                         OnnxProtos.Attr("strides", pool.Stride, pool.Stride));
-                    if (pool.Pad != 0)
-                        maxPool.Attribute.Add(OnnxProtos.Attr("pads", pool.Pad, pool.Pad, pool.Pad, pool.Pad));
+                    if (!pool.Pads.IsZero)
+                        maxPool.Attribute.Add(OnnxProtos.Attr("pads", pool.Pads.Top, pool.Pads.Left, pool.Pads.Bottom, pool.Pads.Right));
                     graph.Node.Add(maxPool);
                     break;
                 case AvgPoolNode pool:

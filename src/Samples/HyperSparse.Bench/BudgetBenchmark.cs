@@ -202,6 +202,9 @@ internal static class BudgetBenchmark
         Architecture.ResNet20 => "ResNet-20",
         Architecture.ResNet32 => "ResNet-32",
         Architecture.Vgg19 => "VGG-19",
+        Architecture.ResNet18 => "ResNet-18",
+        Architecture.ResNet34 => "ResNet-34",
+        Architecture.ResNet18MLNet => "ResNet-18 (ML.NET's)",
         _ => "MLP",
     };
 

@@ -306,6 +306,9 @@ internal static class Architectures
         "resnet32" or "resnet-32" => Architecture.ResNet32,
         "mlp" => Architecture.Mlp,
         "vgg19" or "vgg-19" => Architecture.Vgg19,
-        _ => throw new ArgumentException($"Unknown --arch '{s}' (lenet5, resnet20, resnet32, mlp, vgg19)."),
+        "resnet18" or "resnet-18" => Architecture.ResNet18,
+        "resnet34" or "resnet-34" => Architecture.ResNet34,
+        "resnet18mlnet" => Architecture.ResNet18MLNet,
+        _ => throw new ArgumentException($"Unknown --arch '{s}' (lenet5, resnet20, resnet32, mlp, vgg19, resnet18, resnet34, resnet18mlnet)."),
     };
 }

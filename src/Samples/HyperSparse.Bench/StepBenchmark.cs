@@ -48,7 +48,12 @@ internal static class StepBenchmark
     public static int Run(Args args)
     {
         var arch = Architectures.Parse(args.Get("arch", "lenet5"));
-        var input = ParseShape(args.Get("input") ?? (arch == Architecture.Vgg19 ? "3x32x32" : "1x28x28"));
+        var input = ParseShape(args.Get("input") ?? arch switch
+        {
+            Architecture.Vgg19 => "3x32x32",
+            Architecture.ResNet18 or Architecture.ResNet34 or Architecture.ResNet18MLNet => "3x64x64", // photo-scale: at least 32 px
+            _ => "1x28x28",
+        });
         var classes = args.GetInt("classes", 10, 2);
         var batch = args.GetInt("batch", 128, 1);
         var steps = args.GetInt("steps", 50, 1);
@@ -171,6 +176,9 @@ internal static class StepBenchmark
         Architecture.ResNet32 => "ResNet-32",
         Architecture.Mlp => "MLP",
         Architecture.Vgg19 => "VGG-19",
+        Architecture.ResNet18 => "ResNet-18",
+        Architecture.ResNet34 => "ResNet-34",
+        Architecture.ResNet18MLNet => "ResNet-18 (ML.NET's)",
         _ => a.ToString(),
     };
 

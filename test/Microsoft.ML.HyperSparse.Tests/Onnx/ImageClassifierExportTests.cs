@@ -38,6 +38,12 @@ public sealed class ImageClassifierExportTests
         [nameof(Architecture.ResNet20), 3, 32, 32],
         [nameof(Architecture.ResNet32), 3, 32, 32],
         [nameof(Architecture.Vgg19), 3, 32, 32],
+        // The ImageNet-style ResNets (7×7/2 stem conv, 3×3/2 max-pool with pad 1) at their smallest input and at one whose
+        // stride-2 layers meet odd sizes (40 → 20 → 10 → 5 → 3 → 2).
+        [nameof(Architecture.ResNet18), 3, 32, 32],
+        [nameof(Architecture.ResNet18), 3, 40, 40],
+        [nameof(Architecture.ResNet18MLNet), 3, 32, 32],
+        [nameof(Architecture.ResNet18MLNet), 3, 40, 40],
     ];
 
     [TestMethod]
@@ -99,6 +105,137 @@ public sealed class ImageClassifierExportTests
                 Assert.IsTrue(result.Size.Layers.Any(l => l.Encoding == encoding), $"{architecture} {encoding}: no layer used the encoding");
             dense ??= actual;
             CollectionAssert.AreEqual(Bits(dense), Bits(actual), $"{architecture} {encoding}: bit-identical to the dense file");
+        }
+    }
+
+    /// <summary>
+    /// The dead-channel shrink on the ImageNet-style ResNets: after pruning, 16 filters of layer1.0.conv1 and 32 of
+    /// layer4.1.conv1 are zeroed with the matching input slices of the conv2 that reads them (whole channels nothing reads,
+    /// a multiple of the shrink's channel block), so the shrink must remove them; the Compact file scored by ONNX Runtime
+    /// still agrees with TorchSharp within the tolerance, with and without the shrink.
+    /// </summary>
+    [TestMethod]
+    [DataRow(nameof(Architecture.ResNet18), 32)]
+    [DataRow(nameof(Architecture.ResNet18MLNet), 40)]
+    public void ImageClassifier_Describe_ImageNetResNetWithZeroedFiltersShrinksAndMatchesTorchSharp(string architecture, int size)
+    {
+        var shape = new ImageShape(3, size, size);
+        var random = new Random(11);
+        torch.random.manual_seed(23);
+        using ImageClassifier model = ModelFactory.Create(Enum.Parse<Architecture>(architecture), shape, ClassCount);
+        float[] mean = [0.4f, 0.45f, 0.5f];
+        float[] std = [0.25f, 0.2f, 0.3f];
+
+        IReadOnlyList<PrunableLayer> layers = model.PrunableLayers();
+        RandomizeWeightsAndBiases(model, layers, random);
+        using (MagnitudePruning.Prune(layers, PruningRate))
+        {
+        }
+        Parameter Weight(string name) => layers.Single(l => l.LayerName == name).Weight;
+        using (no_grad())
+        {
+            foreach (var (block, filters) in new[] { ("layer1.0", 16), ("layer4.1", 32) })
+            {
+                // Filters 3, 5, 7, …: spread out, so the kept channels are not simply a prefix.
+                foreach (int f in Enumerable.Range(0, filters).Select(i => 3 + 2 * i))
+                {
+                    Weight($"{block}.conv1")[f].zero_();
+                    Weight($"{block}.conv2")[.., f].zero_();
+                }
+            }
+        }
+        RescaleKeptWeights(layers);
+        SetBatchNormStatistics(model, Normalized(Pixels(shape, 4, random), shape, mean, std, 4), random);
+
+        float[] pixels = Pixels(shape, Batch, random);
+        float[] expected;
+        using (no_grad())
+        using (Tensor input = Normalized(pixels, shape, mean, std, Batch))
+        using (Tensor logits = model.call(input))
+            expected = EngineTestTensors.Values(logits);
+        AssertDependsOnInput(expected);
+
+        var net = new NetworkDescription
+        {
+            InputName = "image", Channels = 3, Height = size, Width = size, ClassCount = ClassCount,
+            PixelScale = PixelScale, Mean = mean, Std = std, Nodes = model.Describe(),
+        };
+        OnnxExportResult shrunk = OnnxModelWriter.Write(net, new() { WeightEncoding = OnnxWeightEncoding.Compact, LogitsOutputName = "Logits" });
+        OnnxExportResult unshrunk = OnnxModelWriter.Write(net, new() { WeightEncoding = OnnxWeightEncoding.Compact, LogitsOutputName = "Logits", ShrinkDeadChannels = false });
+
+        OnnxLayerSize Layer(OnnxExportResult result, string name) => result.Size.Layers.Single(l => l.Name == name);
+        Assert.AreEqual(64L - 16, Layer(shrunk, "layer1.0.conv1").Shape[0], "layer1.0.conv1 output channels");
+        Assert.AreEqual(64L - 16, Layer(shrunk, "layer1.0.conv2").Shape[1], "layer1.0.conv2 input channels");
+        Assert.AreEqual(512L - 32, Layer(shrunk, "layer4.1.conv1").Shape[0], "layer4.1.conv1 output channels");
+        Assert.AreEqual(512L, Layer(unshrunk, "layer4.1.conv1").Shape[0], "no shrink: every channel stays");
+        Assert.IsLessThan(unshrunk.Bytes.LongLength, shrunk.Bytes.LongLength, "file bytes");
+
+        foreach (var (label, result) in new[] { ("shrunk", shrunk), ("unshrunk", unshrunk) })
+        {
+            float[] actual = OrtRunner.Run(result.Bytes, net, pixels, Batch, "Logits")["Logits"];
+            double maxError = expected.Zip(actual, (e, a) => Math.Abs((double)e - a)).Max();
+            Console.WriteLine($"{architecture} {shape} Compact {label}: {result.Bytes.Length:N0} B, max |Δlogit| {maxError:E2}");
+            Assert.HasCount(expected.Length, actual);
+            Assert.IsTrue(maxError <= Tolerance, $"{architecture} {label}: max |TorchSharp − ORT| logit difference {maxError:E3}");
+        }
+    }
+
+    /// <summary>
+    /// CNTK's ResNet-18 (the one ML.NET ships) pads its stride-2 layers per side: the stem [3, 3, 2, 2], the max-pool and the
+    /// stride-2 3×3 convs [1, 1, 0, 0]. Where the map entering such a layer has an even size, that is what the engine's
+    /// symmetric padding computes (the last padded row and column are never read), so the same weights written with CNTK's
+    /// pads score as TorchSharp does: CNTK's weights can be taken over without changing the engine's padding. (On an odd size
+    /// CNTK's "same" padding is symmetric, as the engine's, while fixed pads [1, 1, 0, 0] would not even fit the shortcut.)
+    /// </summary>
+    [TestMethod]
+    public void ImageClassifier_Describe_ResNet18MLNetWrittenWithCntkPadsScoresAsTorchSharp()
+    {
+        var shape = new ImageShape(3, 64, 64); // 64 → 32 → 16 → 8 → 4 → 2: every stride-2 layer meets an even size
+        var random = new Random(13);
+        torch.random.manual_seed(29);
+        using ImageClassifier model = ModelFactory.Create(Architecture.ResNet18MLNet, shape, ClassCount);
+        float[] mean = [0.4f, 0.45f, 0.5f];
+        float[] std = [0.25f, 0.2f, 0.3f];
+        IReadOnlyList<PrunableLayer> layers = model.PrunableLayers();
+        RandomizeWeightsAndBiases(model, layers, random);
+        using (MagnitudePruning.Prune(layers, PruningRate))
+        {
+        }
+        RescaleKeptWeights(layers);
+        SetBatchNormStatistics(model, Normalized(Pixels(shape, 4, random), shape, mean, std, 4), random);
+
+        float[] pixels = Pixels(shape, Batch, random);
+        float[] expected;
+        using (no_grad())
+        using (Tensor input = Normalized(pixels, shape, mean, std, Batch))
+        using (Tensor logits = model.call(input))
+            expected = EngineTestTensors.Values(logits);
+        AssertDependsOnInput(expected);
+
+        // CNTK's pads for a stride-2 k×k layer: (k − 1)/2 on top/left, (k − 3)/2 on bottom/right.
+        static ImagePadding Cntk(int kernel) => new((kernel - 1) / 2, (kernel - 1) / 2, (kernel - 3) / 2, (kernel - 3) / 2);
+        var nodes = model.Describe().Select(node => node switch
+        {
+            Conv2dNode conv when conv.StrideH == 2 && conv.KernelH > 1 => conv with { PadH = 0, PadW = 0, AsymmetricPads = Cntk(conv.KernelH) },
+            MaxPoolNode pool => pool with { Pad = 0, AsymmetricPads = Cntk(pool.Kernel) },
+            _ => node,
+        }).ToList();
+        Assert.AreEqual(new ImagePadding(3, 3, 2, 2), nodes.OfType<Conv2dNode>().Single(c => c.Name == "conv1").Pads);
+        Assert.AreEqual(5, nodes.Count(n => n is Conv2dNode { AsymmetricPads: not null } or MaxPoolNode { AsymmetricPads: not null }),
+            "the stem, the max-pool and the first conv of stages 2-4");
+
+        var net = new NetworkDescription
+        {
+            InputName = "image", Channels = 3, Height = shape.Height, Width = shape.Width, ClassCount = ClassCount,
+            PixelScale = PixelScale, Mean = mean, Std = std, Nodes = nodes,
+        };
+        foreach (OnnxWeightEncoding encoding in new[] { OnnxWeightEncoding.Dense, OnnxWeightEncoding.Compact })
+        {
+            OnnxExportResult result = OnnxModelWriter.Write(net, new() { WeightEncoding = encoding, LogitsOutputName = "Logits" });
+            float[] actual = OrtRunner.Run(result.Bytes, net, pixels, Batch, "Logits")["Logits"];
+            double maxError = expected.Zip(actual, (e, a) => Math.Abs((double)e - a)).Max();
+            Console.WriteLine($"ResNet18MLNet {shape} CNTK pads {encoding}: max |Δlogit| {maxError:E2}");
+            Assert.IsTrue(maxError <= Tolerance, $"{encoding}: max |TorchSharp − ORT| logit difference {maxError:E3}");
         }
     }
 

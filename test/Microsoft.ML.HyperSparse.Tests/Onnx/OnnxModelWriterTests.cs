@@ -14,12 +14,13 @@ public sealed class OnnxModelWriterTests
 
     private static readonly OnnxExportOptions AllOutputs = new() { PredictedIndexOutputName = "PredictedIndex", LogitsOutputName = "Logits" };
 
-    public static IEnumerable<object[]> Networks => [["LeNet"], ["ResNet"], ["SharedConv"]];
+    public static IEnumerable<object[]> Networks => [["LeNet"], ["ResNet"], ["ResNetAsymmetric"], ["SharedConv"]];
 
     private static NetworkDescription Network(string name) => name switch
     {
         "LeNet" => TestNetworks.LeNet(),
         "ResNet" => TestNetworks.ResNet(),
+        "ResNetAsymmetric" => TestNetworks.ResNetAsymmetric(),
         _ => TestNetworks.SharedConv(),
     };
 
@@ -408,6 +409,47 @@ public sealed class OnnxModelWriterTests
         StringAssert.Contains(error.Message, "conv2");
         StringAssert.Contains(error.Message, "[4, H, W]");
         StringAssert.Contains(error.Message, "[8, 8, 8]");
+    }
+
+    /// <summary>The per-side pads reach the file in ONNX's [top, left, bottom, right] order (the reference check is above).</summary>
+    [TestMethod]
+    public void OnnxModelWriter_Write_AsymmetricPadsAreWrittenPerSide()
+    {
+        var model = ModelProto.Parser.ParseFrom(OnnxModelWriter.Write(TestNetworks.ResNetAsymmetric(), new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes);
+        long[] Pads(NodeProto node) => node.Attribute.Single(a => a.Name == "pads").Ints.ToArray();
+        CollectionAssert.AreEqual(new long[] { 1, 1, 0, 0 }, Pads(model.Graph.Node.Single(n => n.Name == "stem.conv")));
+        CollectionAssert.AreEqual(new long[] { 1, 0, 1, 0 }, Pads(model.Graph.Node.Single(n => n.OpType == "MaxPool")));
+        CollectionAssert.AreEqual(new long[] { 1, 1, 1, 1 }, Pads(model.Graph.Node.Single(n => n.Name == "block.conv1")), "symmetric pads as before");
+    }
+
+    [TestMethod]
+    public void OnnxModelWriter_Write_BadAsymmetricPadsNameNodeExpectedAndFound()
+    {
+        NetworkDescription Replace(Func<NetworkNode, NetworkNode> change)
+        {
+            NetworkDescription net = TestNetworks.ResNet();
+            return new NetworkDescription
+            {
+                InputName = net.InputName, Channels = net.Channels, Height = net.Height, Width = net.Width, ClassCount = net.ClassCount,
+                Mean = net.Mean, Std = net.Std, Nodes = net.Nodes.Select(change).ToList(),
+            };
+        }
+
+        // Symmetric and per-side padding together would be ambiguous.
+        var both = Assert.ThrowsExactly<ArgumentException>(() => OnnxModelWriter.Write(Replace(n =>
+            n is Conv2dNode { Name: "stem.conv" } c ? c with { AsymmetricPads = new ImagePadding(1, 1, 0, 0) } : n), new()));
+        StringAssert.Contains(both.Message, "stem.conv");
+        StringAssert.Contains(both.Message, "pads [1, 1, 0, 0], PadH 1, PadW 1");
+
+        var negative = Assert.ThrowsExactly<ArgumentException>(() => OnnxModelWriter.Write(Replace(n =>
+            n is Conv2dNode { Name: "stem.conv" } c ? c with { PadH = 0, PadW = 0, AsymmetricPads = new ImagePadding(1, -1, 1, 1) } : n), new()));
+        StringAssert.Contains(negative.Message, "non-negative per-side pads");
+
+        // More than half the 3×3 kernel on a side would let a window hold only padding.
+        var wide = Assert.ThrowsExactly<ArgumentException>(() => OnnxModelWriter.Write(Replace(n =>
+            n is MaxPoolNode p ? p with { Pad = 0, AsymmetricPads = new ImagePadding(2, 0, 0, 0) } : n), new()));
+        StringAssert.Contains(wide.Message, "stem.pool");
+        StringAssert.Contains(wide.Message, "pads [2, 0, 0, 0], Pad 0");
     }
 
     [TestMethod]

@@ -51,8 +51,8 @@ internal static class ReferenceForward
         Conv2dNode conv => Conv(conv, x),
         BatchNormNode bn => BatchNorm(bn, x),
         ReluNode => new(x.Data.Select(v => Math.Max(v, 0f)).ToArray(), x.Shape),
-        MaxPoolNode pool => Pool(x, pool.Kernel, pool.Stride, pool.Pad, max: true),
-        AvgPoolNode pool => Pool(x, pool.Kernel, pool.Stride, 0, max: false),
+        MaxPoolNode pool => Pool(x, pool.Kernel, pool.Stride, pool.Pads, max: true),
+        AvgPoolNode pool => Pool(x, pool.Kernel, pool.Stride, default, max: false),
         GlobalAvgPoolNode => GlobalAverage(x),
         FlattenNode => new(x.Data, [x.Data.Length]),
         AddNode add => new(x.Data.Zip(tensors[add.Other].Data, (a, b) => a + b).ToArray(), x.Shape),
@@ -63,8 +63,9 @@ internal static class ReferenceForward
     private static Tensor Conv(Conv2dNode conv, Tensor x)
     {
         int inH = x.Shape[1], inW = x.Shape[2];
-        int outH = (inH + 2 * conv.PadH - conv.KernelH) / conv.StrideH + 1;
-        int outW = (inW + 2 * conv.PadW - conv.KernelW) / conv.StrideW + 1;
+        ImagePadding pads = conv.Pads;
+        int outH = (inH + pads.Top + pads.Bottom - conv.KernelH) / conv.StrideH + 1;
+        int outW = (inW + pads.Left + pads.Right - conv.KernelW) / conv.StrideW + 1;
         var y = new float[conv.OutChannels * outH * outW];
         for (int o = 0; o < conv.OutChannels; o++)
         for (int oy = 0; oy < outH; oy++)
@@ -75,7 +76,7 @@ internal static class ReferenceForward
             for (int ky = 0; ky < conv.KernelH; ky++)
             for (int kx = 0; kx < conv.KernelW; kx++)
             {
-                int iy = oy * conv.StrideH - conv.PadH + ky, ix = ox * conv.StrideW - conv.PadW + kx;
+                int iy = oy * conv.StrideH - pads.Top + ky, ix = ox * conv.StrideW - pads.Left + kx;
                 if (iy < 0 || iy >= inH || ix < 0 || ix >= inW)
                     continue;
                 sum += (double)conv.Weight[((o * conv.InChannels + i) * conv.KernelH + ky) * conv.KernelW + kx]
@@ -101,10 +102,10 @@ internal static class ReferenceForward
         return new(y, x.Shape);
     }
 
-    private static Tensor Pool(Tensor x, int kernel, int stride, int pad, bool max)
+    private static Tensor Pool(Tensor x, int kernel, int stride, ImagePadding pads, bool max)
     {
         int channels = x.Shape[0], inH = x.Shape[1], inW = x.Shape[2];
-        int outH = (inH + 2 * pad - kernel) / stride + 1, outW = (inW + 2 * pad - kernel) / stride + 1;
+        int outH = (inH + pads.Top + pads.Bottom - kernel) / stride + 1, outW = (inW + pads.Left + pads.Right - kernel) / stride + 1;
         var y = new float[channels * outH * outW];
         for (int c = 0; c < channels; c++)
         for (int oy = 0; oy < outH; oy++)
@@ -114,7 +115,7 @@ internal static class ReferenceForward
             for (int ky = 0; ky < kernel; ky++)
             for (int kx = 0; kx < kernel; kx++)
             {
-                int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+                int iy = oy * stride - pads.Top + ky, ix = ox * stride - pads.Left + kx;
                 if (iy < 0 || iy >= inH || ix < 0 || ix >= inW)
                     continue; // padding never wins a max; average pools here have no padding
                 double v = x.Data[(c * inH + iy) * inW + ix];

@@ -79,6 +79,26 @@ internal static class TestNetworks
     }
 
     /// <summary>conv(3→64) relu then four conv(64→64, 3×3) relu, all at <paramref name="sparsity"/>; GAP, linear(64→10, dense).</summary>
+    /// <summary>
+    /// <see cref="ResNet"/> with CNTK-style per-side pads: the stem conv pads [1, 1, 0, 0] (12×12 → 11×11) and the max-pool
+    /// [1, 0, 1, 0] (→ 11×9), so top/left and bottom/right differ and the maps become odd-sized and non-square.
+    /// </summary>
+    public static NetworkDescription ResNetAsymmetric(int seed = 2)
+    {
+        NetworkDescription net = ResNet(seed);
+        return new NetworkDescription
+        {
+            InputName = net.InputName, Channels = net.Channels, Height = net.Height, Width = net.Width, ClassCount = net.ClassCount,
+            Mean = net.Mean, Std = net.Std,
+            Nodes = net.Nodes.Select(node => node switch
+            {
+                Conv2dNode { Name: "stem.conv" } conv => conv with { PadH = 0, PadW = 0, AsymmetricPads = new ImagePadding(1, 1, 0, 0) },
+                MaxPoolNode pool => pool with { Pad = 0, AsymmetricPads = new ImagePadding(1, 0, 1, 0) },
+                _ => node,
+            }).ToList(),
+        };
+    }
+
     public static NetworkDescription Wide(double sparsity, int seed = 3)
     {
         var random = new Random(seed);

@@ -19,6 +19,12 @@ internal enum Architecture
     ResNet32,
     /// <summary>The paper's VGG-19 with batch normalisation (CIFAR variant: 16 convolutions, one linear classifier).</summary>
     Vgg19,
+    /// <summary>torchvision's ImageNet ResNet-18: 7×7/2 stem, 3×3/2 max-pool, basic blocks [2, 2, 2, 2] at 64-128-256-512.</summary>
+    ResNet18,
+    /// <summary>torchvision's ImageNet ResNet-34: as ResNet-18 with blocks [3, 4, 6, 3].</summary>
+    ResNet34,
+    /// <summary>The ResNet-18 ML.NET ships (CNTK's): as ResNet-18 with blocks [2, 2, 2, 3].</summary>
+    ResNet18MLNet,
 }
 
 /// <summary>Shape of the images a network takes: channels × height × width.</summary>

@@ -15,6 +15,9 @@ internal static class ModelFactory
             Architecture.ResNet20 => new ResNet(20, 16, input, classCount),
             Architecture.ResNet32 => new ResNet(32, 32, input, classCount),
             Architecture.Vgg19 => new Vgg19(input, classCount),
+            Architecture.ResNet18 => new ImageNetResNet("ResNet18", ImageNetResNet.ResNet18Blocks, input, classCount),
+            Architecture.ResNet34 => new ImageNetResNet("ResNet34", ImageNetResNet.ResNet34Blocks, input, classCount),
+            Architecture.ResNet18MLNet => new ImageNetResNet("ResNet18MLNet", ImageNetResNet.ResNet18MLNetBlocks, input, classCount),
             _ => throw new ArgumentOutOfRangeException(nameof(architecture), architecture, "Unknown architecture."),
         };
     }
@@ -31,6 +34,9 @@ internal static class ModelFactory
         Architecture.ResNet20 => ResNet.LayerNames(20),
         Architecture.ResNet32 => ResNet.LayerNames(32),
         Architecture.Vgg19 => Vgg19.LayerNames,
+        Architecture.ResNet18 => ImageNetResNet.LayerNames(ImageNetResNet.ResNet18Blocks),
+        Architecture.ResNet34 => ImageNetResNet.LayerNames(ImageNetResNet.ResNet34Blocks),
+        Architecture.ResNet18MLNet => ImageNetResNet.LayerNames(ImageNetResNet.ResNet18MLNetBlocks),
         _ => throw new ArgumentOutOfRangeException(nameof(architecture), architecture, "Unknown architecture."),
     };
 }

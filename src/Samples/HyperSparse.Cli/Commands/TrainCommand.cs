@@ -27,8 +27,8 @@ internal static class TrainCommand
         new("--out", "a folder to write model.zip, model.onnx, the report, plots and Consume.cs to"),
         new("--sparsity", "a number strictly between 0 and 1 (κ, the fraction of weights set to zero)", Default: "0.9"),
         new("--min-weights-per-layer", "a number of weights ≥ 0 every layer keeps (0 = the paper's global rule)", Default: "0"),
-        new("--arch", "one of lenet5, resnet20, resnet32, vgg19, mlp", Default: "lenet5"),
-        new("--image-size", "an image side in pixels (LeNet-5 ≥ 12, VGG-19 ≥ 16, others ≥ 8; at most 512)"),
+        new("--arch", "one of lenet5, resnet20, resnet32, vgg19, mlp, resnet18, resnet34", Default: "lenet5"),
+        new("--image-size", "an image side in pixels (LeNet-5 ≥ 12, VGG-19 ≥ 16, ResNet-18/34 ≥ 32, others ≥ 8; at most 512)"),
         new("--profile", "one of quick, standard, paper", Default: "quick"),
         new("--time-budget", "a positive duration with units s, m or h (e.g. 90s, 20m, 1.5h, 1h30m)"),
         new("--resume", "", IsFlag: true),
@@ -71,8 +71,8 @@ internal static class TrainCommand
           --sparsity <κ>         fraction of weights set to zero, in (0, 1)                      [0.9]
           --min-weights-per-layer <N>  every layer keeps at least N weights, total still κ;
                                  guards against layer collapse at very high κ (e.g. 0.998)   [0]
-          --arch <name>          lenet5 | resnet20 | resnet32 | vgg19 | mlp                       [lenet5]
-          --image-size <N>       images are resized to N×N                       [28 for lenet5/mlp, else 32]
+          --arch <name>          lenet5 | resnet20 | resnet32 | vgg19 | mlp | resnet18 | resnet34  [lenet5]
+          --image-size <N>       images are resized to N×N      [28 for lenet5/mlp, 64 for resnet18/34, else 32]
           --profile <name>       quick | standard | paper (schedules: see README)                   [quick]
           --time-budget <d>      train in this much time, e.g. 20m (units s, m, h; 1h30m): the profile then gives
                                  batch size, LR and augmentation, and the schedule (warm-up, λ_init and η, ART cap,
@@ -108,6 +108,8 @@ internal static class TrainCommand
         ["resnet32"] = HyperSparseArchitecture.ResNet32,
         ["vgg19"] = HyperSparseArchitecture.Vgg19,
         ["mlp"] = HyperSparseArchitecture.Mlp,
+        ["resnet18"] = HyperSparseArchitecture.ResNet18,
+        ["resnet34"] = HyperSparseArchitecture.ResNet34,
     };
 
     /// <summary>Everything the command line says, checked: the first step of <see cref="Run"/> (parse → options → train → write).</summary>
@@ -165,9 +167,11 @@ internal static class TrainCommand
     {
         var line = CommandLine.Parse(Name, args, Options);
         var architecture = Architectures[line.Choice("--arch", Architectures.Keys.ToArray())!];
-        var minSize = architecture switch { HyperSparseArchitecture.LeNet5 => 12, HyperSparseArchitecture.Vgg19 => 16, _ => 8 };
+        var imageNetResNet = architecture is HyperSparseArchitecture.ResNet18 or HyperSparseArchitecture.ResNet34;
+        // ResNet-18/34 halve the image five times (the engine's ImageNetResNet.MinimumImageSize); 64 px is their CPU default.
+        var minSize = architecture switch { HyperSparseArchitecture.LeNet5 => 12, HyperSparseArchitecture.Vgg19 => 16, _ when imageNetResNet => 32, _ => 8 };
         var imageSize = line.Int("--image-size", v => v >= minSize && v <= 512)
-            ?? (architecture is HyperSparseArchitecture.LeNet5 or HyperSparseArchitecture.Mlp ? 28 : 32);
+            ?? (architecture is HyperSparseArchitecture.LeNet5 or HyperSparseArchitecture.Mlp ? 28 : imageNetResNet ? 64 : 32);
         var cropPadding = line.Int("--crop-padding", v => v >= 0);
         // Every random crop must keep at least half of the image: a padding of more than half its side can crop blank squares.
         if (cropPadding > imageSize / 2)
