@@ -110,13 +110,22 @@ internal sealed class ImageNetResNet : ImageClassifier
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
+        return fc.call(Features(x)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The globally average-pooled last-stage features [N, 512] the classifier reads: what ML.NET's ResNet-18 featurizer
+    /// outputs, so pretrained weights can be checked against it without a head.
+    /// </summary>
+    internal Tensor Features(Tensor x)
+    {
+        using var scope = NewDisposeScope();
         var h = F.relu(bn1.call(conv1.call(x)));
         h = F.max_pool2d(h, 3, 2, 1);
         foreach (var stage in new[] { layer1, layer2, layer3, layer4 })
             foreach (var block in stage)
                 h = block.call(h);
-        h = F.adaptive_avg_pool2d(h, 1).flatten(1);
-        return fc.call(h).MoveToOuterDisposeScope();
+        return F.adaptive_avg_pool2d(h, 1).flatten(1).MoveToOuterDisposeScope();
     }
 
     public override IReadOnlyList<NetworkNode> Describe()
