@@ -1,5 +1,4 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
+using HyperSparse.TestSupport;
 using System.Text.Json;
 using HyperSparse.Cli.Data;
 using HyperSparse.Cli.Output;
@@ -17,56 +16,10 @@ namespace HyperSparse.Cli.Tests;
 /// </summary>
 public sealed partial class HostileInputTests
 {
-    // ---- crafted PNGs: the header says what we want, the data may be tiny ----
-
-    /// <summary>A PNG of width × height (grayscale or RGBA) whose IDAT holds only <paramref name="rows"/> zero rows.</summary>
-    internal static byte[] CraftedPng(int width, int height, bool rgba, int rows)
-    {
-        using var png = new MemoryStream();
-        png.Write(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A });
-        var ihdr = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
-        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
-        ihdr[8] = 8;                          // bit depth
-        ihdr[9] = (byte)(rgba ? 6 : 0);      // colour type: RGBA or grayscale
-        Chunk(png, "IHDR", ihdr);
-        using (var data = new MemoryStream())
-        {
-            using (var z = new ZLibStream(data, CompressionLevel.SmallestSize, leaveOpen: true))
-            {
-                var row = new byte[1 + (long)width * (rgba ? 4 : 1)];   // filter byte 0, then zero pixels
-                for (var y = 0; y < rows; y++) z.Write(row);
-            }
-            Chunk(png, "IDAT", data.ToArray());
-        }
-        Chunk(png, "IEND", Array.Empty<byte>());
-        return png.ToArray();
-    }
-
-    private static void Chunk(Stream png, string type, byte[] data)
-    {
-        Span<byte> length = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(length, data.Length);
-        png.Write(length);
-        var typed = System.Text.Encoding.ASCII.GetBytes(type).Concat(data).ToArray();
-        png.Write(typed);
-        BinaryPrimitives.WriteUInt32BigEndian(length, Crc32(typed));
-        png.Write(length);
-    }
-
-    private static uint Crc32(byte[] bytes)
-    {
-        var crc = 0xFFFFFFFFu;
-        foreach (var b in bytes)
-        {
-            crc ^= b;
-            for (var k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
-        }
-        return ~crc;
-    }
+    // ---- crafted PNGs (PngWriter): the header says what we want, the data may be tiny ----
 
     /// <summary>20000×20000 grayscale, every row present: 400 MB of pixels in a few hundred KB (a decompression bomb).</summary>
-    private static readonly Lazy<byte[]> Bomb = new(() => CraftedPng(20000, 20000, rgba: false, rows: 20000));
+    private static readonly Lazy<byte[]> Bomb = new(() => PngWriter.Zeros(20000, 20000));
 
     // ---- 1 and 2: overflowing sizes and decompression bombs ----
 
@@ -77,7 +30,7 @@ public sealed partial class HostileInputTests
         var path = Path.Combine(root, "overflow", "huge.png");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         // 50000 × 50000 RGBA = 10 GB decoded: SkiaSharp's int BytesSize wraps; the old check allocated from it and crashed.
-        File.WriteAllBytes(path, CraftedPng(50000, 50000, rgba: true, rows: 2));
+        File.WriteAllBytes(path, PngWriter.Zeros(50000, 50000, colorType: 6, rows: 2));
         var result = CliRunner.Run("predict", "--model", model, path);
         Assert.AreEqual(2, result.ExitCode, result.ToString());
         StringAssert.Contains(result.Error, "huge.png");

@@ -1,3 +1,4 @@
+using HyperSparse.TestSupport;
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Text;
@@ -111,7 +112,7 @@ public sealed class PackageConsumerTests
         {
             Directory.CreateDirectory(Path.Combine(data, label));
             for (var i = 0; i < 12; i++)
-                File.WriteAllBytes(Path.Combine(data, label, $"{i:D2}.png"), TinyPng.Gray8x8((x, y) => (byte)((y < 4) == bright ? 220 - i : 30 + i)));
+                File.WriteAllBytes(Path.Combine(data, label, $"{i:D2}.png"), PngWriter.Gray(8, 8, (x, y) => (byte)((y < 4) == bright ? 220 - i : 30 + i)));
         }
         var model = Path.Combine(work, "model");
         (exit, output) = Run(hypersparse, work, "train", "--data", data, "--out", model, "--arch", "mlp", "--image-size", "8",

@@ -1,3 +1,4 @@
+using HyperSparse.TestSupport;
 using ScoringSample;
 
 namespace HyperSparse.Scoring.Tests;
@@ -29,21 +30,21 @@ public sealed class HostileScoringTests
     {
         using var scorer = new ImageScorer(CliModel.ModelZip);
         // One column above 8192×8192: harmless to decode (268 MB), so without the gate ML.NET scores it and this fails.
-        var above = Write("above.png", TestImages.ZeroPng(8193, 8192));
+        var above = Write("above.png", PngWriter.Zeros(8193, 8192));
         var error = Assert.ThrowsExactly<InvalidDataException>(() => scorer.Score(above));
         StringAssert.Contains(error.Message, Path.GetFullPath(above));
         StringAssert.Contains(error.Message, "8,193×8,192");
         StringAssert.Contains(error.Message, "67,108,864");
 
         // A header claiming 50000×50000 RGBA (9.3 GiB decoded, beyond 2^31 bytes) over a few bytes of data.
-        var bomb = Write("bomb.png", TestImages.BombHeaderPng(50_000, 50_000));
+        var bomb = Write("bomb.png", PngWriter.Zeros(50_000, 50_000, colorType: 6, rows: 0));
         error = Assert.ThrowsExactly<InvalidDataException>(() => scorer.Score(bomb));
         StringAssert.Contains(error.Message, Path.GetFullPath(bomb));
         StringAssert.Contains(error.Message, "50,000×50,000");
         StringAssert.Contains(error.Message, "67,108,864");
 
         // Exactly at the limit is admitted, and the scorer still works after the refusals.
-        var at = Write("at.png", TestImages.ZeroPng(8192, 8192));
+        var at = Write("at.png", PngWriter.Zeros(8192, 8192));
         CollectionAssert.Contains(scorer.ClassNames.ToList(), scorer.Score(at).Label);
     }
 
@@ -117,7 +118,7 @@ public sealed class HostileScoringTests
     public void ScoringSample_MaxImagePixels_RefusesALargerImageByNameAndScoresTheRest()
     {
         var small = CliModel.Images()[0];                               // 784 pixels
-        var big = Write("big.png", TestImages.ZeroPng(40, 40));         // 1,600 pixels
+        var big = Write("big.png", PngWriter.Zeros(40, 40));         // 1,600 pixels
         var (exit, stdout, stderr) = SampleProcess.Run(null, CliModel.ModelZip, "--max-image-pixels", "1000", small, big);
         Assert.AreEqual(1, exit, stderr);
         StringAssert.StartsWith(stdout, small + "\t");

@@ -1,3 +1,4 @@
+using HyperSparse.TestSupport;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
@@ -61,12 +62,12 @@ public sealed class WebApiTests
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
 
         // One column above the default limit: cheap to decode, so without the gate it would be scored (200).
-        var (status, body) = Post(http, TestImages.ZeroPng(8193, 8192));
+        var (status, body) = Post(http, PngWriter.Zeros(8193, 8192));
         Assert.AreEqual(HttpStatusCode.RequestEntityTooLarge, status, body);
         StringAssert.Contains(Error(body), "8,193×8,192");
         StringAssert.Contains(Error(body), "at most 67,108,864 pixels");
 
-        (status, body) = Post(http, TestImages.BombHeaderPng(50_000, 50_000));
+        (status, body) = Post(http, PngWriter.Zeros(50_000, 50_000, colorType: 6, rows: 0));
         Assert.AreEqual(HttpStatusCode.RequestEntityTooLarge, status, body);
         StringAssert.Contains(Error(body), "50,000×50,000");
 
@@ -107,7 +108,7 @@ public sealed class WebApiTests
             using var server = SampleProcess.Serve(port, new Dictionary<string, string> { ["TMPDIR"] = temp + "/", ["DOTNET_EnableDiagnostics"] = "0" });
             Assert.IsEmpty(Uploads(temp));
 
-            var image = TestImages.ZeroPng(3000, 3000);   // ≈ 9 KB: its first 1,000 bytes are a valid PNG start
+            var image = PngWriter.Zeros(3000, 3000);   // ≈ 9 KB: its first 1,000 bytes are a valid PNG start
             for (var i = 0; i < 3; i++)
             {
                 using var client = new TcpClient();
@@ -181,7 +182,7 @@ public sealed class WebApiTests
             pending.Connect(IPAddress.Loopback, port);
             var stream = pending.GetStream();
             stream.Write(Encoding.ASCII.GetBytes("POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\n"));
-            stream.Write(TestImages.ZeroPng(3000, 3000).AsSpan(0, 1000));
+            stream.Write(PngWriter.Zeros(3000, 3000).AsSpan(0, 1000));
             stream.Flush();
             // A whole request sent after the half one has been answered, so the half one's handler is running by now.
             using (var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") })

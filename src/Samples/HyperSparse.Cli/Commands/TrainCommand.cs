@@ -120,7 +120,7 @@ internal static class TrainCommand
         public required double Sparsity { get; init; }
         public required int MinWeightsPerLayer { get; init; }
         public required string ArchName { get; init; }
-        public required HyperSparseArchitecture Architecture { get; init; }
+        public HyperSparseArchitecture Architecture => Architectures[ArchName];
         public required int ImageSize { get; init; }
         public required Profile Profile { get; init; }
         public TimeSpan? TimeBudget { get; init; }
@@ -166,7 +166,8 @@ internal static class TrainCommand
     private static Arguments Parse(CliContext cli, IReadOnlyList<string> args)
     {
         var line = CommandLine.Parse(Name, args, Options);
-        var architecture = Architectures[line.Choice("--arch", Architectures.Keys.ToArray())!];
+        var archName = line.Choice("--arch", Architectures.Keys.ToArray())!;
+        var architecture = Architectures[archName];
         var imageNetResNet = architecture is HyperSparseArchitecture.ResNet18 or HyperSparseArchitecture.ResNet34;
         // ResNet-18/34 halve the image five times (the engine's ImageNetResNet.MinimumImageSize); 64 px is their CPU default.
         var minSize = architecture switch { HyperSparseArchitecture.LeNet5 => 12, HyperSparseArchitecture.Vgg19 => 16, _ when imageNetResNet => 32, _ => 8 };
@@ -183,8 +184,7 @@ internal static class TrainCommand
             OutDir = line.RequiredText("--out"),
             Sparsity = line.Double("--sparsity", v => v > 0 && v < 1)!.Value,
             MinWeightsPerLayer = line.Int("--min-weights-per-layer", v => v >= 0)!.Value,
-            ArchName = Architectures.First(a => a.Value == architecture).Key,
-            Architecture = architecture,
+            ArchName = archName,
             ImageSize = imageSize,
             Profile = Profile.Named(line.Choice("--profile", Profile.All.Select(p => p.Name).ToArray())!),
             TimeBudget = line.Duration("--time-budget"),
@@ -405,7 +405,7 @@ internal static class TrainCommand
         void BeforeWriting(string file)
         {
             if (!cli.Cancellation.IsCancellationRequested) return;
-            throw new OutputCancelledException(Path.GetFileName(file), Array.Empty<string>());
+            throw new OutputCancelledException(Path.GetFileName(file));
         }
         try
         {
@@ -468,10 +468,9 @@ internal static class TrainCommand
     }
 
     /// <summary>Ctrl+C between two output files.</summary>
-    private sealed class OutputCancelledException(string next, IReadOnlyList<string?> written) : OperationCanceledException
+    private sealed class OutputCancelledException(string next) : OperationCanceledException
     {
         public string Next { get; } = next;
-        public IReadOnlyList<string?> Written { get; } = written;
     }
 
     /// <summary>--keep-dense a,b,c: the entries, trimmed; an empty entry is a usage error (matching is the trainer's).</summary>
