@@ -106,23 +106,77 @@ internal static class MLNetResNet18
         return OnnxModelReader.Parse(File.ReadAllBytes(path), path);
     }
 
-    /// <summary>Copies the file's weights into <paramref name="model"/>; see <see cref="Locate(string?)"/> for <paramref name="path"/>.</summary>
+    /// <summary>Copies the file's weights into <paramref name="model"/> as the file has them (BGR input); see <see cref="Locate(string?)"/> for <paramref name="path"/>.</summary>
     public static void Load(ImageNetResNet model, string? path = null)
     {
         CheckTarget(model); // before reading 64 MB
-        string file = Locate(path);
-        Load(model, Read(file), file);
+        PretrainedLoader.Apply(model, ReadWeights(path), keepHead: false, readRgb: false);
     }
 
-    /// <summary>
-    /// Copies the weights of a parsed file. Convs are paired with the BatchNormalization that reads their output; in graph
-    /// order (which ONNX requires to be topological) the 7×7 and 3×3 convs are the main path, stem first, and the 1×1 convs
-    /// are the projection shortcuts of stages 2–4, so neither depends on where CNTK placed a shortcut among the blocks.
-    /// </summary>
-    /// <exception cref="InvalidDataException">The graph does not match; the message names the ONNX node and both shapes.</exception>
+    /// <summary>Copies the weights of a parsed file as the file has them (BGR input).</summary>
     internal static void Load(ImageNetResNet model, ModelProto onnx, string source)
     {
         CheckTarget(model);
+        PretrainedLoader.Apply(model, Weights(onnx, source, DefaultBgrMeans), keepHead: false, readRgb: false);
+    }
+
+    /// <summary>
+    /// Reads the file (see <see cref="Locate(string?)"/>) and, beside it in the package, ResNetPreprocess.onnx for the channel
+    /// means of its mean image.
+    /// </summary>
+    public static PretrainedWeights ReadWeights(string? path = null)
+    {
+        string file = Locate(path);
+        return Weights(Read(file), file, ChannelMeans(file));
+    }
+
+    /// <summary>
+    /// The B, G, R means of ML.NET's 224×224 mean image (ResNetPreprocess.onnx), to two decimals; <see cref="ChannelMeans"/>
+    /// reads them exactly when the package's preprocessing file is beside the weights.
+    /// </summary>
+    internal static readonly float[] DefaultBgrMeans = [103.06f, 115.90f, 123.15f];
+
+    /// <summary>Where the package keeps the preprocessing file, relative to ResNet18.onnx.</summary>
+    internal static string PreprocessPath(string weightsFile) =>
+        Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(weightsFile)))!, "ResNetPrepOnnx", "ResNetPreprocess.onnx");
+
+    /// <summary>
+    /// The per-channel means (B, G, R) of the mean image in ResNetPreprocess.onnx beside <paramref name="weightsFile"/>: its one
+    /// float initializer of 3·224·224 values. <see cref="DefaultBgrMeans"/> when the file is not there or has no such tensor.
+    /// </summary>
+    internal static float[] ChannelMeans(string weightsFile)
+    {
+        string prep = PreprocessPath(weightsFile);
+        var info = new FileInfo(prep);
+        if (!info.Exists || info.Length > MaxFileBytes) return DefaultBgrMeans;
+        ModelProto model = OnnxModelReader.Parse(File.ReadAllBytes(prep), prep);
+        const int Plane = 224 * 224;
+        foreach (TensorProto t in model.Graph.Initializer)
+        {
+            if (t.DataType != (int)DataType.Float || t.Dims.Aggregate(1L, (p, d) => p * d) != 3L * Plane) continue;
+            float[] values = t.RawData.Length == 3 * Plane * sizeof(float) ? MemoryMarshal.Cast<byte, float>(t.RawData.Span).ToArray()
+                : t.FloatData.Count == 3 * Plane ? t.FloatData.ToArray() : [];
+            if (values.Length == 0) continue;
+            var means = new float[3];
+            for (int c = 0; c < 3; c++)
+            {
+                double sum = 0;
+                for (int i = 0; i < Plane; i++) sum += values[c * Plane + i];
+                means[c] = (float)(sum / Plane);
+            }
+            return means;
+        }
+        return DefaultBgrMeans;
+    }
+
+    /// <summary>
+    /// The tensors of a parsed file by torchvision name. Convs are paired with the BatchNormalization that reads their output;
+    /// in graph order (which ONNX requires to be topological) the 7×7 and 3×3 convs are the main path, stem first, and the 1×1
+    /// convs are the projection shortcuts of stages 2–4, so neither depends on where CNTK placed a shortcut among the blocks.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The graph does not match; the message names the ONNX node and what was found.</exception>
+    internal static PretrainedWeights Weights(ModelProto onnx, string source, float[] bgrMeans)
+    {
         GraphProto graph = onnx.Graph;
         var initializers = new Dictionary<string, TensorProto>(StringComparer.Ordinal);
         foreach (TensorProto tensor in graph.Initializer)
@@ -142,28 +196,33 @@ internal static class MLNetResNet18
             (pointwise ? shortcuts : main).Add((conv, norm));
         }
 
-        var (mainTargets, shortcutTargets) = Targets(model.BlocksPerStage);
+        var (mainTargets, shortcutTargets) = Targets(Blocks);
         if (main.Count != mainTargets.Count || shortcuts.Count != shortcutTargets.Count || normByInput.Count != main.Count + shortcuts.Count)
             throw Invalid(source,
                 $"a graph with {main.Count} 7×7/3×3 convs, {shortcuts.Count} 1×1 convs and {normByInput.Count} batch norms; " +
-                $"ResNet-18 with blocks [{string.Join(", ", model.BlocksPerStage)}] has {mainTargets.Count}, {shortcutTargets.Count} and " +
+                $"ResNet-18 with blocks [{string.Join(", ", Blocks)}] has {mainTargets.Count}, {shortcutTargets.Count} and " +
                 $"{mainTargets.Count + shortcutTargets.Count}");
 
-        var parameters = model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter, StringComparer.Ordinal);
-        var buffers = model.named_buffers().ToDictionary(b => b.name, b => b.buffer, StringComparer.Ordinal);
-        var norms = model.named_modules().Where(m => m.module is BatchNorm2d).ToDictionary(m => m.name, m => (BatchNorm2d)m.module, StringComparer.Ordinal);
-        using var _ = no_grad();
+        var tensors = new Dictionary<string, PretrainedTensor>(StringComparer.Ordinal);
         foreach (var ((conv, norm), target) in main.Concat(shortcuts).Zip(mainTargets.Concat(shortcutTargets)))
         {
             CheckConv(source, conv, target.Stride);
-            Copy(source, conv, Initializer(source, conv, 1, initializers), parameters, $"{target.Conv}.weight");
-
-            CheckNorm(source, norm, norms[target.Norm]);
+            tensors[$"{target.Conv}.weight"] = Tensor(source, conv, Initializer(source, conv, 1, initializers));
+            CheckNorm(source, norm);
             // ONNX BatchNormalization inputs: X, scale, B, mean, var.
             string[] names = ["weight", "bias", "running_mean", "running_var"];
             for (int i = 0; i < names.Length; i++)
-                Copy(source, norm, Initializer(source, norm, i + 1, initializers), i < 2 ? parameters : buffers, $"{target.Norm}.{names[i]}");
+                tensors[$"{target.Norm}.{names[i]}"] = Tensor(source, norm, Initializer(source, norm, i + 1, initializers));
         }
+        return new PretrainedWeights
+        {
+            Source = source,
+            Format = $"ML.NET's ImageNet ResNet-18 (CNTK ONNX from NuGet {PackageId})",
+            Blocks = Blocks,
+            InputChannels = 3,
+            Tensors = tensors,
+            Preprocessing = PretrainedPreprocessing.Cntk(bgrMeans),
+        };
     }
 
     /// <summary>The state-dict prefixes of each conv + BN pair with the conv's stride: main path in forward order, then the shortcuts.</summary>
@@ -216,13 +275,14 @@ internal static class MLNetResNet18
     }
 
     /// <summary>ε must match (ONNX's default is 1e-5, as TorchSharp's); opset-8 "spatial" must be 1 (per-channel statistics).</summary>
-    private static void CheckNorm(string source, NodeProto norm, BatchNorm2d target)
+    private static void CheckNorm(string source, NodeProto norm)
     {
+        const double TargetEpsilon = 1e-5; // ImageNetResNet's BatchNorm2d (TorchSharp's default)
         string label = OnnxConstantFolder.NodeLabel(norm);
         AttributeProto? epsilon = norm.Attribute.FirstOrDefault(a => a.Name == "epsilon");
         double found = epsilon?.F ?? 1e-5;
-        if (Math.Abs(found - target.eps) > 1e-6 * target.eps + 1e-12)
-            throw Invalid(source, $"ONNX node '{label}' with epsilon {found}; the target batch norm uses {target.eps}");
+        if (Math.Abs(found - TargetEpsilon) > 1e-6 * TargetEpsilon + 1e-12)
+            throw Invalid(source, $"ONNX node '{label}' with epsilon {found}; the target batch norm uses {TargetEpsilon}");
         AttributeProto? spatial = norm.Attribute.FirstOrDefault(a => a.Name == "spatial");
         if (spatial is not null && spatial.I != 1)
             throw Invalid(source, $"ONNX node '{label}' with spatial {spatial.I}; the target normalizes per channel");
@@ -233,18 +293,8 @@ internal static class MLNetResNet18
             ? tensor
             : throw Invalid(source, $"ONNX node '{OnnxConstantFolder.NodeLabel(node)}' whose input {input} is not an initializer");
 
-    private static void Copy(string source, NodeProto node, TensorProto proto, Dictionary<string, Tensor> targets, string name)
-    {
-        Tensor target = targets[name];
-        long[] expected = target.shape;
-        long[] found = proto.Dims.ToArray();
-        if (!found.SequenceEqual(expected))
-            throw Invalid(source,
-                $"ONNX node '{OnnxConstantFolder.NodeLabel(node)}' with tensor '{proto.Name}' of shape [{string.Join(", ", found)}]; " +
-                $"{name} expects [{string.Join(", ", expected)}]");
-        using Tensor values = tensor(Floats(source, node, proto), expected);
-        target.copy_(values);
-    }
+    private static PretrainedTensor Tensor(string source, NodeProto node, TensorProto proto) =>
+        new(proto.Dims.ToArray(), Floats(source, node, proto), $"ONNX node '{OnnxConstantFolder.NodeLabel(node)}' with tensor '{proto.Name}'");
 
     private static float[] Floats(string source, NodeProto node, TensorProto tensor)
     {
