@@ -215,8 +215,31 @@ public sealed partial class HyperSparseClassificationTrainer
         /// <summary>Mini-batch size, ≥ 1. Default 64.</summary>
         public int BatchSize { get; set; } = HyperSparseDefaults.BatchSize;
 
-        /// <summary>SGD learning rate for warm-up, ART and the start of fine-tuning. Default 0.1.</summary>
-        public double LearningRate { get; set; } = HyperSparseDefaults.LearningRate;
+        /// <summary>
+        /// SGD learning rate for warm-up, ART and the start of fine-tuning; null = <see cref="HyperSparseDefaults.LearningRate"/>
+        /// (0.1), or <see cref="HyperSparseDefaults.TransferLearningRate"/> (1e-3) with <see cref="Pretrained"/>. Default null.
+        /// </summary>
+        public double? LearningRate { get; set; }
+
+        /// <summary>
+        /// Start from pretrained weights (<see cref="HyperSparsePretrained.ImageNetResNet18"/>, <see cref="HyperSparsePretrained.FromFile"/>)
+        /// instead of a random initialisation; null = from scratch. Default null.
+        /// </summary>
+        /// <remarks>
+        /// The architecture comes from the weights (<see cref="Architecture"/> must be left at its default or name the same
+        /// network). The warm-up becomes the head stage: <see cref="WarmupEpochs"/> epochs (null = <see cref="HyperSparseDefaults.TransferHeadEpochs"/>)
+        /// train only the new classifier. Schedule options left null take the <c>Transfer…</c> values of
+        /// <see cref="HyperSparseDefaults"/>; <see cref="FreezeBatchNormStatistics"/> defaults to true. What was loaded, from where,
+        /// and which layers are new is in <see cref="HyperSparseTrainingReport.Pretrained"/>.
+        /// </remarks>
+        public HyperSparsePretrained? Pretrained { get; set; }
+
+        /// <summary>
+        /// Keep batch norm's running statistics fixed while training (its scale and shift still train); null = true with
+        /// <see cref="Pretrained"/> (the source's ImageNet statistics; measured 2–2.5 points better on Fashion-MNIST than
+        /// re-estimating them), false from scratch. Default null.
+        /// </summary>
+        public bool? FreezeBatchNormStatistics { get; set; }
 
         /// <summary>Factor applied at each of <see cref="LearningRateSteps"/>. Default 0.1.</summary>
         public double LearningRateDecay { get; set; } = HyperSparseDefaults.LearningRateDecay;
@@ -297,42 +320,66 @@ public sealed partial class HyperSparseClassificationTrainer
         /// </summary>
         public bool ShrinkDeadChannels { get; set; } = true;
 
-        internal TrainingOptions ToEngine() => new()
+        internal TrainingOptions ToEngine(Engine.Pretrained.PretrainedWeights? weights = null)
         {
-            Architecture = ToEngine(Architecture),
-            Method = Method == HyperSparsePruningMethod.OneShotMagnitude ? PruningMethod.OneShotMagnitude : PruningMethod.Art,
-            Regularizer = Regularizer switch
+            // A pretrained start has its own schedule defaults; every value set here still wins.
+            bool transfer = Pretrained is not null;
+            return new()
             {
-                HyperSparseRegularizerKind.L1 => RegularizerKind.L1,
-                HyperSparseRegularizerKind.L2 => RegularizerKind.L2,
-                _ => RegularizerKind.HyperSparse,
-            },
-            PruningRate = PruningRate,
-            MinWeightsPerLayer = MinWeightsPerLayer,
-            LambdaInit = LambdaInit ?? TrainingDefaults.LambdaInit,
-            LambdaGrowth = LambdaGrowth ?? TrainingDefaults.LambdaGrowth,
-            WarmupEpochs = WarmupEpochs ?? TrainingDefaults.WarmupEpochs,
-            MaxArtEpochs = MaxArtEpochs ?? TrainingDefaults.MaxArtEpochs,
-            StopWindowHalfSize = StopWindowHalfSize,
-            FineTuneEpochs = FineTuneEpochs ?? TrainingDefaults.FineTuneEpochs,
-            LearningRateSteps = (LearningRateSteps ?? TrainingDefaults.LearningRateSteps).ToArray(),
-            BatchSize = BatchSize,
-            LearningRate = LearningRate,
-            LearningRateDecay = LearningRateDecay,
-            Momentum = Momentum,
-            WeightDecay = WeightDecay,
-            CropPadding = CropPadding,
-            HorizontalFlip = HorizontalFlip,
-            Seed = Seed,
-            Threads = NumberOfThreads,
-            TuneAllocator = TuneAllocator,
-            CheckpointDirectory = CheckpointFolder,
-            Resume = Resume,
-            KeepDenseLayers = KeepDenseLayers is { Length: > 0 } keep ? keep.ToArray() : null,
-            TimeBudget = TimeBudget,
-            // Only meaningful with a budget; left at None otherwise so the options' fingerprint (checkpoints) is unchanged.
-            FixedKnobs = TimeBudget is null ? ScheduleKnobs.None : FixedKnobs,
+                Architecture = EngineArchitecture(weights),
+                Method = Method == HyperSparsePruningMethod.OneShotMagnitude ? PruningMethod.OneShotMagnitude : PruningMethod.Art,
+                Regularizer = Regularizer switch
+                {
+                    HyperSparseRegularizerKind.L1 => RegularizerKind.L1,
+                    HyperSparseRegularizerKind.L2 => RegularizerKind.L2,
+                    _ => RegularizerKind.HyperSparse,
+                },
+                PruningRate = PruningRate,
+                MinWeightsPerLayer = MinWeightsPerLayer,
+                LambdaInit = LambdaInit ?? (transfer ? TrainingDefaults.Transfer.LambdaInit : TrainingDefaults.LambdaInit),
+                LambdaGrowth = LambdaGrowth ?? (transfer ? TrainingDefaults.Transfer.LambdaGrowth : TrainingDefaults.LambdaGrowth),
+                WarmupEpochs = WarmupEpochs ?? (transfer ? TrainingDefaults.Transfer.HeadEpochs : TrainingDefaults.WarmupEpochs),
+                MaxArtEpochs = MaxArtEpochs ?? (transfer ? TrainingDefaults.Transfer.MaxArtEpochs : TrainingDefaults.MaxArtEpochs),
+                StopWindowHalfSize = StopWindowHalfSize,
+                FineTuneEpochs = FineTuneEpochs ?? (transfer ? TrainingDefaults.Transfer.FineTuneEpochs : TrainingDefaults.FineTuneEpochs),
+                LearningRateSteps = (LearningRateSteps ?? (transfer ? TrainingDefaults.Transfer.LearningRateSteps : TrainingDefaults.LearningRateSteps)).ToArray(),
+                BatchSize = BatchSize,
+                LearningRate = LearningRate ?? (transfer ? TrainingDefaults.Transfer.LearningRate : TrainingDefaults.LearningRate),
+                LearningRateDecay = LearningRateDecay,
+                Momentum = Momentum,
+                WeightDecay = WeightDecay,
+                CropPadding = CropPadding,
+                HorizontalFlip = HorizontalFlip,
+                Seed = Seed,
+                Threads = NumberOfThreads,
+                TuneAllocator = TuneAllocator,
+                CheckpointDirectory = CheckpointFolder,
+                Resume = Resume,
+                KeepDenseLayers = KeepDenseLayers is { Length: > 0 } keep ? keep.ToArray() : null,
+                TimeBudget = TimeBudget,
+                // Only meaningful with a budget; left at None otherwise so the options' fingerprint (checkpoints) is unchanged.
+                // The head stage of a pretrained start is never planned: it is short and fixed.
+                FixedKnobs = TimeBudget is null ? ScheduleKnobs.None : FixedKnobs | (transfer ? ScheduleKnobs.WarmupEpochs : ScheduleKnobs.None),
+                Pretrained = Pretrained is { } p ? new PretrainedStart(p.Describe(), p.KeepClassifier) { Weights = weights } : null,
+                FreezeBatchNormStatistics = FreezeBatchNormStatistics ?? (transfer && TrainingDefaults.Transfer.FreezeBatchNormStatistics),
+            };
+        }
+
+        /// <summary>
+        /// The engine network: <see cref="Architecture"/>, or with <see cref="Pretrained"/> the weights' own (ML.NET's ResNet-18
+        /// before they are read; for a file not yet read, the ImageNet ResNet named, else ResNet-18).
+        /// </summary>
+        internal Engine.Models.Architecture EngineArchitecture(Engine.Pretrained.PretrainedWeights? weights) => Pretrained switch
+        {
+            null => ToEngine(Architecture),
+            _ when weights?.Architecture is { } fromFile => fromFile,
+            { IsMLNetResNet18: true } => Engine.Models.Architecture.ResNet18MLNet,
+            _ when IsImageNetResNet(Architecture) => ToEngine(Architecture),
+            _ => Engine.Models.Architecture.ResNet18,
         };
+
+        internal static bool IsImageNetResNet(HyperSparseArchitecture architecture) =>
+            architecture is HyperSparseArchitecture.ResNet18 or HyperSparseArchitecture.ResNet34 or HyperSparseArchitecture.ResNet18MLNet;
 
         /// <summary>
         /// A copy that shares nothing mutable with this one (arrays are copied; the validation set, a read-only view, and the
@@ -385,6 +432,14 @@ public sealed partial class HyperSparseClassificationTrainer
             foreach (var (name, value) in new[] { (nameof(ImageChannels), ImageChannels), (nameof(ImageHeight), ImageHeight), (nameof(ImageWidth), ImageWidth) })
                 if (value is < 1) throw Errors.Option(name, "a positive number or null", value);
             if (PixelScale is { } s && (!(s > 0) || !float.IsFinite(s))) throw Errors.Option(nameof(PixelScale), "a positive finite number or null", s);
+            if (LearningRate is { } rate && !(rate > 0 && double.IsFinite(rate))) throw Errors.Option(nameof(LearningRate), "a positive finite number or null", rate);
+            if (Pretrained is not null && Architecture != HyperSparseDefaults.Architecture && !IsImageNetResNet(Architecture))
+                throw Errors.Option(nameof(Architecture),
+                    $"left at its default or an ImageNet ResNet (ResNet18, ResNet34, ResNet18MLNet) with Pretrained ({Pretrained}), whose weights decide the network",
+                    Architecture);
+            if (Pretrained is { IsMLNetResNet18: true } && IsImageNetResNet(Architecture) && Architecture != HyperSparseArchitecture.ResNet18MLNet)
+                throw Errors.Option(nameof(Architecture),
+                    $"ResNet18MLNet (or the default) with Pretrained = ML.NET's ResNet-18, whose stages have [2, 2, 2, 3] blocks", Architecture);
             if (Resume && CheckpointFolder is null) throw Errors.Option(nameof(Resume), "true only together with CheckpointFolder", Resume);
             // More libtorch threads than cores only adds contention: 2,000 threads on 2 cores trained ~50× slower.
             if (NumberOfThreads is { } threads && (threads < 1 || threads > Environment.ProcessorCount))

@@ -4,6 +4,8 @@ using System.Reflection;
 using Microsoft.ML.Data;
 using Microsoft.ML.HyperSparse.Engine.Data;
 using Microsoft.ML.HyperSparse.Engine.Training;
+using Microsoft.ML.HyperSparse.Engine.Models;
+using Microsoft.ML.HyperSparse.Engine.Pretrained;
 using Microsoft.ML.HyperSparse.Onnx;
 using Microsoft.ML.Runtime;
 using Microsoft.ML.HyperSparse.Network;
@@ -87,14 +89,22 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
         CheckCropPadding(contract);
 
         var scale = options.PixelScale ?? (train.Pixels.AsSpan().IndexOfAnyExceptInRange(-1.5f, 1.5f) >= 0 ? 1f / 255 : 1f);
-        var normalization = Normalization.FromData(train, scale);
+        // A pretrained start: the weights decide the network and its preprocessing; grayscale images are replicated to its channels.
+        var weights = options.Pretrained is { } pretrained ? ReadPretrained(pretrained, contract) : null;
+        var (engineTrain, engineValidation) = weights is not null && contract.Channels != weights.InputChannels
+            ? (train.ReplicateChannels(weights.InputChannels), validation?.ReplicateChannels(weights.InputChannels))
+            : (train, validation);
+        var normalization = weights is null ? Normalization.FromData(train, scale) : PretrainedLoader.Normalization(weights, scale);
+        var engineOptions = options.ToEngine(weights);
         Log($"HyperSparse: {train.Count} training images {contract.Channels}×{contract.Height}×{contract.Width}, {contract.ClassCount} classes, " +
-            $"{options.Architecture}, κ = {options.PruningRate}, pixel scale {scale}.");
+            $"{engineOptions.Architecture}, κ = {options.PruningRate}, pixel scale {scale}" +
+            (weights is null ? "." : $"; starting from {weights.Format} in '{weights.Source}' ({weights.Preprocessing.Description})."));
 
-        var engineOptions = options.ToEngine();
-        using var result = TrainEngine(engineOptions, train, validation, normalization, Log, options.Progress, options.TimeBudget, cancellation.Token);
+        using var result = TrainEngine(engineOptions, engineTrain, engineValidation, normalization, Log, options.Progress, options.TimeBudget, cancellation.Token);
+        if (result.Report.Pretrained is { } loaded && engineTrain != train)
+            result.Report.Pretrained = loaded with { ReplicatedGrayscale = true };
 
-        var description = result.DescribeNetwork(contract.FeatureColumn);
+        var description = result.DescribeNetwork(contract.FeatureColumn, contract.Channels);
         // One file: users get Score (softmax) and Logits; ML.NET's chain reads the logits. The file's output is always named
         // "Logits" (a stable contract); only when the input already has a column of that name does the chain need a second
         // copy with another output name — the one case, besides int8's float reference below, that writes more than once.
@@ -128,6 +138,30 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
         var scorer = ScoringChain.Fit(new MLContext(options.Seed), scoringBytes, contract.FeatureColumn, logitsName, contract.LabelColumn,
             options.ScoreColumnName, options.PredictedLabelColumnName, contract.ClassCount, contract.LabelNames, input);
         return new HyperSparseClassificationTransformer(scorer, export.Bytes, report);
+    }
+
+    /// <summary>
+    /// Reads the pretrained weights and checks they fit the data: the architecture named in the options, an image of at least
+    /// 32×32 pixels, one channel or the network's three.
+    /// </summary>
+    private PretrainedWeights ReadPretrained(HyperSparsePretrained pretrained, ColumnContract contract)
+    {
+        var weights = pretrained.Read();
+        if (weights.Architecture is not { } architecture)
+            throw new InvalidDataException($"The pretrained weights in '{weights.Source}' ({weights.Format}) have blocks [{string.Join(", ", weights.Blocks)}] per stage; " +
+                "supported: [2, 2, 2, 2] (ResNet-18), [3, 4, 6, 3] (ResNet-34), [2, 2, 2, 3] (ML.NET's ResNet-18).");
+        if (options.Architecture != HyperSparseDefaults.Architecture && Options.ToEngine(options.Architecture) != architecture)
+            throw Errors.Option(nameof(Options.Architecture),
+                $"the pretrained network's own, {architecture} (from '{weights.Source}'), or the default", options.Architecture);
+        if (contract.Height < ImageNetResNet.MinimumImageSize || contract.Width < ImageNetResNet.MinimumImageSize)
+            throw Errors.SchemaMismatch("Feature", contract.FeatureColumn,
+                $"images of at least {ImageNetResNet.MinimumImageSize}×{ImageNetResNet.MinimumImageSize} pixels for the pretrained {architecture} " +
+                "(it halves the image 5 times; resize the images, e.g. ResizeImages to 64×64)",
+                $"{contract.Channels}×{contract.Height}×{contract.Width}");
+        if (contract.Channels != weights.InputChannels && contract.Channels != 1)
+            throw Errors.SchemaMismatch("Feature", contract.FeatureColumn,
+                $"{weights.InputChannels} channels (or 1, replicated) for the pretrained {architecture}", $"{contract.Channels} channels");
+        return weights;
     }
 
     /// <summary>The output schema: the input plus Score (Vector&lt;Single&gt;) and PredictedLabel (the label's key type).</summary>

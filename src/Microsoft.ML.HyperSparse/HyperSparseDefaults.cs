@@ -44,4 +44,22 @@ public static class HyperSparseDefaults
     public const bool HorizontalFlip = TrainingDefaults.HorizontalFlip;
     /// <summary>Seed 42.</summary>
     public const int Seed = TrainingDefaults.Seed;
+
+    /// <summary>
+    /// SGD learning rate 1e-3 with <see cref="HyperSparseClassificationTrainer.Options.Pretrained"/> (when
+    /// <see cref="HyperSparseClassificationTrainer.Options.LearningRate"/> is null): ML.NET's ResNet-18 diverged at 1e-2.
+    /// </summary>
+    public const double TransferLearningRate = TrainingDefaults.Transfer.LearningRate;
+    /// <summary>Head-stage epochs of a pretrained start (its warm-up: only the new classifier trains): 2.</summary>
+    public const int TransferHeadEpochs = TrainingDefaults.Transfer.HeadEpochs;
+    /// <summary>λ_init of a pretrained start.</summary>
+    public const double TransferLambdaInit = TrainingDefaults.Transfer.LambdaInit;
+    /// <summary>η of a pretrained start.</summary>
+    public const double TransferLambdaGrowth = TrainingDefaults.Transfer.LambdaGrowth;
+    /// <summary>ART cap of a pretrained start.</summary>
+    public const int TransferMaxArtEpochs = TrainingDefaults.Transfer.MaxArtEpochs;
+    /// <summary>Fine-tune epochs of a pretrained start.</summary>
+    public const int TransferFineTuneEpochs = TrainingDefaults.Transfer.FineTuneEpochs;
+    /// <summary>Fine-tune learning-rate steps of a pretrained start.</summary>
+    public static IReadOnlyList<int> TransferLearningRateSteps => TrainingDefaults.Transfer.LearningRateSteps;
 }

@@ -223,7 +223,16 @@ public sealed class HyperSparseTrainingReport
         DenseOnnxBytes = size.DenseBytes;
         TrainedDenseOnnxBytes = size.TrainedDenseBytes;
         BoundBytes = size.BoundBytes;
+        Pretrained = report.Pretrained is { } p
+            ? new HyperSparsePretrainedReport(p.Source, p.Format, p.Preprocessing, p.LoadedTensors, p.LoadedWeights, p.NewLayers.ToArray(), p.ReversedChannels, p.ReplicatedGrayscale)
+            : null;
     }
+
+    /// <summary>
+    /// With <see cref="HyperSparseClassificationTrainer.Options.Pretrained"/>: the file, its format and preprocessing, what was
+    /// loaded and which layers were new; null when trained from scratch.
+    /// </summary>
+    public HyperSparsePretrainedReport? Pretrained { get; }
 
     /// <summary>Network architecture trained.</summary>
     public HyperSparseArchitecture Architecture { get; }

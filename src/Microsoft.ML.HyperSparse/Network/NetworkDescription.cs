@@ -19,7 +19,18 @@ internal sealed class NetworkDescription
     public const string LogitsTensor = "logits";
 
     public required string InputName { get; init; }
+    /// <summary>Channels the network's first layer reads (of the normalised tensor).</summary>
     public required int Channels { get; init; }
+
+    /// <summary>
+    /// Channels of the graph input, when not <see cref="Channels"/>: 1 with <see cref="Channels"/> = 3 takes grayscale images
+    /// into a network trained on RGB (a pretrained one), the plane repeated by broadcasting in the mean subtraction. Null =
+    /// <see cref="Channels"/>.
+    /// </summary>
+    public int? InputChannels { get; init; }
+
+    /// <summary>Channels of the graph input.</summary>
+    public int GraphInputChannels => InputChannels ?? Channels;
     public required int Height { get; init; }
     public required int Width { get; init; }
     public required int ClassCount { get; init; }

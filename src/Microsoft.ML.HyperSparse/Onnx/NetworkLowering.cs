@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.ML.HyperSparse.Network;
 namespace Microsoft.ML.HyperSparse.Onnx;
 
@@ -93,6 +94,8 @@ internal static class NetworkLowering
         if (net.InputName is NetworkDescription.NormalizedTensor or NetworkDescription.LogitsTensor)
             throw OnnxExportErrors.Network("InputName", "a name other than the reserved tensor names", $"'{net.InputName}'");
         RequirePositive("Channels", net.Channels);
+        if (net.InputChannels is { } inputChannels && inputChannels != net.Channels && inputChannels != 1)
+            throw OnnxExportErrors.Network("InputChannels", $"null, 1 or Channels ({net.Channels})", inputChannels.ToString(CultureInfo.InvariantCulture));
         RequirePositive("Height", net.Height);
         RequirePositive("Width", net.Width);
         RequirePositive("ClassCount", net.ClassCount);

@@ -71,7 +71,7 @@ internal static class OnnxModelWriter
 
     /// <summary>Float parameters outside layer weights that <see cref="Emit"/> writes for <paramref name="nodes"/>.</summary>
     private static long OtherParameterCount(NetworkDescription net, IReadOnlyList<NetworkNode> nodes) =>
-        (net.PixelScale != 1f ? 1 : 0) + (net.Mean.Any(m => m != 0f) ? net.Channels : 0) + (net.Std.Any(s => s != 1f) ? net.Channels : 0)
+        (net.PixelScale != 1f ? 1 : 0) + (net.Mean.Any(m => m != 0f) || net.GraphInputChannels != net.Channels ? net.Channels : 0) + (net.Std.Any(s => s != 1f) ? net.Channels : 0)
         + nodes.Sum(n => n switch
         {
             Conv2dNode c => c.Bias?.LongLength ?? 0,
@@ -161,7 +161,7 @@ internal static class OnnxModelWriter
     private static Emitted Emit(NetworkDescription net, IReadOnlyList<NetworkNode> nodes, OnnxExportOptions options, Shrinking shrinking)
     {
         var graph = new GraphProto { Name = "hypersparse", DocString = DocString(net, options) };
-        graph.Input.Add(OnnxProtos.BatchedTensor(net.InputName, DataType.Float, net.Channels, net.Height, net.Width));
+        graph.Input.Add(OnnxProtos.BatchedTensor(net.InputName, DataType.Float, net.GraphInputChannels, net.Height, net.Width));
 
         // Tensor names cost bytes twice (writer and reader), so every tensor but the graph's input and outputs gets a short
         // generated name; the layer names users see are the Conv/Gemm node names.
@@ -305,7 +305,7 @@ internal static class OnnxModelWriter
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OpsetVersion });
         var contract = new OnnxContract(
-            net.InputName, net.Channels, net.Height, net.Width, net.ClassCount, net.PixelScale, net.Mean, net.Std,
+            net.InputName, net.GraphInputChannels, net.Height, net.Width, net.ClassCount, net.PixelScale, net.Mean, net.Std,
             options.WeightEncoding, options.QuantizeWeights, options.ScoreOutputName, options.PredictedIndexOutputName, options.LogitsOutputName,
             layers.Where(l => !l.Prunable).Select(l => l.Name).ToList(),
             layers.Where(l => l.Prunable).Sum(l => l.OriginalKeptCount), layers.Where(l => l.Prunable).Sum(l => l.OriginalParameterCount))
@@ -330,7 +330,8 @@ internal static class OnnxModelWriter
         long[] perChannel = [1, net.Channels, 1, 1];
         if (net.PixelScale != 1f)
             steps.Add(("Mul", PixelScaleTensor, [net.PixelScale], []));
-        if (net.Mean.Any(m => m != 0f))
+        // A one-channel input into a multi-channel network is repeated by broadcasting [N, 1, H, W] − [1, C, 1, 1].
+        if (net.Mean.Any(m => m != 0f) || net.GraphInputChannels != net.Channels)
             steps.Add(("Sub", MeanTensor, net.Mean, perChannel));
         if (net.Std.Any(s => s != 1f))
             steps.Add(("Div", StdTensor, net.Std, perChannel));
@@ -367,6 +368,6 @@ internal static class OnnxModelWriter
     }
 
     private static string DocString(NetworkDescription net, OnnxExportOptions options) => string.Create(CultureInfo.InvariantCulture,
-        $"{ProducerName} image classifier. Input '{net.InputName}': float [batch,{net.Channels},{net.Height},{net.Width}] raw pixels, normalised in-graph. " +
+        $"{ProducerName} image classifier. Input '{net.InputName}': float [batch,{net.GraphInputChannels},{net.Height},{net.Width}] raw pixels, normalised in-graph. " +
         $"Output '{options.ScoreOutputName}': softmax over {net.ClassCount} classes. Contract: metadata '{OnnxContractMetadata.Prefix}*'.");
 }

@@ -87,6 +87,27 @@ internal sealed class ImageDataset
         return new ImageDataset(pixels, labels, Channels, Height, Width, ClassCount);
     }
 
+    /// <summary>
+    /// The one-channel images with their plane repeated <paramref name="channels"/> times (a grayscale image as the RGB image a
+    /// pretrained network expects). The size is checked in 64 bits against .NET's array limit before allocating.
+    /// </summary>
+    internal ImageDataset ReplicateChannels(int channels)
+    {
+        if (Channels != 1)
+            throw new InvalidOperationException($"Expected one-channel images to replicate, found {Channels} channels.");
+        if (channels < 1) throw new ArgumentOutOfRangeException(nameof(channels), channels, "Expected a positive channel count.");
+        long plane = (long)Height * Width;
+        long total = (long)Count * channels * plane;
+        if (total > Array.MaxLength)
+            throw new InvalidOperationException(
+                $"{Count:N0} images of {channels}×{Height}×{Width} need {total:N0} floats, more than one array holds ({Array.MaxLength:N0}); use fewer or smaller images.");
+        var pixels = new float[total];
+        for (long n = 0; n < Count; n++)
+            for (int c = 0; c < channels; c++)
+                Array.Copy(Pixels, n * plane, pixels, (n * channels + c) * plane, plane);
+        return new ImageDataset(pixels, (int[])Labels.Clone(), channels, Height, Width, ClassCount);
+    }
+
     /// <summary>Number of images per class, indexed by class.</summary>
     internal int[] ClassCounts()
     {

@@ -81,10 +81,11 @@ internal abstract class ImageClassifier : nn.Module<Tensor, Tensor>
     /// The whole network as the ONNX writer takes it — input, normalisation baked in front, nodes (layers in
     /// <paramref name="keptDense"/> marked not prunable) — the one place the adapter's Fit and the benchmarks get it from.
     /// </summary>
-    public NetworkDescription DescribeNetwork(string inputName, Data.Normalization normalization, IReadOnlySet<string>? keptDense = null) => new()
+    public NetworkDescription DescribeNetwork(string inputName, Data.Normalization normalization, IReadOnlySet<string>? keptDense = null, int? inputChannels = null) => new()
     {
         InputName = inputName,
         Channels = Input.Channels,
+        InputChannels = inputChannels == Input.Channels ? null : inputChannels,
         Height = Input.Height,
         Width = Input.Width,
         ClassCount = ClassCount,

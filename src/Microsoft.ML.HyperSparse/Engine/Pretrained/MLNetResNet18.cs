@@ -306,11 +306,11 @@ internal static class MLNetResNet18
         {
             // raw_data is little-endian; so is every host TorchSharp runs on.
             if (tensor.RawData.Length != count * sizeof(float))
-                throw Invalid(source, $"{label} holding {tensor.RawData.Length} bytes for {count} floats");
+                throw Invalid(source, $"{label} of shape [{string.Join(", ", tensor.Dims)}] holding {tensor.RawData.Length} bytes for {count} floats");
             return MemoryMarshal.Cast<byte, float>(tensor.RawData.Span).ToArray();
         }
         if (tensor.FloatData.Count != count)
-            throw Invalid(source, $"{label} holding {tensor.FloatData.Count} floats for {count}");
+            throw Invalid(source, $"{label} of shape [{string.Join(", ", tensor.Dims)}] holding {tensor.FloatData.Count} floats for {count}");
         return tensor.FloatData.ToArray();
     }
 

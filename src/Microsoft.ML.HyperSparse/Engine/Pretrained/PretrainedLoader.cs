@@ -75,6 +75,16 @@ internal static class PretrainedLoader
         return new PretrainedLoad(loaded, scalars, fresh, reverse);
     }
 
+    /// <summary>
+    /// The engine's input normalisation for a network filled by <see cref="Apply"/> (reading RGB): the source's preprocessing
+    /// on pixels that <paramref name="dataScale"/> maps to 0–1 (1/255 for ExtractPixels' 0–255 values).
+    /// </summary>
+    public static Data.Normalization Normalization(PretrainedWeights weights, float dataScale)
+    {
+        var rgb = weights.Preprocessing.InRgb();
+        return new Data.Normalization(dataScale * rgb.ScaleFrom01, rgb.Mean, rgb.Std);
+    }
+
     private static string Label(string name, PretrainedTensor source) =>
         source.Origin is null ? $"tensor '{name}'" : $"{source.Origin} (for '{name}')";
 

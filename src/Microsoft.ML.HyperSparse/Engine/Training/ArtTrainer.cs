@@ -22,8 +22,10 @@ internal sealed class TrainingResult : IDisposable
     public required Normalization Normalization { get; init; }
 
     /// <summary>The trained network for the ONNX writer, with the layers kept dense marked not prunable.</summary>
-    public NetworkDescription DescribeNetwork(string inputName) => Model.DescribeNetwork(inputName, Normalization,
-        Report.Layers.Where(l => l.KeptDense).Select(l => LayerSelection.LayerName(l.Name)).ToHashSet(StringComparer.Ordinal));
+    /// <param name="inputName">The graph input's name.</param>
+    /// <param name="inputChannels">The graph input's channels when the images had fewer than the network (1: replicated); null = the network's.</param>
+    public NetworkDescription DescribeNetwork(string inputName, int? inputChannels = null) => Model.DescribeNetwork(inputName, Normalization,
+        Report.Layers.Where(l => l.KeptDense).Select(l => LayerSelection.LayerName(l.Name)).ToHashSet(StringComparer.Ordinal), inputChannels);
 
     public void Dispose()
     {
@@ -77,7 +79,22 @@ internal sealed partial class ArtTrainer
         var shape = new ImageShape(train.Channels, train.Height, train.Width);
         torch.random.manual_seed(options.Seed);
         var model = ModelFactory.Create(options.Architecture, shape, train.ClassCount);
-        var run = new Run(this, model, train, validation, normalization, cancellation);
+        Pretrained.PretrainedLoad? loaded = null;
+        try
+        {
+            if (options.Pretrained is { } start)
+            {
+                var weights = start.Weights ?? throw new ArgumentException($"The pretrained start '{start.Source}' carries no weights.", nameof(options));
+                // Resuming takes every weight from the checkpoint; the load still checks the source fits this network.
+                loaded = Pretrained.PretrainedLoader.Apply((ImageNetResNet)model, weights, start.KeepHead);
+            }
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        var run = new Run(this, model, train, validation, normalization, cancellation) { Loaded = loaded };
         try
         {
             return run.Execute();
@@ -165,6 +182,28 @@ internal sealed partial class ArtTrainer
 
         private Sgd NewOptimizer() => new(model.parameters(), options.Momentum, options.WeightDecay);
 
+        /// <summary>What the pretrained start copied into the model (null when training from scratch).</summary>
+        public Pretrained.PretrainedLoad? Loaded { get; init; }
+
+        /// <summary>
+        /// Train mode for <paramref name="network"/>, with batch norm left in eval mode when its statistics are frozen. In the
+        /// head stage of a pretrained start only the classifier's parameters take gradients (the backbone is frozen, and
+        /// autograd does not run through it).
+        /// </summary>
+        private void TrainMode(ImageClassifier network)
+        {
+            network.train();
+            if (options.FreezeBatchNormStatistics)
+                foreach (var (_, module) in network.named_modules())
+                    if (module is TorchSharp.Modules.BatchNorm2d norm) norm.eval();
+            if (ReferenceEquals(network, model) && options.Pretrained is not null)
+            {
+                var headOnly = phase == TrainingPhase.Warmup;
+                foreach (var (name, parameter) in model.named_parameters())
+                    parameter.requires_grad = !headOnly || Pretrained.PretrainedLoader.HeadTensors.Contains(name);
+            }
+        }
+
         /// <summary>A network's prunable layers minus those kept dense (the model's, or the probe's).</summary>
         private List<PrunableLayer> PrunedLayers(ImageClassifier network) =>
             network.PrunableLayers().Where(l => !keptDense.Contains(l.LayerName)).ToList();
@@ -180,7 +219,10 @@ internal sealed partial class ArtTrainer
             MagnitudePruning.CheckKeepsAWeight(total, options.PruningRate);
             MagnitudePruning.CheckMinimumPerLayer(MagnitudePruning.KeptCount(total, options.PruningRate),
                 layers.Sum(l => Math.Min(options.MinWeightsPerLayer, l.Count)), options.MinWeightsPerLayer, layers.Count);
-            model.train();
+            TrainMode(model);
+            if (Loaded is { } loaded && options.Pretrained?.Weights is { } weights)
+                report.Pretrained = new PretrainedReport(weights.Source, weights.Format, weights.Preprocessing.Description, loaded.LoadedTensors,
+                    loaded.LoadedWeights, loaded.NewLayers, loaded.ReversedChannels, ReplicatedGrayscale: train.Channels != weights.InputChannels);
             if (options.CheckpointDirectory is not null)
             {
                 Directory.CreateDirectory(options.CheckpointDirectory);
@@ -295,7 +337,7 @@ internal sealed partial class ArtTrainer
         /// <summary>One pass over the shuffled, augmented training data. Returns mean loss and running top-1 (%).</summary>
         private (double Loss, double Accuracy) RunEpoch(double learningRate, WeightRegularizer? regularizer, double lambda)
         {
-            model.train();
+            TrainMode(model);
             double lossSum = 0;
             long correct = 0, seen = 0;
             foreach (var batch in trainLoader.Epoch(epoch))
@@ -376,7 +418,7 @@ internal sealed partial class ArtTrainer
             }
             finally
             {
-                network.train();
+                TrainMode(network);
             }
         }
 

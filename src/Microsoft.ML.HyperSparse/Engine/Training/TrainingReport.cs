@@ -93,8 +93,22 @@ internal sealed record TrainingReport
     public double TotalSeconds => Epochs.Sum(e => e.Seconds);
     /// <summary>With a time budget: what was planned and used; null otherwise.</summary>
     public BudgetReport? Budget { get; set; }
+    /// <summary>With a pretrained start: what was loaded from where, and which layers were new; null from scratch.</summary>
+    public PretrainedReport? Pretrained { get; set; }
     /// <summary>Human-readable notes: cap reached, resumed from a checkpoint, skipped corrupt checkpoints.</summary>
     public List<string> Notes { get; init; } = new();
 
     public double SecondsIn(TrainingPhase phase) => Epochs.Where(e => e.Phase == phase).Sum(e => e.Seconds);
 }
+
+/// <summary>What a pretrained start loaded.</summary>
+/// <param name="Source">The file (full path).</param>
+/// <param name="Format">What kind of file it was.</param>
+/// <param name="Preprocessing">The input the weights expect, as used in training and baked into the exported ONNX.</param>
+/// <param name="LoadedTensors">Parameters and batch-norm statistics copied.</param>
+/// <param name="LoadedWeights">Scalars in them.</param>
+/// <param name="NewLayers">Layers trained from a fresh initialisation (the classifier, unless kept).</param>
+/// <param name="ReversedChannels">The source read BGR planes; its first convolution's input channels were reversed to read RGB.</param>
+/// <param name="ReplicatedGrayscale">The images have one channel; it is replicated to the network's three.</param>
+internal sealed record PretrainedReport(string Source, string Format, string Preprocessing, int LoadedTensors, long LoadedWeights,
+    IReadOnlyList<string> NewLayers, bool ReversedChannels, bool ReplicatedGrayscale);

@@ -29,7 +29,9 @@ internal static class TrainCommand
         new("--min-weights-per-layer", "a number of weights ≥ 0 every layer keeps (0 = the paper's global rule)", Default: "0"),
         new("--arch", "one of lenet5, resnet20, resnet32, vgg19, mlp, resnet18, resnet34", Default: "lenet5"),
         new("--image-size", "an image side in pixels (LeNet-5 ≥ 12, VGG-19 ≥ 16, ResNet-18/34 ≥ 32, others ≥ 8; at most 512)"),
-        new("--profile", "one of quick, standard, paper", Default: "quick"),
+        new("--profile", "one of quick, standard, paper, transfer (transfer: the default with --pretrained)", Default: "quick"),
+        new("--pretrained", "imagenet (ML.NET's ResNet-18 from the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18), or a .onnx / PyTorch state_dict file of a torchvision-layout ResNet-18/34"),
+        new("--keep-classifier", "", IsFlag: true),
         new("--time-budget", "a positive duration with units s, m or h (e.g. 90s, 20m, 1.5h, 1h30m)"),
         new("--resume", "", IsFlag: true),
         new("--seed", "an integer ≥ 0", Default: "42"),
@@ -73,7 +75,15 @@ internal static class TrainCommand
                                  guards against layer collapse at very high κ (e.g. 0.998)   [0]
           --arch <name>          lenet5 | resnet20 | resnet32 | vgg19 | mlp | resnet18 | resnet34  [lenet5]
           --image-size <N>       images are resized to N×N      [28 for lenet5/mlp, 64 for resnet18/34, else 32]
-          --profile <name>       quick | standard | paper (schedules: see README)                   [quick]
+          --profile <name>       quick | standard | paper | transfer (schedules: see README)
+                                                                     [quick; transfer with --pretrained]
+          --pretrained <src>     start from pretrained weights instead of random ones: imagenet (ML.NET's ImageNet
+                                 ResNet-18, from the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18) or a file
+                                 of a torchvision-layout ResNet-18/34: .onnx (torch.onnx.export, or a model.onnx this
+                                 tool wrote with --encoding dense) or a PyTorch state_dict (torch.save). The network,
+                                 its input preprocessing and its backbone come from the source; a new classifier is
+                                 trained for your classes (a head stage with the backbone frozen replaces the warm-up)
+          --keep-classifier      with --pretrained <file>: keep the file's classifier (same classes, same order)
           --time-budget <d>      train in this much time, e.g. 20m (units s, m, h; 1h30m): the profile then gives
                                  batch size, LR and augmentation, and the schedule (warm-up, λ_init and η, ART cap,
                                  fine-tune and its LR steps) is planned from measured epoch times so that ART's stop
@@ -110,6 +120,8 @@ internal static class TrainCommand
         ["mlp"] = HyperSparseArchitecture.Mlp,
         ["resnet18"] = HyperSparseArchitecture.ResNet18,
         ["resnet34"] = HyperSparseArchitecture.ResNet34,
+        // Only through --pretrained imagenet: ML.NET's ResNet-18 (blocks [2, 2, 2, 3]) is its weights' network.
+        ["resnet18mlnet"] = HyperSparseArchitecture.ResNet18MLNet,
     };
 
     /// <summary>Everything the command line says, checked: the first step of <see cref="Run"/> (parse → options → train → write).</summary>
@@ -120,6 +132,8 @@ internal static class TrainCommand
         public required double Sparsity { get; init; }
         public required int MinWeightsPerLayer { get; init; }
         public required string ArchName { get; init; }
+        /// <summary>--pretrained (with --keep-classifier), or null.</summary>
+        public HyperSparsePretrained? Pretrained { get; init; }
         public HyperSparseArchitecture Architecture => Architectures[ArchName];
         public required int ImageSize { get; init; }
         public required Profile Profile { get; init; }
@@ -162,13 +176,41 @@ internal static class TrainCommand
         }
     }
 
+    /// <summary>--pretrained imagenet | file, with --keep-classifier; the file must exist (its content is checked when training starts).</summary>
+    private static HyperSparsePretrained? PretrainedSource(CommandLine line)
+    {
+        var keep = line.Flag("--keep-classifier");
+        if (line.Text("--pretrained") is not { } value)
+        {
+            if (keep) throw line.Invalid("--keep-classifier", "it without --pretrained", "--keep-classifier only together with --pretrained <file>");
+            return null;
+        }
+        if (value == "imagenet")
+        {
+            if (keep) throw line.Invalid("--keep-classifier", "it with --pretrained imagenet", "--pretrained <file>: ML.NET's ResNet-18 has no classifier to keep");
+            return HyperSparsePretrained.ImageNetResNet18();
+        }
+        if (Directory.Exists(value))
+            throw line.Invalid("--pretrained", $"'{value}', which is a folder", "imagenet or a .onnx / PyTorch state_dict file");
+        if (!File.Exists(value))
+            throw line.Invalid("--pretrained", $"'{value}', which does not exist", "imagenet or a .onnx / PyTorch state_dict file");
+        return HyperSparsePretrained.FromFile(value, keep);
+    }
+
     /// <summary>Parses and checks every option before anything slow happens.</summary>
     private static Arguments Parse(CliContext cli, IReadOnlyList<string> args)
     {
         var line = CommandLine.Parse(Name, args, Options);
-        var archName = line.Choice("--arch", Architectures.Keys.ToArray())!;
+        var pretrained = PretrainedSource(line);
+        // With --pretrained the weights decide the network: --arch may only name the same one (checked again once the file is read).
+        var archName = pretrained is null || line.Has("--arch") ? line.Choice("--arch", Architectures.Keys.ToArray())!
+            : pretrained.IsMLNetResNet18 ? "resnet18mlnet" : "resnet18";
+        if (pretrained is not null && line.Has("--arch") && !(archName is "resnet18" or "resnet34"))
+            throw line.Invalid("--arch", $"'{archName}' with --pretrained", "resnet18 or resnet34 (an ImageNet ResNet), or no --arch: the pretrained weights decide the network");
+        if (pretrained is { IsMLNetResNet18: true } && line.Has("--arch"))
+            throw line.Invalid("--arch", $"'{archName}' with --pretrained imagenet", "no --arch: ML.NET's ResNet-18 has its own network (blocks [2, 2, 2, 3])");
         var architecture = Architectures[archName];
-        var imageNetResNet = architecture is HyperSparseArchitecture.ResNet18 or HyperSparseArchitecture.ResNet34;
+        var imageNetResNet = architecture is HyperSparseArchitecture.ResNet18 or HyperSparseArchitecture.ResNet34 or HyperSparseArchitecture.ResNet18MLNet;
         // ResNet-18/34 halve the image five times (the engine's ImageNetResNet.MinimumImageSize); 64 px is their CPU default.
         var minSize = architecture switch { HyperSparseArchitecture.LeNet5 => 12, HyperSparseArchitecture.Vgg19 => 16, _ when imageNetResNet => 32, _ => 8 };
         var imageSize = line.Int("--image-size", v => v >= minSize && v <= 512)
@@ -186,7 +228,8 @@ internal static class TrainCommand
             MinWeightsPerLayer = line.Int("--min-weights-per-layer", v => v >= 0)!.Value,
             ArchName = archName,
             ImageSize = imageSize,
-            Profile = Profile.Named(line.Choice("--profile", Profile.All.Select(p => p.Name).ToArray())!),
+            Profile = Profile.Named(pretrained is not null && !line.Has("--profile") ? Profile.Transfer.Name : line.Choice("--profile", Profile.All.Select(p => p.Name).ToArray())!),
+            Pretrained = pretrained,
             TimeBudget = line.Duration("--time-budget"),
             Resume = line.Flag("--resume"),
             Seed = line.Int("--seed", v => v >= 0)!.Value,
@@ -236,6 +279,7 @@ internal static class TrainCommand
             ShrinkDeadChannels = a.Shrink,
             CheckpointFolder = checkpoints,
             Resume = a.Resume,
+            Pretrained = a.Pretrained,
         };
         // With a time budget the profile's epochs and λ schedule are left to the planner; the overrides below are kept exactly.
         a.Profile.ApplyTo(options, timeBudget: a.TimeBudget is not null);

@@ -51,7 +51,20 @@ internal sealed record Profile(
         LearningRateSteps: HyperSparseDefaults.LearningRateSteps.ToArray(),
         CropPadding: HyperSparseDefaults.CropPadding);
 
-    public static readonly Profile[] All = { Quick, Standard, Paper };
+    /// <summary>
+    /// The library's schedule for a pretrained start (<c>HyperSparseDefaults.Transfer…</c>): a short head stage in place of the
+    /// warm-up, a small learning rate, λ grown fast enough for the stop rule to fire within the ART cap on a few thousand images.
+    /// </summary>
+    public static readonly Profile Transfer = new(
+        "transfer",
+        "pretrained start (--pretrained): head stage, then ART, prune and fine-tune at the small LR a pretrained network needs",
+        BatchSize: 32, LearningRate: HyperSparseDefaults.TransferLearningRate,
+        WarmupEpochs: HyperSparseDefaults.TransferHeadEpochs, LambdaInit: HyperSparseDefaults.TransferLambdaInit,
+        LambdaGrowth: HyperSparseDefaults.TransferLambdaGrowth, MaxArtEpochs: HyperSparseDefaults.TransferMaxArtEpochs,
+        FineTuneEpochs: HyperSparseDefaults.TransferFineTuneEpochs, LearningRateSteps: HyperSparseDefaults.TransferLearningRateSteps.ToArray(),
+        CropPadding: HyperSparseDefaults.CropPadding);
+
+    public static readonly Profile[] All = { Quick, Standard, Paper, Transfer };
 
     public static Profile Named(string name) => All.Single(p => p.Name == name);
 
