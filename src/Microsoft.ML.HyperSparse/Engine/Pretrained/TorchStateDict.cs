@@ -84,13 +84,17 @@ internal static partial class TorchStateDict
         bool parallel = stateDict.Count > 0 && stateDict.Keys.All(k => k.StartsWith(DataParallelPrefix, StringComparison.Ordinal));
         var tensors = new Dictionary<string, PretrainedTensor>(StringComparer.Ordinal);
         var blockCounts = new SortedDictionary<int, SortedSet<int>>();
-        foreach (var (key, tensor) in stateDict)
+        var unsupported = new List<string>();
+        foreach (var (key, tensor) in stateDict.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             string name = parallel ? key[DataParallelPrefix.Length..] : key;
             if (name.EndsWith(".num_batches_tracked", StringComparison.Ordinal)) continue;
             Match block = BlockKey().Match(name);
             if (!block.Success && !StemOrHead().IsMatch(name))
-                throw Invalid(source, $"key '{key}'{Hint(name)}; supported: torchvision ResNets with basic blocks (ResNet-18/34)");
+            {
+                unsupported.Add(key);
+                continue;
+            }
             if (block.Success)
             {
                 int stage = int.Parse(block.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
@@ -98,7 +102,15 @@ internal static partial class TorchStateDict
                     throw Invalid(source, $"key '{key}' with block index {block.Groups[2].Value}");
                 (blockCounts.TryGetValue(stage, out var set) ? set : blockCounts[stage] = []).Add(index);
             }
-            tensors[name] = tensor with { Origin = $"key '{key}'" };
+            // The loader names the tensor; the file's own key only when it differs.
+            tensors[name] = tensor with { Origin = parallel ? $"key '{key}'" : null };
+        }
+        if (unsupported.Count > 0)
+        {
+            // A weight key says more than a statistic's (a bottleneck's conv3 rather than its bn3).
+            string key = unsupported.FirstOrDefault(k => k.EndsWith("conv3.weight", StringComparison.Ordinal)) ?? unsupported[0];
+            throw Invalid(source, $"key '{key}'{Hint(key)}{(unsupported.Count > 1 ? $" (and {unsupported.Count - 1} more keys a basic-block ResNet does not have)" : "")}; " +
+                "supported: torchvision ResNets with basic blocks (ResNet-18/34)");
         }
 
         var blocks = new int[4];
@@ -117,12 +129,15 @@ internal static partial class TorchStateDict
                 "(basic blocks have a downsample only in the first block of stages 2–4)");
         if (tensors.ContainsKey("fc.weight") != tensors.ContainsKey("fc.bias"))
             throw Invalid(source, $"only one of the classifier's keys fc.weight and fc.bias");
+        long[] stem = tensors["conv1.weight"].Shape;
+        if (stem is not [_, > 0 and <= 4096, _, _])
+            throw Invalid(source, $"key '{(parallel ? DataParallelPrefix : "")}conv1.weight' of shape [{string.Join(", ", stem)}]; expected [64, channels, 7, 7]");
         return new PretrainedWeights
         {
             Source = source,
             Format = "PyTorch state_dict (torch.save, read by TorchSharp.PyBridge); preprocessing assumed torchvision's ImageNet normalisation (the file states none)",
             Blocks = blocks,
-            InputChannels = tensors["conv1.weight"].Shape is [_, var channels, _, _] ? (int)channels : 0,
+            InputChannels = (int)stem[1],
             Tensors = tensors,
             Preprocessing = PretrainedPreprocessing.TorchvisionImageNet,
         };

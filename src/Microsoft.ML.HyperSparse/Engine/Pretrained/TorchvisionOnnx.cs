@@ -169,7 +169,7 @@ internal static class TorchvisionOnnx
             throw Invalid(source, $"a HyperSparse export whose metadata does not read ({e.Message})");
         }
         if (contract.Shrunk.Count > 0 || contract.OtherParametersBeforeShrink is not null)
-            throw Invalid(source, $"a HyperSparse export whose dead channels were removed ({contract.Shrunk.Count} layers shrunk), so its layers " +
+            throw Invalid(source, $"a HyperSparse export whose dead channels were removed (shrunk layers: {string.Join(", ", contract.Shrunk.Select(l => l.Layer))}), so its layers " +
                 "no longer have ResNet shapes; export with the dead-channel shrink off to start from it");
         return contract;
     }

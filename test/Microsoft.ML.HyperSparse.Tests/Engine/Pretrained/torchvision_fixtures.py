@@ -10,6 +10,8 @@ Writes into OUT_DIR:
   resnet34.pt             torch.save(resnet34(num_classes=10).state_dict())
   bottleneck.pt / .onnx   a small bottleneck ResNet (torchvision's ResNet-50 block, one block per stage)
   wrong-shape.pt          resnet18.pt with layer1.0.conv1.weight cut to 32 output channels
+  float64.pt              resnet18.pt with every floating-point tensor in float64 (model.double())
+  legacy.pt               a small state_dict in PyTorch's pre-1.6 pickle format (_use_new_zipfile_serialization=False)
   images.bin              4×3×64×64 float32 (little-endian) pixels in 0..1
   resnet18.logits.bin     4×10 float32 logits of resnet18 in eval mode on the images
   resnet34.logits.bin     the same for resnet34
@@ -63,6 +65,9 @@ def main(out, seed):
         state = model.state_dict()
         state["layer1.0.conv1.weight"] = state["layer1.0.conv1.weight"][:32].clone()
         torch.save(state, os.path.join(out, "wrong-shape.pt"))
+        torch.save(model.double().state_dict(), os.path.join(out, "float64.pt"))
+        torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7)}, os.path.join(out, "legacy.pt"),
+                   _use_new_zipfile_serialization=False)
 
     from torchvision.models.resnet import Bottleneck, ResNet
     bottleneck = randomize(ResNet(Bottleneck, [1, 1, 1, 1], num_classes=10, width_per_group=16), generator)
