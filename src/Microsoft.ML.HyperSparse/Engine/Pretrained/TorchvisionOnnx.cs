@@ -14,7 +14,7 @@ namespace Microsoft.ML.HyperSparse.Engine.Pretrained;
 /// and 3×3 convs are the main path in graph order (ONNX requires topological order), stem first, each block's conv1 and
 /// conv2 in turn; a 1×1 stride-2 conv is the projection shortcut of stage 2, 3 or 4 in graph order; a stride-2 conv1 starts
 /// a stage, which is how the blocks per stage are counted. A conv read by a BatchNormalization (training-mode or
-/// unfolded exports) gives both; a conv with a bias and no batch norm (eval-mode exports fold BN into the conv, and so do
+/// unfolded exports) gives both (a conv bias, if any, moves into the running mean); a conv with a bias and no batch norm (eval-mode exports fold BN into the conv, and so do
 /// ours) gives its weight, and its bias becomes a batch norm that adds exactly that bias (<see cref="ResNetLayout.BiasAsNorm"/>).
 /// The one Gemm (or MatMul + Add) is the classifier. Weights are taken as the graph computes them (<see cref="OnnxConstantFolder"/>),
 /// so initializers behind Identity nodes and our sparse and int8 encodings read as well as plain ones.
@@ -96,17 +96,24 @@ internal static class TorchvisionOnnx
                 for (int i = 0; i < ResNetLayout.NormTensors.Count; i++)
                 {
                     ConstantTensor value = Constant(source, norm.Node, i + 1, folder);
-                    tensors[$"{target.Norm}.{ResNetLayout.NormTensors[i]}"] = new PretrainedTensor(value.Dims, value.Floats!, Origin(norm.Node, i + 1));
+                    float[] values = value.Floats!;
+                    string origin = Origin(norm.Node, i + 1);
+                    if (ResNetLayout.NormTensors[i] == "running_mean" && conv.Bias is { } convBias && convBias.Length == values.Length)
+                    {
+                        // The target conv has no bias: BN((x + b) − mean) = BN(x − (mean − b)), exactly.
+                        values = values.Select((mean, c) => mean - convBias[c]).ToArray();
+                        origin += $" minus the bias {Origin(conv.Node, 2)}";
+                    }
+                    tensors[$"{target.Norm}.{ResNetLayout.NormTensors[i]}"] = new PretrainedTensor(value.Dims, values, origin);
                 }
-                if (conv.Bias is not null)
-                    throw Invalid(source, $"ONNX node '{conv.Label}' with both a bias and a batch norm; the target conv has no bias");
             }
             else
             {
                 // A conv with neither bias nor batch norm is one with a zero bias.
                 float[] bias = conv.Bias ?? new float[conv.Weight.Dims[0]];
+                string origin = conv.Bias is null ? $"{conv.Origin} (no bias: a zero one, as batch norm)" : $"{Origin(conv.Node, 2)} (the bias, as batch norm)";
                 foreach (var (name, values) in ResNetLayout.BiasAsNorm(target.Norm, bias, Epsilon))
-                    tensors[name] = new PretrainedTensor([values.Length], values, $"{conv.Origin} (bias, as batch norm)");
+                    tensors[name] = new PretrainedTensor([values.Length], values, origin);
             }
         }
 

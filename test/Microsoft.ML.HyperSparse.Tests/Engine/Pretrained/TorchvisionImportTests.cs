@@ -65,6 +65,61 @@ public sealed class TorchvisionImportTests
         AssertLogitsMatchPyTorch(TorchvisionOnnx.Read(file), ImageNetResNet.ResNet18Blocks, "resnet18", "ONNX, batch norms");
     }
 
+    /// <summary>
+    /// The classifier written the other ways ONNX allows: Gemm with transB 0 (weight stored [in, out]) and MatMul + Add; and
+    /// a conv bias before a batch norm (moved into its running mean). The logits stay PyTorch's.
+    /// </summary>
+    [TestMethod]
+    [DataRow("GemmTransB0")]
+    [DataRow("MatMulAdd")]
+    [DataRow("ConvBiasBeforeNorm")]
+    public void TorchvisionOnnx_EquivalentGraphs_LogitsMatchPyTorch(string variant)
+    {
+        string file = Fixture(variant == "ConvBiasBeforeNorm" ? "resnet18-bn.onnx" : "resnet18.onnx");
+        global::Onnx.ModelProto onnx = OnnxModelReader.Parse(File.ReadAllBytes(file), file);
+        global::Onnx.GraphProto graph = onnx.Graph;
+        global::Onnx.TensorProto Initializer(string name) => graph.Initializer.Single(t => t.Name == name);
+        if (variant == "ConvBiasBeforeNorm")
+        {
+            // conv(x) + b followed by BN with mean + b computes the same; the reader must keep that.
+            global::Onnx.NodeProto conv = graph.Node.First(n => n.OpType == "Conv");
+            global::Onnx.NodeProto norm = graph.Node.Single(n => n.OpType == "BatchNormalization" && n.Input[0] == conv.Output[0]);
+            global::Onnx.TensorProto mean = Initializer(norm.Input[3]);
+            float[] means = MemoryMarshal.Cast<byte, float>(mean.RawData.Span).ToArray();
+            float[] bias = Enumerable.Range(0, means.Length).Select(c => 0.1f * (c % 7) - 0.3f).ToArray();
+            graph.Initializer.Add(OnnxProtos.Float("test.conv_bias", bias, bias.Length));
+            conv.Input.Add("test.conv_bias");
+            graph.Initializer.Remove(mean);
+            graph.Initializer.Add(OnnxProtos.Float(mean.Name, means.Select((m, c) => m + bias[c]).ToArray(), means.Length));
+        }
+        else
+        {
+            global::Onnx.NodeProto gemm = graph.Node.Single(n => n.OpType == "Gemm");
+            Assert.AreEqual(1L, gemm.Attribute.Single(a => a.Name == "transB").I, "torch.onnx.export writes Linear as Gemm with transB 1");
+            global::Onnx.TensorProto w = Initializer(gemm.Input[1]);
+            float[] weight = MemoryMarshal.Cast<byte, float>(w.RawData.Span).ToArray();
+            int outputs = (int)w.Dims[0], inputs = (int)w.Dims[1];
+            float[] transposed = new float[weight.Length];
+            for (int o = 0; o < outputs; o++)
+                for (int i = 0; i < inputs; i++)
+                    transposed[i * outputs + o] = weight[o * inputs + i];
+            graph.Initializer.Add(OnnxProtos.Float("test.fc_in_out", transposed, inputs, outputs));
+            if (variant == "GemmTransB0")
+            {
+                gemm.Input[1] = "test.fc_in_out";
+                gemm.Attribute.Single(a => a.Name == "transB").I = 0;
+            }
+            else
+            {
+                int at = graph.Node.IndexOf(gemm);
+                graph.Node.RemoveAt(at);
+                graph.Node.Insert(at, OnnxProtos.Node("MatMul", "test.fc", [gemm.Input[0], "test.fc_in_out"], "test.fc_product"));
+                graph.Node.Insert(at + 1, OnnxProtos.Node("Add", "test.fc_bias", ["test.fc_product", gemm.Input[2]], gemm.Output[0]));
+            }
+        }
+        AssertLogitsMatchPyTorch(TorchvisionOnnx.Weights(onnx, file), ImageNetResNet.ResNet18Blocks, "resnet18", $"ONNX, {variant}");
+    }
+
     [TestMethod]
     public void TorchStateDict_ResNet18_LogitsMatchPyTorch()
     {
@@ -277,6 +332,17 @@ public sealed class TorchvisionImportTests
         Console.WriteLine(e.Message);
         StringAssert.Contains(e.Message, $"'{file}'");
         StringAssert.Contains(e.Message, "legacy (pre-1.6) format; re-save it with torch.save in PyTorch 1.6 or later");
+    }
+
+    [TestMethod]
+    public void PretrainedFiles_Read_WholePickledModule_AsksForTheStateDict()
+    {
+        string file = Fixture("whole-model.pt");
+        var e = Assert.ThrowsExactly<InvalidDataException>(() => PretrainedFiles.Read(file));
+        Console.WriteLine(e.Message);
+        StringAssert.Contains(e.Message, $"'{file}'");
+        StringAssert.Contains(e.Message, "does not read as a torch.save state_dict");
+        StringAssert.Contains(e.Message, "entire model", "PyBridge's reason is kept");
     }
 
     [TestMethod]

@@ -11,6 +11,7 @@ Writes into OUT_DIR:
   bottleneck.pt / .onnx   a small bottleneck ResNet (torchvision's ResNet-50 block, one block per stage)
   wrong-shape.pt          resnet18.pt with layer1.0.conv1.weight cut to 32 output channels
   float64.pt              resnet18.pt with every floating-point tensor in float64 (model.double())
+  whole-model.pt          torch.save of a module itself (not its state_dict)
   legacy.pt               a small state_dict in PyTorch's pre-1.6 pickle format (_use_new_zipfile_serialization=False)
   images.bin              4×3×64×64 float32 (little-endian) pixels in 0..1
   resnet18.logits.bin     4×10 float32 logits of resnet18 in eval mode on the images
@@ -66,6 +67,7 @@ def main(out, seed):
         state["layer1.0.conv1.weight"] = state["layer1.0.conv1.weight"][:32].clone()
         torch.save(state, os.path.join(out, "wrong-shape.pt"))
         torch.save(model.double().state_dict(), os.path.join(out, "float64.pt"))
+        torch.save(torch.nn.Conv2d(3, 4, 1), os.path.join(out, "whole-model.pt"))
         torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7)}, os.path.join(out, "legacy.pt"),
                    _use_new_zipfile_serialization=False)
 
