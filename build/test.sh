@@ -10,6 +10,8 @@ cd "$HS_ROOT"
 # installed, the tests still run and that check fails with the reason (required here, so it never silently skips).
 bash build/check-onnx-node.sh || echo "test: build/check-onnx-node.sh failed; OnnxRuntimeNodeTests will fail" >&2
 export HYPERSPARSE_REQUIRE_ONNXRUNTIME_NODE=1
+# setup.sh installed python3-torch and python3-torchvision: TorchvisionImportTests fails (rather than skips) without them.
+export HYPERSPARSE_REQUIRE_PYTHON_TORCH=1
 dotnet build HyperSparse.MLNet.sln -c Release --no-restore -v q -nologo
 # -v q keeps the build quiet; the console logger at "minimal" still names every failing test with its message and stack.
 dotnet test HyperSparse.MLNet.sln -c Release --no-build -v q -nologo --logger "console;verbosity=minimal" "$@"

@@ -196,7 +196,7 @@ internal static class MLNetResNet18
             (pointwise ? shortcuts : main).Add((conv, norm));
         }
 
-        var (mainTargets, shortcutTargets) = Targets(Blocks);
+        var (mainTargets, shortcutTargets) = ResNetLayout.Convs(Blocks);
         if (main.Count != mainTargets.Count || shortcuts.Count != shortcutTargets.Count || normByInput.Count != main.Count + shortcuts.Count)
             throw Invalid(source,
                 $"a graph with {main.Count} 7×7/3×3 convs, {shortcuts.Count} 1×1 convs and {normByInput.Count} batch norms; " +
@@ -210,9 +210,8 @@ internal static class MLNetResNet18
             tensors[$"{target.Conv}.weight"] = Tensor(source, conv, Initializer(source, conv, 1, initializers));
             CheckNorm(source, norm);
             // ONNX BatchNormalization inputs: X, scale, B, mean, var.
-            string[] names = ["weight", "bias", "running_mean", "running_var"];
-            for (int i = 0; i < names.Length; i++)
-                tensors[$"{target.Norm}.{names[i]}"] = Tensor(source, norm, Initializer(source, norm, i + 1, initializers));
+            for (int i = 0; i < ResNetLayout.NormTensors.Count; i++)
+                tensors[$"{target.Norm}.{ResNetLayout.NormTensors[i]}"] = Tensor(source, norm, Initializer(source, norm, i + 1, initializers));
         }
         return new PretrainedWeights
         {
@@ -223,24 +222,6 @@ internal static class MLNetResNet18
             Tensors = tensors,
             Preprocessing = PretrainedPreprocessing.Cntk(bgrMeans),
         };
-    }
-
-    /// <summary>The state-dict prefixes of each conv + BN pair with the conv's stride: main path in forward order, then the shortcuts.</summary>
-    private static (List<(string Conv, string Norm, int Stride)> Main, List<(string Conv, string Norm, int Stride)> Shortcuts) Targets(IReadOnlyList<int> blocks)
-    {
-        var main = new List<(string, string, int)> { ("conv1", "bn1", 2) };
-        var shortcuts = new List<(string, string, int)>();
-        for (int stage = 1; stage <= blocks.Count; stage++)
-            for (int i = 0; i < blocks[stage - 1]; i++)
-            {
-                string block = $"layer{stage}.{i}";
-                int stride = stage > 1 && i == 0 ? 2 : 1;
-                main.Add(($"{block}.conv1", $"{block}.bn1", stride));
-                main.Add(($"{block}.conv2", $"{block}.bn2", 1));
-                if (stride == 2)
-                    shortcuts.Add(($"{block}.downsample.0", $"{block}.downsample.1", 2));
-            }
-        return (main, shortcuts);
     }
 
     private static void CheckTarget(ImageNetResNet model)
