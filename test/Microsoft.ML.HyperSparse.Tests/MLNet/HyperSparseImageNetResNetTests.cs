@@ -1,6 +1,10 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.HyperSparse;
+using Microsoft.ML.HyperSparse.Engine.Checkpoints;
+using Microsoft.ML.HyperSparse.Engine.Data;
+using Microsoft.ML.HyperSparse.Engine.Pretrained;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Microsoft.ML.HyperSparse.Tests.MLNet;
 
@@ -83,5 +87,99 @@ public sealed class HyperSparseImageNetResNetTests
     public sealed class Scored
     {
         public float[] Score { get; set; } = Array.Empty<float>();
+    }
+
+    /// <summary>
+    /// 30 real Fashion-MNIST images (grayscale, 0–255) padded to 32×32: the smallest size an ImageNet ResNet takes.
+    /// </summary>
+    private static IDataView GrayData(MLContext ml)
+    {
+        var dir = FashionMnist.TryLocate() ?? throw new AssertInconclusiveException("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
+        ImageDataset images = FashionMnist.Read(dir, train: true, limit: 30);
+        var rows = Enumerable.Range(0, images.Count).Select(i =>
+        {
+            var pixels = new float[Side * Side];
+            for (int y = 0; y < 28; y++)
+                for (int x = 0; x < 28; x++)
+                    pixels[(y + 2) * Side + x + 2] = images.Pixels[i * 28 * 28 + y * 28 + x] * 255f;
+            return new Row { Features = pixels, Label = (uint)images.Labels[i] };
+        }).ToList();
+        var definition = SchemaDefinition.Create(typeof(Row));
+        definition["Features"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 1, Side, Side);
+        definition["Label"].ColumnType = new KeyDataViewType(typeof(uint), Classes);
+        return ml.Data.LoadFromEnumerable(rows, definition);
+    }
+
+    /// <summary>
+    /// Fit from ML.NET's ImageNet ResNet-18 on grayscale images: the network and preprocessing come from the weights, the head
+    /// stage trains only the new classifier (the backbone in the checkpoint after it is the file's, batch-norm statistics
+    /// included), the report says what was loaded, and the exported model takes the one-channel column.
+    /// </summary>
+    [TestMethod]
+    public void HyperSparseClassification_PretrainedImageNet_HeadStageTrainsOnlyTheClassifier_ReportAndOnnxSayWhat()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = GrayData(ml);
+        string checkpoints = Path.Combine(Path.GetTempPath(), $"hs-pretrained-{Guid.NewGuid():N}");
+        string afterHead = Path.Combine(Path.GetTempPath(), $"hs-head-{Guid.NewGuid():N}.hsckpt");
+        var options = new HyperSparseClassificationTrainer.Options
+        {
+            Pretrained = HyperSparsePretrained.ImageNetResNet18(),
+            PruningRate = 0.9,
+            WarmupEpochs = 1,
+            MaxArtEpochs = 1,
+            FineTuneEpochs = 1,
+            LearningRateSteps = Array.Empty<int>(),
+            BatchSize = 15,
+            CropPadding = 0,
+            NumberOfThreads = 2,
+            CheckpointFolder = checkpoints,
+            // The checkpoint of an epoch is written after its progress report: copy the head stage's when the first ART epoch reports.
+            Progress = new SyncProgress(p =>
+            {
+                if (p.Kind == HyperSparseProgressKind.EpochFinished && p.Epoch?.Phase == HyperSparseTrainingPhase.Art && !File.Exists(afterHead))
+                    File.Copy(new CheckpointDirectory(checkpoints).PathForEpoch(0), afterHead);
+            }),
+        };
+        try
+        {
+            var model = ml.MulticlassClassification.Trainers.HyperSparseClassification(options).Fit(data);
+
+            Assert.AreEqual(HyperSparseArchitecture.ResNet18MLNet, model.Report.Architecture);
+            var loaded = model.Report.Pretrained ?? throw new AssertFailedException("no pretrained report");
+            StringAssert.EndsWith(loaded.Source, "ResNet18.onnx");
+            CollectionAssert.AreEqual(new[] { "fc" }, loaded.NewLayers.ToArray());
+            Assert.IsTrue(loaded.ReversedChannels);
+            Assert.IsTrue(loaded.ReplicatedGrayscale);
+            StringAssert.Contains(loaded.Preprocessing, "BGR");
+
+            // Head stage: every backbone tensor is the file's (conv1 reordered to RGB), BN statistics untouched; fc moved.
+            PretrainedWeights source = MLNetResNet18.ReadWeights();
+            using (var state = CheckpointFile.Read(afterHead))
+            {
+                foreach (string name in new[] { "layer1.0.conv1.weight", "layer4.2.conv2.weight", "layer3.0.downsample.1.running_var", "bn1.bias" })
+                {
+                    float[] saved = state[$"model/{name}"].data<float>().ToArray();
+                    CollectionAssert.AreEqual(source.Tensors[name].Values, saved, name);
+                }
+            }
+
+            // The exported model takes the one-channel column and scores every image.
+            using var session = new InferenceSession(model.OnnxModel.ToArray());
+            CollectionAssert.AreEqual(new[] { -1, 1, Side, Side }, session.InputMetadata["Features"].Dimensions);
+            var scores = ml.Data.CreateEnumerable<Scored>(model.Transform(data), reuseRowObject: false).ToList();
+            Assert.HasCount(30, scores);
+            Assert.IsTrue(scores.All(s => s.Score.Length == Classes && s.Score.All(float.IsFinite)));
+        }
+        finally
+        {
+            if (Directory.Exists(checkpoints)) Directory.Delete(checkpoints, recursive: true);
+            File.Delete(afterHead);
+        }
+    }
+
+    private sealed class SyncProgress(Action<HyperSparseProgress> handler) : IProgress<HyperSparseProgress>
+    {
+        public void Report(HyperSparseProgress value) => handler(value);
     }
 }
