@@ -101,7 +101,7 @@ public sealed class HyperSparseImageNetResNetTests
             var pixels = new float[Side * Side];
             for (int y = 0; y < 28; y++)
                 for (int x = 0; x < 28; x++)
-                    pixels[(y + 2) * Side + x + 2] = images.Pixels[i * 28 * 28 + y * 28 + x] * 255f;
+                    pixels[(y + 2) * Side + x + 2] = images.Pixels[i * 28 * 28 + y * 28 + x]; // raw 0–255
             return new Row { Features = pixels, Label = (uint)images.Labels[i] };
         }).ToList();
         var definition = SchemaDefinition.Create(typeof(Row));
@@ -134,11 +134,12 @@ public sealed class HyperSparseImageNetResNetTests
             CropPadding = 0,
             NumberOfThreads = 2,
             CheckpointFolder = checkpoints,
-            // The checkpoint of an epoch is written after its progress report: copy the head stage's when the first ART epoch reports.
+            // The checkpoint of an epoch is written after its progress report; ART's after its probe: copy the head stage's
+            // (named by epochs finished: 1) when the fine-tune's first epoch reports, before a third checkpoint replaces it (two are kept).
             Progress = new SyncProgress(p =>
             {
-                if (p.Kind == HyperSparseProgressKind.EpochFinished && p.Epoch?.Phase == HyperSparseTrainingPhase.Art && !File.Exists(afterHead))
-                    File.Copy(new CheckpointDirectory(checkpoints).PathForEpoch(0), afterHead);
+                if (p.Kind == HyperSparseProgressKind.EpochFinished && p.Epoch?.Phase == HyperSparseTrainingPhase.FineTune && !File.Exists(afterHead))
+                    File.Copy(new CheckpointDirectory(checkpoints).PathForEpoch(1), afterHead);
             }),
         };
         try

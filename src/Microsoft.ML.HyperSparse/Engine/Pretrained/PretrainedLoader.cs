@@ -25,7 +25,8 @@ internal static class PretrainedLoader
     /// <param name="model">The network to fill.</param>
     /// <param name="weights">The source's tensors.</param>
     /// <param name="keepHead">Copy the classifier too (the source's classes are the data's).</param>
-    /// <param name="readRgb">Reverse a BGR source's first convolution to read RGB (false: keep the source's channel order).</param>
+    /// <param name="readRgb">Make the first convolution read what <see cref="Normalization"/> gives: RGB planes at unit scale
+    /// (false: keep the source's weights as they are, for its own preprocessing).</param>
     public static PretrainedLoad Apply(ImageNetResNet model, PretrainedWeights weights, bool keepHead, bool readRgb = true)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -59,10 +60,13 @@ internal static class PretrainedLoader
             if (source.Values.LongLength != source.Count)
                 throw Invalid(weights, $"{Label(name, source)} holding {source.Values.LongLength:N0} values for shape [{string.Join(", ", source.Shape)}] ({source.Count:N0})");
             using var values = tensor(source.Values, expected);
-            if (reverse && name == "conv1.weight")
+            if (readRgb && name == "conv1.weight")
             {
-                using var flipped = values.flip(1);
-                target.copy_(flipped);
+                // RGB planes at unit scale (see InputGains): the same function, with weights of the size the regulariser expects.
+                using var ordered = reverse ? values.flip(1) : values.alias();
+                using var gains = tensor(InputGains(weights), [1, source.Shape[1], 1, 1]);
+                using var scaled = ordered.mul(gains);
+                target.copy_(scaled);
             }
             else
             {
@@ -76,14 +80,36 @@ internal static class PretrainedLoader
     }
 
     /// <summary>
-    /// The engine's input normalisation for a network filled by <see cref="Apply"/> (reading RGB): the source's preprocessing
-    /// on pixels that <paramref name="dataScale"/> maps to 0–1 (1/255 for ExtractPixels' 0–255 values).
+    /// The engine's input normalisation for a network filled by <see cref="Apply"/> (reading RGB): per channel
+    /// <c>v = (x01 − Mean/ScaleFrom01) / σ_c</c> with torchvision's ImageNet std σ (0.229, 0.224, 0.225), on pixels that
+    /// <paramref name="dataScale"/> maps to 0–1 (1/255 for ExtractPixels' 0–255 values).
     /// </summary>
+    /// <remarks>
+    /// The source's input is <c>u = (x01·S − m)/s = (S·σ/s)·v</c>, so <see cref="Apply"/> multiplies the first convolution's
+    /// input channel c by <c>S·σ_c/s_c</c> (<see cref="InputGains"/>; zero padding of u and of v agree): the same network. It
+    /// matters for training, not for the function: ML.NET's ResNet-18 reads 0–255 values, so its stem weights are ≈ 58× smaller
+    /// than for unit-scale input, and the regulariser's push (the same size for every weight) collapsed them within one ART
+    /// epoch at λ = 0.01 (the loss went to NaN); with the rescaled stem it did not. For torchvision's networks the gains are 1.
+    /// </remarks>
     public static Data.Normalization Normalization(PretrainedWeights weights, float dataScale)
     {
         var rgb = weights.Preprocessing.InRgb();
-        return new Data.Normalization(dataScale * rgb.ScaleFrom01, rgb.Mean, rgb.Std);
+        float[] std = UnitStd(rgb.Mean.Length);
+        return new Data.Normalization(dataScale, rgb.Mean.Select(m => m / rgb.ScaleFrom01).ToArray(), std);
     }
+
+    /// <summary>Per input channel (RGB order) of the first convolution: <c>S·σ_c/s_c</c> (see <see cref="Normalization"/>).</summary>
+    internal static float[] InputGains(PretrainedWeights weights)
+    {
+        var rgb = weights.Preprocessing.InRgb();
+        float[] std = UnitStd(rgb.Std.Length);
+        return rgb.Std.Select((s, c) => rgb.ScaleFrom01 * std[c] / s).ToArray();
+    }
+
+    /// <summary>torchvision's ImageNet std per RGB channel (their mean for one channel).</summary>
+    private static float[] UnitStd(int channels) => channels == 3
+        ? PretrainedPreprocessing.TorchvisionImageNet.Std.ToArray()
+        : Enumerable.Repeat(PretrainedPreprocessing.TorchvisionImageNet.Std.Average(), channels).ToArray();
 
     private static string Label(string name, PretrainedTensor source) =>
         source.Origin is null ? $"tensor '{name}'" : $"{source.Origin} (for '{name}')";

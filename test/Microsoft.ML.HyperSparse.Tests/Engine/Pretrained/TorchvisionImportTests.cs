@@ -181,7 +181,7 @@ public sealed class TorchvisionImportTests
                 }
 
             using var loaded = new ImageNetResNet("ResNet18", ImageNetResNet.ResNet18Blocks, new ImageShape(3, Side, Side), OwnClasses);
-            PretrainedLoader.Apply(loaded, weights, keepHead: true);
+            PretrainedLoader.Apply(loaded, weights, keepHead: true, readRgb: false); // the file's own input scale: the same normalised tensor feeds both
             loaded.eval();
             var random = new Random(5);
             float[] input = Enumerable.Range(0, 2 * 3 * Side * Side).Select(_ => (float)random.NextDouble() * 4 - 2).ToArray();
