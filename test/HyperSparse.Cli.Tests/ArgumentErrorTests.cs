@@ -164,6 +164,40 @@ public sealed class ArgumentErrorTests
     public void ParseDuration_WithoutUnitsOrMalformed_IsNull(string text) => Assert.IsNull(CommandLine.ParseDuration(text));
 
     [TestMethod]
+    public void Train_PretrainedFileMissingOrAFolder_NamesIt()
+    {
+        var missing = Path.Combine(root, "no-such-net.pt");
+        Mentions(Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o12"), "--pretrained", missing), "--pretrained", missing, "does not exist");
+        Mentions(Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o12"), "--pretrained", root), "--pretrained", "is a folder");
+    }
+
+    [TestMethod]
+    public void Train_PretrainedOptionsThatDoNotFit_AreUsageErrors()
+    {
+        Mentions(Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o13"), "--keep-classifier"), "--keep-classifier", "--pretrained");
+        Mentions(Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o13"), "--pretrained", "imagenet", "--arch", "lenet5"),
+            "--arch", "'lenet5' with --pretrained", "resnet18 or resnet34");
+        Mentions(Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o13"), "--pretrained", "imagenet", "--keep-classifier"),
+            "--keep-classifier", "no classifier to keep");
+        Mentions(Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o13"), "--pretrained", "imagenet", "--image-size", "28"),
+            "--image-size", "'28'");
+    }
+
+    /// <summary>A file that is neither ONNX nor a PyTorch zip: the run stops before training, naming the file, and writes no model.</summary>
+    [TestMethod]
+    public void Train_PretrainedGarbageFile_NamesTheFileAndTheAcceptedFormats_WritesNothing()
+    {
+        var junk = Path.Combine(root, "junk.onnx");
+        File.WriteAllText(junk, "this is not a network");
+        var outDir = Path.Combine(root, "o14");
+        var fashion = CliRunner.FashionMnist();
+        var r = CliRunner.Run("train", "--data", fashion, "--limit", "20", "--out", outDir, "--pretrained", junk, "--plain", "--threads", "1");
+        Assert.AreNotEqual(0, r.ExitCode, r.ToString());
+        StringAssert.Contains(r.Error, junk, r.ToString());
+        Assert.IsFalse(File.Exists(Path.Combine(outDir, "model.zip")), r.ToString());
+    }
+
+    [TestMethod]
     public void Train_OptionGivenTwice_IsUsageError()
     {
         var r = Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o11"), "--seed", "1", "--seed", "2");

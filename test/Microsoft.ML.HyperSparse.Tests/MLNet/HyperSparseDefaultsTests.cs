@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.ML.HyperSparse.Engine.Training;
+using Microsoft.ML.HyperSparse.Engine.Models;
 
 namespace Microsoft.ML.HyperSparse.Tests.MLNet;
 
@@ -53,5 +54,50 @@ public sealed class HyperSparseDefaultsTests
         Assert.AreEqual(HyperSparseDefaults.WarmupEpochs, options.ToEngine().WarmupEpochs, "null runs the default without a plan");
         options.TimeBudget = null;
         Assert.AreEqual(ScheduleKnobs.None, options.ToEngine().FixedKnobs, "without a budget nothing is planned, so nothing is pinned");
+    }
+
+    [TestMethod]
+    public void Options_Pretrained_TakesTheTransferDefaults_ValuesGivenStillWin()
+    {
+        var options = new HyperSparseClassificationTrainer.Options { Pretrained = HyperSparsePretrained.ImageNetResNet18() };
+        var engine = options.ToEngine();
+        Assert.AreEqual(Architecture.ResNet18MLNet, engine.Architecture, "the weights decide the network");
+        Assert.AreEqual(HyperSparseDefaults.TransferLearningRate, engine.LearningRate);
+        Assert.AreEqual(HyperSparseDefaults.TransferHeadEpochs, engine.WarmupEpochs);
+        Assert.AreEqual(HyperSparseDefaults.TransferLambdaInit, engine.LambdaInit);
+        Assert.AreEqual(HyperSparseDefaults.TransferLambdaGrowth, engine.LambdaGrowth);
+        Assert.AreEqual(HyperSparseDefaults.TransferMaxArtEpochs, engine.MaxArtEpochs);
+        Assert.AreEqual(HyperSparseDefaults.TransferFineTuneEpochs, engine.FineTuneEpochs);
+        CollectionAssert.AreEqual(HyperSparseDefaults.TransferLearningRateSteps.ToArray(), engine.LearningRateSteps.ToArray());
+        Assert.IsTrue(engine.FreezeBatchNormStatistics);
+        Assert.AreEqual("imagenet", engine.Pretrained!.Source);
+
+        options.LearningRate = 0.003;
+        options.WarmupEpochs = 1;
+        options.FreezeBatchNormStatistics = false;
+        engine = options.ToEngine();
+        Assert.AreEqual(0.003, engine.LearningRate);
+        Assert.AreEqual(1, engine.WarmupEpochs);
+        Assert.IsFalse(engine.FreezeBatchNormStatistics);
+
+        // From scratch nothing changes: the paper's learning rate, batch norm in train mode.
+        var scratch = new HyperSparseClassificationTrainer.Options().ToEngine();
+        Assert.AreEqual(HyperSparseDefaults.LearningRate, scratch.LearningRate);
+        Assert.IsFalse(scratch.FreezeBatchNormStatistics);
+        Assert.IsNull(scratch.Pretrained);
+    }
+
+    [TestMethod]
+    public void Options_Pretrained_WithANonImageNetArchitecture_IsRefusedNamingBoth()
+    {
+        var ml = new Microsoft.ML.MLContext();
+        var options = new HyperSparseClassificationTrainer.Options { Pretrained = HyperSparsePretrained.ImageNetResNet18(), Architecture = HyperSparseArchitecture.LeNet5 };
+        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.HyperSparseClassification(options));
+        Assert.AreEqual("Architecture", e.ParamName);
+        StringAssert.Contains(e.Message, "LeNet5");
+        StringAssert.Contains(e.Message, "ImageNet ResNet");
+        options.Architecture = HyperSparseArchitecture.ResNet34;
+        e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.HyperSparseClassification(options));
+        StringAssert.Contains(e.Message, "[2, 2, 2, 3]");
     }
 }
