@@ -32,6 +32,6 @@ internal sealed record BudgetSettings
         LearningRate = options.LearningRate,
         StopWindowHalfSize = options.StopWindowHalfSize,
         SafetyArtCap = options.MaxArtEpochs,
-        FiringLambdaGuess = (policy ?? BudgetPolicy.Default).FiringLambdaGuess(options.Architecture, options.LearningRate, stepsPerEpoch),
+        FiringLambdaGuess = (policy ?? BudgetPolicy.Default).FiringLambdaGuess(options.Architecture, options.LearningRate, stepsPerEpoch, options.Pretrained is not null),
     };
 }

@@ -32,6 +32,7 @@ internal static class TrainCommand
         new("--profile", "one of quick, standard, paper, transfer (transfer: the default with --pretrained)", Default: "quick"),
         new("--pretrained", "imagenet (ML.NET's ResNet-18 from the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18), or a .onnx / PyTorch state_dict file of a torchvision-layout ResNet-18/34"),
         new("--keep-classifier", "", IsFlag: true),
+        new("--batch-norm", "one of frozen, train (frozen: batch norm keeps its running statistics; the default with --pretrained)"),
         new("--time-budget", "a positive duration with units s, m or h (e.g. 90s, 20m, 1.5h, 1h30m)"),
         new("--resume", "", IsFlag: true),
         new("--seed", "an integer ≥ 0", Default: "42"),
@@ -84,6 +85,8 @@ internal static class TrainCommand
                                  its input preprocessing and its backbone come from the source; a new classifier is
                                  trained for your classes (a head stage with the backbone frozen replaces the warm-up)
           --keep-classifier      with --pretrained <file>: keep the file's classifier (same classes, same order)
+          --batch-norm frozen|train  batch norm's running statistics: kept (frozen) or re-estimated while training
+                                 (train)                                   [frozen with --pretrained, else train]
           --time-budget <d>      train in this much time, e.g. 20m (units s, m, h; 1h30m): the profile then gives
                                  batch size, LR and augmentation, and the schedule (warm-up, λ_init and η, ART cap,
                                  fine-tune and its LR steps) is planned from measured epoch times so that ART's stop
@@ -132,6 +135,8 @@ internal static class TrainCommand
         public required double Sparsity { get; init; }
         public required int MinWeightsPerLayer { get; init; }
         public required string ArchName { get; init; }
+        /// <summary>--batch-norm frozen|train, or null for the library's default.</summary>
+        public string? BatchNorm { get; init; }
         /// <summary>--pretrained (with --keep-classifier), or null.</summary>
         public HyperSparsePretrained? Pretrained { get; init; }
         public HyperSparseArchitecture Architecture => Architectures[ArchName];
@@ -230,6 +235,7 @@ internal static class TrainCommand
             ImageSize = imageSize,
             Profile = Profile.Named(pretrained is not null && !line.Has("--profile") ? Profile.Transfer.Name : line.Choice("--profile", Profile.All.Select(p => p.Name).ToArray())!),
             Pretrained = pretrained,
+            BatchNorm = line.Choice("--batch-norm", "frozen", "train"),
             TimeBudget = line.Duration("--time-budget"),
             Resume = line.Flag("--resume"),
             Seed = line.Int("--seed", v => v >= 0)!.Value,
@@ -280,6 +286,7 @@ internal static class TrainCommand
             CheckpointFolder = checkpoints,
             Resume = a.Resume,
             Pretrained = a.Pretrained,
+            FreezeBatchNormStatistics = a.BatchNorm is null ? null : a.BatchNorm == "frozen",
         };
         // With a time budget the profile's epochs and λ schedule are left to the planner; the overrides below are kept exactly.
         a.Profile.ApplyTo(options, timeBudget: a.TimeBudget is not null);
