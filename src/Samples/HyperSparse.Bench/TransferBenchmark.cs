@@ -48,7 +48,7 @@ internal sealed record TransferRow
     public double? PredictionEngineMs { get; init; }
     /// <summary>Side of the square images the network sees.</summary>
     public required int ImageSize { get; init; }
-    /// <summary>CPUs the training and evaluation ran on (the process affinity; --threads).</summary>
+    /// <summary>CPUs (row (a): taskset of the fit process; --threads) or threads the training and evaluation ran on.</summary>
     public required int Threads { get; init; }
     public required string Notes { get; init; }
     public required string Machine { get; init; }
@@ -415,7 +415,7 @@ internal static class TransferBenchmark
         rows = rows.OrderBy(r => r.Order).ToList();
         L("## Transfer from ImageNet weights");
         L("");
-        L($"- Machine: {string.Join("; ", rows.Select(r => r.Machine).Distinct())}; training and evaluation on {string.Join("/", rows.Select(r => r.Threads).Distinct())} CPU(s) (process affinity)");
+        L($"- Machine: {string.Join("; ", rows.Select(r => r.Machine).Distinct())}; CPUs / threads for training and evaluation: {string.Join(", ", rows.GroupBy(r => Label(r.Method)).Select(g => $"{g.Key} {string.Join("/", g.Select(r => r.Threads).Distinct())}"))} (row (a): the fit process runs under `taskset`, so ONNX Runtime's default thread pool has that many CPUs)");
         var loads = rows.SelectMany(r => new[] { r.LoadStart, r.LoadEnd }).Where(l => l.Length > 0 && l != "unknown")
             .Select(l => double.Parse(l.Split(' ')[0], CultureInfo.InvariantCulture)).ToList();
         if (loads.Count > 0)
