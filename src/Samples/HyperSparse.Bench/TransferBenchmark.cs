@@ -426,7 +426,7 @@ internal static class TransferBenchmark
         L("Fashion-MNIST exported as PNG class folders (`hypersparse export-images`): the first 100 or 1,000 images of each class of the train split " +
           "for training, the t10k split for testing (its first *n* images when fewer than 10,000). *(a)* is what an ML.NET user gets today without " +
           "TensorFlow: `LoadImages → ResizeImages → ExtractPixels → DnnFeaturizeImage` (ResNet-18 of `Microsoft.ML.DnnImageFeaturizer.ResNet18`, " +
-          "ImageNet weights, frozen) `→ MapValueToKey → LbfgsMaximumEntropy → MapKeyToValue`. *(b)–(e)* start from the same ImageNet weights (" +
+          "ImageNet weights, frozen, 224×224 input) `→ MapValueToKey → AppendCacheCheckpoint → NormalizeMinMax → LbfgsMaximumEntropy → MapKeyToValue`. *(b)–(e)* start from the same ImageNet weights (" +
           "(e) from scratch) and train our engine. *Training time*: wall time of training (for (a), `Fit`: featurizing the training images included); " +
           "*latency*: ONNX Runtime median ms per call on the model's .onnx, 1 intra-op thread; *batch 32* with a fixed-batch-1 file is 32 runs back to back (marked ×32).");
         L("");
