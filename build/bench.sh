@@ -13,6 +13,10 @@
 #              test slice with every file in ONNX Runtime.                                    rows: docs/benchmarks-size.jsonl
 #     latency  ONNX Runtime session creation and batch-1 / batch-64 scoring of the Dense, Compact and Compact+int8 files of
 #              the κ = 0.98 models (same cached models as size).                            rows: docs/benchmarks-latency.jsonl
+#     transfer transfer from ImageNet weights on Fashion-MNIST PNG class folders (first 100 / 1,000 train images per class, the
+#              t10k split; prepared once in TRANSFER_DATA): (a) ML.NET's offline recipe, DnnFeaturizeImage (its ResNet-18, 224×224)
+#              + LbfgsMaximumEntropy; (b)–(e) our pretrained / from-scratch networks (transfer_ours_rows).
+#              per class ∈ TRANSFER_PER_CLASS × TRANSFER_SEEDS; --quick: 10 per class, 200 test images. rows: docs/benchmarks-transfer.jsonl
 #     render   no measuring: only re-render docs/benchmarks.md from the rows files (and the pages below).
 #   The report also takes in docs/bench-step.md (build/bench-step.sh: training speed) and docs/budget.md
 #   (build/bench-budget.sh: training within a time budget) when they exist.
@@ -29,16 +33,19 @@
 #   two 1-thread rows side by side make 1.2× (ResNet-20) to 1.6× (LeNet-5) the steps of one 2-thread row),
 #   ACC_WORK (artifacts/bench-accuracy: per-row checkpoints while a row runs), ARCHS ("lenet5 resnet20 resnet32"), KAPPAS ("0.98 0.9 0.995": the target κ first),
 #   LATENCY_ROWS ("lenet5:0.98 resnet20:0.98 resnet32:0.98"), ORT_THREADS (2), OUT_DIR (docs), MODELS (artifacts/bench-models),
+#   TRANSFER_PER_CLASS ("100 1000"), TRANSFER_TEST (10000: the first n t10k images), TRANSFER_SEEDS ("1"), TRANSFER_THREADS (1: CPUs a transfer row trains and evaluates on),
+#   TRANSFER_DATA (artifacts/bench-transfer/data: the PNG folders, kept between runs),
 #   EXTRA (more options for every row, e.g. "--train 5000"; they change the config, so finished rows are redone).
 # Budget on an idle 2-core box: size ≈ 1 min per LeNet-5 row, ≈ 3 min per ResNet-20 row, ≈ 4–6 min per ResNet-32 row;
-#   latency ≈ 3 min; accuracy ≈ 3–4 min per LeNet-5 row (20 rows), ≈ 8–10 min per ResNet-20 row (20 rows). Two to three times that when the cores are shared. Fetches nothing from the web (a NuGet restore at most).
+#   latency ≈ 3 min; transfer row (a): featurizing ≈ 30–40 ms per 224×224 image on 1 idle CPU, so ≈ 6–8 min at 100 per class
+#   (11,000 images) and ≈ 11–14 min at 1,000 per class (20,000 images), the PNG export ≈ 1 min once; accuracy ≈ 3–4 min per LeNet-5 row (20 rows), ≈ 8–10 min per ResNet-20 row (20 rows). Two to three times that when the cores are shared. Fetches nothing from the web (a NuGet restore at most).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 unset HYPERSPARSE_MALLOC_TUNING   # would silently disable the trainer's allocator tuning
 
-ALL_SECTIONS=(accuracy size latency)
+ALL_SECTIONS=(accuracy size latency transfer)
 QUICK=off REEXPORT=off RETRAIN=off
 SECTIONS=()
 ARGS_TEXT=""
@@ -47,7 +54,7 @@ while [ $# -gt 0 ]; do
     --quick) QUICK=on ;;
     --reexport) REEXPORT=on ;;
     --retrain) RETRAIN=on ;;
-    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,41p' "$0"; exit 0 ;;
     -*) echo "bench: unknown option $1 (see build/bench.sh --help)" >&2; exit 2 ;;
     *)
       [[ " ${ALL_SECTIONS[*]} render " == *" $1 "* ]] || { echo "bench: unknown section '$1' (sections: ${ALL_SECTIONS[*]} render)" >&2; exit 2; }
@@ -66,6 +73,8 @@ if [ "$QUICK" = on ]; then
   ACC_ARCHS=${ACC_ARCHS:-"lenet5"}
   ACC_KAPPAS=${ACC_KAPPAS:-"0.98"}
   ACC_SEEDS=${ACC_SEEDS:-"1"}
+  TRANSFER_PER_CLASS=${TRANSFER_PER_CLASS:-"10"}
+  TRANSFER_TEST=${TRANSFER_TEST:-200}
 else
   ARCHS=${ARCHS:-"lenet5 resnet20 resnet32"}
   KAPPAS=${KAPPAS:-"0.98 0.9 0.995"}
@@ -74,7 +83,13 @@ else
   ACC_ARCHS=${ACC_ARCHS:-"lenet5 resnet20"}
   ACC_KAPPAS=${ACC_KAPPAS:-"0.98 0.9 0.995"}
   ACC_SEEDS=${ACC_SEEDS:-"1 2"}
+  TRANSFER_PER_CLASS=${TRANSFER_PER_CLASS:-"100 1000"}
+  TRANSFER_TEST=${TRANSFER_TEST:-10000}
 fi
+TRANSFER_SEEDS=${TRANSFER_SEEDS:-"1"}
+TRANSFER_THREADS=${TRANSFER_THREADS:-1}
+TRANSFER_DATA=${TRANSFER_DATA:-artifacts/bench-transfer/data}
+TRANSFER_MODELS=$([ "$QUICK" = on ] && echo artifacts/bench-quick/transfer-models || echo artifacts/bench-transfer/models)
 ORT_THREADS=${ORT_THREADS:-2}
 ACC_JOBS=${ACC_JOBS:-1}
 [[ "$ACC_JOBS" =~ ^[1-9][0-9]*$ ]] || { echo "bench: ACC_JOBS must be a positive whole number, got '$ACC_JOBS'" >&2; exit 2; }
@@ -84,11 +99,12 @@ EXTRA=${EXTRA:-}
 SIZE_ROWS="$OUT_DIR/benchmarks-size.jsonl"
 LATENCY_RESULTS="$OUT_DIR/benchmarks-latency.jsonl"
 ACCURACY_ROWS="$OUT_DIR/benchmarks-accuracy.jsonl"
+TRANSFER_ROWS="$OUT_DIR/benchmarks-transfer.jsonl"
 REPORT="$OUT_DIR/benchmarks.md"
 
 # The command stamped into every row and table: the invocation plus any environment that changed the defaults.
 ENV_TEXT=""
-for v in ARCHS KAPPAS LATENCY_ROWS ORT_THREADS EXTRA ACC_ARCHS ACC_KAPPAS ACC_SEEDS ACC_JOBS; do
+for v in ARCHS KAPPAS LATENCY_ROWS ORT_THREADS EXTRA ACC_ARCHS ACC_KAPPAS ACC_SEEDS ACC_JOBS TRANSFER_PER_CLASS TRANSFER_TEST TRANSFER_SEEDS TRANSFER_THREADS; do
   case "$v" in
     ARCHS) d=$([ "$QUICK" = on ] && echo "lenet5 resnet20" || echo "lenet5 resnet20 resnet32") ;;
     KAPPAS) d=$([ "$QUICK" = on ] && echo "0.98" || echo "0.98 0.9 0.995") ;;
@@ -99,6 +115,10 @@ for v in ARCHS KAPPAS LATENCY_ROWS ORT_THREADS EXTRA ACC_ARCHS ACC_KAPPAS ACC_SE
     ACC_KAPPAS) d=$([ "$QUICK" = on ] && echo "0.98" || echo "0.98 0.9 0.995") ;;
     ACC_SEEDS) d=$([ "$QUICK" = on ] && echo "1" || echo "1 2") ;;
     ACC_JOBS) d=1 ;;
+    TRANSFER_PER_CLASS) d=$([ "$QUICK" = on ] && echo "10" || echo "100 1000") ;;
+    TRANSFER_TEST) d=$([ "$QUICK" = on ] && echo 200 || echo 10000) ;;
+    TRANSFER_SEEDS) d=1 ;;
+    TRANSFER_THREADS) d=1 ;;
   esac
   [ "${!v}" = "$d" ] || ENV_TEXT+="$v=\"${!v}\" "
 done
@@ -198,6 +218,83 @@ section_accuracy() {
   [ "$failed" -eq 0 ] || { echo "bench: $failed accuracy unit(s) or chain(s) stopped at a failing row (with ACC_JOBS > 1: see $ACC_WORK/logs)" >&2; return 1; }
 }
 
+# ---------------------------------------------------------------------------------------------------------------- transfer
+# The data: Fashion-MNIST as PNG class folders (hypersparse export-images), made once and kept in TRANSFER_DATA:
+#   train-100/<class>/train-NNNNN.png, train-1000/… (the first 100 / 1,000 images of each class of the train split, in split
+#   order) and test/<class>/test-NNNNN.png (all 10,000 t10k images). Written into a temporary folder and renamed into place;
+#   TRANSFER_DATA/complete lists the counts and is written last, so an interrupted preparation is redone.
+transfer_data() {
+  local complete="$TRANSFER_DATA/complete" idx=/usr/share/datasets/fashion-mnist
+  [ -n "${HYPERSPARSE_FASHION_MNIST_DIR:-}" ] && idx=$HYPERSPARSE_FASHION_MNIST_DIR
+  if [ -f "$complete" ]; then
+    echo "bench: transfer data in $TRANSFER_DATA ($(tr '\n' ' ' <"$complete"))"
+    return 0
+  fi
+  [ -d "$idx" ] || { echo "bench: Fashion-MNIST not found in $idx (Debian package dataset-fashion-mnist)" >&2; return 1; }
+  echo "bench: exporting Fashion-MNIST PNGs into $TRANSFER_DATA"
+  dotnet build src/Samples/HyperSparse.Cli -c Release -v q -nologo >/dev/null
+  local cli="$ROOT/src/Samples/HyperSparse.Cli/bin/Release/net10.0/HyperSparse.Cli.dll"
+  local parent tmp n class count
+  parent=$(dirname "$TRANSFER_DATA")
+  mkdir -p "$parent"
+  rm -rf "$TRANSFER_DATA" "$TRANSFER_DATA".tmp.*
+  tmp=$(mktemp -d "$TRANSFER_DATA.tmp.XXXXXX")
+  # The first 20,000 training images hold 1,900+ of every class; 100 / 1,000 per class are taken from them in split order.
+  dotnet "$cli" export-images --idx "$idx" --out "$tmp/train-all" --split train --limit 20000 >/dev/null
+  dotnet "$cli" export-images --idx "$idx" --out "$tmp/test" --split test >/dev/null
+  for n in 100 1000; do
+    for class in "$tmp/train-all"/*/; do
+      class=$(basename "$class")
+      mkdir -p "$tmp/train-$n/$class"
+      count=0
+      while IFS= read -r f; do
+        cp "$tmp/train-all/$class/$f" "$tmp/train-$n/$class/$f"
+        count=$((count + 1))
+      done < <(ls "$tmp/train-all/$class" | LC_ALL=C sort | head -n "$n")
+      [ "$count" -eq "$n" ] || { echo "bench: class $class has $count of the $n training images asked for" >&2; rm -rf "$tmp"; return 1; }
+    done
+  done
+  rm -rf "$tmp/train-all"
+  count=$(find "$tmp/test" -name '*.png' | wc -l)
+  [ "$count" -eq 10000 ] || { echo "bench: $count test PNGs exported, expected 10000" >&2; rm -rf "$tmp"; return 1; }
+  for n in 100 1000; do echo "train-$n: $(find "$tmp/train-$n" -name '*.png' | wc -l) images"; done >"$tmp/complete.tmp"
+  echo "test: $count images" >>"$tmp/complete.tmp"
+  mv "$tmp" "$TRANSFER_DATA"
+  mv "$TRANSFER_DATA/complete.tmp" "$complete"
+  echo "bench: transfer data ready ($(tr '\n' ' ' <"$complete"))"
+}
+
+# The training folder a row reads: train-100 for up to 100 per class, train-1000 above (the row takes the first N per class).
+transfer_train_dir() {
+  if [ "$1" -le 100 ]; then echo "$TRANSFER_DATA/train-100"; elif [ "$1" -le 1000 ]; then echo "$TRANSFER_DATA/train-1000"; else
+    echo "bench: TRANSFER_PER_CLASS $1 is above 1,000 (the prepared folders hold 100 and 1,000 per class)" >&2; return 1; fi
+}
+
+# ---- rows (b)–(e): our pretrained ResNet-18 (dense fine-tune, HS-ART at κ 0.9 / 0.98, one-shot magnitude) and the best
+# from-scratch network at (c)'s training time. Arguments: per-class seed train-dir; the rows go to "$TRANSFER_ROWS" with the
+# same fields as row (a) (plus kappa, artEpochs, artStopReason). Not implemented yet.
+transfer_ours_rows() {
+  local per_class=$1 seed=$2 train_dir=$3
+  : "$per_class" "$seed" "$train_dir"
+  echo "bench: transfer rows (b)–(e): not implemented yet" >&2
+}
+# ---- end of rows (b)–(e)
+
+section_transfer() {
+  local per_class seed train_dir
+  transfer_data || return
+  for per_class in $TRANSFER_PER_CLASS; do
+    train_dir=$(transfer_train_dir "$per_class") || return
+    for seed in $TRANSFER_SEEDS; do
+      # (a) ML.NET's recipe; one process per row: a finished row is skipped, an interrupted one redone.
+      dotnet "$DLL" transfer-mlnet --train "$train_dir" --test "$TRANSFER_DATA/test" --per-class "$per_class" --seed "$seed" \
+        --test-images "$TRANSFER_TEST" --threads "$TRANSFER_THREADS" --results "$TRANSFER_ROWS" --quick "$QUICK" \
+        --work "$TRANSFER_MODELS" --revision "$REVISION" --command "$COMMAND" || return
+      transfer_ours_rows "$per_class" "$seed" "$train_dir" || return
+    done
+  done
+}
+
 START=$SECONDS
 status=0
 for section in "${SECTIONS[@]}"; do
@@ -206,6 +303,6 @@ for section in "${SECTIONS[@]}"; do
 done
 
 # The pages of build/bench-step.sh (docs/bench-step.md) and build/bench-budget.sh (docs/budget.md) become sections of the report.
-dotnet "$DLL" render --out "$REPORT" --accuracy "$ACCURACY_ROWS" --step "$OUT_DIR/bench-step.md" --budget "$OUT_DIR/budget.md" --size "$SIZE_ROWS" --latency "$LATENCY_RESULTS" --command "$COMMAND"
+dotnet "$DLL" render --out "$REPORT" --accuracy "$ACCURACY_ROWS" --step "$OUT_DIR/bench-step.md" --budget "$OUT_DIR/budget.md" --size "$SIZE_ROWS" --latency "$LATENCY_RESULTS" --transfer "$TRANSFER_ROWS" --command "$COMMAND"
 echo "bench: $REPORT written ($((SECONDS - START)) s)"
 exit $status

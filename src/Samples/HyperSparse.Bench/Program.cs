@@ -17,6 +17,8 @@
 //   budget  one row of the time-budget benchmark: trains (arch, κ, method) with TrainingOptions.TimeBudget on Fashion-MNIST,
 //           scores the test split, caches the row in --results; resumes an interrupted row from its checkpoints.
 //   budget-render  writes the markdown for the cached budget rows (build/bench-budget.sh drives both).
+//   transfer-mlnet  row (a) of the transfer table: ML.NET's offline transfer recipe (DnnFeaturizeImage with its ResNet-18 +
+//           LbfgsMaximumEntropy) trained on PNG class folders, scored on a test folder; sizes and latencies; the row to --results.
 //   memory  trains LeNet-5 (≥ 10 epochs) on a Fashion-MNIST slice and prints RSS, managed heap and live tensors after every
 //           epoch, then the RSS growth from epoch 2 to 10 (build/bench-memory.sh drives it).
 using HyperSparse.Bench;
@@ -41,7 +43,8 @@ try
         "budget" => BudgetBenchmark.Run(options),
         "budget-render" => BudgetBenchmark.Render(options),
         "memory" => MemoryBenchmark.Run(options),
-        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'fit', 'size', 'latency', 'accuracy', 'render', 'budget', 'budget-render' or 'memory'."),
+        "transfer-mlnet" => TransferBenchmark.RunMlnet(options),
+        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'fit', 'size', 'latency', 'accuracy', 'render', 'budget', 'budget-render', 'memory' or 'transfer-mlnet'."),
     };
 }
 catch (ArgumentException ex)
@@ -69,7 +72,10 @@ namespace HyperSparse.Bench
             "                              [--runs-1 40] [--runs-64 20] [--creations 7] [SCHEDULE]\n" +
             "       HyperSparse.Bench accuracy --arch lenet5|resnet20 --method hs|l1|magnitude|dense [--kappa K] [--seed 1] --results FILE\n" +
             "                              [--work DIR] [--quick on|off] [--train N] [--test N] [--threads 2] [--jobs 1] [--revision TEXT]\n" +
-            "       HyperSparse.Bench render --out FILE.md [--accuracy FILE] [--step FILE.md] [--budget FILE.md] [--size FILE] [--latency FILE] [--command TEXT]\n" +
+            "       HyperSparse.Bench render --out FILE.md [--accuracy FILE] [--step FILE.md] [--budget FILE.md] [--size FILE] [--latency FILE]\n" +
+            "                              [--transfer FILE] [--command TEXT]\n" +
+            "       HyperSparse.Bench transfer-mlnet --train DIR --test DIR --per-class N --seed S --results FILE [--threads 1]\n" +
+            "                              [--test-images N (default: all)] [--quick on|off] [--work DIR] [--force on|off] [--revision TEXT] [--command TEXT]\n" +
             "SCHEDULE (overrides TrainConfig.Default/Quick per arch): [--train N] [--batch N] [--lr X] [--warmup-epochs N]\n" +
             "  [--art-cap N] [--fine-tune-epochs N] [--lr-steps a,b] [--lambda-init X] [--lambda-growth X] [--crop N] [--seed N] [--threads N]\n" +
             "size and latency also take --revision TEXT and --command TEXT (stamped into the row).\n" +
