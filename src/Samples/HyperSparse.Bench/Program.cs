@@ -44,7 +44,8 @@ try
         "budget-render" => BudgetBenchmark.Render(options),
         "memory" => MemoryBenchmark.Run(options),
         "transfer-mlnet" => TransferBenchmark.RunMlnet(options),
-        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'fit', 'size', 'latency', 'accuracy', 'render', 'budget', 'budget-render', 'memory' or 'transfer-mlnet'."),
+        "transfer-ours" => TransferOursBenchmark.Run(options),
+        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'fit', 'size', 'latency', 'accuracy', 'render', 'budget', 'budget-render', 'memory', 'transfer-mlnet' or 'transfer-ours'."),
     };
 }
 catch (ArgumentException ex)
@@ -75,6 +76,7 @@ namespace HyperSparse.Bench
             "       HyperSparse.Bench render --out FILE.md [--accuracy FILE] [--step FILE.md] [--budget FILE.md] [--size FILE] [--latency FILE]\n" +
             "                              [--transfer FILE] [--command TEXT]\n" +
             "       HyperSparse.Bench transfer-mlnet --train DIR --test DIR --per-class N --seed S --results FILE [--threads 1]\n" +
+            "       HyperSparse.Bench transfer-ours --method dense|hs|magnitude|scratch [--kappa 0.98] --train DIR --test DIR --per-class N --seed S --results FILE --cli HyperSparse.Cli.dll [--threads 2]\n" +
             "                              [--test-images N (default: all)] [--quick on|off] [--work DIR] [--force on|off] [--revision TEXT] [--command TEXT]\n" +
             "SCHEDULE (overrides TrainConfig.Default/Quick per arch): [--train N] [--batch N] [--lr X] [--warmup-epochs N]\n" +
             "  [--art-cap N] [--fine-tune-epochs N] [--lr-steps a,b] [--lambda-init X] [--lambda-growth X] [--crop N] [--seed N] [--threads N]\n" +

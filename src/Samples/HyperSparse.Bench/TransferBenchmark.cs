@@ -34,6 +34,8 @@ internal sealed record TransferRow
     public required double TestAccuracy { get; init; }
     public int? ArtEpochs { get; init; }
     public string? ArtStopReason { get; init; }
+    /// <summary>Masked fine-tune epochs run (ours; null for row (a)).</summary>
+    public int? FineTuneEpochsRun { get; init; }
     public required double TrainSeconds { get; init; }
     public required double EvalSeconds { get; init; }
     /// <summary>The ONNX bytes scoring needs (row (a): ResNet18.onnx + ResNetPreprocess.onnx; ours: the shipped file).</summary>
@@ -214,7 +216,7 @@ internal static class TransferBenchmark
         var latency = new List<TransferLatency>();
         foreach (var t in new[] { 1, 2 }.Where(t => t <= Environment.ProcessorCount))
         {
-            latency.Add(FeaturizerLatency(onnxFiles[0], t, quick));
+            latency.Add(OnnxLatency(onnxFiles[0], t, quick));
             var l = latency[^1];
             Console.WriteLine(Inv($"transfer-mlnet: ResNet18.onnx, {t} thread(s): batch 1 {l.Batch1Ms:F1} ms, batch 32 {l.Batch32Ms:F0} ms{(l.Batch32Sequential ? " (32 sequential batch-1 runs)" : "")}"));
         }
@@ -359,7 +361,7 @@ internal static class TransferBenchmark
     }
 
     /// <summary>Median ms of ResNet18.onnx at batch 1 and batch 32 (32 sequential runs when the input batch is fixed at 1).</summary>
-    private static TransferLatency FeaturizerLatency(string path, int threads, bool quick)
+    internal static TransferLatency OnnxLatency(string path, int threads, bool quick)
     {
         using var options = Ort.Options(threads);
         using var session = new InferenceSession(path, options);

@@ -119,6 +119,11 @@ internal static class ReportWriter
             L($"| kept dense (excluded) | {string.Join(", ", r.Layers.Where(l => l.KeptDense).Select(l => l.Name))}: {r.Layers.Where(l => l.KeptDense).Sum(l => l.TrainedTotal):N0} weights, not pruned and not counted above (option {string.Join(",", o.KeepDenseLayers)}) |");
         if (r.CollapsedLayers.Count > 0)
             L($"| **layer collapse** | **{string.Join(", ", r.CollapsedLayers)} kept no weights: the prediction no longer depends on the image.** Retrain with `--min-weights-per-layer` (e.g. 10) or a lower `--sparsity`. |");
+        if (r.Pretrained is { } pretrained)
+        {
+            L($"| pretrained start | {pretrained.Format}: `{pretrained.Source}`; {pretrained.LoadedTensors:N0} tensors ({pretrained.LoadedWeights:N0} numbers) loaded, new: {(pretrained.NewLayers.Count == 0 ? "none (classifier kept)" : string.Join(", ", pretrained.NewLayers))}; head stage (backbone frozen) in place of the warm-up |");
+            L($"| input preprocessing | {pretrained.Preprocessing}; baked into model.onnx{(pretrained.ReversedChannels ? ", first convolution reordered to read RGB" : "")}{(pretrained.ReplicatedGrayscale ? "; grayscale images replicated to the network's 3 channels" : "")} |");
+        }
         L($"| method | {r.Method}, regulariser {r.Regularizer} |");
         L($"| epochs | warm-up {r.WarmupEpochs}, ART {r.ArtEpochs}, fine-tune {r.FineTuneEpochs} |");
         L($"| ART end | {StopText(r, r.TimeBudget?.PlannedMaxArtEpochs ?? o.MaxArtEpochs ?? HyperSparseDefaults.MaxArtEpochs)} |");
