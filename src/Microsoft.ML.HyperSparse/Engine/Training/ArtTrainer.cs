@@ -187,13 +187,15 @@ internal sealed partial class ArtTrainer
 
         /// <summary>
         /// Train mode for <paramref name="network"/>, with batch norm left in eval mode when its statistics are frozen. In the
-        /// head stage of a pretrained start only the classifier's parameters take gradients (the backbone is frozen, and
-        /// autograd does not run through it).
+        /// head stage of a pretrained start the backbone is frozen: batch norm in eval mode, and only the classifier's
+        /// parameters take gradients (autograd does not run through the backbone).
         /// </summary>
         private void TrainMode(ImageClassifier network)
         {
             network.train();
-            if (options.FreezeBatchNormStatistics)
+            // The head stage freezes the whole backbone, its batch-norm statistics included.
+            var headStage = options.Pretrained is not null && phase == TrainingPhase.Warmup;
+            if (options.FreezeBatchNormStatistics || headStage)
                 foreach (var (_, module) in network.named_modules())
                     if (module is TorchSharp.Modules.BatchNorm2d norm) norm.eval();
             if (ReferenceEquals(network, model) && options.Pretrained is not null)

@@ -43,12 +43,23 @@ internal static class TrainingDefaults
         public const double LearningRate = 1e-3;
         /// <summary>Head-stage epochs (the warm-up of a pretrained start): only the new classifier trains.</summary>
         public const int HeadEpochs = 2;
-        public const double LambdaInit = 1e-2;
-        public const double LambdaGrowth = 1.5;
-        public const int MaxArtEpochs = 30;
-        public const int FineTuneEpochs = 10;
-        public static readonly IReadOnlyList<int> LearningRateSteps = new[] { 5, 8 };
-        /// <summary>Batch norm keeps its ImageNet statistics (2–2.5 points better than train mode, platform notes).</summary>
-        public const bool FreezeBatchNormStatistics = true;
+        /// <summary>
+        /// λ_init and η: measured on 1,000 Fashion-MNIST images (32 steps per epoch) at κ 0.98 from ML.NET's ResNet-18, the
+        /// pruned copy leaves chance near λ 2e-2 and the stop rule fired at λ 4e-2 (ART epoch 8) with ×1.15 from 1.5e-2; with
+        /// ×1.5 from 1e-2 the dense model collapsed (train accuracy 74 → 38 %) before it fired.
+        /// </summary>
+        public const double LambdaInit = 1.5e-2;
+        public const double LambdaGrowth = 1.15;
+        public const int MaxArtEpochs = 20;
+        public const int FineTuneEpochs = 8;
+        public static readonly IReadOnlyList<int> LearningRateSteps = new[] { 4, 6 };
+        /// <summary>
+        /// Batch norm re-estimates its statistics in ART and the fine-tune (the head stage always keeps the source's). Measured
+        /// at κ 0.98 on 1,000 Fashion-MNIST images: with the statistics frozen the regulariser shrank the weights with nothing
+        /// to renormalise them, the dense model collapsed (train accuracy 75 → 49 % in one ART epoch) and the stop rule fired
+        /// on a broken model; with them re-estimated the dense model held 69–79 % while the pruned copy rose to 84.6 % and the
+        /// rule fired normally. (For dense fine-tuning alone the platform notes measured frozen statistics 2–2.5 points better.)
+        /// </summary>
+        public const bool FreezeBatchNormStatistics = false;
     }
 }

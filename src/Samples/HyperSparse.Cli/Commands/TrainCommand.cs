@@ -32,7 +32,7 @@ internal static class TrainCommand
         new("--profile", "one of quick, standard, paper, transfer (transfer: the default with --pretrained)", Default: "quick"),
         new("--pretrained", "imagenet (ML.NET's ResNet-18 from the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18), or a .onnx / PyTorch state_dict file of a torchvision-layout ResNet-18/34"),
         new("--keep-classifier", "", IsFlag: true),
-        new("--batch-norm", "one of frozen, train (frozen: batch norm keeps its running statistics; the default with --pretrained)"),
+        new("--batch-norm", "one of frozen, train (frozen: batch norm keeps its running statistics; default train, and a pretrained start's head stage always keeps them)"),
         new("--time-budget", "a positive duration with units s, m or h (e.g. 90s, 20m, 1.5h, 1h30m)"),
         new("--resume", "", IsFlag: true),
         new("--seed", "an integer ≥ 0", Default: "42"),
@@ -86,7 +86,7 @@ internal static class TrainCommand
                                  trained for your classes (a head stage with the backbone frozen replaces the warm-up)
           --keep-classifier      with --pretrained <file>: keep the file's classifier (same classes, same order)
           --batch-norm frozen|train  batch norm's running statistics: kept (frozen) or re-estimated while training
-                                 (train)                                   [frozen with --pretrained, else train]
+                                 (train); a pretrained start's head stage always keeps them               [train]
           --time-budget <d>      train in this much time, e.g. 20m (units s, m, h; 1h30m): the profile then gives
                                  batch size, LR and augmentation, and the schedule (warm-up, λ_init and η, ART cap,
                                  fine-tune and its LR steps) is planned from measured epoch times so that ART's stop
