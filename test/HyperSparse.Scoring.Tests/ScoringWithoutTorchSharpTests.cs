@@ -20,6 +20,31 @@ public sealed class ScoringWithoutTorchSharpTests
         Assert.IsFalse(files.Any(f => f == "Microsoft.ML.HyperSparse.dll"));
     }
 
+    /// <summary>
+    /// A compressed model trained from ML.NET's ImageNet ResNet-18 scores in this process (no TorchSharp, no HyperSparse
+    /// assembly) exactly as the CLI predicts: the grayscale image replicated to RGB and the pretrained preprocessing are inside
+    /// the ONNX model.
+    /// </summary>
+    [TestMethod]
+    public void ScoringSample_CompressedPretrainedModel_SamePredictionsAsCli_WithoutTorchSharp()
+    {
+        var images = CliModel.Images().Take(10).ToList();
+        var cli = CliModel.RunCli(new[] { "predict", "--model", CliModel.PretrainedModelZip, "--json" }.Concat(images).ToArray());
+        var expected = System.Text.Json.JsonDocument.Parse(cli).RootElement.EnumerateArray()
+            .Select(e => (Label: e.GetProperty("label").GetString()!, Probabilities: e.GetProperty("probabilities").EnumerateArray().Select(p => p.GetSingle()).ToArray()))
+            .ToList();
+        using var scorer = new ImageScorer(CliModel.PretrainedModelZip);
+        for (var i = 0; i < images.Count; i++)
+        {
+            var p = scorer.Score(images[i]);
+            Assert.AreEqual(expected[i].Label, p.Label, images[i]);
+            Assert.AreEqual(expected[i].Probabilities.Max(), p.Probability, 1e-5, images[i]);
+        }
+        var loaded = AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetName().Name ?? "").ToList();
+        Assert.IsFalse(loaded.Any(n => n.StartsWith("TorchSharp", StringComparison.Ordinal) || n.StartsWith("Microsoft.ML.HyperSparse", StringComparison.Ordinal)),
+            string.Join(", ", loaded.Where(n => n.Contains("Torch") || n.Contains("HyperSparse"))));
+    }
+
     [TestMethod]
     public void ScoringSample_SameImages_SamePredictionsAsCli()
     {

@@ -39,6 +39,7 @@ public sealed class OnnxRuntimeNodeTests
         foreach (OnnxWeightEncoding encoding in Enum.GetValues<OnnxWeightEncoding>())
             StringAssert.Contains(output, $"ok    lenet-{encoding}: Score", output);
         StringAssert.Contains(output, "ok    resnet-Compact-int8: Score", output);
+        StringAssert.Contains(output, "ok    pretrained98-Compact: Score", output);
     }
 
     [TestMethod]
@@ -61,6 +62,23 @@ public sealed class OnnxRuntimeNodeTests
         }
     }
 
+    /// <summary>
+    /// ML.NET's ImageNet ResNet-18 as a pretrained start makes it (stem read as RGB at unit scale, its preprocessing baked in,
+    /// a one-channel graph input replicated to three), magnitude-pruned to κ 0.98 at 32×32: the graph of a compressed
+    /// pretrained model, max-pool and broadcasting input included.
+    /// </summary>
+    private static NetworkDescription CompressedPretrained()
+    {
+        Microsoft.ML.HyperSparse.Engine.Native.TorchRuntime.EnsureLoaded();
+        var weights = Microsoft.ML.HyperSparse.Engine.Pretrained.MLNetResNet18.ReadWeights();
+        using var model = new Microsoft.ML.HyperSparse.Engine.Models.ImageNetResNet("ResNet18MLNet",
+            Microsoft.ML.HyperSparse.Engine.Models.ImageNetResNet.ResNet18MLNetBlocks, new(3, 32, 32), 10);
+        Microsoft.ML.HyperSparse.Engine.Pretrained.PretrainedLoader.Apply(model, weights, keepHead: false);
+        Microsoft.ML.HyperSparse.Engine.Pruning.MagnitudePruning.Prune(model.PrunableLayers(), 0.98).Dispose();
+        model.eval();
+        return model.DescribeNetwork("Features", Microsoft.ML.HyperSparse.Engine.Pretrained.PretrainedLoader.Normalization(weights, 1f / 255), inputChannels: 1);
+    }
+
     /// <summary>Writes every network × encoding with inputs and .NET scores; returns the number of models.</summary>
     private static int WriteCases(string folder, bool perturb)
     {
@@ -71,6 +89,7 @@ public sealed class OnnxRuntimeNodeTests
         var networks = new (string Name, NetworkDescription Net)[]
         {
             ("lenet", TestNetworks.LeNet()), ("resnet", TestNetworks.ResNet()), ("wide98", TestNetworks.Wide(0.98)), ("sharedconv", TestNetworks.SharedConv()),
+            ("pretrained98", CompressedPretrained()),
         };
         foreach ((string networkName, NetworkDescription net) in networks)
         foreach ((OnnxWeightEncoding encoding, bool quantize) in Enum.GetValues<OnnxWeightEncoding>().Select(e => (e, false)).Append((OnnxWeightEncoding.Compact, true)))
@@ -80,7 +99,7 @@ public sealed class OnnxRuntimeNodeTests
             Assert.IsTrue(export.Size.Layers.Any(l => l.Encoding == encoding), $"{name}: some layer uses {encoding}");
             File.WriteAllBytes(Path.Combine(folder, name + ".onnx"), export.Bytes);
             float[] pixels = TestNetworks.Pixels(net, Batch);
-            long[] inputDims = [Batch, net.Channels, net.Height, net.Width];
+            long[] inputDims = [Batch, net.GraphInputChannels, net.Height, net.Width];
             File.WriteAllBytes(Path.Combine(folder, $"{name}.{net.InputName}.bin"), MemoryMarshal.AsBytes(pixels.AsSpan()).ToArray());
 
             var outputs = new List<object>();

@@ -158,7 +158,7 @@ internal static class TestNetworks
     public static float[] Pixels(NetworkDescription net, int batch, int seed = 7)
     {
         var random = new Random(seed);
-        return Enumerable.Range(0, batch * net.Channels * net.Height * net.Width).Select(_ => (float)random.Next(256)).ToArray();
+        return Enumerable.Range(0, batch * net.GraphInputChannels * net.Height * net.Width).Select(_ => (float)random.Next(256)).ToArray();
     }
 
     /// <summary>Uniform values in ±scale with exactly round(n·sparsity) zeros at random positions.</summary>
