@@ -179,6 +179,62 @@ public sealed class HyperSparseImageNetResNetTests
         }
     }
 
+    [TestMethod]
+    public void HyperSparseClassification_Pretrained_ImagesBelow32Pixels_NamesColumnMinimumAndFound()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Enumerable.Range(0, 4).Select(i => new Row { Features = new float[28 * 28], Label = (uint)(i % 2) }).ToList();
+        var definition = SchemaDefinition.Create(typeof(Row));
+        definition["Features"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 1, 28, 28);
+        definition["Label"].ColumnType = new KeyDataViewType(typeof(uint), 2);
+        var data = ml.Data.LoadFromEnumerable(rows, definition);
+        var trainer = ml.MulticlassClassification.Trainers.HyperSparseClassification(
+            new HyperSparseClassificationTrainer.Options { Pretrained = HyperSparsePretrained.ImageNetResNet18(), NumberOfThreads = 1 });
+        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => trainer.Fit(data));
+        StringAssert.Contains(e.Message, "Features");
+        StringAssert.Contains(e.Message, "at least 32×32");
+        StringAssert.Contains(e.Message, "1×28×28");
+    }
+
+    [TestMethod]
+    public void HyperSparseClassification_Pretrained_FeaturizerFileMissing_NamesThePackageToReference()
+    {
+        var ml = new MLContext(seed: 1);
+        var missing = Path.Combine(Path.GetTempPath(), $"hs-{Guid.NewGuid():N}", "ResNet18.onnx");
+        var trainer = ml.MulticlassClassification.Trainers.HyperSparseClassification(
+            new HyperSparseClassificationTrainer.Options { Pretrained = HyperSparsePretrained.ImageNetResNet18(missing), NumberOfThreads = 1 });
+        var e = Assert.ThrowsExactly<FileNotFoundException>(() => trainer.Fit(GrayData(ml)));
+        StringAssert.Contains(e.Message, "Microsoft.ML.DnnImageFeaturizer.ResNet18");
+        StringAssert.Contains(e.Message, missing);
+    }
+
+    /// <summary>
+    /// A pretrained start within a time budget: the head stage keeps its epochs (never planned), the planner plans ART and
+    /// the fine-tune from measured times with the pretrained firing guess, and the run ends near the budget.
+    /// </summary>
+    [TestMethod]
+    public void HyperSparseClassification_PretrainedWithTimeBudget_HeadStageFixed_RestPlanned()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = new HyperSparseClassificationTrainer.Options
+        {
+            Pretrained = HyperSparsePretrained.ImageNetResNet18(),
+            PruningRate = 0.9,
+            TimeBudget = TimeSpan.FromSeconds(30),
+            BatchSize = 15,
+            CropPadding = 0,
+            NumberOfThreads = 2,
+        };
+        var model = ml.MulticlassClassification.Trainers.HyperSparseClassification(options).Fit(GrayData(ml));
+        var budget = model.Report.TimeBudget ?? throw new AssertFailedException("no time-budget report");
+        Assert.AreEqual(HyperSparseDefaults.TransferHeadEpochs, model.Report.WarmupEpochs, "the head stage is not planned");
+        CollectionAssert.Contains(budget.FixedSettings.ToArray(), "WarmupEpochs");
+        Assert.IsGreaterThanOrEqualTo(1, model.Report.ArtEpochs);
+        Assert.IsGreaterThanOrEqualTo(1, model.Report.FineTuneEpochs);
+        Assert.IsFalse(budget.Decisions.Any(d => d.Setting == "WarmupEpochs"), "no decision changes the head stage");
+        Assert.IsLessThan(60.0, budget.UsedSeconds, $"used {budget.UsedSeconds:F1} s of a 30 s budget");
+    }
+
     private sealed class SyncProgress(Action<HyperSparseProgress> handler) : IProgress<HyperSparseProgress>
     {
         public void Report(HyperSparseProgress value) => handler(value);
