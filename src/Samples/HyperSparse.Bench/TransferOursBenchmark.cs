@@ -18,8 +18,8 @@ internal static class TransferOursBenchmark
     public static int Run(Args args)
     {
         var method = args.Get("method") ?? throw new ArgumentException("transfer-ours needs --method dense|hs|magnitude|scratch.");
-        if (method is not ("dense" or "hs" or "magnitude" or "scratch"))
-            throw new ArgumentException($"transfer-ours --method: expected dense, hs, magnitude or scratch, found '{method}'.");
+        if (method is not ("dense" or "hs" or "hs-int8" or "magnitude" or "scratch"))
+            throw new ArgumentException($"transfer-ours --method: expected dense, hs, hs-int8, magnitude or scratch, found '{method}'.");
         var kappa = method == "dense" ? (double?)null : double.Parse(args.Get("kappa", "0.98"), CultureInfo.InvariantCulture);
         var trainDir = args.Get("train") ?? throw new ArgumentException("transfer-ours needs --train DIR (class folders of PNGs).");
         var testDir = args.Get("test") ?? throw new ArgumentException("transfer-ours needs --test DIR (class folders of PNGs).");
@@ -63,6 +63,10 @@ internal static class TransferOursBenchmark
             case "hs":
                 train.AddRange(["--pretrained", "imagenet", "--sparsity", Inv($"{kappa}")]);
                 break;
+            case "hs-int8":
+                // (c) with int8 weights (weights-only: per-channel scales, kept zeros exact), trained again with the same seed.
+                train.AddRange(["--pretrained", "imagenet", "--sparsity", Inv($"{kappa}"), "--int8"]);
+                break;
             case "magnitude":
                 train.AddRange(["--pretrained", "imagenet", "--method", "oneshot", "--sparsity", Inv($"{kappa}"),
                     "--finetune", Inv($"{hs!.ArtEpochs + hs.FineTuneEpochsRun}")]);
@@ -98,6 +102,7 @@ internal static class TransferOursBenchmark
             : "ML.NET's ImageNet ResNet-18 (blocks [2, 2, 2, 3]) at 64×64, transfer profile (head stage, then ART / prune / fine-tune). ");
         if (method == "magnitude") notes.Append(Inv($"Head stage, one-shot global magnitude prune, then {hs!.ArtEpochs + hs.FineTuneEpochsRun} masked fine-tune epochs (= (c)'s ART + fine-tune epochs). "));
         if (method == "dense") notes.Append("Head stage, then every layer fine-tuned dense (κ = 1e-9 removes one weight). ");
+        if (method == "hs-int8") notes.Append("(c) trained again with --int8: weights stored as per-output-channel int8 (kept zeros exact), folded to float at load. ");
         notes.Append("Grayscale PNGs, one channel replicated to the network's three inside the model. Trained with `hypersparse train` (--holdout 0), accuracy by `hypersparse evaluate` on every test image; latency of the shipped model.onnx in ONNX Runtime.");
         if (extra.Length > 0) notes.Append(" Extra options: " + extra + ".");
 
@@ -107,8 +112,8 @@ internal static class TransferOursBenchmark
             TrainImages = Directory.GetDirectories(trainDir).Sum(d => Directory.GetFiles(d, "*.png").Length),
             TestImages = evaluation.RootElement.GetProperty("Count").GetInt32(),
             TestAccuracy = 100 * evaluation.RootElement.GetProperty("Accuracy").GetDouble(),
-            ArtEpochs = method is "hs" or "scratch" ? artEpochs : null,
-            ArtStopReason = method is "hs" or "scratch" ? training.GetProperty("ArtStopReason").GetString() : null,
+            ArtEpochs = method is "hs" or "hs-int8" or "scratch" ? artEpochs : null,
+            ArtStopReason = method is "hs" or "hs-int8" or "scratch" ? training.GetProperty("ArtStopReason").GetString() : null,
             FineTuneEpochsRun = training.GetProperty("FineTuneEpochs").GetInt32(),
             TrainSeconds = training.GetProperty("TotalSeconds").GetDouble(),
             EvalSeconds = evalSeconds,
