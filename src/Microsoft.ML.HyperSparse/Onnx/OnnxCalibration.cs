@@ -16,7 +16,7 @@ internal sealed record OnnxActivationRange(string Tensor, string Producer, float
 /// <summary>What a fully quantised export (<see cref="OnnxQuantization.Full"/>) calibrated.</summary>
 /// <param name="ImageCount">Calibration images run through the float model.</param>
 /// <param name="Tensors">Every activation given a QuantizeLinear → DequantizeLinear pair, in graph order.</param>
-/// <param name="FloatLayers">Convolution and linear layers left float (their input is not quantised); empty when every layer is int8.</param>
+/// <param name="FloatLayers">Layers that run float: every linear layer (Gemm), and a convolution whose input is not quantised (none with this layout).</param>
 internal sealed record OnnxCalibration(int ImageCount, IReadOnlyList<OnnxActivationRange> Tensors, IReadOnlyList<string> FloatLayers);
 
 /// <summary>
@@ -25,9 +25,10 @@ internal sealed record OnnxCalibration(int ImageCount, IReadOnlyList<OnnxActivat
 /// </summary>
 /// <remarks>
 /// The layout is the one ONNX Runtime fuses completely (measured, docs/platform-notes.md): a pair on the normalised input, on
-/// every Conv, Gemm and Add output (after its ReLU when a ReLU is the only reader, so the ReLU folds into the zero point), on
-/// every other tensor such a layer reads (pooled or flattened maps), and on a max-pool output with its input's scale. A graph
-/// with only some of these pairs ran slower than float, so every Conv and Add is covered; only the logits stay float.
+/// every Conv and Add output (after its ReLU when a ReLU is the only reader, so the ReLU folds into the zero point), on every
+/// other tensor such a layer reads, and on a max-pool output with its input's scale. A graph with only some of these pairs
+/// ran slower than float, so every Conv and Add is covered. Linear layers (Gemm) stay float: ONNX Runtime 1.32 left a QDQ
+/// Gemm unfused (per-channel int8 weight with an int32 or a float bias), so quantising its input would only add work.
 /// </remarks>
 internal static class ActivationCalibration
 {
@@ -47,7 +48,7 @@ internal static class ActivationCalibration
         producer[NetworkDescription.NormalizedTensor] = "input";
 
         var marked = new HashSet<string>(StringComparer.Ordinal);
-        foreach (NetworkNode node in nodes.Where(n => n is Conv2dNode or LinearNode or AddNode))
+        foreach (NetworkNode node in nodes.Where(n => n is Conv2dNode or AddNode))
         {
             marked.UnionWith(NetworkLowering.Inputs(node));
             if (node.Output == NetworkDescription.LogitsTensor)

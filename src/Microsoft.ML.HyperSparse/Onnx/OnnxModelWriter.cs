@@ -95,7 +95,7 @@ internal static class OnnxModelWriter
 
         int images = options.CalibrationPixels!.Length / (net.GraphInputChannels * net.Height * net.Width);
         var marked = points.Select(p => p.Tensor).ToHashSet(StringComparer.Ordinal);
-        var floatLayers = nodes.Where(n => n is Conv2dNode or LinearNode && !marked.Contains(n.Input)).Select(n => n.Name).ToList();
+        var floatLayers = nodes.Where(n => n is LinearNode || n is Conv2dNode && !marked.Contains(n.Input)).Select(n => n.Name).ToList();
         return (new ActivationPlan(quantized, images), new OnnxCalibration(images, report, floatLayers));
     }
 

@@ -28,10 +28,12 @@ internal sealed record EmittedWeight(string TensorName, OnnxWeightEncoding Encod
 /// <remarks>
 /// With <c>quantize</c>, every weight is stored as per-output-channel symmetric int8 (<see cref="Int8Quantizer"/>) and rebuilt
 /// as Cast(int8 → float) · scale — Cast and Mul, which ONNX Runtime folds at load like the rest of the chain (unlike
-/// DequantizeLinear, which it keeps for QDQ fusion). With <see cref="OnnxQuantization.Full"/> the int8 tensor itself is
-/// rebuilt (the Compact chain scatters int8 levels into an int8 zero tensor) and handed to <c>DequantizeLinear</c> (axis 0,
-/// zero point 0, one scale per output channel, an all-zero channel included): ONNX Runtime folds the chain into an int8
-/// initializer at session creation and fuses that DequantizeLinear with its layer into an int8 kernel.
+/// DequantizeLinear, which it keeps for QDQ fusion). With <see cref="OnnxQuantization.Full"/> a convolution's int8 tensor
+/// itself is rebuilt (the Compact chain scatters int8 levels into an int8 zero tensor) and handed to <c>DequantizeLinear</c>
+/// (axis 0, zero point 0, one scale per output channel, an all-zero channel included): ONNX Runtime folds the chain into an
+/// int8 initializer at session creation and fuses that DequantizeLinear with its Conv into QLinearConv. Gemm weights stay
+/// Cast · scale: ONNX Runtime 1.32 did not fuse a QDQ Gemm (per-channel int8 weight, int32 bias) into QGemm, and an unfused
+/// DequantizeLinear would run at every inference.
 /// </remarks>
 internal sealed class WeightEmitter
 {
@@ -44,8 +46,11 @@ internal sealed class WeightEmitter
     private readonly Dictionary<string, string> constants = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> scaleTensors = new(StringComparer.Ordinal);
 
-    // Full int8: weights go through DequantizeLinear (1-D scales for every layer) instead of Cast · scale.
-    private bool dequantizeLinear;
+    // Full int8: convolution weights go through DequantizeLinear (1-D scales for every such layer) instead of Cast · scale.
+    private bool fullInt8;
+
+    /// <summary>Whether <paramref name="layer"/>'s int8 levels go through DequantizeLinear (full int8 convolutions).</summary>
+    private bool Dequantizes(WeightSpec layer) => fullInt8 && layer.OpType == "Conv";
 
     private WeightEmitter(GraphProto graph, Func<string, string> name)
     {
@@ -61,7 +66,7 @@ internal sealed class WeightEmitter
         OnnxQuantization quantization, Func<string, string> name)
     {
         bool quantize = quantization != OnnxQuantization.None;
-        var emitter = new WeightEmitter(graph, name) { dequantizeLinear = quantization == OnnxQuantization.Full };
+        var emitter = new WeightEmitter(graph, name) { fullInt8 = quantization == OnnxQuantization.Full };
         // int8: every channel's scale is rounded up to one of 256 shared values, so a channel stores a byte, not a float32.
         Int8ScaleTable? table = null;
         if (quantize)
@@ -71,7 +76,7 @@ internal sealed class WeightEmitter
             table = top > 0f ? Int8ScaleTable.For(top) : quantization == OnnxQuantization.Full && layers.Count > 0 ? Int8ScaleTable.For(1f) : null;
         }
 
-        var stored = layers.Select(l => Stored.From(l, quantize, table, emitter.dequantizeLinear)).ToList();
+        var stored = layers.Select(l => Stored.From(l, quantize, table, emitter.Dequantizes(l))).ToList();
         if (table is not null)
             emitter.EmitScales(layers, stored, table);
         var result = new EmittedWeight?[layers.Count];
@@ -92,7 +97,7 @@ internal sealed class WeightEmitter
             }
 
             string raw = chosen == OnnxWeightEncoding.Dense ? emitter.Dense(layer, stored[i]) : emitter.Sparse(layer, stored[i]);
-            if (emitter.dequantizeLinear)
+            if (emitter.Dequantizes(layer))
             {
                 emitter.Dequantize(layer, stored[i], raw);
             }
@@ -183,7 +188,7 @@ internal sealed class WeightEmitter
     /// <summary>For an int8 weight already cast to float: <c>{layer}.weight = levels · scale[O, 1, …]</c>.</summary>
     private void Dequantize(WeightSpec layer, Stored s, string asFloat)
     {
-        if (dequantizeLinear)
+        if (Dequantizes(layer))
         {
             // asFloat is the int8 tensor here: DequantizeLinear(q, scale[O], 0) along the output channels.
             graph.Node.Add(OnnxProtos.Node("DequantizeLinear", null, [asFloat, scaleTensors[layer.Layer]], layer.TensorName,
@@ -211,9 +216,10 @@ internal sealed class WeightEmitter
     private void EmitScales(IReadOnlyList<WeightSpec> layers, IReadOnlyList<Stored> stored, Int8ScaleTable table)
     {
         // DequantizeLinear takes 1-D per-axis scales for every layer (an all-zero one included): one group, rank 1.
+        // (Group key 1: no Cast · scale layer has rank 1.)
         var groups = layers.Select((l, i) => (Layer: l, Stored: stored[i]))
-            .Where(x => dequantizeLinear || x.Stored.Kept > 0)
-            .GroupBy(x => dequantizeLinear ? 1 : x.Layer.Shape.Length).ToList();
+            .Where(x => Dequantizes(x.Layer) || x.Stored.Kept > 0)
+            .GroupBy(x => Dequantizes(x.Layer) ? 1 : x.Layer.Shape.Length).ToList();
         if (groups.Count == 0)
             return;
 
@@ -278,7 +284,7 @@ internal sealed class WeightEmitter
             // Nothing kept anywhere: every weight is a constant zero of its shape (ConstantOfShape defaults to float 0).
             foreach ((WeightSpec layer, Stored s) in layers)
             {
-                if (!dequantizeLinear)
+                if (!Dequantizes(layer))
                 {
                     graph.Node.Add(OnnxProtos.Node("ConstantOfShape", null, [Int64Constant(layer.Shape)], layer.TensorName));
                     continue;
@@ -336,7 +342,7 @@ internal sealed class WeightEmitter
         string scatterPositions = Node("Add", [scaled, sums], "pos");
 
         string values;
-        if (quantized && dequantizeLinear)
+        if (quantized && fullInt8)
         {
             values = name("q");
             graph.Initializer.Add(OnnxProtos.Int8(values, levels.ToArray(), n));
@@ -353,7 +359,8 @@ internal sealed class WeightEmitter
             graph.Initializer.Add(OnnxProtos.Float(values, floats.ToArray(), n));
         }
 
-        string zeros = dequantizeLinear
+        // Full int8: the levels are scattered as int8 (the convolutions' DequantizeLinear reads them; a Gemm casts its share).
+        string zeros = quantized && fullInt8
             ? Node("ConstantOfShape", [Int64Constant([total])], "z", Int8Fill())
             : Node("ConstantOfShape", [Int64Constant([total])], "z");
         string flat = Node("ScatterElements", [zeros, scatterPositions, values], "flat");
@@ -369,10 +376,24 @@ internal sealed class WeightEmitter
         for (int i = 0; i < layers.Count; i++)
         {
             (WeightSpec layer, Stored s) = layers[i];
-            bool rescale = quantized && (s.Kept > 0 || dequantizeLinear);
-            string target = rescale ? name("f") : layer.TensorName;
+            if (quantized && fullInt8)
+            {
+                string levelsOf = name("f");
+                graph.Node.Add(OnnxProtos.Node("Reshape", null, [pieces[i], Int64Constant(layer.Shape)], levelsOf));
+                if (!Dequantizes(layer))
+                {
+                    string asFloat = name("f");
+                    graph.Node.Add(Cast(levelsOf, asFloat, DataType.Float));
+                    levelsOf = asFloat;
+                }
+
+                Dequantize(layer, s, levelsOf);
+                continue;
+            }
+
+            string target = quantized && s.Kept > 0 ? name("f") : layer.TensorName;
             graph.Node.Add(OnnxProtos.Node("Reshape", null, [pieces[i], Int64Constant(layer.Shape)], target));
-            if (rescale)
+            if (quantized && s.Kept > 0)
                 Dequantize(layer, s, target);
         }
     }

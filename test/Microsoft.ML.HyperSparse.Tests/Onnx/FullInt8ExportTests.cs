@@ -54,7 +54,7 @@ public sealed class FullInt8ExportTests
         string path = keep ?? Path.Combine(Path.GetTempPath(), $"hs-int8-opt-{Guid.NewGuid():N}.onnx");
         try
         {
-            using (var options = new SessionOptions { OptimizedModelFilePath = path, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_EXTENDED, IntraOpNumThreads = 1 })
+            using (var options = new SessionOptions { OptimizedModelFilePath = path, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_EXTENDED, IntraOpNumThreads = 1, LogSeverityLevel = Environment.GetEnvironmentVariable("HS_ORT_VERBOSE") is null ? OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING : OrtLoggingLevel.ORT_LOGGING_LEVEL_VERBOSE })
             using (new InferenceSession(model, options))
             {
             }
