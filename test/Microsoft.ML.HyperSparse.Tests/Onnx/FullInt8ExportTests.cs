@@ -157,7 +157,10 @@ public sealed class FullInt8ExportTests
     public void OnnxModelWriter_Write_FullInt8_SizeAgainstWeightsOnlyAndFloat()
     {
         NetworkDescription net = EngineResNet(0.98);
-        long full = OnnxModelWriter.Write(net, Full(net)).Bytes.LongLength;
+        OnnxExportResult fullResult = OnnxModelWriter.Write(net, Full(net));
+        long full = fullResult.Bytes.LongLength;
+        Assert.IsTrue(fullResult.Size.Layers.Where(l => l.Prunable).All(l => l.Encoding == OnnxWeightEncoding.Compact && l.Quantized),
+            "the pruned layers stay in the Compact encoding, as int8");
         OnnxExportResult weightsOnly = OnnxModelWriter.Write(net, Float with { QuantizeWeights = true });
         OnnxExportResult floatCompact = OnnxModelWriter.Write(net, Float);
         Console.WriteLine($"ResNet-18 [1,1,1,1] 32×32 κ 0.98: full int8 {full:N0} bytes, weights-only int8 {weightsOnly.Bytes.LongLength:N0}, " +
