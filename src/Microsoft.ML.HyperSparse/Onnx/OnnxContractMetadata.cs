@@ -38,6 +38,12 @@ internal sealed record OnnxContract(
 
     /// <summary>Float parameters outside layer weights before the shrink (the bound counts them); null when nothing was shrunk.</summary>
     public long? OtherParametersBeforeShrink { get; init; }
+
+    /// <summary>
+    /// Fully quantised (<see cref="OnnxQuantization.Full"/>: uint8 activations through QuantizeLinear/DequantizeLinear): the
+    /// number of calibration images their ranges come from; null for float activations.
+    /// </summary>
+    public int? CalibrationImages { get; init; }
 }
 
 /// <summary>What the dead-channel shrink removed from one layer, as stored in the metadata.</summary>
@@ -75,6 +81,8 @@ internal static class OnnxContractMetadata
         yield return new(Prefix + "std", string.Join(",", contract.Std.Select(Invariant)));
         yield return new(Prefix + "weight_encoding", contract.WeightEncoding.ToString() + (contract.Quantized ? "+int8" : ""));
         yield return new(Prefix + "kept", $"{contract.KeptWeights}/{contract.PrunableWeights}");
+        if (contract.CalibrationImages is { } images)
+            yield return new(Prefix + "activations", "uint8;" + Invariant(images));
         if (contract.DenseLayers.Count > 0)
             yield return new(Prefix + "dense_layers", string.Join(",", contract.DenseLayers));
         // One compact entry (metadata costs file bytes): "other;layer:outputs/inputs/kept,..." — the other parameters before
@@ -123,7 +131,16 @@ internal static class OnnxContractMetadata
         {
             Shrunk = Optional("shrink") is { } shrink ? ParseShrunk(shrink) : [],
             OtherParametersBeforeShrink = Optional("shrink") is { } value ? ParseOther(value) : null,
+            CalibrationImages = Optional("activations") is { } activations ? ParseActivations(activations) : null,
         };
+    }
+
+    private static int ParseActivations(string value)
+    {
+        if (!value.StartsWith("uint8;", StringComparison.Ordinal)
+            || !int.TryParse(value.AsSpan("uint8;".Length), NumberStyles.None, CultureInfo.InvariantCulture, out int images))
+            throw new FormatException($"ONNX metadata key '{Prefix}activations': expected uint8;<calibration images>, found '{value}'.");
+        return images;
     }
 
     private static long ParseOther(string value)

@@ -8,9 +8,26 @@ internal sealed record OnnxExportOptions
 
     /// <summary>
     /// Store every convolution and linear weight as per-output-channel symmetric int8 (zeros stay zero, kept weights stay
-    /// non-zero) with float32 scales, rebuilt as Cast · scale in the graph. Lossy; default false.
+    /// non-zero) with float32 scales, rebuilt as Cast · scale in the graph. Lossy; default false. Reads true for every
+    /// <see cref="Quantization"/> but <see cref="OnnxQuantization.None"/>; setting true asks for
+    /// <see cref="OnnxQuantization.WeightsOnly"/> (keeping <see cref="OnnxQuantization.Full"/> if already set), false for none.
     /// </summary>
-    public bool QuantizeWeights { get; init; }
+    public bool QuantizeWeights
+    {
+        get => Quantization != OnnxQuantization.None;
+        init => Quantization = !value ? OnnxQuantization.None
+            : Quantization == OnnxQuantization.Full ? OnnxQuantization.Full : OnnxQuantization.WeightsOnly;
+    }
+
+    /// <summary>What is stored and run as 8-bit integers; default <see cref="OnnxQuantization.None"/>.</summary>
+    public OnnxQuantization Quantization { get; init; }
+
+    /// <summary>
+    /// With <see cref="OnnxQuantization.Full"/>: calibration images, float pixels exactly as the graph input takes them, row-major
+    /// [N, C, H, W] (C the graph input's channels), N ≥ 1. Each activation's uint8 range is its min/max over these images as
+    /// the float model computes them. Required for <see cref="OnnxQuantization.Full"/>, ignored otherwise.
+    /// </summary>
+    public float[]? CalibrationPixels { get; init; }
 
     /// <summary>
     /// Remove the channels that do not depend on the image (all-zero filters) or that nothing reads, folding their constant

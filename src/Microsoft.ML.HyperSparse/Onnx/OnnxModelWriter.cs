@@ -37,7 +37,7 @@ internal static class OnnxModelWriter
     {
         ArgumentNullException.ThrowIfNull(net);
         ArgumentNullException.ThrowIfNull(options);
-        ValidateOptions(options);
+        ValidateOptions(options, net);
         IReadOnlyList<NetworkNode> lowered = NetworkLowering.Lower(net);
         DeadChannelShrinkResult? shrink = options.ShrinkDeadChannels ? DeadChannelShrink.Apply(lowered, net, options.ShrinkChannelBlock) : null;
         Shrinking shrinking = shrink is { Changed: true }
@@ -45,10 +45,13 @@ internal static class OnnxModelWriter
             : Shrinking.None;
         IReadOnlyList<NetworkNode> nodes = shrink?.Nodes ?? lowered;
 
-        Emitted shipped = Emit(net, nodes, options, shrinking);
+        (ActivationPlan? plan, OnnxCalibration? calibration) = options.Quantization == OnnxQuantization.Full
+            ? Calibrate(net, nodes, options, shrinking)
+            : (null, null);
+        Emitted shipped = Emit(net, nodes, options, shrinking, plan);
         byte[] bytes = shipped.Model.ToByteArray();
         // The reference every ratio is taken against: the same network (as the file holds it) with plain float32 weights.
-        long denseBytes = options is { WeightEncoding: OnnxWeightEncoding.Dense, QuantizeWeights: false }
+        long denseBytes = options is { WeightEncoding: OnnxWeightEncoding.Dense, Quantization: OnnxQuantization.None }
             ? bytes.LongLength
             : Emit(net, nodes, options with { WeightEncoding = OnnxWeightEncoding.Dense, QuantizeWeights = false }, shrinking).Model.CalculateSize();
         var size = new OnnxSizeReport(bytes.LongLength, denseBytes, shipped.OtherParameterCount, shipped.Layers)
@@ -58,7 +61,42 @@ internal static class OnnxModelWriter
                 ? denseBytes
                 : Emit(net, lowered, options with { WeightEncoding = OnnxWeightEncoding.Dense, QuantizeWeights = false, ShrinkDeadChannels = false }, Shrinking.None).Model.CalculateSize(),
         };
-        return new OnnxExportResult(bytes, size);
+        return new OnnxExportResult(bytes, size) { Calibration = calibration };
+    }
+
+    /// <summary>Each quantised activation (by its description name): its uint8 scale and zero point.</summary>
+    private sealed class ActivationPlan(Dictionary<string, (float Scale, byte ZeroPoint)> points, int images)
+    {
+        public IReadOnlyDictionary<string, (float Scale, byte ZeroPoint)> Points { get; } = points;
+
+        public int Images { get; } = images;
+    }
+
+    /// <summary>
+    /// Measures the range of every activation <see cref="ActivationCalibration.Points"/> picks: the float model (dense weights,
+    /// same nodes) with those tensors as extra outputs runs on the calibration images.
+    /// </summary>
+    private static (ActivationPlan, OnnxCalibration) Calibrate(NetworkDescription net, IReadOnlyList<NetworkNode> nodes, OnnxExportOptions options, Shrinking shrinking)
+    {
+        var points = ActivationCalibration.Points(nodes);
+        var measured = points.Where(p => p.ScaleOf is null).Select(p => p.Tensor).ToList();
+        Emitted probe = Emit(net, nodes, options with { WeightEncoding = OnnxWeightEncoding.Dense, Quantization = OnnxQuantization.None }, shrinking, null, measured);
+        (float Min, float Max)[] ranges = ActivationCalibration.MinMax(probe.Model.ToByteArray(), net, options.CalibrationPixels!, probe.Exposed);
+        var byTensor = measured.Select((t, i) => (t, ranges[i])).ToDictionary(p => p.t, p => p.Item2, StringComparer.Ordinal);
+        var quantized = new Dictionary<string, (float Scale, byte ZeroPoint)>(StringComparer.Ordinal);
+        var report = new List<OnnxActivationRange>();
+        foreach ((string tensor, string producer, string? scaleOf) in points)
+        {
+            (float min, float max) = byTensor[scaleOf ?? tensor];
+            (float scale, byte zeroPoint) = ActivationCalibration.Uint8(min, max);
+            quantized[tensor] = (scale, zeroPoint);
+            report.Add(new OnnxActivationRange(tensor, producer, min, max, scale, zeroPoint, scaleOf));
+        }
+
+        int images = options.CalibrationPixels!.Length / (net.GraphInputChannels * net.Height * net.Width);
+        var marked = points.Select(p => p.Tensor).ToHashSet(StringComparer.Ordinal);
+        var floatLayers = nodes.Where(n => n is LinearNode || n is Conv2dNode && !marked.Contains(n.Input)).Select(n => n.Name).ToList();
+        return (new ActivationPlan(quantized, images), new OnnxCalibration(images, report, floatLayers));
     }
 
     /// <summary>What the dead-channel shrink changed, for the size report and the metadata; <see cref="None"/> when nothing.</summary>
@@ -141,10 +179,12 @@ internal static class OnnxModelWriter
         }
     }
 
-    private static void ValidateOptions(OnnxExportOptions options)
+    private static void ValidateOptions(OnnxExportOptions options, NetworkDescription net)
     {
         if (!Enum.IsDefined(options.WeightEncoding))
             throw OnnxExportErrors.Option(nameof(options.WeightEncoding), "a defined OnnxWeightEncoding", options.WeightEncoding.ToString());
+        if (!Enum.IsDefined(options.Quantization))
+            throw OnnxExportErrors.Option(nameof(options.Quantization), "a defined OnnxQuantization", options.Quantization.ToString());
         if (string.IsNullOrEmpty(options.ScoreOutputName))
             throw OnnxExportErrors.Option(nameof(options.ScoreOutputName), "a non-empty tensor name", "an empty name");
         if (options.PredictedIndexOutputName is "")
@@ -154,11 +194,30 @@ internal static class OnnxModelWriter
         string?[] outputs = [options.ScoreOutputName, options.PredictedIndexOutputName, options.LogitsOutputName];
         if (outputs.OfType<string>().Distinct(StringComparer.Ordinal).Count() != outputs.OfType<string>().Count())
             throw OnnxExportErrors.Option("output names", "distinct names", $"'{string.Join("', '", outputs.OfType<string>())}'");
+        if (options.Quantization == OnnxQuantization.Full)
+        {
+            long perImage = (long)net.GraphInputChannels * net.Height * net.Width;
+            if (options.CalibrationPixels is not { Length: > 0 } pixels || pixels.LongLength % perImage != 0)
+                throw OnnxExportErrors.Option(nameof(options.CalibrationPixels),
+                    $"with Quantization Full, one or more images of {net.GraphInputChannels}×{net.Height}×{net.Width} float pixels (a multiple of {perImage} values)",
+                    options.CalibrationPixels is null ? "null" : $"{options.CalibrationPixels.LongLength} values");
+        }
     }
 
-    private sealed record Emitted(ModelProto Model, IReadOnlyList<OnnxLayerSize> Layers, long OtherParameterCount);
+    /// <param name="Model">The model.</param>
+    /// <param name="Layers">Per-layer size figures.</param>
+    /// <param name="OtherParameterCount">Float parameters outside layer weights.</param>
+    /// <param name="Exposed">The graph-output names of the tensors asked to be exposed, in the order asked.</param>
+    private sealed record Emitted(ModelProto Model, IReadOnlyList<OnnxLayerSize> Layers, long OtherParameterCount, IReadOnlyList<string> Exposed);
 
-    private static Emitted Emit(NetworkDescription net, IReadOnlyList<NetworkNode> nodes, OnnxExportOptions options, Shrinking shrinking)
+    /// <param name="net">The description.</param>
+    /// <param name="nodes">Its lowered (and possibly shrunk) nodes.</param>
+    /// <param name="options">The options.</param>
+    /// <param name="shrinking">What the shrink changed.</param>
+    /// <param name="plan">Full int8: the activations to wrap in QuantizeLinear → DequantizeLinear, else null.</param>
+    /// <param name="exposed">Description tensors to add as float graph outputs (calibration), or null.</param>
+    private static Emitted Emit(NetworkDescription net, IReadOnlyList<NetworkNode> nodes, OnnxExportOptions options, Shrinking shrinking,
+        ActivationPlan? plan = null, IReadOnlyList<string>? exposed = null)
     {
         var graph = new GraphProto { Name = "hypersparse", DocString = DocString(net, options) };
         graph.Input.Add(OnnxProtos.BatchedTensor(net.InputName, DataType.Float, net.GraphInputChannels, net.Height, net.Width));
@@ -186,7 +245,23 @@ internal static class OnnxModelWriter
             return shortName;
         }
 
-        long otherParameters = EmitNormalization(net, graph, Tensor(NetworkDescription.NormalizedTensor), Fresh);
+        // Full int8: a node whose output is quantised writes a fresh float tensor, which QuantizeLinear → DequantizeLinear turn
+        // into the tensor its readers know.
+        bool Wrapped(string tensor) => plan is not null && plan.Points.ContainsKey(tensor);
+        void QuantizeDequantize(string raw, string tensor)
+        {
+            (float scale, byte zeroPoint) = plan!.Points[tensor];
+            string scaleName = Fresh("as"), zeroName = Fresh("az"), quantized = Fresh("aq");
+            graph.Initializer.Add(OnnxProtos.Float(scaleName, [scale]));
+            graph.Initializer.Add(OnnxProtos.UInt8(zeroName, [zeroPoint]));
+            graph.Node.Add(OnnxProtos.Node("QuantizeLinear", null, [raw, scaleName, zeroName], quantized));
+            graph.Node.Add(OnnxProtos.Node("DequantizeLinear", null, [quantized, scaleName, zeroName], Tensor(tensor)));
+        }
+
+        string normalizedRaw = Wrapped(NetworkDescription.NormalizedTensor) ? Fresh("y") : Tensor(NetworkDescription.NormalizedTensor);
+        long otherParameters = EmitNormalization(net, graph, normalizedRaw, Fresh);
+        if (Wrapped(NetworkDescription.NormalizedTensor))
+            QuantizeDequantize(normalizedRaw, NetworkDescription.NormalizedTensor);
 
         var specs = new List<WeightSpec>();
         foreach (NetworkNode node in nodes)
@@ -197,7 +272,7 @@ internal static class OnnxModelWriter
                 specs.Add(new WeightSpec(linear.Name, "Gemm", [linear.OutFeatures, linear.InFeatures], linear.Weight, linear.Prunable, Fresh("w" + specs.Count)));
         }
 
-        IReadOnlyList<EmittedWeight> weights = WeightEmitter.Emit(graph, specs, options.WeightEncoding, options.QuantizeWeights, Fresh);
+        IReadOnlyList<EmittedWeight> weights = WeightEmitter.Emit(graph, specs, options.WeightEncoding, options.Quantization, Fresh);
 
         var weightOf = specs.Select((spec, i) => (spec.Layer, weights[i].TensorName)).ToDictionary(p => p.Layer, p => p.TensorName, StringComparer.Ordinal);
         string[] WithBias(string input, string layerName, float[]? bias)
@@ -213,7 +288,8 @@ internal static class OnnxModelWriter
 
         foreach (NetworkNode node in nodes)
         {
-            string input = Tensor(node.Input), output = Tensor(node.Output);
+            bool wrapped = Wrapped(node.Output);
+            string input = Tensor(node.Input), output = wrapped ? Fresh("y") : Tensor(node.Output);
             switch (node)
             {
                 case Conv2dNode conv:
@@ -267,6 +343,9 @@ internal static class OnnxModelWriter
                 default:
                     throw OnnxExportErrors.Network($"node '{node.Name}'", "a supported node type", node.GetType().Name);
             }
+
+            if (wrapped)
+                QuantizeDequantize(output, node.Output);
         }
 
         graph.Node.Add(OnnxProtos.Node("Softmax", null, [logits], options.ScoreOutputName, OnnxProtos.Attr("axis", 1L)));
@@ -281,6 +360,18 @@ internal static class OnnxModelWriter
 
         if (options.LogitsOutputName is not null)
             graph.Output.Add(OnnxProtos.BatchedTensor(logits, DataType.Float, net.ClassCount));
+
+        var exposedNames = new List<string>();
+        foreach (string tensor in exposed ?? [])
+        {
+            string outputName = Tensor(tensor);
+            exposedNames.Add(outputName);
+            graph.Output.Add(new ValueInfoProto
+            {
+                Name = outputName,
+                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DataType.Float } },
+            });
+        }
 
         RequireUniqueTensorNames(graph);
 
@@ -313,11 +404,12 @@ internal static class OnnxModelWriter
             Shrunk = layers.Where(l => l.OriginalKeptCount != l.KeptCount || !l.OriginalShape.SequenceEqual(l.Shape))
                 .Select(l => new OnnxShrunkLayer(l.Name, l.OutputChannelsRemoved, l.InputsRemoved, l.OriginalKeptCount - l.KeptCount)).ToList(),
             OtherParametersBeforeShrink = shrinking.OtherParametersBefore,
+            CalibrationImages = plan?.Images,
         };
         foreach ((string key, string value) in OnnxContractMetadata.ToProperties(contract))
             model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
 
-        return new Emitted(model, layers, otherParameters);
+        return new Emitted(model, layers, otherParameters, exposedNames);
     }
 
     /// <summary>

@@ -92,4 +92,8 @@ internal sealed record OnnxSizeReport(long ShippedBytes, long DenseBytes, long O
 /// <summary>The written ONNX model and its size accounting.</summary>
 /// <param name="Bytes">The serialized ModelProto.</param>
 /// <param name="Size">Size accounting computed while writing.</param>
-internal sealed record OnnxExportResult(byte[] Bytes, OnnxSizeReport Size);
+internal sealed record OnnxExportResult(byte[] Bytes, OnnxSizeReport Size)
+{
+    /// <summary>With <see cref="OnnxQuantization.Full"/>: the calibration images' count and every quantised activation's range; else null.</summary>
+    public OnnxCalibration? Calibration { get; init; }
+}

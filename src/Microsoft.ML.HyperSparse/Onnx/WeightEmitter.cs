@@ -28,7 +28,12 @@ internal sealed record EmittedWeight(string TensorName, OnnxWeightEncoding Encod
 /// <remarks>
 /// With <c>quantize</c>, every weight is stored as per-output-channel symmetric int8 (<see cref="Int8Quantizer"/>) and rebuilt
 /// as Cast(int8 → float) · scale — Cast and Mul, which ONNX Runtime folds at load like the rest of the chain (unlike
-/// DequantizeLinear, which it keeps for QDQ fusion).
+/// DequantizeLinear, which it keeps for QDQ fusion). With <see cref="OnnxQuantization.Full"/> a convolution's int8 tensor
+/// itself is rebuilt (the Compact chain scatters int8 levels into an int8 zero tensor) and handed to <c>DequantizeLinear</c>
+/// (axis 0, zero point 0, one scale per output channel, an all-zero channel included): ONNX Runtime folds the chain into an
+/// int8 initializer at session creation and fuses that DequantizeLinear with its Conv into QLinearConv. Gemm weights stay
+/// Cast · scale: ONNX Runtime 1.32 did not fuse a QDQ Gemm (per-channel int8 weight, int32 bias) into QGemm, and an unfused
+/// DequantizeLinear would run at every inference.
 /// </remarks>
 internal sealed class WeightEmitter
 {
@@ -41,6 +46,12 @@ internal sealed class WeightEmitter
     private readonly Dictionary<string, string> constants = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> scaleTensors = new(StringComparer.Ordinal);
 
+    // Full int8: convolution weights go through DequantizeLinear (1-D scales for every such layer) instead of Cast · scale.
+    private bool fullInt8;
+
+    /// <summary>Whether <paramref name="layer"/>'s int8 levels go through DequantizeLinear (full int8 convolutions).</summary>
+    private bool Dequantizes(WeightSpec layer) => fullInt8 && layer.OpType == "Conv";
+
     private WeightEmitter(GraphProto graph, Func<string, string> name)
     {
         this.graph = graph;
@@ -52,18 +63,20 @@ internal sealed class WeightEmitter
     /// returns, per layer in order, what was written. <paramref name="name"/> makes a fresh unique tensor name from a hint.
     /// </summary>
     public static IReadOnlyList<EmittedWeight> Emit(GraphProto graph, IReadOnlyList<WeightSpec> layers, OnnxWeightEncoding encoding,
-        bool quantize, Func<string, string> name)
+        OnnxQuantization quantization, Func<string, string> name)
     {
-        var emitter = new WeightEmitter(graph, name);
+        bool quantize = quantization != OnnxQuantization.None;
+        var emitter = new WeightEmitter(graph, name) { fullInt8 = quantization == OnnxQuantization.Full };
         // int8: every channel's scale is rounded up to one of 256 shared values, so a channel stores a byte, not a float32.
         Int8ScaleTable? table = null;
         if (quantize)
         {
             float top = layers.SelectMany(l => Int8Quantizer.Scales(l.Weight, checked((int)l.Shape[0]))).DefaultIfEmpty(0f).Max();
-            table = top > 0f ? Int8ScaleTable.For(top) : null;
+            // DequantizeLinear needs scales even when every weight is zero: any table will do.
+            table = top > 0f ? Int8ScaleTable.For(top) : quantization == OnnxQuantization.Full && layers.Count > 0 ? Int8ScaleTable.For(1f) : null;
         }
 
-        var stored = layers.Select(l => Stored.From(l, quantize, table)).ToList();
+        var stored = layers.Select(l => Stored.From(l, quantize, table, emitter.Dequantizes(l))).ToList();
         if (table is not null)
             emitter.EmitScales(layers, stored, table);
         var result = new EmittedWeight?[layers.Count];
@@ -84,7 +97,11 @@ internal sealed class WeightEmitter
             }
 
             string raw = chosen == OnnxWeightEncoding.Dense ? emitter.Dense(layer, stored[i]) : emitter.Sparse(layer, stored[i]);
-            if (quantize)
+            if (emitter.Dequantizes(layer))
+            {
+                emitter.Dequantize(layer, stored[i], raw);
+            }
+            else if (quantize)
             {
                 string asFloat = name("f");
                 graph.Node.Add(Cast(raw, asFloat, DataType.Float));
@@ -108,12 +125,16 @@ internal sealed class WeightEmitter
     {
         public int ValueBytes => Levels is null ? 4 : 1;
 
-        public static Stored From(WeightSpec layer, bool quantize, Int8ScaleTable? table)
+        public static Stored From(WeightSpec layer, bool quantize, Int8ScaleTable? table, bool everyScalePositive)
         {
             long kept = layer.Weight.LongCount(w => w != 0f);
             if (!quantize)
                 return new Stored(layer.Weight.LongLength, kept, layer.Weight, null, null, layer.Weight);
             (sbyte[] levels, float[] scales) = Int8Quantizer.Quantize(layer.Weight, checked((int)layer.Shape[0]), table is null ? null : table.RoundUp);
+            // DequantizeLinear and ONNX Runtime's int8 kernels divide by the scale: an all-zero channel gets the table's smallest
+            // entry (any positive value would do; its levels are all 0).
+            if (everyScalePositive)
+                scales = scales.Select(v => v > 0f ? v : table?.Values.Min() ?? 1f).ToArray();
             return new Stored(layer.Weight.LongLength, kept, null, levels, scales, Int8Quantizer.Dequantize(levels, scales));
         }
 
@@ -167,6 +188,14 @@ internal sealed class WeightEmitter
     /// <summary>For an int8 weight already cast to float: <c>{layer}.weight = levels · scale[O, 1, …]</c>.</summary>
     private void Dequantize(WeightSpec layer, Stored s, string asFloat)
     {
+        if (Dequantizes(layer))
+        {
+            // asFloat is the int8 tensor here: DequantizeLinear(q, scale[O], 0) along the output channels.
+            graph.Node.Add(OnnxProtos.Node("DequantizeLinear", null, [asFloat, scaleTensors[layer.Layer]], layer.TensorName,
+                OnnxProtos.Attr("axis", 0L)));
+            return;
+        }
+
         if (s.Kept == 0)
         {
             // Nothing kept: the zeros need no scale.
@@ -186,7 +215,11 @@ internal sealed class WeightEmitter
     /// </summary>
     private void EmitScales(IReadOnlyList<WeightSpec> layers, IReadOnlyList<Stored> stored, Int8ScaleTable table)
     {
-        var groups = layers.Select((l, i) => (Layer: l, Stored: stored[i])).Where(x => x.Stored.Kept > 0).GroupBy(x => x.Layer.Shape.Length).ToList();
+        // DequantizeLinear takes 1-D per-axis scales for every layer (an all-zero one included): one group, rank 1.
+        // (Group key 1: no Cast · scale layer has rank 1.)
+        var groups = layers.Select((l, i) => (Layer: l, Stored: stored[i]))
+            .Where(x => Dequantizes(x.Layer) || x.Stored.Kept > 0)
+            .GroupBy(x => Dequantizes(x.Layer) ? 1 : x.Layer.Shape.Length).ToList();
         if (groups.Count == 0)
             return;
 
@@ -250,7 +283,18 @@ internal sealed class WeightEmitter
         {
             // Nothing kept anywhere: every weight is a constant zero of its shape (ConstantOfShape defaults to float 0).
             foreach ((WeightSpec layer, Stored s) in layers)
-                graph.Node.Add(OnnxProtos.Node("ConstantOfShape", null, [Int64Constant(layer.Shape)], layer.TensorName));
+            {
+                if (!Dequantizes(layer))
+                {
+                    graph.Node.Add(OnnxProtos.Node("ConstantOfShape", null, [Int64Constant(layer.Shape)], layer.TensorName));
+                    continue;
+                }
+
+                string zero = name("f");
+                graph.Node.Add(OnnxProtos.Node("ConstantOfShape", null, [Int64Constant(layer.Shape)], zero, Int8Fill()));
+                Dequantize(layer, s, zero);
+            }
+
             return;
         }
 
@@ -298,7 +342,12 @@ internal sealed class WeightEmitter
         string scatterPositions = Node("Add", [scaled, sums], "pos");
 
         string values;
-        if (quantized)
+        if (quantized && fullInt8)
+        {
+            values = name("q");
+            graph.Initializer.Add(OnnxProtos.Int8(values, levels.ToArray(), n));
+        }
+        else if (quantized)
         {
             string q = name("q");
             graph.Initializer.Add(OnnxProtos.Int8(q, levels.ToArray(), n));
@@ -310,7 +359,10 @@ internal sealed class WeightEmitter
             graph.Initializer.Add(OnnxProtos.Float(values, floats.ToArray(), n));
         }
 
-        string zeros = Node("ConstantOfShape", [Int64Constant([total])], "z");
+        // Full int8: the levels are scattered as int8 (the convolutions' DequantizeLinear reads them; a Gemm casts its share).
+        string zeros = quantized && fullInt8
+            ? Node("ConstantOfShape", [Int64Constant([total])], "z", Int8Fill())
+            : Node("ConstantOfShape", [Int64Constant([total])], "z");
         string flat = Node("ScatterElements", [zeros, scatterPositions, values], "flat");
 
         string[] pieces = layers.Count == 1 ? [flat] : layers.Select(l => name("f")).ToArray();
@@ -324,6 +376,21 @@ internal sealed class WeightEmitter
         for (int i = 0; i < layers.Count; i++)
         {
             (WeightSpec layer, Stored s) = layers[i];
+            if (quantized && fullInt8)
+            {
+                string levelsOf = name("f");
+                graph.Node.Add(OnnxProtos.Node("Reshape", null, [pieces[i], Int64Constant(layer.Shape)], levelsOf));
+                if (!Dequantizes(layer))
+                {
+                    string asFloat = name("f");
+                    graph.Node.Add(Cast(levelsOf, asFloat, DataType.Float));
+                    levelsOf = asFloat;
+                }
+
+                Dequantize(layer, s, levelsOf);
+                continue;
+            }
+
             string target = quantized && s.Kept > 0 ? name("f") : layer.TensorName;
             graph.Node.Add(OnnxProtos.Node("Reshape", null, [pieces[i], Int64Constant(layer.Shape)], target));
             if (quantized && s.Kept > 0)
@@ -337,6 +404,14 @@ internal sealed class WeightEmitter
         graph.Node.Add(OnnxProtos.Node(opType, null, inputs, output, attributes));
         return output;
     }
+
+    /// <summary>ConstantOfShape's <c>value</c> attribute for an int8 zero fill.</summary>
+    private static AttributeProto Int8Fill() => new()
+    {
+        Name = "value",
+        Type = AttributeProto.Types.AttributeType.Tensor,
+        T = OnnxProtos.Int8("", [0], 1),
+    };
 
     /// <summary>ConstantOfShape's <c>value</c> attribute for an int64 fill.</summary>
     private static AttributeProto Int64Fill(long value) => new()

@@ -19,6 +19,8 @@
 //   budget-render  writes the markdown for the cached budget rows (build/bench-budget.sh drives both).
 //   transfer-mlnet  row (a) of the transfer table: ML.NET's offline transfer recipe (DnnFeaturizeImage with its ResNet-18 +
 //           LbfgsMaximumEntropy) trained on PNG class folders, scored on a test folder; sizes and latencies; the row to --results.
+//   int8-latency  ONNX Runtime time of float vs full int8 (QDQ) files of a ResNet-20 and an ImageNet ResNet-18 at 64×64 with
+//           random weights pruned to κ, batch 1 and 32, 1 intra-op thread; prints the float/int8 ratio.
 //   memory  trains LeNet-5 (≥ 10 epochs) on a Fashion-MNIST slice and prints RSS, managed heap and live tensors after every
 //           epoch, then the RSS growth from epoch 2 to 10 (build/bench-memory.sh drives it).
 using HyperSparse.Bench;
@@ -45,7 +47,8 @@ try
         "memory" => MemoryBenchmark.Run(options),
         "transfer-mlnet" => TransferBenchmark.RunMlnet(options),
         "transfer-ours" => TransferOursBenchmark.Run(options),
-        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'fit', 'size', 'latency', 'accuracy', 'render', 'budget', 'budget-render', 'memory', 'transfer-mlnet' or 'transfer-ours'."),
+        "int8-latency" => Int8LatencyBenchmark.Run(options),
+        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'fit', 'size', 'latency', 'accuracy', 'render', 'budget', 'budget-render', 'memory', 'transfer-mlnet', 'transfer-ours' or 'int8-latency'."),
     };
 }
 catch (ArgumentException ex)
@@ -85,6 +88,8 @@ namespace HyperSparse.Bench
             "                              --results FILE [--work DIR] [--train 60000] [--test 10000] [--batch N] [--lr 0.05]\n" +
             "                              [--crop 2] [--flip on] [--seed 42] [--threads 2] [--force on|off] [--revision TEXT]\n" +
             "       HyperSparse.Bench budget-render --results FILE [--out FILE.md] [--rows 'arch:κ:method:budget ...'] [--command TEXT]\n" +
+            "       HyperSparse.Bench int8-latency [--threads 1] [--kappa 0.98] [--calibration 32] [--rounds 15] [--repeats-1 10]\n" +
+            "                              [--repeats-32 2] [--warmup-runs 3] [--seed 1]\n" +
             "       HyperSparse.Bench memory [--train 10000] [--batch 256] [--warmup-epochs 4] [--art-cap 4] [--fine-tune-epochs 6]\n" +
             "                                [--threads 2] [--seed 7] [--from 2] [--to 10] [--max-growth 5] [--checkpoints on|off]\n" +
             "                                [--collect on|off]\n" +

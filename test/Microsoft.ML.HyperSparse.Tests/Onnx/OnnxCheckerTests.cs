@@ -6,7 +6,7 @@ namespace Microsoft.ML.HyperSparse.Tests.Onnx;
 
 /// <summary>
 /// Runs the reference validator, onnx.checker (Debian python3-onnx) with full_check (strict type and shape inference), on
-/// every encoding's file. The ResNet test network has a layer with no kept weight, so NNZ = 0 is checked too.
+/// every encoding's file, float and full int8. The ResNet test network has a layer with no kept weight, so NNZ = 0 is checked too.
 /// </summary>
 [TestClass]
 public sealed class OnnxCheckerTests
@@ -33,6 +33,15 @@ public sealed class OnnxCheckerTests
                 Assert.IsTrue(result.Size.Layers.Any(l => l.Encoding == encoding), $"{name} {encoding}: some layer uses the encoding");
                 (int exit, string output) = RunPython(FullCheck, path);
                 Assert.AreEqual(0, exit, $"{name} {encoding}: {output}");
+
+                // Full int8 (QuantizeLinear/DequantizeLinear around the activations, DequantizeLinear on the conv weights).
+                string full = Path.Combine(directory, $"{name}-{encoding}-int8.onnx");
+                OnnxModelWriter.WriteFile(net, options with
+                {
+                    WeightEncoding = encoding, Quantization = OnnxQuantization.Full, CalibrationPixels = TestNetworks.Pixels(net, 4),
+                }, full);
+                (exit, output) = RunPython(FullCheck, full);
+                Assert.AreEqual(0, exit, $"{name} {encoding} full int8: {output}");
             }
         }
         finally
