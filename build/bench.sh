@@ -287,7 +287,7 @@ transfer_ours_rows() {
   fi
   dotnet "$DLL" transfer-ours --method dense "${common[@]}" || return
   for kappa in $TRANSFER_KAPPAS; do
-    for method in hs magnitude scratch; do
+    for method in hs hs-int8 magnitude scratch; do
       # (d) and (e) are measured against (c) at κ 0.98 only (the targets); κ 0.9 gets (c) alone.
       [ "$method" != hs ] && [ "$kappa" != 0.98 ] && continue
       dotnet "$DLL" transfer-ours --method "$method" --kappa "$kappa" "${common[@]}" || return
