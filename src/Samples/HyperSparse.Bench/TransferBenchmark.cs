@@ -458,6 +458,50 @@ internal static class TransferBenchmark
               $"{(r.DeployBytes is { } d ? $"; a deployed app ships {N(d)} B of model" : "")}{(r.ZipEmbedsOnnx is { } e ? (e ? " (model.zip embeds the ONNX)" : " (model.zip + the ONNX files)") : "")}. {r.Notes}");
         }
         L("");
+        Targets(md, rows);
+    }
+
+    /// <summary>
+    /// The issue's targets per training-set size, each stated met or missed with its figures (seed means): (c) at κ 0.98
+    /// reaches (a)'s accuracy with at most 1/30 of (a)'s model bytes in float weights and 1/80 with int8; (c) ≥ (d) at κ 0.98;
+    /// (c) ≥ (e). A target whose rows are missing says so.
+    /// </summary>
+    private static void Targets(StringBuilder md, List<TransferRow> rows)
+    {
+        void L(string s) => md.AppendLine(s);
+        L("Targets (each computed from the rows above; accuracies are seed means; bytes are the .onnx a deployed model needs, and model.zip):");
+        L("");
+        foreach (var perClass in rows.Select(r => r.PerClass).Distinct().Order())
+        {
+            List<TransferRow> Of(string method, double? kappa) => rows.Where(r => r.PerClass == perClass && r.Method == method && Nullable.Equals(r.Kappa, kappa)).ToList();
+            var a = Of(MlnetMethod, null);
+            var c = Of("hs", 0.98);
+            var c8 = Of("hs-int8", 0.98);
+            var d = Of("magnitude", 0.98);
+            var e = Of("scratch", 0.98);
+            string Met(bool ok) => ok ? "**met**" : "**missed**";
+            string Acc(List<TransferRow> x) => F(x.Average(r => r.TestAccuracy), 2) + " %";
+            void Compare(string what, List<TransferRow> left, List<TransferRow> right, string leftName, string rightName)
+            {
+                if (left.Count == 0 || right.Count == 0) { L($"- {N(perClass)} per class — {what}: not measured (rows {(left.Count == 0 ? leftName : "")}{(left.Count == 0 && right.Count == 0 ? ", " : "")}{(right.Count == 0 ? rightName : "")} missing)."); return; }
+                var diff = left.Average(r => r.TestAccuracy) - right.Average(r => r.TestAccuracy);
+                L(Inv($"- {N(perClass)} per class — {what}: {Met(diff >= 0)}, {leftName} {Acc(left)} vs {rightName} {Acc(right)} ({diff:+0.00;-0.00} pp)."));
+            }
+            void Bytes(string what, List<TransferRow> small, int factor, string name)
+            {
+                if (a.Count == 0 || small.Count == 0) { L($"- {N(perClass)} per class — {what}: not measured ({(a.Count == 0 ? "(a)" : name)} missing)."); return; }
+                double onnx = (double)a[0].OnnxBytes / small[0].OnnxBytes, zip = (double)a[0].ZipBytes / small[0].ZipBytes;
+                L(Inv($"- {N(perClass)} per class — {what}: {Met(onnx >= factor && zip >= factor)}, .onnx {N(small[0].OnnxBytes)} B = 1/{onnx:F1} of (a)'s {N(a[0].OnnxBytes)} B; model.zip {N(small[0].ZipBytes)} B = 1/{zip:F1} of {N(a[0].ZipBytes)} B."));
+            }
+            Compare("(c) κ 0.98 reaches at least (a)'s accuracy", c, a, "(c)", "(a)");
+            Bytes("(c) κ 0.98 at most 1/30 of (a)'s model bytes, float weights", c, 30, "(c)");
+            Bytes("(c) κ 0.98 at most 1/80 of (a)'s model bytes, int8 weights", c8, 80, "(c) int8");
+            if (c8.Count > 0 && c.Count > 0)
+                L(Inv($"- {N(perClass)} per class — (c) int8 accuracy {Acc(c8)} (trained again with --int8; the int8 model scored as shipped) vs (c) float {Acc(c)}."));
+            Compare("(c) ≥ (d) at κ 0.98", c, d, "(c)", "(d)");
+            Compare("(c) ≥ (e) (the best from-scratch network in (c)'s training time)", c, e, "(c)", "(e)");
+        }
+        L("");
     }
 
     private static string F(double v, int digits) => v.ToString("F" + digits, CultureInfo.InvariantCulture);
