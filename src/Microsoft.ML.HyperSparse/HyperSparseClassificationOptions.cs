@@ -313,6 +313,27 @@ public sealed partial class HyperSparseClassificationTrainer
         public bool QuantizeWeights { get; set; }
 
         /// <summary>
+        /// What the ONNX model stores and runs as 8-bit integers. <see cref="HyperSparseQuantization.WeightsOnly"/> is
+        /// <see cref="QuantizeWeights"/> (smaller file, float kernels). <see cref="HyperSparseQuantization.Full"/> also runs
+        /// the network in int8: activation ranges are calibrated on <see cref="CalibrationImages"/> training images and every
+        /// convolution and residual addition gets uint8 QuantizeLinear → DequantizeLinear pairs that ONNX Runtime fuses into
+        /// int8 kernels (QLinearConv, QLinearAdd; the classifier stays float) — still standard ONNX. Lossy: <c>Fit</c> states
+        /// the accuracy change and what was calibrated in <see cref="HyperSparseTrainingReport.Quantization"/>. Default
+        /// <see cref="HyperSparseQuantization.None"/> (then <see cref="QuantizeWeights"/> decides).
+        /// </summary>
+        public HyperSparseQuantization Quantization { get; set; }
+
+        /// <summary>
+        /// With <see cref="HyperSparseQuantization.Full"/>: training images (spread evenly over the training set) whose
+        /// activations set the int8 ranges, 1..4096. Default 256.
+        /// </summary>
+        public int CalibrationImages { get; set; } = 256;
+
+        /// <summary>The quantization in force: <see cref="Quantization"/>, or weights-only when only <see cref="QuantizeWeights"/> is set.</summary>
+        internal HyperSparseQuantization EffectiveQuantization =>
+            Quantization != HyperSparseQuantization.None ? Quantization : QuantizeWeights ? HyperSparseQuantization.WeightsOnly : HyperSparseQuantization.None;
+
+        /// <summary>
         /// Remove dead channels from the ONNX model: output channels whose filter is all zero (so they hold a constant, e.g.
         /// ReLU of a folded batch-norm bias) and channels nothing reads, folding their constant contribution exactly into the
         /// next layer's bias (or, through zero padding, into one kept channel), together with the matching input slices of the
@@ -434,6 +455,8 @@ public sealed partial class HyperSparseClassificationTrainer
             foreach (var (name, value) in new[] { (nameof(ImageChannels), ImageChannels), (nameof(ImageHeight), ImageHeight), (nameof(ImageWidth), ImageWidth) })
                 if (value is < 1) throw Errors.Option(name, "a positive number or null", value);
             if (PixelScale is { } s && (!(s > 0) || !float.IsFinite(s))) throw Errors.Option(nameof(PixelScale), "a positive finite number or null", s);
+            if (!Enum.IsDefined(Quantization)) throw Errors.Option(nameof(Quantization), "a HyperSparseQuantization value", Quantization);
+            if (CalibrationImages is < 1 or > 4096) throw Errors.Option(nameof(CalibrationImages), "1..4096 images", CalibrationImages);
             if (LearningRate is { } rate && !(rate > 0 && double.IsFinite(rate))) throw Errors.Option(nameof(LearningRate), "a positive finite number or null", rate);
             if (Pretrained is not null && Architecture != HyperSparseDefaults.Architecture && !IsImageNetResNet(Architecture))
                 throw Errors.Option(nameof(Architecture),

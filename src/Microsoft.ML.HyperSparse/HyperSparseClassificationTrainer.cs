@@ -109,19 +109,28 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
         // "Logits" (a stable contract); only when the input already has a column of that name does the chain need a second
         // copy with another output name — the one case, besides int8's float reference below, that writes more than once.
         var encoding = options.ToOnnxEncoding();
+        var mode = options.EffectiveQuantization;
+        var calibration = mode == HyperSparseQuantization.Full ? CalibrationPixels(train, options.CalibrationImages) : null;
         var fileLogitsName = ScoringChain.LogitsName(new[] { options.ScoreColumnName });
-        var export = OnnxModelWriter.Write(description, ExportOptions(encoding, fileLogitsName));
+        var export = OnnxModelWriter.Write(description, ExportOptions(encoding, fileLogitsName, calibration));
         var logitsName = ChainLogitsName(input.Schema.Select(c => c.Name));
-        var scoringBytes = logitsName == fileLogitsName ? export.Bytes : OnnxModelWriter.Write(description, ExportOptions(encoding, logitsName)).Bytes;
+        var scoringBytes = logitsName == fileLogitsName ? export.Bytes : OnnxModelWriter.Write(description, ExportOptions(encoding, logitsName, calibration)).Bytes;
         HyperSparseQuantizationCheck? quantization = null;
-        if (options.QuantizeWeights)
+        if (mode != HyperSparseQuantization.None)
         {
             // The one other export: the same network with float weights, the reference the int8 file is measured against.
-            var floatBytes = OnnxModelWriter.Write(description, ExportOptions(encoding, fileLogitsName) with { QuantizeWeights = false }).Bytes;
+            var floatBytes = OnnxModelWriter.Write(description, ExportOptions(encoding, fileLogitsName) with { Quantization = OnnxQuantization.None, CalibrationPixels = null }).Bytes;
             quantization = HyperSparseQuantizationCheck.Run(floatBytes, export.Bytes, contract.FeatureColumn, fileLogitsName,
-                validation ?? train, validation is null ? "training set" : "validation set", cancellation.Token);
+                validation ?? train, validation is null ? "training set" : "validation set", cancellation.Token) with
+            {
+                Mode = mode,
+                CalibrationImages = export.Calibration?.ImageCount ?? 0,
+                CalibratedActivations = export.Calibration?.Tensors.Select(t => new HyperSparseActivationRange(t.Producer, t.Min, t.Max, t.Scale)).ToArray() ?? [],
+                FloatLayers = export.Calibration?.FloatLayers.ToArray() ?? [],
+            };
             Log(string.Create(CultureInfo.InvariantCulture,
-                $"HyperSparse: int8 weights: accuracy {quantization.QuantizedAccuracy:F2} % vs float {quantization.FloatAccuracy:F2} % " +
+                $"HyperSparse: int8 {(mode == HyperSparseQuantization.Full ? "weights and activations (" + quantization.CalibrationImages + " calibration images)" : "weights")}: " +
+                $"accuracy {quantization.QuantizedAccuracy:F2} % vs float {quantization.FloatAccuracy:F2} % " +
                 $"({quantization.AccuracyChange:+0.00;-0.00;0.00} pp) on {quantization.Images:N0} images of the {quantization.EvaluatedOn}."));
         }
 
@@ -227,10 +236,36 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
     private string ChainLogitsName(IEnumerable<string> inputColumns) =>
         ScoringChain.LogitsName(inputColumns.Append(options.ScoreColumnName).Append(options.PredictedLabelColumnName));
 
-    private OnnxExportOptions ExportOptions(OnnxWeightEncoding encoding, string logitsName) => new()
+    /// <summary>
+    /// <paramref name="count"/> training images spread evenly over the set (every class of a class-sorted set is reached), as
+    /// the graph input takes them.
+    /// </summary>
+    private static float[] CalibrationPixels(ImageDataset train, int count)
+    {
+        int n = Math.Min(count, train.Count);
+        long size = train.ImageSize;
+        var pixels = new float[checked(n * size)];
+        for (int i = 0; i < n; i++)
+        {
+            long index = (long)i * train.Count / n;
+            Array.Copy(train.Pixels, index * size, pixels, i * size, size);
+        }
+        return pixels;
+    }
+
+    /// <param name="encoding">Weight encoding.</param>
+    /// <param name="logitsName">The file's logits output.</param>
+    /// <param name="calibration">Calibration images for a fully quantised export; without them (the schema's stand-in) Full exports weights-only.</param>
+    private OnnxExportOptions ExportOptions(OnnxWeightEncoding encoding, string logitsName, float[]? calibration = null) => new()
     {
         WeightEncoding = encoding,
-        QuantizeWeights = options.QuantizeWeights,
+        Quantization = options.EffectiveQuantization switch
+        {
+            HyperSparseQuantization.Full => calibration is null ? OnnxQuantization.WeightsOnly : OnnxQuantization.Full,
+            HyperSparseQuantization.WeightsOnly => OnnxQuantization.WeightsOnly,
+            _ => OnnxQuantization.None,
+        },
+        CalibrationPixels = calibration,
         ShrinkDeadChannels = options.ShrinkDeadChannels,
         ScoreOutputName = options.ScoreColumnName,
         LogitsOutputName = logitsName,

@@ -17,6 +17,18 @@ public sealed record HyperSparseQuantizationCheck(string EvaluatedOn, int Images
     /// <summary>Training images scored when no validation set is given (the first ones).</summary>
     public const int MaxTrainingImages = 10_000;
 
+    /// <summary>Weights only, or the whole network in int8 (<see cref="HyperSparseClassificationTrainer.Options.Quantization"/>).</summary>
+    public HyperSparseQuantization Mode { get; init; } = HyperSparseQuantization.WeightsOnly;
+
+    /// <summary>With <see cref="HyperSparseQuantization.Full"/>: the training images the activation ranges were measured on; else 0.</summary>
+    public int CalibrationImages { get; init; }
+
+    /// <summary>With <see cref="HyperSparseQuantization.Full"/>: every calibrated activation and its range; else empty.</summary>
+    public IReadOnlyList<HyperSparseActivationRange> CalibratedActivations { get; init; } = [];
+
+    /// <summary>With <see cref="HyperSparseQuantization.Full"/>: layers that run in float (ONNX Runtime fuses no int8 classifier); else empty.</summary>
+    public IReadOnlyList<string> FloatLayers { get; init; } = [];
+
     /// <summary>Int8 minus float accuracy in percentage points (negative: int8 is worse).</summary>
     public double AccuracyChange => QuantizedAccuracy - FloatAccuracy;
 
@@ -60,3 +72,21 @@ public sealed record HyperSparseQuantizationCheck(string EvaluatedOn, int Images
         return predictions;
     }
 }
+
+/// <summary>How much of the model is stored and run as 8-bit integers.</summary>
+public enum HyperSparseQuantization
+{
+    /// <summary>Float32 weights and activations (unless <see cref="HyperSparseClassificationTrainer.Options.QuantizeWeights"/> is set).</summary>
+    None,
+    /// <summary>Int8 weights (per output channel), folded back to float by ONNX Runtime at load: a smaller file, the same speed.</summary>
+    WeightsOnly,
+    /// <summary>Int8 weights and uint8 activations with calibrated ranges: ONNX Runtime runs int8 kernels (QLinearConv, QLinearAdd).</summary>
+    Full,
+}
+
+/// <summary>One calibrated activation of a fully quantised model.</summary>
+/// <param name="Tensor">The activation (the name of the node that writes it, or the input).</param>
+/// <param name="Min">Smallest value over the calibration images.</param>
+/// <param name="Max">Largest value.</param>
+/// <param name="Scale">uint8 step: (max − min) / 255 with the range widened to include 0.</param>
+public sealed record HyperSparseActivationRange(string Tensor, float Min, float Max, float Scale);

@@ -198,6 +198,13 @@ public sealed class ArgumentErrorTests
     }
 
     [TestMethod]
+    public void Train_QuantizeNoneWithInt8_OrUnknownMode_IsUsageError()
+    {
+        Mentions(Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o15"), "--int8", "--quantize", "none"), "--quantize", "'none' together with --int8");
+        Mentions(Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o15"), "--quantize", "int4"), "--quantize", "one of none, weights, full", "'int4'");
+    }
+
+    [TestMethod]
     public void Train_OptionGivenTwice_IsUsageError()
     {
         var r = Usage("train", "--data", twoClasses, "--out", Path.Combine(root, "o11"), "--seed", "1", "--seed", "2");

@@ -52,6 +52,7 @@ internal static class TrainCommand
         new("--regularizer", "one of hs, l1, l2", Default: "hs"),
         new("--encoding", "one of compact, sparse, dense", Default: "compact"),
         new("--int8", "", IsFlag: true),
+        new("--quantize", "one of none, weights, full (full: int8 weights and activations, run by ONNX Runtime's int8 kernels)"),
         new("--no-shrink", "", IsFlag: true),
         new("--keep-dense", "comma-separated layer names or glob patterns (e.g. conv1,fc*) of the chosen architecture"),
         new("--threads", $"a number of threads from 1 to {Environment.ProcessorCount} (this machine's processor count)"),
@@ -102,6 +103,8 @@ internal static class TrainCommand
           --lambda-init <x>  --lambda-growth <x>  --crop-padding <N>
         other:
           --method art|oneshot   --regularizer hs|l1|l2   --encoding compact|sparse|dense
+          --quantize none|weights|full  weights: as --int8; full: int8 weights and uint8 activations calibrated on 256
+                                 training images, which ONNX Runtime runs with int8 kernels (QLinearConv/QLinearAdd)
           --int8                 store weights as int8 (per output channel; ≈4× smaller values, lossy: the report
                                  gives the accuracy change measured on the holdout/test images)
           --no-shrink            keep dead channels in the ONNX model (by default filters pruned to all zeros, and
@@ -163,6 +166,8 @@ internal static class TrainCommand
         public int? Threads { get; init; }
         public required string[] KeepDense { get; init; }
         public required bool Int8 { get; init; }
+        /// <summary>--quantize none|weights|full, or null (then --int8 decides).</summary>
+        public string? Quantize { get; init; }
         public required bool Shrink { get; init; }
         public required bool Flip { get; init; }
         public required bool Live { get; init; }
@@ -200,6 +205,15 @@ internal static class TrainCommand
         if (!File.Exists(value))
             throw line.Invalid("--pretrained", $"'{value}', which does not exist", "imagenet or a .onnx / PyTorch state_dict file");
         return HyperSparsePretrained.FromFile(value, keep);
+    }
+
+    /// <summary>--quantize, which must not contradict --int8 (weights-only int8).</summary>
+    private static string? Quantize(CommandLine line)
+    {
+        var value = line.Choice("--quantize", "none", "weights", "full");
+        if (value == "none" && line.Flag("--int8"))
+            throw line.Invalid("--quantize", "'none' together with --int8", "weights or full with --int8 (or leave out --int8)");
+        return value;
     }
 
     /// <summary>Parses and checks every option before anything slow happens.</summary>
@@ -257,6 +271,7 @@ internal static class TrainCommand
             Threads = line.Int("--threads", v => v > 0 && v <= Environment.ProcessorCount),
             KeepDense = KeepDense(line),
             Int8 = line.Flag("--int8"),
+            Quantize = Quantize(line),
             Shrink = !line.Flag("--no-shrink"),
             Flip = !line.Flag("--no-flip"),
             Live = !line.Flag("--plain") && cli.Interactive,
@@ -282,6 +297,7 @@ internal static class TrainCommand
             WeightEncoding = a.Encoding switch { "sparse" => HyperSparseWeightEncoding.SparseInitializer, "dense" => HyperSparseWeightEncoding.Dense, _ => HyperSparseWeightEncoding.Compact },
             KeepDenseLayers = a.KeepDense,
             QuantizeWeights = a.Int8,
+            Quantization = a.Quantize switch { "full" => HyperSparseQuantization.Full, "weights" => HyperSparseQuantization.WeightsOnly, _ => HyperSparseQuantization.None },
             ShrinkDeadChannels = a.Shrink,
             CheckpointFolder = checkpoints,
             Resume = a.Resume,

@@ -130,7 +130,11 @@ internal static class ReportWriter
         if (r.TimeBudget is { } tb)
             L($"| time budget | {Duration(tb.Budget.TotalSeconds)}: training used {Duration(tb.UsedSeconds)} ({tb.UsedSeconds / tb.Budget.TotalSeconds:P0}) — warm-up {Duration(tb.WarmupSeconds)}, ART {Duration(tb.ArtSeconds)}, fine-tune {Duration(tb.FineTuneSeconds)}; {tb.Decisions.Count} planning decisions{(tb.Warnings.Count > 0 ? $", **{tb.Warnings.Count} warning(s)**" : "")} (see Time budget) |");
         if (r.Quantization is { } q)
-            L($"| int8 weights | accuracy {q.QuantizedAccuracy:F2} % vs {q.FloatAccuracy:F2} % with float weights ({q.AccuracyChange:+0.00;-0.00;0.00} pp; {q.ChangedPredictions:N0} of {q.Images:N0} {q.EvaluatedOn} images predicted differently) |");
+        {
+            L($"| {(q.Mode == HyperSparseQuantization.Full ? "int8 weights and activations" : "int8 weights")} | accuracy {q.QuantizedAccuracy:F2} % vs {q.FloatAccuracy:F2} % with float weights ({q.AccuracyChange:+0.00;-0.00;0.00} pp; {q.ChangedPredictions:N0} of {q.Images:N0} {q.EvaluatedOn} images predicted differently) |");
+            if (q.Mode == HyperSparseQuantization.Full)
+                L($"| int8 calibration | {q.CalibrationImages:N0} training images (spread evenly over the set) set the uint8 ranges of {q.CalibratedActivations.Count:N0} activations (min / max per tensor); float layers: {(q.FloatLayers.Count == 0 ? "none" : string.Join(", ", q.FloatLayers))} |");
+        }
         var shrunk = r.Layers.Where(l => l.OutputChannelsRemoved != 0 || l.InputChannelsRemoved != 0 || l.ShippedKept != l.TrainedKept).ToList();
         if (shrunk.Count > 0)
             L($"| dead channels | removed from the ONNX model (same scores): {r.Layers.Sum(l => l.OutputChannelsRemoved):N0} output channels and {r.Layers.Sum(l => l.InputChannelsRemoved):N0} input slices; {r.Layers.Sum(l => l.TrainedKept - l.ShippedKept):N0} kept weights folded into biases, merged or read by nothing (see Layers; `--no-shrink` keeps them) |");
