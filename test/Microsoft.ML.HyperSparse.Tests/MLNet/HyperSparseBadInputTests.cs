@@ -241,7 +241,9 @@ public sealed class HyperSparseBadInputTests
         options.PruningRate = 1.5;
         trainer.TrainerOptions.PruningRate = 1.5;
         Assert.AreEqual(Quick().PruningRate, trainer.TrainerOptions.PruningRate, "neither the caller's object nor a TrainerOptions copy changes the trainer");
-        Assert.AreNotSame(trainer.TrainerOptions, trainer.TrainerOptions, "TrainerOptions hands out copies");
+        var first = trainer.TrainerOptions;
+        var second = trainer.TrainerOptions;
+        Assert.AreNotSame(first, second, "TrainerOptions hands out copies");
     }
 
     [TestMethod]

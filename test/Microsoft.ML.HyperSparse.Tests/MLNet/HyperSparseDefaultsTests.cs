@@ -12,6 +12,7 @@ namespace Microsoft.ML.HyperSparse.Tests.MLNet;
 public sealed class HyperSparseDefaultsTests
 {
     [TestMethod]
+#pragma warning disable MSTEST0032 // the constants are the point: changing a default must fail here
     public void HyperSparseDefaults_AreThePapersReferenceValues()
     {
         Assert.AreEqual(5e-6, HyperSparseDefaults.LambdaInit);
@@ -31,6 +32,7 @@ public sealed class HyperSparseDefaultsTests
         Assert.AreEqual(300, HyperSparseDefaults.MaxArtEpochs);
         Assert.AreEqual(HyperSparseArchitecture.ResNet20, HyperSparseDefaults.Architecture);
     }
+#pragma warning restore MSTEST0032
 
     [TestMethod]
     public void Options_New_IsTheEngineDefaultEverywhere()
