@@ -76,7 +76,7 @@ internal sealed record TransferRow
     /// <summary>Row order in the file and the table: (a) … (e), then per class, κ, seed.</summary>
     [JsonIgnore]
     public IComparable Order => string.Create(CultureInfo.InvariantCulture,
-        $"{TransferBenchmark.Label(Method)}|{PerClass:D6}|{Kappa ?? 0:0.0000}|{Seed:D4}");
+        $"{TransferBenchmark.Rank(Method)}|{PerClass:D6}|{Kappa ?? 0:0.0000}|{Seed:D4}");
 }
 
 /// <summary>Image files of a class-folder tree (&lt;dir&gt;/&lt;class&gt;/*.png), chosen deterministically.</summary>
@@ -138,6 +138,18 @@ internal static class TransferBenchmark
         "magnitude" => "(d)",
         "scratch" => "(e)",
         _ => "(?)",
+    };
+
+    /// <summary>Table order: (a), (b), (c), (c) int8, (d), (e).</summary>
+    public static int Rank(string method) => method switch
+    {
+        MlnetMethod => 0,
+        "dense" => 1,
+        "hs" => 2,
+        "hs-int8" => 3,
+        "magnitude" => 4,
+        "scratch" => 5,
+        _ => 9,
     };
 
     private static string MethodText(string method) => method switch
