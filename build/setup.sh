@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what HyperSparse.MLNet needs on Debian 12 with the .NET 10 SDK, from the package registries only:
 #   - Debian packages: dataset-fashion-mnist (real data for tests and the demo), python3-onnx (onnx.checker in tests),
-#     python3-torch and python3-torchvision (PyTorch 1.13 writes the torchvision ResNets the pretrained-weights tests read)
+#     python3-torch and python3-torchvision with `hs_setup --tests` (PyTorch 1.13 writes the torchvision ResNets the
+#     pretrained-weights tests read)
 #   - NuGet packages: dotnet restore (TorchSharp-cpu, ML.NET, ONNX Runtime, ...)
 # Safe to run again: installed packages are skipped. Sourced by the other build/ scripts.
 set -euo pipefail
@@ -27,7 +28,9 @@ hs_setup() {
     exit 1
   fi
   if command -v apt-get >/dev/null 2>&1; then
-    hs_apt_install dataset-fashion-mnist python3 python3-onnx python3-numpy python3-torch python3-torchvision
+    hs_apt_install dataset-fashion-mnist python3 python3-onnx python3-numpy
+    # The tests also need PyTorch (hs_setup --tests); the demo does not.
+    if [ "${1:-}" = --tests ]; then hs_apt_install python3-torch python3-torchvision; fi
   else
     echo "setup: not a Debian system; install Fashion-MNIST (IDX files) and set HYPERSPARSE_FASHION_MNIST_DIR" >&2
   fi

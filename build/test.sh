@@ -4,7 +4,7 @@
 # Extra arguments go to `dotnet test` (e.g. --filter "FullyQualifiedName~Engine").
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
-hs_setup
+hs_setup --tests
 cd "$HS_ROOT"
 # The portability check (OnnxRuntimeNodeTests) needs a second ONNX runtime: onnxruntime-node in artifacts/. If it cannot be
 # installed, the tests still run and that check fails with the reason (required here, so it never silently skips).
