@@ -17,6 +17,10 @@
 #              t10k split; prepared once in TRANSFER_DATA): (a) ML.NET's offline recipe, DnnFeaturizeImage (its ResNet-18, 224×224)
 #              + LbfgsMaximumEntropy; (b)–(e) our pretrained / from-scratch networks (transfer_ours_rows).
 #              per class ∈ TRANSFER_PER_CLASS × TRANSFER_SEEDS; --quick: 10 per class, 200 test images. rows: docs/benchmarks-transfer.jsonl
+#     speed    issue #22: per SPEED_ROWS model (LeNet-5, ResNet-20, ResNet-32 from scratch and ML.NET's ImageNet ResNet-18 fine-tuned
+#              on 1,000 images at 64×64; cached in MODELS like size/latency), dense float, Compact float, int8 weights and full int8
+#              ONNX files: accuracy on every t10k image, ONNX Runtime latency at batch 1 and 32 on 1 and 2 threads, and whether
+#              ONNX Runtime fused every Conv into QLinearConv.                              rows: docs/benchmarks-speed.jsonl
 #     render   no measuring: only re-render docs/benchmarks.md from the rows files (and the pages below).
 #   The report also takes in docs/bench-step.md (build/bench-step.sh: training speed) and docs/budget.md
 #   (build/bench-budget.sh: training within a time budget) when they exist.
@@ -32,12 +36,12 @@
 #   κ and seed — each with CPUs / ACC_JOBS threads and its log in ACC_WORK/logs; on 2 cores ACC_JOBS=2 gets more rows per hour than 2-thread rows one by one: by docs/bench-step.md
 #   two 1-thread rows side by side make 1.2× (ResNet-20) to 1.6× (LeNet-5) the steps of one 2-thread row),
 #   ACC_WORK (artifacts/bench-accuracy: per-row checkpoints while a row runs), ARCHS ("lenet5 resnet20 resnet32"), KAPPAS ("0.98 0.9 0.995": the target κ first),
-#   LATENCY_ROWS ("lenet5:0.98 resnet20:0.98 resnet32:0.98"), ORT_THREADS (2), OUT_DIR (docs), MODELS (artifacts/bench-models),
+#   LATENCY_ROWS ("lenet5:0.98 resnet20:0.98 resnet32:0.98"), SPEED_ROWS ("lenet5:0.98 resnet20:0.98 resnet32:0.98 resnet18mlnet:0.98"), ORT_THREADS (2), OUT_DIR (docs), MODELS (artifacts/bench-models),
 #   TRANSFER_PER_CLASS ("100 1000"), TRANSFER_TEST (10000: the first n t10k images), TRANSFER_SEEDS ("1"), TRANSFER_THREADS (1: CPUs a transfer row trains and evaluates on),
 #   TRANSFER_DATA (artifacts/bench-transfer/data: the PNG folders, kept between runs),
 #   EXTRA (more options for every row, e.g. "--train 5000"; they change the config, so finished rows are redone).
 # Budget on an idle 2-core box: size ≈ 1 min per LeNet-5 row, ≈ 3 min per ResNet-20 row, ≈ 4–6 min per ResNet-32 row;
-#   latency ≈ 3 min; transfer row (a): featurizing ≈ 30–40 ms per 224×224 image on 1 idle CPU, so ≈ 6–8 min at 100 per class
+#   latency ≈ 3 min; speed ≈ 2 min per row once its model is cached (training: as size; the ResNet-18 ≈ 6 min); transfer row (a): featurizing ≈ 30–40 ms per 224×224 image on 1 idle CPU, so ≈ 6–8 min at 100 per class
 #   (11,000 images) and ≈ 11–14 min at 1,000 per class (20,000 images), the PNG export ≈ 1 min once; accuracy ≈ 3–4 min per LeNet-5 row (20 rows), ≈ 8–10 min per ResNet-20 row (20 rows). Two to three times that when the cores are shared. Fetches nothing from the web (a NuGet restore at most).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,7 +49,7 @@ cd "$ROOT"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 unset HYPERSPARSE_MALLOC_TUNING   # would silently disable the trainer's allocator tuning
 
-ALL_SECTIONS=(accuracy size latency transfer)
+ALL_SECTIONS=(accuracy size latency speed transfer)
 : "${TRANSFER_KAPPAS:=0.98 0.9}" "${TRANSFER_OURS_THREADS:=2}"
 QUICK=off REEXPORT=off RETRAIN=off
 SECTIONS=()
@@ -55,7 +59,7 @@ while [ $# -gt 0 ]; do
     --quick) QUICK=on ;;
     --reexport) REEXPORT=on ;;
     --retrain) RETRAIN=on ;;
-    -h|--help) sed -n '2,41p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
     -*) echo "bench: unknown option $1 (see build/bench.sh --help)" >&2; exit 2 ;;
     *)
       [[ " ${ALL_SECTIONS[*]} render " == *" $1 "* ]] || { echo "bench: unknown section '$1' (sections: ${ALL_SECTIONS[*]} render)" >&2; exit 2; }
@@ -70,6 +74,7 @@ if [ "$QUICK" = on ]; then
   ARCHS=${ARCHS:-"lenet5 resnet20"}
   KAPPAS=${KAPPAS:-"0.98"}
   LATENCY_ROWS=${LATENCY_ROWS:-"lenet5:0.98 resnet20:0.98"}
+  SPEED_ROWS=${SPEED_ROWS:-"lenet5:0.98 resnet18mlnet:0.98"}
   OUT_DIR=${OUT_DIR:-artifacts/bench-quick}
   ACC_ARCHS=${ACC_ARCHS:-"lenet5"}
   ACC_KAPPAS=${ACC_KAPPAS:-"0.98"}
@@ -80,6 +85,7 @@ else
   ARCHS=${ARCHS:-"lenet5 resnet20 resnet32"}
   KAPPAS=${KAPPAS:-"0.98 0.9 0.995"}
   LATENCY_ROWS=${LATENCY_ROWS:-"lenet5:0.98 resnet20:0.98 resnet32:0.98"}
+  SPEED_ROWS=${SPEED_ROWS:-"lenet5:0.98 resnet20:0.98 resnet32:0.98 resnet18mlnet:0.98"}
   OUT_DIR=${OUT_DIR:-docs}
   ACC_ARCHS=${ACC_ARCHS:-"lenet5 resnet20"}
   ACC_KAPPAS=${ACC_KAPPAS:-"0.98 0.9 0.995"}
@@ -101,15 +107,17 @@ SIZE_ROWS="$OUT_DIR/benchmarks-size.jsonl"
 LATENCY_RESULTS="$OUT_DIR/benchmarks-latency.jsonl"
 ACCURACY_ROWS="$OUT_DIR/benchmarks-accuracy.jsonl"
 TRANSFER_ROWS="$OUT_DIR/benchmarks-transfer.jsonl"
+SPEED_RESULTS="$OUT_DIR/benchmarks-speed.jsonl"
 REPORT="$OUT_DIR/benchmarks.md"
 
 # The command stamped into every row and table: the invocation plus any environment that changed the defaults.
 ENV_TEXT=""
-for v in ARCHS KAPPAS LATENCY_ROWS ORT_THREADS EXTRA ACC_ARCHS ACC_KAPPAS ACC_SEEDS ACC_JOBS TRANSFER_PER_CLASS TRANSFER_TEST TRANSFER_SEEDS TRANSFER_THREADS; do
+for v in ARCHS KAPPAS LATENCY_ROWS SPEED_ROWS ORT_THREADS EXTRA ACC_ARCHS ACC_KAPPAS ACC_SEEDS ACC_JOBS TRANSFER_PER_CLASS TRANSFER_TEST TRANSFER_SEEDS TRANSFER_THREADS; do
   case "$v" in
     ARCHS) d=$([ "$QUICK" = on ] && echo "lenet5 resnet20" || echo "lenet5 resnet20 resnet32") ;;
     KAPPAS) d=$([ "$QUICK" = on ] && echo "0.98" || echo "0.98 0.9 0.995") ;;
     LATENCY_ROWS) d=$([ "$QUICK" = on ] && echo "lenet5:0.98 resnet20:0.98" || echo "lenet5:0.98 resnet20:0.98 resnet32:0.98") ;;
+    SPEED_ROWS) d=$([ "$QUICK" = on ] && echo "lenet5:0.98 resnet18mlnet:0.98" || echo "lenet5:0.98 resnet20:0.98 resnet32:0.98 resnet18mlnet:0.98") ;;
     ORT_THREADS) d=2 ;;
     EXTRA) d="" ;;
     ACC_ARCHS) d=$([ "$QUICK" = on ] && echo "lenet5" || echo "lenet5 resnet20") ;;
@@ -154,6 +162,15 @@ section_latency() {
   for row in $LATENCY_ROWS; do
     # shellcheck disable=SC2086
     dotnet "$DLL" latency --arch "${row%%:*}" --kappa "${row#*:}" --results "$LATENCY_RESULTS" "${COMMON[@]}" $EXTRA
+  done
+}
+
+section_speed() {
+  local row
+  for row in $SPEED_ROWS; do
+    # shellcheck disable=SC2086
+    dotnet "$DLL" speed --arch "${row%%:*}" --kappa "${row#*:}" --results "$SPEED_RESULTS" --quick "$QUICK" --models "$MODELS" \
+      --revision "$REVISION" --command "$COMMAND" $EXTRA || return
   done
 }
 
@@ -319,6 +336,6 @@ for section in "${SECTIONS[@]}"; do
 done
 
 # The pages of build/bench-step.sh (docs/bench-step.md) and build/bench-budget.sh (docs/budget.md) become sections of the report.
-dotnet "$DLL" render --out "$REPORT" --accuracy "$ACCURACY_ROWS" --step "$OUT_DIR/bench-step.md" --budget "$OUT_DIR/budget.md" --size "$SIZE_ROWS" --latency "$LATENCY_RESULTS" --transfer "$TRANSFER_ROWS" --command "$COMMAND"
+dotnet "$DLL" render --out "$REPORT" --accuracy "$ACCURACY_ROWS" --step "$OUT_DIR/bench-step.md" --budget "$OUT_DIR/budget.md" --size "$SIZE_ROWS" --latency "$LATENCY_RESULTS" --transfer "$TRANSFER_ROWS" --speed "$SPEED_RESULTS" --command "$COMMAND"
 echo "bench: $REPORT written ($((SECONDS - START)) s)"
 exit $status

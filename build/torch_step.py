@@ -113,7 +113,17 @@ def build(arch, channels, height, width, classes):
         return ResNet(20, 16, channels, classes), "ResNet-20"
     if arch == "resnet32":
         return ResNet(32, 32, channels, classes), "ResNet-32"
-    raise SystemExit(f"--arch must be lenet5, resnet20 or resnet32, got '{arch}'")
+    if arch in ("resnet18", "resnet18mlnet"):
+        # The ImageNet ResNet family (7x7/2 stem, 3x3/2 max-pool, four stages of basic blocks): torchvision's own class with
+        # torchvision's [2, 2, 2, 2] or the [2, 2, 2, 3] of ML.NET's ResNet-18 (the engine's ResNet18MLNet).
+        from torchvision.models.resnet import ResNet as TorchvisionResNet, BasicBlock as TorchvisionBlock
+        blocks = [2, 2, 2, 2] if arch == "resnet18" else [2, 2, 2, 3]
+        model = TorchvisionResNet(TorchvisionBlock, blocks, num_classes=classes)
+        if channels != 3:
+            model.conv1 = nn.Conv2d(channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        model.prunable = lambda: [m.weight for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+        return model, "ResNet-18" if arch == "resnet18" else "ResNet-18 (ML.NET's)"
+    raise SystemExit(f"--arch must be lenet5, resnet20, resnet32, resnet18 or resnet18mlnet, got '{arch}'")
 
 
 @torch.no_grad()
@@ -166,6 +176,10 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--round", type=int, default=-1)
     p.add_argument("--raw")
+    # Levers measured against "none" (PyTorch's defaults) by build/bench-step.sh: the model and its input in channels-last
+    # (NHWC) memory format, or the forward under CPU autocast to bfloat16 (PyTorch's own mixed precision; the loss, backward
+    # and SGD stay as autocast leaves them).
+    p.add_argument("--lever", choices=["none", "channels-last", "bf16-autocast"], default="none")
     a = p.parse_args()
 
     channels, height, width = (int(v) for v in a.input.split("x"))
@@ -177,6 +191,10 @@ def main():
     hs = a.hs == "on"
     sgd = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
     images = [torch.randn(a.batch, channels, height, width) for _ in range(BATCH_POOL)]
+    if a.lever == "channels-last":
+        # PyTorch's documented lever: model and input in channels-last (NHWC) memory format.
+        model = model.to(memory_format=torch.channels_last)
+        images = [x.contiguous(memory_format=torch.channels_last) for x in images]
     labels = [torch.randint(0, a.classes, (a.batch,)) for _ in range(BATCH_POOL)]
 
     step_ms, hs_ms = [], []
@@ -186,8 +204,13 @@ def main():
         if s == a.warmup:
             measured_since = time.perf_counter()
         start = time.perf_counter()
-        logits = model(images[s % BATCH_POOL])
-        ce = F.cross_entropy(logits, labels[s % BATCH_POOL])
+        if a.lever == "bf16-autocast":
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                logits = model(images[s % BATCH_POOL])
+                ce = F.cross_entropy(logits, labels[s % BATCH_POOL])
+        else:
+            logits = model(images[s % BATCH_POOL])
+            ce = F.cross_entropy(logits, labels[s % BATCH_POOL])
         sgd.zero_grad()
         ce.backward()
         if hs:
@@ -218,7 +241,7 @@ def main():
         "PrunableWeights": sum(w.numel() for w in weights), "StepMs": step_ms, "HsMs": hs_ms,
         "RssMb": num(rss), "PeakRssMb": num(peak), "FinalLoss": num(final_loss),
         "StartedUtc": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "Framework": f"PyTorch {torch.__version__.split('+')[0]}", "Round": a.round,
+        "Framework": f"PyTorch {torch.__version__.split('+')[0]}", "Round": a.round, "Lever": a.lever,
         "Note": f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')} OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '-')}",
     }
     if a.raw:
@@ -227,7 +250,7 @@ def main():
     ordered = sorted(step_ms)
     median = ordered[len(ordered) // 2] if len(ordered) % 2 else (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
     hs_note = f"  HS term {sorted(hs_ms)[len(hs_ms) // 2]:.2f} ms" if hs else ""
-    print(f"{arch_name:<9}{row['Input']:<9}b{a.batch:<4} PyTorch {torch.__version__.split('+')[0]} hs {a.hs:<3} | median {median:8.2f} ms  "
+    print(f"{arch_name:<9}{row['Input']:<9}b{a.batch:<4} {'' if a.lever == 'none' else a.lever + ' '}PyTorch {torch.__version__.split('+')[0]} hs {a.hs:<3} | median {median:8.2f} ms  "
           f"n={len(step_ms):<4} | params {row['Parameters']:,} | RSS {rss:6.0f} MB (peak {peak:.0f}) | loss {final_loss:.3f}{hs_note}")
     return 0 if math.isfinite(final_loss) else 1
 

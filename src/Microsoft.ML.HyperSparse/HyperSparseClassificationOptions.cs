@@ -325,9 +325,9 @@ public sealed partial class HyperSparseClassificationTrainer
 
         /// <summary>
         /// With <see cref="HyperSparseQuantization.Full"/>: training images (spread evenly over the training set) whose
-        /// activations set the int8 ranges, 1..4096. Default 256.
+        /// activations set the int8 ranges, 1..4096. Default <see cref="HyperSparseDefaults.CalibrationImages"/> (256).
         /// </summary>
-        public int CalibrationImages { get; set; } = 256;
+        public int CalibrationImages { get; set; } = HyperSparseDefaults.CalibrationImages;
 
         /// <summary>The quantization in force: <see cref="Quantization"/>, or weights-only when only <see cref="QuantizeWeights"/> is set.</summary>
         internal HyperSparseQuantization EffectiveQuantization =>

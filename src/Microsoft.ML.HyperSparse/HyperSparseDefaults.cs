@@ -62,4 +62,9 @@ public static class HyperSparseDefaults
     public const int TransferFineTuneEpochs = TrainingDefaults.Transfer.FineTuneEpochs;
     /// <summary>Fine-tune learning-rate steps of a pretrained start.</summary>
     public static IReadOnlyList<int> TransferLearningRateSteps => TrainingDefaults.Transfer.LearningRateSteps;
+    /// <summary>
+    /// Training images (spread evenly over the training set) whose activations set the int8 ranges of
+    /// <see cref="HyperSparseQuantization.Full"/>: <see cref="HyperSparseClassificationTrainer.Options.CalibrationImages"/>'s default.
+    /// </summary>
+    public const int CalibrationImages = 256;
 }

@@ -42,7 +42,13 @@ public sealed class BenchScriptTests
             Assert.IsTrue(Regex.IsMatch(report, @"^\| LeNet-5 \| 0\.98 \| [\d,]+ of 61,470 \|", RegexOptions.Multiline), "no LeNet-5 size row:\n" + report);
             Assert.IsTrue(Regex.IsMatch(report, @"^\| ResNet-20 \| 0\.98 \| [\d,]+ of 270,608 \|", RegexOptions.Multiline), "no ResNet-20 size row:\n" + report);
             Assert.IsTrue(Regex.IsMatch(report, @"^\| LeNet-5 \| 0\.98 \| Compact \| [\d,]+ \|", RegexOptions.Multiline), "no LeNet-5 latency row:\n" + report);
-            foreach (string rows in new[] { "benchmarks-accuracy.jsonl", "benchmarks-size.jsonl", "benchmarks-latency.jsonl" })
+            // Issue #22's speed rows: four files of LeNet-5 and of the pretrained ResNet-18, each with its accuracy and timings.
+            StringAssert.Contains(report, "## Scoring speed: float vs int8 (issue #22)");
+            foreach (string net in new[] { "LeNet-5", "ResNet-18 pretrained" })
+                foreach (string file in new[] { "dense float", "Compact float", "int8 weights", "int8 full" })
+                    Assert.IsTrue(Regex.IsMatch(report, $@"^\| {Regex.Escape(net)} \| 0\.98 \| {Regex.Escape(file)} \| [\d,]+ \| \d+\.\d\d % \|", RegexOptions.Multiline),
+                        $"no speed row for {net} {file}:\n{report}");
+            foreach (string rows in new[] { "benchmarks-accuracy.jsonl", "benchmarks-size.jsonl", "benchmarks-latency.jsonl", "benchmarks-speed.jsonl" })
                 Assert.IsTrue(File.ReadAllLines(Path.Combine(work, "out", rows)).Length > 0, rows + " is empty");
 
             // A rerun finds every row cached: nothing trains again, and the report is the same but for nothing.

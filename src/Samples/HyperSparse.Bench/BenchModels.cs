@@ -6,6 +6,7 @@ using System.Text.Json.Serialization;
 using Microsoft.ML.HyperSparse.Engine.Data;
 using Microsoft.ML.HyperSparse.Engine.Models;
 using Microsoft.ML.HyperSparse.Engine.Native;
+using Microsoft.ML.HyperSparse.Engine.Pretrained;
 using Microsoft.ML.HyperSparse.Engine.Regularization;
 using Microsoft.ML.HyperSparse.Engine.Training;
 using Microsoft.ML.HyperSparse.Onnx;
@@ -20,8 +21,11 @@ internal sealed record TrainConfig(
     string Arch, double Kappa, int TrainImages, int Batch, double LearningRate, int WarmupEpochs, int MaxArtEpochs,
     int FineTuneEpochs, int[] LearningRateSteps, double LambdaInit, double LambdaGrowth, int CropPadding, int Seed, int Threads)
 {
+    /// <summary>The display name of ML.NET's ResNet-18 started from its ImageNet weights (architecture ResNet18MLNet).</summary>
+    public const string PretrainedResNet18 = "ResNet-18 pretrained";
+
     [JsonIgnore]
-    public Architecture Architecture => Architectures.Parse(Arch);
+    public Architecture Architecture => Arch == PretrainedResNet18 ? Architecture.ResNet18MLNet : Architectures.Parse(Arch);
 
     /// <summary>File stem of the cached model: readable prefix plus a hash of the whole config.</summary>
     [JsonIgnore]
@@ -31,7 +35,8 @@ internal sealed record TrainConfig(
         {
             var json = JsonSerializer.Serialize(this);
             var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)))[..12];
-            return string.Create(CultureInfo.InvariantCulture, $"{Arch.ToLowerInvariant()}-k{Kappa}-{hash}");
+            var stem = new string(Arch.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' ? c : '-').ToArray());
+            return string.Create(CultureInfo.InvariantCulture, $"{stem}-k{Kappa}-{hash}");
         }
     }
 
@@ -57,7 +62,15 @@ internal sealed record TrainConfig(
         Architecture.ResNet32 => new TrainConfig("ResNet-32", kappa, TrainImages: 1_280, Batch: 64, LearningRate: 0.05,
             WarmupEpochs: 3, MaxArtEpochs: 10, FineTuneEpochs: 3, LearningRateSteps: [2], LambdaInit: 5e-4, LambdaGrowth: 1.5,
             CropPadding: 2, Seed: 7, Threads: 2),
-        _ => throw new ArgumentException($"the benchmark trains lenet5, resnet20 and resnet32, not {arch}."),
+        // ML.NET's ImageNet ResNet-18 (NuGet Microsoft.ML.DnnImageFeaturizer.ResNet18) as a pretrained start, Fashion-MNIST
+        // upscaled to 64×64 and replicated to RGB, with the transfer profile (TrainingDefaults.Transfer: head stage 2, λ 1.5e-2 ·
+        // 1.15^e ≤ 20 ART epochs, 16 fine-tune epochs): the transfer benchmark's (c) row at 1,000 training images, ≈5–6 min.
+        Architecture.ResNet18MLNet => new TrainConfig(PretrainedResNet18, kappa, TrainImages: 1_000, Batch: 32,
+            LearningRate: TrainingDefaults.Transfer.LearningRate, WarmupEpochs: TrainingDefaults.Transfer.HeadEpochs,
+            MaxArtEpochs: TrainingDefaults.Transfer.MaxArtEpochs, FineTuneEpochs: TrainingDefaults.Transfer.FineTuneEpochs,
+            LearningRateSteps: [.. TrainingDefaults.Transfer.LearningRateSteps], LambdaInit: TrainingDefaults.Transfer.LambdaInit,
+            LambdaGrowth: TrainingDefaults.Transfer.LambdaGrowth, CropPadding: 4, Seed: 7, Threads: 2),
+        _ => throw new ArgumentException($"the benchmark trains lenet5, resnet20, resnet32 and resnet18mlnet, not {arch}."),
     };
 
     /// <summary>The `--quick` schedules: just enough training to exercise every step of a row (minutes in all, not results).</summary>
@@ -72,6 +85,7 @@ internal sealed record TrainConfig(
         Architecture.ResNet32 => new TrainConfig("ResNet-32", kappa, TrainImages: 128, Batch: 64, LearningRate: 0.05,
             WarmupEpochs: 1, MaxArtEpochs: 1, FineTuneEpochs: 1, LearningRateSteps: [], LambdaInit: 5e-4, LambdaGrowth: 1.5,
             CropPadding: 2, Seed: 7, Threads: 2),
+        Architecture.ResNet18MLNet => Default(arch, kappa) with { TrainImages = 64, WarmupEpochs = 1, MaxArtEpochs = 1, FineTuneEpochs = 1, LearningRateSteps = [] },
         _ => throw new ArgumentException($"the benchmark trains lenet5, resnet20 and resnet32, not {arch}."),
     };
 
@@ -95,7 +109,7 @@ internal sealed record TrainConfig(
     /// <summary>Reads `--arch`, `--kappa` and `--quick` and the schedule overrides.</summary>
     public static TrainConfig FromArgs(Args args)
     {
-        var arch = Architectures.Parse(args.Get("arch") ?? throw new ArgumentException("--arch is required (lenet5, resnet20, resnet32)."));
+        var arch = Architectures.Parse(args.Get("arch") ?? throw new ArgumentException("--arch is required (lenet5, resnet20, resnet32, resnet18mlnet)."));
         var kappa = args.GetDouble("kappa", double.NaN);
         if (!(kappa is > 0 and < 1)) throw new ArgumentException($"--kappa must be in (0, 1), got {kappa}.");
         var quick = args.GetOnOff("quick", false);
@@ -175,10 +189,17 @@ internal static class BenchModels
     {
         var started = DateTime.UtcNow;
         var loadStart = Machine.LoadAverage();
-        var normalization = Normalization.FromData(train, 1f / 255);
         var options = EngineOptions(config.Architecture, config.Kappa, config.Batch, config.LearningRate, config.WarmupEpochs,
             config.MaxArtEpochs, config.FineTuneEpochs, config.LearningRateSteps, config.LambdaInit, config.LambdaGrowth, config.CropPadding,
             config.Seed, config.Threads);
+        var normalization = Normalization.FromData(train, 1f / 255);
+        if (config.Architecture == Architecture.ResNet18MLNet)
+        {
+            // The pretrained start as Fit makes it: the package's weights, their preprocessing, a new head.
+            var weights = MLNetResNet18.ReadWeights();
+            normalization = PretrainedLoader.Normalization(weights, 1f / 255);
+            options = options with { Pretrained = new PretrainedStart("imagenet", KeepHead: false) { Weights = weights } };
+        }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"bench: training {config.Arch} κ = {config.Kappa}: {train.Count} train / {test.Count} test images, {config.WarmupEpochs} warm-up + ≤{config.MaxArtEpochs} ART + {config.FineTuneEpochs} fine-tune epochs, batch {config.Batch}"));
         // The test slice is passed as the trainer's validation set only to log accuracy per epoch: nothing is selected on it
@@ -240,6 +261,51 @@ internal static class BenchModels
         var dir = FashionMnist.TryLocate()
                   ?? throw new ArgumentException($"Fashion-MNIST not found (apt-get install dataset-fashion-mnist, or set {FashionMnist.DirectoryVariable}).");
         return (FashionMnist.Read(dir, train: true, limit: trainImages), FashionMnist.Read(dir, train: false, limit: testImages));
+    }
+
+    /// <summary>
+    /// The data a configuration trains and is tested on: <see cref="Data"/> as it is, or for the pretrained ResNet-18 upscaled
+    /// to 64×64 (bilinear, <see cref="Upscale"/>) and replicated to its three input channels.
+    /// </summary>
+    public static (ImageDataset Train, ImageDataset Test) DataFor(TrainConfig config, int testImages)
+    {
+        var (train, test) = Data(config.TrainImages, testImages);
+        if (config.Architecture != Architecture.ResNet18MLNet) return (train, test);
+        return (Upscale(train, PretrainedSide).ReplicateChannels(3), Upscale(test, PretrainedSide).ReplicateChannels(3));
+    }
+
+    /// <summary>Input side of the pretrained ResNet-18 rows (the transfer benchmark's size).</summary>
+    public const int PretrainedSide = 64;
+
+    /// <summary>One-channel images resized to side×side by bilinear interpolation (pixel centres aligned, edges clamped).</summary>
+    public static ImageDataset Upscale(ImageDataset data, int side)
+    {
+        if (data.Channels != 1) throw new ArgumentException($"Expected one-channel images, found {data.Channels}.", nameof(data));
+        long total = (long)data.Count * side * side;
+        if (total > Array.MaxLength) throw new ArgumentException($"{data.Count:N0} images of {side}×{side} need {total:N0} floats, more than one array holds.");
+        var pixels = new float[total];
+        int h = data.Height, w = data.Width;
+        for (var n = 0; n < data.Count; n++)
+        {
+            var src = data.Pixels.AsSpan(n * data.ImageSize, data.ImageSize);
+            var dst = pixels.AsSpan(n * side * side, side * side);
+            for (var y = 0; y < side; y++)
+            {
+                var sy = Math.Clamp((y + 0.5) * h / side - 0.5, 0, h - 1);
+                int y0 = (int)sy, y1 = Math.Min(y0 + 1, h - 1);
+                var fy = (float)(sy - y0);
+                for (var x = 0; x < side; x++)
+                {
+                    var sx = Math.Clamp((x + 0.5) * w / side - 0.5, 0, w - 1);
+                    int x0 = (int)sx, x1 = Math.Min(x0 + 1, w - 1);
+                    var fx = (float)(sx - x0);
+                    var top = src[y0 * w + x0] * (1 - fx) + src[y0 * w + x1] * fx;
+                    var bottom = src[y1 * w + x0] * (1 - fx) + src[y1 * w + x1] * fx;
+                    dst[y * side + x] = top * (1 - fy) + bottom * fy;
+                }
+            }
+        }
+        return new ImageDataset(pixels, (int[])data.Labels.Clone(), 1, side, side, data.ClassCount);
     }
 
     /// <summary>The whole official test split (t10k, 10,000 images).</summary>

@@ -19,6 +19,7 @@ internal static class BenchmarkReport
         var stepFile = args.Get("step");
         var budgetFile = args.Get("budget");
         var transferFile = args.Get("transfer");
+        var speedFile = args.Get("speed");
         var command = args.Get("command", "(not given)");
         args.EnsureAllUsed();
 
@@ -26,10 +27,11 @@ internal static class BenchmarkReport
         var latency = latencyFile is null ? new List<LatencyRow>() : RowFile.Read<LatencyRow>(latencyFile);
         var accuracy = accuracyFile is null ? new List<AccuracyRow>() : RowFile.Read<AccuracyRow>(accuracyFile);
         var transfer = transferFile is null ? new List<TransferRow>() : RowFile.Read<TransferRow>(transferFile, TransferRow.Json);
+        var speed = speedFile is null ? new List<SpeedRow>() : RowFile.Read<SpeedRow>(speedFile, SpeedRow.Json);
         var md = new StringBuilder();
         md.AppendLine("# Benchmarks");
         md.AppendLine();
-        md.AppendLine($"Written by `{command}` from the rows in {string.Join(" and ", new[] { accuracyFile, sizeFile, latencyFile, transferFile }.OfType<string>().Select(f => $"`{Path.GetFileName(f)}`"))} " +
+        md.AppendLine($"Written by `{command}` from the rows in {string.Join(" and ", new[] { accuracyFile, sizeFile, latencyFile, transferFile, speedFile }.OfType<string>().Select(f => $"`{Path.GetFileName(f)}`"))} " +
                       "(every figure below comes from those rows; none is typed by hand). `build/bench.sh` runs every section, `build/bench.sh <section>` one of them; " +
                       "finished rows are skipped on a rerun, `--reexport` re-measures them from the cached trained models (artifacts/bench-models) without retraining, " +
                       "`--retrain` trains again.");
@@ -39,6 +41,7 @@ internal static class BenchmarkReport
         if (budgetFile is not null && File.Exists(budgetFile)) TimeBudget(md, budgetFile);
         if (size.Count > 0) Size(md, size, latency);
         if (latency.Count > 0) Latency(md, latency);
+        SpeedBenchmark.Render(md, speed);
         TransferBenchmark.Render(md, transfer);
         if (size.Count > 0) Appendix(md, size);
 
@@ -47,7 +50,7 @@ internal static class BenchmarkReport
         var temporary = output + $".{Environment.ProcessId}.tmp";
         File.WriteAllText(temporary, text);
         File.Move(temporary, output, overwrite: true);
-        Console.WriteLine($"render: {output} ({accuracy.Count} accuracy rows, {size.Count} size rows, {latency.Count} latency rows, {transfer.Count} transfer rows)");
+        Console.WriteLine($"render: {output} ({accuracy.Count} accuracy rows, {size.Count} size rows, {latency.Count} latency rows, {transfer.Count} transfer rows, {speed.Count} speed rows)");
         return 0;
     }
 

@@ -63,7 +63,7 @@ internal static class Int8LatencyBenchmark
             }
 
             var full = exports[^1].Calibration!;
-            List<string> ops = OptimizedOpTypes(exports[^1].Bytes);
+            List<string> ops = OrtOptimizedGraph.OpTypes(exports[^1].Bytes);
             int Count(string op) => ops.Count(o => o == op);
             Console.WriteLine($"<!-- {name}: {full.Tensors.Count} activations quantised on {full.ImageCount} images; float layers: " +
                               $"{string.Join(", ", full.FloatLayers)}; ORT's optimised int8 graph: {Count("QLinearConv")} QLinearConv of " +
@@ -88,27 +88,8 @@ internal static class Int8LatencyBenchmark
         return model.DescribeNetwork("image", new Normalization(1f / 255, [0.485f, 0.456f, 0.406f], [0.229f, 0.224f, 0.225f]));
     }
 
-    /// <summary>Op types of the graph ONNX Runtime runs (extended optimisations, where QDQ fusion happens).</summary>
-    private static List<string> OptimizedOpTypes(byte[] model)
-    {
-        string path = Path.Combine(Path.GetTempPath(), $"hs-int8-latency-{Guid.NewGuid():N}.onnx");
-        try
-        {
-            using (var options = new SessionOptions { OptimizedModelFilePath = path, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_EXTENDED, IntraOpNumThreads = 1 })
-            using (new InferenceSession(model, options))
-            {
-            }
-
-            return OnnxModelReader.Parse(File.ReadAllBytes(path), path).Graph.Node.Select(n => n.OpType).ToList();
-        }
-        finally
-        {
-            File.Delete(path);
-        }
-    }
-
     /// <summary>Median over rounds (files in rotated order) of the mean of back-to-back runs, ms, per file and batch size.</summary>
-    private static (double B1, double B32)[] Time(byte[][] models, NetworkDescription net, int threads, float[] batch1, float[] batch32,
+    internal static (double B1, double B32)[] Time(byte[][] models, NetworkDescription net, int threads, float[] batch1, float[] batch32,
         int rounds, int repeats1, int repeats32, int warmup)
     {
         var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1 };

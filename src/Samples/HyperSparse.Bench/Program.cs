@@ -21,6 +21,11 @@
 //           LbfgsMaximumEntropy) trained on PNG class folders, scored on a test folder; sizes and latencies; the row to --results.
 //   int8-latency  ONNX Runtime time of float vs full int8 (QDQ) files of a ResNet-20 and an ImageNet ResNet-18 at 64×64 with
 //           random weights pruned to κ, batch 1 and 32, 1 intra-op thread; prints the float/int8 ratio.
+//   speed   issue #22's scoring-speed row of one cached trained model (lenet5, resnet20, resnet32, resnet18mlnet = ML.NET's
+//           ResNet-18 from ImageNet weights): dense float, Compact float, int8 weights, full int8 — t10k accuracy of each,
+//           ONNX Runtime latency at batch 1 and 32 on 1 and 2 threads; the row to --results (build/bench.sh speed).
+//   epoch-ratio  an ART epoch (training pass + pruned-copy probe) against a fine-tune epoch in the engine's trainer, fixed
+//           schedule on a Fashion-MNIST slice; one row appended to --raw (build/bench-step.sh drives it).
 //   memory  trains LeNet-5 (≥ 10 epochs) on a Fashion-MNIST slice and prints RSS, managed heap and live tensors after every
 //           epoch, then the RSS growth from epoch 2 to 10 (build/bench-memory.sh drives it).
 using HyperSparse.Bench;
@@ -48,7 +53,9 @@ try
         "transfer-mlnet" => TransferBenchmark.RunMlnet(options),
         "transfer-ours" => TransferOursBenchmark.Run(options),
         "int8-latency" => Int8LatencyBenchmark.Run(options),
-        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'fit', 'size', 'latency', 'accuracy', 'render', 'budget', 'budget-render', 'memory', 'transfer-mlnet', 'transfer-ours' or 'int8-latency'."),
+        "speed" => SpeedBenchmark.Run(options),
+        "epoch-ratio" => EpochRatioBenchmark.Run(options),
+        _ => throw new ArgumentException($"Unknown command '{args[0]}'. Use 'step', 'report', 'fit', 'size', 'latency', 'accuracy', 'render', 'budget', 'budget-render', 'memory', 'transfer-mlnet', 'transfer-ours', 'int8-latency', 'speed' or 'epoch-ratio'."),
     };
 }
 catch (ArgumentException ex)
@@ -63,10 +70,11 @@ namespace HyperSparse.Bench
     internal static class Usage
     {
         public const string Text =
-            "usage: HyperSparse.Bench step [--arch lenet5|resnet20|resnet32|mlp|vgg19] [--input CxHxW] [--classes 10]\n" +
+            "usage: HyperSparse.Bench step [--arch lenet5|resnet20|resnet32|mlp|vgg19|resnet18mlnet] [--input CxHxW] [--classes 10]\n" +
             "                              [--batch 128] [--steps N] [--warmup N] [--max-seconds S] [--malloc on|off]\n" +
             "                              [--hs on|off] [--threads 2] [--lr 0.01] [--seed 1] [--round N] [--raw FILE]\n" +
-            "       HyperSparse.Bench report --raw FILE [--fit FILE] [--loads FILE] [--out FILE.md] [--command TEXT]\n" +
+            "                              [--lever none|channels-last|bf16|grad-none]\n" +
+            "       HyperSparse.Bench report --raw FILE [--fit FILE] [--epochs FILE] [--loads FILE] [--out FILE.md] [--command TEXT]\n" +
             "                              [--load-start TEXT] [--load-end TEXT (default: now)] [--elapsed S]\n" +
             "       HyperSparse.Bench fit --mode fit|raw [--arch lenet5|resnet20|mlp] [--train 10000] [--batch 128] [--epochs 3]\n" +
             "                              [--threads 2] [--seed 42] [--round N] [--raw FILE]\n" +
@@ -90,6 +98,11 @@ namespace HyperSparse.Bench
             "       HyperSparse.Bench budget-render --results FILE [--out FILE.md] [--rows 'arch:κ:method:budget ...'] [--command TEXT]\n" +
             "       HyperSparse.Bench int8-latency [--threads 1] [--kappa 0.98] [--calibration 32] [--rounds 15] [--repeats-1 10]\n" +
             "                              [--repeats-32 2] [--warmup-runs 3] [--seed 1]\n" +
+            "       HyperSparse.Bench speed --arch lenet5|resnet20|resnet32|resnet18mlnet --kappa 0.98 --results FILE [--models DIR]\n" +
+            "                              [--test-images 10000] [--rounds 15] [--calibration 256] [--threads-list 1,2] [--quick on|off]\n" +
+            "                              [--force on|off] [--revision TEXT] [--command TEXT] (+ the size command's schedule overrides)\n" +
+            "       HyperSparse.Bench epoch-ratio --arch lenet5|resnet20 --raw FILE [--train 20000] [--batch 128] [--art 4]\n" +
+            "                              [--finetune 4] [--threads 2] [--round N]\n" +
             "       HyperSparse.Bench memory [--train 10000] [--batch 256] [--warmup-epochs 4] [--art-cap 4] [--fine-tune-epochs 6]\n" +
             "                                [--threads 2] [--seed 7] [--from 2] [--to 10] [--max-growth 5] [--checkpoints on|off]\n" +
             "                                [--collect on|off]\n" +

@@ -31,6 +31,12 @@ internal sealed record StepRow(
     /// <summary>Free text about the run's environment (the peer states its OMP/OpenBLAS thread settings).</summary>
     public string? Note { get; init; }
 
+    /// <summary>
+    /// The speed lever this run tried (<see cref="StepBenchmark.NoLever"/> = the framework's defaults): ours
+    /// <c>channels-last</c>, <c>bf16</c>, <c>grad-none</c>; PyTorch <c>channels-last</c>, <c>bf16-autocast</c>.
+    /// </summary>
+    public string Lever { get; init; } = StepBenchmark.NoLever;
+
     public bool IsOurs => Framework.StartsWith(Ours, StringComparison.Ordinal);
 }
 
@@ -42,6 +48,19 @@ internal sealed record StepRow(
 /// </summary>
 internal static class StepBenchmark
 {
+    /// <summary>The <see cref="StepRow.Lever"/> of a run with the framework's defaults.</summary>
+    public const string NoLever = "none";
+
+    /// <summary>
+    /// Levers this step can try, each measured against <see cref="NoLever"/> in build/bench-step.sh:
+    /// <c>channels-last</c> gives the input NHWC strides (libtorch then runs oneDNN convolutions, batch norm and ReLU in
+    /// channels-last; TorchSharp has no memory_format API, so the strides come from a permute-contiguous-permute);
+    /// <c>bf16</c> runs the whole step in bfloat16 (weights, activations, gradients: the upper bound of what autocast could
+    /// gain, which TorchSharp does not offer); <c>grad-none</c> drops the gradients instead of zeroing them (backward then
+    /// writes them fresh, as PyTorch 2's <c>zero_grad(set_to_none=True)</c>).
+    /// </summary>
+    public static readonly string[] Levers = [NoLever, "channels-last", "bf16", "grad-none"];
+
     private const int BatchPool = 4;
     private const double PruningRate = 0.9, Lambda = 1e-5, Momentum = 0.9, WeightDecay = 1e-4;
 
@@ -66,7 +85,10 @@ internal static class StepBenchmark
         var seed = args.GetInt("seed", 1, 0);
         var round = args.GetInt("round", -1, -1);
         var raw = args.Get("raw");
+        var lever = args.Get("lever", NoLever);
+        if (!Levers.Contains(lever)) throw new ArgumentException($"--lever must be one of {string.Join(", ", Levers)}, got '{lever}'.");
         args.EnsureAllUsed();
+        var bf16 = lever == "bf16";
 
         // Process start: load TorchSharp, then decide the allocator before any training allocation.
         TorchRuntime.EnsureLoaded();
@@ -78,6 +100,7 @@ internal static class StepBenchmark
 
         using var model = ModelFactory.Create(arch, input, classes);
         model.train();
+        if (bf16) model.to(ScalarType.BFloat16);
         var weights = model.PrunableLayers().Select(l => (Tensor)l.Weight).ToList();
         var parameterCount = model.parameters().Sum(p => p.numel());
         var prunableCount = weights.Sum(w => w.numel());
@@ -89,6 +112,8 @@ internal static class StepBenchmark
         for (var i = 0; i < BatchPool; i++)
         {
             images[i] = randn(batch, input.Channels, input.Height, input.Width);
+            if (lever == "channels-last") images[i] = images[i].permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+            if (bf16) images[i] = images[i].to(ScalarType.BFloat16);
             labels[i] = randint(0, classes, batch, dtype: ScalarType.Int64);
         }
 
@@ -107,7 +132,8 @@ internal static class StepBenchmark
             {
                 var logits = model.call(images[s % BatchPool]);
                 var ce = F.cross_entropy(logits, labels[s % BatchPool]);
-                sgd.ZeroGrad();
+                if (lever == "grad-none") foreach (var p in model.parameters()) p.grad = null;
+                else sgd.ZeroGrad();
                 ce.backward();
                 if (regularizer is not null)
                 {
@@ -116,7 +142,7 @@ internal static class StepBenchmark
                     hsClock.Stop();
                 }
                 sgd.Step(lr);
-                loss = ce.item<float>(); // the trainer reads it too; a scalar copy, microseconds
+                loss = (bf16 ? ce.to(ScalarType.Float32) : ce).item<float>(); // the trainer reads it too; a scalar copy, microseconds
             } // freeing the step's tensors (glibc free/munmap) is part of the step
             clock.Stop();
             if (s >= warmup)
@@ -137,13 +163,14 @@ internal static class StepBenchmark
         {
             Framework = $"{StepRow.Ours} (TorchSharp {typeof(torch).Assembly.GetName().Version?.ToString(3)})",
             Round = round,
+            Lever = lever,
         };
         if (raw is not null) File.AppendAllText(raw, JsonSerializer.Serialize(row, StepReport.Json) + "\n");
 
         var st = Stats.Of(row.StepMs);
         var hsNote = hs ? $"  HS term {Stats.Of(row.HsMs).Median:F2} ms" : "";
         Console.WriteLine(
-            $"{row.Arch,-8} {row.Input,-8} b{batch,-4} malloc {(malloc ? "on " : "off")} hs {(hs ? "on " : "off")} | " +
+            $"{row.Arch,-8} {row.Input,-8} b{batch,-4} {(lever == NoLever ? "" : lever + " ")}malloc {(malloc ? "on " : "off")} hs {(hs ? "on " : "off")} | " +
             $"median {st.Median,8:F2} ms  p10 {st.P10,8:F2}  p90 {st.P90,8:F2}  n={row.Steps,-4} | RSS {rss,6:F0} MB (peak {peak:F0}) | " +
             $"params {parameterCount:N0} | loss {finalLoss:F3}{hsNote}");
         return double.IsFinite(finalLoss) ? 0 : 1;

@@ -103,7 +103,7 @@ public sealed class HyperSparseClassificationTests
         Assert.IsTrue(q.CalibratedActivations.All(a => a.Scale > 0 && a.Min <= a.Max), "every range is a range");
         Assert.IsLessThan(3.0, Math.Abs(q.AccuracyChange), $"int8 {q.QuantizedAccuracy:F2} % vs float {q.FloatAccuracy:F2} %");
 
-        var ops = Microsoft.ML.HyperSparse.Tests.Onnx.FullInt8ExportTests.OptimizedOpTypes(hs.OnnxModel.ToArray());
+        var ops = Microsoft.ML.HyperSparse.Onnx.OrtOptimizedGraph.OpTypes(hs.OnnxModel.ToArray());
         Assert.DoesNotContain("Conv", ops, "a Conv stayed float: " + string.Join(", ", ops.Distinct()));
         Assert.Contains("QLinearConv", ops);
     }

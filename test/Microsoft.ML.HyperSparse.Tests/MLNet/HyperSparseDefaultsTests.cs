@@ -43,6 +43,7 @@ public sealed class HyperSparseDefaultsTests
         // Every engine setting, compared as the checkpoint fingerprint sees them (the JSON of the engine options).
         Assert.AreEqual(JsonSerializer.Serialize(new TrainingOptions()), JsonSerializer.Serialize(options.ToEngine()));
         Assert.AreEqual(ScheduleKnobs.None, options.FixedKnobs, "nothing is pinned until it is given");
+        Assert.AreEqual(HyperSparseDefaults.CalibrationImages, options.CalibrationImages, "int8 calibration's default has one source");
     }
 
     [TestMethod]

@@ -42,7 +42,7 @@ public sealed class FullInt8ExportTests
     {
         NetworkDescription net = network == "EngineResNet" ? EngineResNet(0.9) : TestNetworks.ResNet();
         OnnxExportResult result = OnnxModelWriter.Write(net, Full(net));
-        List<string> ops = OptimizedOpTypes(result.Bytes);
+        List<string> ops = OrtOptimizedGraph.OpTypes(result.Bytes);
         int convs = net.Nodes.Count(n => n is Conv2dNode), adds = net.Nodes.Count(n => n is AddNode);
         int qlinearConvs = ops.Count(o => o == "QLinearConv"), qlinearAdds = ops.Count(o => o == "QLinearAdd");
         Console.WriteLine($"{network}: {qlinearConvs} QLinearConv (description: {convs} Conv), {qlinearAdds} QLinearAdd of {adds} Add, " +
@@ -212,22 +212,4 @@ public sealed class FullInt8ExportTests
         return dot / Math.Sqrt(na * nb);
     }
 
-    /// <summary>Op types of the graph ORT runs after its extended optimisations (the level QDQ fusion happens at).</summary>
-    internal static List<string> OptimizedOpTypes(byte[] model)
-    {
-        string path = Path.Combine(Path.GetTempPath(), $"hs-int8-opt-{Guid.NewGuid():N}.onnx");
-        try
-        {
-            using (var options = new SessionOptions { OptimizedModelFilePath = path, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_EXTENDED, IntraOpNumThreads = 1 })
-            using (new InferenceSession(model, options))
-            {
-            }
-
-            return OnnxModelReader.Parse(File.ReadAllBytes(path), path).Graph.Node.Select(n => n.OpType).ToList();
-        }
-        finally
-        {
-            File.Delete(path);
-        }
-    }
 }

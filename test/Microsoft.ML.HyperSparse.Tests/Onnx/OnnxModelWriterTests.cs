@@ -176,12 +176,12 @@ public sealed class OnnxModelWriterTests
         // folded into constant weights, so scoring runs exactly the dense operators.
         foreach (NetworkDescription net in new[] { TestNetworks.LeNet(), TestNetworks.ResNet() })
         {
-            List<string> dense = OrtRunner.OptimizedOpTypes(OnnxModelWriter.Write(net, new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes);
+            List<string> dense = OrtOptimizedGraph.OpTypes(OnnxModelWriter.Write(net, new() { WeightEncoding = OnnxWeightEncoding.Dense }).Bytes, GraphOptimizationLevel.ORT_ENABLE_BASIC);
             foreach (OnnxWeightEncoding encoding in Enum.GetValues<OnnxWeightEncoding>())
             foreach (bool quantize in new[] { false, true })
             {
                 byte[] model = OnnxModelWriter.Write(net, new() { WeightEncoding = encoding, QuantizeWeights = quantize }).Bytes;
-                List<string> ops = OrtRunner.OptimizedOpTypes(model);
+                List<string> ops = OrtOptimizedGraph.OpTypes(model, GraphOptimizationLevel.ORT_ENABLE_BASIC);
                 CollectionAssert.AreEquivalent(dense, ops, $"{encoding}, int8 {quantize}: ops after ORT optimisation: {string.Join(", ", ops)}; dense: {string.Join(", ", dense)}");
             }
         }

@@ -26,23 +26,4 @@ internal static class OrtRunner
 
         return byName;
     }
-
-    /// <summary>Op types of the graph ORT actually runs after its optimisations (saved via OptimizedModelFilePath).</summary>
-    public static List<string> OptimizedOpTypes(byte[] model)
-    {
-        string path = Path.Combine(Path.GetTempPath(), $"hs-opt-{Guid.NewGuid():N}.onnx");
-        try
-        {
-            using (var options = new SessionOptions { OptimizedModelFilePath = path, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC })
-            using (new InferenceSession(model, options))
-            {
-            }
-
-            return global::Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)).Graph.Node.Select(n => n.OpType).ToList();
-        }
-        finally
-        {
-            File.Delete(path);
-        }
-    }
 }

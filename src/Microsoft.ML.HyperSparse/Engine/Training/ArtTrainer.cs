@@ -51,6 +51,12 @@ internal sealed partial class ArtTrainer
     /// <summary>Receives progress as data: the start (or resume), every finished epoch, the end of ART.</summary>
     internal Action<TrainingEvent>? Observer { get; init; }
 
+    /// <summary>The probe's loader draws its augmentation from the run's seed plus this (its own stream, not the training batches').</summary>
+    internal const int ProbeSeedOffset = 7919;
+
+    /// <summary>Batch size of the probe (no gradients, so larger batches than training's cost no memory for backward).</summary>
+    internal static int ProbeBatchSize(TrainingOptions options) => Math.Max(options.BatchSize, 256);
+
     public ArtTrainer(TrainingOptions options, Action<EpochRecord>? onEpoch = null, Action<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -163,7 +169,7 @@ internal sealed partial class ArtTrainer
             var augmentation = new Augmentation(options.CropPadding, options.HorizontalFlip);
             trainLoader = new BatchLoader(train, options.BatchSize, normalization, augmentation, shuffle: true, options.Seed);
             // The reference measures the pruned copy on the training loader, augmentation included, in eval mode.
-            probeLoader = new BatchLoader(train, Math.Max(options.BatchSize, 256), normalization, augmentation, shuffle: false, options.Seed + 7919);
+            probeLoader = new BatchLoader(train, ProbeBatchSize(options), normalization, augmentation, shuffle: false, options.Seed + ProbeSeedOffset);
             if (validation is not null)
                 validationLoader = new BatchLoader(validation, Math.Max(options.BatchSize, 256), normalization, Augmentation.None, shuffle: false, options.Seed);
             sgd = NewOptimizer();
@@ -282,16 +288,18 @@ internal sealed partial class ArtTrainer
             var (loss, denseAccuracy) = RunEpoch(options.LearningRate, regularizer, lambda);
 
             // Probe: a magnitude-pruned copy of the model, measured on the (augmented) training data in eval mode.
+            var probeStarted = Stopwatch.GetTimestamp();
             probe ??= ModelFactory.Create(options.Architecture, model.Input, model.ClassCount);
             CopyState(model, probe);
             MagnitudePruning.Prune(PrunedLayers(probe), options.PruningRate, options.MinWeightsPerLayer).Dispose();
             var prunedAccuracy = Evaluate(probe, probeLoader, epoch, "probe loss", lambda, options.LearningRate).Accuracy;
             var entry = new ArtStopRule<Snapshot>.Entry(artEpoch, prunedAccuracy, Snapshot.Of(probe));
+            var probeSeconds = Stopwatch.GetElapsedTime(probeStarted).TotalSeconds;
             var (stop, evicted) = stopRule.Push(entry, denseAccuracy);
             foreach (var old in evicted) if (!stopRule.Holds(old)) old.Snapshot.Dispose();
 
             // Record the epoch (dense model) before switching phase, so the report shows it as ART; the planner may end ART here.
-            FinishEpoch((loss, denseAccuracy), options.LearningRate, lambda, prunedAccuracy, stop, advanceCheckpoint: false);
+            FinishEpoch((loss, denseAccuracy), options.LearningRate, lambda, prunedAccuracy, stop, advanceCheckpoint: false, probeSeconds);
             var capReached = artEpoch + 1 >= schedule.MaxArtEpochs;
             if (stop || capReached)
             {
@@ -425,7 +433,7 @@ internal sealed partial class ArtTrainer
         }
 
         private void FinishEpoch((double Loss, double Accuracy) result, double learningRate, double lambda, double? pruned,
-            bool stopRuleFired = false, bool advanceCheckpoint = true)
+            bool stopRuleFired = false, bool advanceCheckpoint = true, double? probeSeconds = null)
         {
             var record = new EpochRecord
             {
@@ -440,6 +448,7 @@ internal sealed partial class ArtTrainer
                 ValidationAccuracy = validationLoader is null ? null : Evaluate(model, validationLoader, 0, "validation loss", lambda, learningRate).Accuracy,
                 Sparsity = CurrentSparsity(),
                 Seconds = Stopwatch.GetElapsedTime(epochStarted).TotalSeconds,
+                ProbeSeconds = probeSeconds,
             };
             report.Epochs.Add(record);
             epoch++;

@@ -40,6 +40,8 @@ internal sealed record EpochRecord
     /// <summary>Fraction of the pruned layers' weights (layers kept dense not counted) that are exactly zero at the end of the epoch.</summary>
     public required double Sparsity { get; init; }
     public required double Seconds { get; init; }
+    /// <summary>ART only: the part of <see cref="Seconds"/> spent on the pruned copy (copy, prune, scoring the train set).</summary>
+    public double? ProbeSeconds { get; init; }
 }
 
 /// <summary>Kept weights of one conv or linear layer in the final model; <paramref name="KeptDense"/> when it was excluded from pruning.</summary>
