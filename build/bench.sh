@@ -320,6 +320,8 @@ transfer_ours_rows() {
 section_transfer() {
   local per_class seed train_dir
   transfer_data || return
+  # Rows (b)–(e) run the CLI as a user would; build it here too (transfer_data builds it only when it exports the PNGs).
+  dotnet build src/Samples/HyperSparse.Cli -c Release -v q -nologo >/dev/null || return
   for per_class in $TRANSFER_PER_CLASS; do
     train_dir=$(transfer_train_dir "$per_class") || return
     for seed in $TRANSFER_SEEDS; do
