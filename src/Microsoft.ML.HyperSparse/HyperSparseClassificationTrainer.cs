@@ -240,7 +240,7 @@ public sealed partial class HyperSparseClassificationTrainer : IEstimator<HyperS
     /// <paramref name="count"/> training images spread evenly over the set (every class of a class-sorted set is reached), as
     /// the graph input takes them.
     /// </summary>
-    private static float[] CalibrationPixels(ImageDataset train, int count)
+    internal static float[] CalibrationPixels(ImageDataset train, int count)
     {
         int n = Math.Min(count, train.Count);
         long size = train.ImageSize;

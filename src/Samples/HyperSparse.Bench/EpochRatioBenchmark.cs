@@ -54,7 +54,7 @@ internal static class EpochRatioBenchmark
         var artEpochs = epochs.Where(e => e.Phase == TrainingPhase.Art).Skip(1).ToList();
         var fineTuneEpochs = epochs.Where(e => e.Phase == TrainingPhase.FineTune).Skip(1).ToList();
         var row = new EpochRatioRow(
-            ModelName(arch), train.Count, batch, threads, artEpochs.Count + 1, fineTuneEpochs.Count + 1,
+            StepBenchmark.ArchName(arch), train.Count, batch, threads, artEpochs.Count + 1, fineTuneEpochs.Count + 1,
             Stats.Of(artEpochs.Select(e => e.Seconds).ToList()).Median, Stats.Of(artEpochs.Select(e => e.ProbeSeconds ?? double.NaN).ToList()).Median,
             Stats.Of(fineTuneEpochs.Select(e => e.Seconds).ToList()).Median, round, started);
         File.AppendAllText(raw, JsonSerializer.Serialize(row, StepReport.Json) + "\n");
@@ -63,12 +63,4 @@ internal static class EpochRatioBenchmark
             $"fine-tune epoch {row.FineTuneEpochSeconds:F2} s, ratio {row.Ratio:F2}×"));
         return 0;
     }
-
-    private static string ModelName(Microsoft.ML.HyperSparse.Engine.Models.Architecture arch) => arch switch
-    {
-        Microsoft.ML.HyperSparse.Engine.Models.Architecture.LeNet5 => "LeNet-5",
-        Microsoft.ML.HyperSparse.Engine.Models.Architecture.ResNet20 => "ResNet-20",
-        Microsoft.ML.HyperSparse.Engine.Models.Architecture.ResNet32 => "ResNet-32",
-        _ => arch.ToString(),
-    };
 }

@@ -243,7 +243,7 @@ internal static class SizeBenchmark
         return result;
     }
 
-    private static double Accuracy(int[] predictions, int[] labels) =>
+    internal static double Accuracy(int[] predictions, int[] labels) =>
         100.0 * predictions.Zip(labels).Count(p => p.First == p.Second) / labels.Length;
 
     internal static double MaxAbsDiff(float[] a, float[] b)

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Microsoft.ML.HyperSparse.Engine.Data;
 using Microsoft.ML.HyperSparse.Network;
 using Microsoft.ML.HyperSparse.Onnx;
 using Microsoft.ML.OnnxRuntime;
@@ -72,8 +71,8 @@ internal static class SpeedBenchmark
         using var trained = BenchModels.GetOrTrain(train, models, retrain: false, revision, trainData, test.Slice(0, Math.Min(500, test.Count)));
         NetworkDescription net = BenchModels.Describe(trained);
 
-        // Calibration: training images spread evenly over the set, as Fit picks them (raw pixels, the graph's input).
-        var calibration = CalibrationPixels(trainData, calibrationImages);
+        // Calibration: training images spread evenly over the set, picked by Fit's own code (raw pixels, the graph's input).
+        var calibration = Microsoft.ML.HyperSparse.HyperSparseClassificationTrainer.CalibrationPixels(trainData, calibrationImages);
         var common = new OnnxExportOptions { LogitsOutputName = Ort.LogitsOutput };
         var files = new (string Name, OnnxExportOptions Options)[]
         {
@@ -86,8 +85,7 @@ internal static class SpeedBenchmark
         var full = exports[^1].Calibration ?? throw new InvalidOperationException("the full int8 export reported no calibration.");
 
         // Accuracy of each file on every test image (2 threads: only the predictions matter here).
-        var predictions = exports.Select(e => Predictions(Ort.Logits(e.Bytes, net, test, threads: 2), test.ClassCount)).ToArray();
-        double Accuracy(int[] p) => 100.0 * p.Where((label, i) => label == test.Labels[i]).Count() / test.Count;
+        var predictions = exports.Select(e => SizeBenchmark.ArgMax(Ort.Logits(e.Bytes, net, test, threads: 2), test.ClassCount)).ToArray();
         int Changed(int[] p) => p.Where((label, i) => label != predictions[0][i]).Count();
 
         // Latency: the first images of the test split (raw pixels, as the graph takes them).
@@ -106,45 +104,16 @@ internal static class SpeedBenchmark
         var row = new SpeedRow(train.Arch, train.Kappa, train.Key, test.Count, full.ImageCount,
             net.Nodes.Count(n => n is Conv2dNode), Count("QLinearConv"), Count("Conv") + Count("FusedConv"),
             net.Nodes.Count(n => n is AddNode), Count("QLinearAdd"), full.FloatLayers.ToArray(),
-            files.Select((f, i) => new SpeedFile(f.Name, exports[i].Bytes.LongLength, Math.Round(Accuracy(predictions[i]), 2), Changed(predictions[i]),
+            files.Select((f, i) => new SpeedFile(f.Name, exports[i].Bytes.LongLength, Math.Round(SizeBenchmark.Accuracy(predictions[i], test.Labels), 2), Changed(predictions[i]),
                 timings[i].ToArray())).ToArray(),
             rounds, Machine.Describe(), OrtEnv.Instance().GetVersionString(), started, Machine.UtcNow(), loadStart, Machine.LoadAverage(),
             revision, command);
-        RowFile.Replace(results, row, r => r.Arch == row.Arch && r.Kappa == row.Kappa, r => Order(r.Arch) * 10 + r.Kappa, SpeedRow.Json);
+        RowFile.Replace(results, row, r => r.Arch == row.Arch && r.Kappa == row.Kappa, r => Defaults.Order(r.Arch) * 10 + r.Kappa, SpeedRow.Json);
         Console.WriteLine($"speed: {Describe(row)}");
         return 0;
     }
 
     private static double Round(double v) => Math.Round(v, 4);
-
-    private static int Order(string arch) => arch.StartsWith("ResNet-18", StringComparison.Ordinal) ? 3 : Defaults.Order(arch);
-
-    /// <summary>Arg-max per image of row-major logits.</summary>
-    private static int[] Predictions(float[] logits, int classes)
-    {
-        var result = new int[logits.Length / classes];
-        for (var i = 0; i < result.Length; i++)
-        {
-            var row = logits.AsSpan(i * classes, classes);
-            var best = 0;
-            for (var c = 1; c < classes; c++) if (row[c] > row[best]) best = c;
-            result[i] = best;
-        }
-        return result;
-    }
-
-    /// <summary><paramref name="count"/> images spread evenly over <paramref name="data"/> (all when it has fewer), raw pixels.</summary>
-    private static float[] CalibrationPixels(ImageDataset data, int count)
-    {
-        var n = Math.Min(count, data.Count);
-        var pixels = new float[(long)n * data.ImageSize];
-        for (var i = 0; i < n; i++)
-        {
-            var index = (int)((long)i * data.Count / n);
-            data.Pixels.AsSpan(index * data.ImageSize, data.ImageSize).CopyTo(pixels.AsSpan(i * data.ImageSize, data.ImageSize));
-        }
-        return pixels;
-    }
 
     public static string Describe(SpeedRow r)
     {

@@ -196,7 +196,7 @@ internal static class StepBenchmark
         static double Kb(string line) => double.Parse(line.Split(':')[1].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    private static string ArchName(Architecture a) => a switch
+    internal static string ArchName(Architecture a) => a switch
     {
         Architecture.LeNet5 => "LeNet-5",
         Architecture.ResNet20 => "ResNet-20",
