@@ -322,7 +322,7 @@ public sealed partial class HyperSparseClassificationTrainer
         /// <see cref="HyperSparseQuantization.None"/> (then <see cref="QuantizeWeights"/> decides).
         /// Speed, measured with ONNX Runtime on one CPU thread at κ = 0.98 (docs/benchmarks.md, "Scoring speed"): the ImageNet
         /// ResNet-18 at 64×64 scores 4.4–4.8× faster than in float, ResNet-32 2.9–3.1×, the 16-wide ResNet-20 1.7–2.0×; LeNet-5
-        /// scores about 2× slower (its convolutions are too small to pay for the quantize steps), so keep small networks in float.
+        /// scores 2–3× slower (its convolutions are too small to pay for the quantize steps), so keep small networks in float.
         /// </summary>
         public HyperSparseQuantization Quantization { get; set; }
 
