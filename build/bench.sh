@@ -135,6 +135,12 @@ COMMAND="${ENV_TEXT}build/bench.sh${ARGS_TEXT}"
 REVISION="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 [ -z "$(git status --porcelain -- src 2>/dev/null)" ] || REVISION+="+local-changes"
 
+# Fashion-MNIST (Debian's dataset-fashion-mnist) is the data of every section; installed here when missing, as the other
+# build/ scripts do. NuGet packages come with the build's restore.
+# shellcheck source=setup.sh
+source "$ROOT/build/setup.sh"
+if command -v apt-get >/dev/null 2>&1; then hs_apt_install dataset-fashion-mnist; fi
+
 PROJECT=src/Samples/HyperSparse.Bench
 echo "bench: building $PROJECT (Release)"
 dotnet build "$PROJECT" -c Release -v q -nologo >/dev/null
