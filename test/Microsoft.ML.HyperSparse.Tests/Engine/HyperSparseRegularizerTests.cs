@@ -255,6 +255,60 @@ public sealed class HyperSparseRegularizerTests
         Assert.IsTrue(regularizer.FullSelections >= 2, $"the first batch and the jump needed the full selection ({regularizer.FullSelections})");
     }
 
+    /// <summary>
+    /// The CPU path cuts the weights into pieces of <see cref="HyperSparseRegularizer.PieceLength"/> floats and runs them on
+    /// several threads. On shapes of many pieces (one a piece and a bit, one of an odd length, one smaller than a piece),
+    /// over mini-batches that hit and miss the threshold bracket, one, two and three threads must add the same gradients to
+    /// the bit, and these must equal the tensor formula.
+    /// </summary>
+    [TestMethod]
+    public void HyperSparseRegularizer_AddToGradients_ManyPieces_SameBitsOnAnyThreadCountAndEqualsTensorFormula()
+    {
+        var piece = HyperSparseRegularizer.PieceLength;
+        var shapes = new[] { new long[] { 64, 64, 3, 3 }, new long[] { piece + 37 }, new long[] { 3 * piece - 5 }, new long[] { 10, 84 } };
+        using var scope = NewDisposeScope();
+        manual_seed(23);
+        var start = shapes.Select(s => randn(s).mul_(0.05f)).ToArray();
+        using (no_grad()) start[2].narrow(0, 1000, 5000).zero_();                 // exact zeros across a piece
+        var threadCounts = new[] { 1, 2, 3 };
+        var runs = threadCounts.Select(t => (
+            Weights: start.Select(w => new TorchSharp.Modules.Parameter(w.clone(), requires_grad: true)).ToArray(),
+            Regularizer: new HyperSparseRegularizer(0.98) { Threads = t })).ToArray();
+        for (var batch = 0; batch < 8; batch++)
+        {
+            float[][]? first = null;
+            foreach (var (weights, regularizer) in runs)
+            {
+                using (no_grad())
+                    foreach (var w in weights)
+                    {
+                        if (batch == 5) w.mul_(2f);                                    // a jump: the bracket misses
+                        else w.mul_(0.997f);                                          // a drift: it holds
+                    }
+                foreach (var w in weights) w.grad = full_like(w, 0.25f);
+                var formula = regularizer.Gradients(weights);
+                regularizer.AddToGradients(weights, 0.5);
+                var grads = weights.Select(w => Values(w.grad!)).ToArray();
+                for (var i = 0; i < weights.Length; i++)
+                {
+                    var expected = Values(formula[i].mul(0.5).add(0.25f));
+                    var largest = expected.Max(MathF.Abs);
+                    for (var j = 0; j < expected.Length; j++)
+                        if (MathF.Abs(expected[j] - grads[i][j]) > 2e-6 * largest)
+                            Assert.Fail($"{regularizer.Threads} thread(s), mini-batch {batch}, layer {i}, element {j}: {grads[i][j]} vs formula {expected[j]}");
+                }
+                if (first is null) { first = grads; continue; }
+                for (var i = 0; i < grads.Length; i++)
+                    CollectionAssert.AreEqual(first[i], grads[i], $"{regularizer.Threads} threads vs 1, mini-batch {batch}, layer {i}: not the same bits");
+            }
+        }
+        foreach (var (_, regularizer) in runs)
+        {
+            Assert.IsTrue(regularizer.BracketHits >= 5, $"{regularizer.Threads} thread(s): the bracket held the drifting threshold ({regularizer.BracketHits} hits)");
+            Assert.IsTrue(regularizer.FullSelections >= 2, $"{regularizer.Threads} thread(s): the first batch and the jump needed the full selection ({regularizer.FullSelections})");
+        }
+    }
+
     /// <summary>A threshold near float's largest value must not build a bracket past it (its top would be ∞ and rejected).</summary>
     [TestMethod]
     public void HyperSparseRegularizer_AddToGradients_ThresholdNearFloatMaxDoesNotThrow()

@@ -1,6 +1,5 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using System.Runtime.InteropServices;
 using Microsoft.ML.HyperSparse.Engine.Pruning;
 using TorchSharp;
@@ -97,9 +96,28 @@ internal sealed class HyperSparseRegularizer : WeightRegularizer
         return result;
     }
 
+    /// <summary>
+    /// Floats per piece of the CPU path's passes. The pieces are cut from the weight tensors by this length alone, so every
+    /// sum is added up in the same order — and the result is the same to the bit — whatever the number of threads.
+    /// </summary>
+    internal const int PieceLength = 1 << 16;
+
     // Work buffers of the CPU path, kept between mini-batches (one regulariser per training run).
     private float[] _values = Array.Empty<float>();
     private float[] _selection = Array.Empty<float>();
+    private Piece[] _pieces = Array.Empty<Piece>();
+    private long[] _layout = Array.Empty<long>();
+    private PieceSums[] _sums = Array.Empty<PieceSums>();
+
+    /// <summary>Elements [Start, Start + Length) of weight tensor <c>Tensor</c>, at <c>Offset</c> in the global vector.</summary>
+    private readonly record struct Piece(int Tensor, int Start, int Length, int Offset);
+
+    /// <summary>What one piece contributes: Σ|w|, Σ tanh, and its values below / inside the threshold bracket.</summary>
+    private struct PieceSums
+    {
+        public double Abs, Tanh;
+        public int Below, AtMostHigh, Inside;
+    }
 
     // The last threshold and the relative half-width of the bracket tried around it at the next mini-batch.
     private float _lastThreshold = float.NaN;
@@ -113,16 +131,23 @@ internal sealed class HyperSparseRegularizer : WeightRegularizer
     internal int FullSelections { get; private set; }
 
     /// <summary>
+    /// Threads of the CPU path's passes: <see langword="null"/> (the default) uses libtorch's intra-op thread count, as the
+    /// rest of the step does. Any value gives the same result to the bit (tested); only the time changes.
+    /// </summary>
+    internal int? Threads { get; set; }
+
+    /// <summary>
     /// grad += λ·∂L_HS/∂w. On the engine's tensors (CPU, float32, contiguous — always the case in training) this runs as
-    /// a few vectorised passes over the weights' memory: |w| into one buffer, the exact threshold by
-    /// <see cref="MagnitudeSelection"/> (first in a narrow bracket around the previous mini-batch's threshold — one pass —
-    /// and by the full radix selection when it is not there), Σ|w|, one fused tanh-and-sum pass, then the update of each
-    /// gradient in place. That is the same
-    /// formula as <see cref="Gradients"/> (tested to agree within float rounding), without ~35 tensor calls and a
+    /// three passes over the weights' memory, each split into pieces of <see cref="PieceLength"/> floats that run on
+    /// libtorch's thread count: (1) |w| into one buffer, its sum, and the count of values below and inside a narrow bracket
+    /// around the previous mini-batch's threshold; (2) the exact threshold — from the few values inside the bracket, or by
+    /// the full radix selection of <see cref="MagnitudeSelection"/> when it is not there — then tanh(s|w|) in place and its
+    /// sum; (3) the update of each gradient in place. Sums are kept per piece in double and added in piece order. That is the
+    /// same formula as <see cref="Gradients"/> (tested to agree within float rounding), without ~35 tensor calls and a
     /// kthvalue per mini-batch. Other tensors take <see cref="Gradients"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // once per mini-batch: no slow tier-0 start
-    public override void AddToGradients(IReadOnlyList<Tensor> weights, double lambda)
+    public override unsafe void AddToGradients(IReadOnlyList<Tensor> weights, double lambda)
     {
         if (!OnCpuPath(weights))
         {
@@ -134,63 +159,204 @@ internal sealed class HyperSparseRegularizer : WeightRegularizer
         if (total > Array.MaxLength) { base.AddToGradients(weights, lambda); return; }
         var n = (int)total;
         if (_values.Length < n) { _values = new float[n]; _selection = new float[n]; }
-        var values = _values.AsSpan(0, n);
-
-        // |w| of all weights as one vector.
-        var offset = 0;
-        foreach (var w in weights)
-        {
-            var source = MemoryMarshal.Cast<byte, float>(w.bytes);
-            TensorPrimitives.Abs(source, values.Slice(offset, source.Length));
-            offset += source.Length;
-        }
-        var threshold = Threshold(values, MagnitudePruning.ThresholdIndex(n, PruningRate), _selection.AsSpan(0, n));
-
-        // As in Gradients: a zero threshold (more than κN exact zeros) uses a tiny positive one, giving the limit 0.
-        var s = InflectionScale / Math.Max(threshold, 1e-30);
-        double sumAbs = TensorPrimitives.Sum<float>(values);
-        var sumTanh = ScaledTanhInPlace(values, (float)s);
-        var ratio = sumTanh > 0 ? sumAbs / sumTanh : 0;
-        // grad_i += λ·s·(A/T)·(1 − tanh²(s|w_i|))·sign(w_i)
-        var scale = (float)(lambda * s * ratio);
+        var pieces = PiecesFor(weights);
+        var threads = Math.Max(1, Threads ?? torch.get_num_threads());
 
         using var _ = no_grad();
-        offset = 0;
-        foreach (var w in weights)
+        // The tensors' memory (native, never moved by the GC) as addresses the parallel passes can share.
+        var weightAt = new nint[weights.Count];
+        var gradAt = new nint[weights.Count];
+        for (var i = 0; i < weights.Count; i++)
         {
-            var weight = MemoryMarshal.Cast<byte, float>(w.bytes);
+            var w = weights[i];
             var grad = w.grad;
             if (grad is null) w.grad = grad = zeros_like(w).DetachFromDisposeScope();
-            AddTerm(MemoryMarshal.Cast<byte, float>(grad.bytes), weight, values.Slice(offset, weight.Length), scale);
-            offset += weight.Length;
+            weightAt[i] = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(w.bytes));
+            gradAt[i] = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(grad.bytes));
         }
+
+        fixed (float* valuesAt = _values)
+        fixed (float* selectionAt = _selection)
+        {
+            var values = (nint)valuesAt;
+            var selection = (nint)selectionAt;
+            var sums = _sums;
+            // The bracket around the previous threshold: NaN before the first mini-batch, ∞ past float's range — no bracket
+            // then, and an empty one (−1, −1) makes pass 1 count nothing.
+            var high = _lastThreshold * (1 + _bracket);
+            var bracketed = _lastThreshold >= 0 && float.IsFinite(high);
+            var low = bracketed ? _lastThreshold * (1 - _bracket) : -1f;
+            if (!bracketed) high = -1f;
+
+            // Pass 1: |w|, Σ|w| and the bracket counts, piece by piece.
+            ForEachPiece(pieces.Length, threads, p =>
+            {
+                var piece = pieces[p];
+                var source = new ReadOnlySpan<float>((float*)weightAt[piece.Tensor] + piece.Start, piece.Length);
+                var destination = new Span<float>((float*)values + piece.Offset, piece.Length);
+                var inside = new Span<float>((float*)selection + piece.Offset, piece.Length);
+                AbsSumAndCount(source, destination, low, high, inside, ref sums[p]);
+            });
+            double sumAbs = 0;
+            long below = 0, atMostHigh = 0;
+            for (var p = 0; p < pieces.Length; p++)
+            {
+                sumAbs += sums[p].Abs;
+                below += sums[p].Below;
+                atMostHigh += sums[p].AtMostHigh;
+            }
+            var k = MagnitudePruning.ThresholdIndex(n, PruningRate);
+            float threshold;
+            if (bracketed && k >= below && k < atMostHigh)
+            {
+                // The few values inside the bracket, gathered at the front of the selection buffer (each piece wrote its own
+                // at its offset, which is never before the gathered end), then selected from exactly.
+                var all = new Span<float>((float*)selection, n);
+                var gathered = 0;
+                for (var p = 0; p < pieces.Length; p++)
+                {
+                    all.Slice(pieces[p].Offset, sums[p].Inside).CopyTo(all[gathered..]);
+                    gathered += sums[p].Inside;
+                }
+                var candidates = all[..gathered];
+                threshold = MagnitudeSelection.KthSmallest(candidates, k - below, candidates);
+                BracketHits++;
+                _bracket = Math.Max(MinBracket, _bracket * 0.9f);
+            }
+            else
+            {
+                FullSelections++;
+                if (float.IsFinite(_lastThreshold)) _bracket = Math.Min(MaxBracket, _bracket * 2);
+                threshold = MagnitudeSelection.KthSmallest(new ReadOnlySpan<float>((float*)values, n), k, new Span<float>((float*)selection, n));
+            }
+            _lastThreshold = threshold;
+
+            // As in Gradients: a zero threshold (more than κN exact zeros) uses a tiny positive one, giving the limit 0.
+            var s = InflectionScale / Math.Max(threshold, 1e-30);
+            var scaleS = (float)s;
+            // Pass 2: tanh(s|w|) in place and its sum.
+            ForEachPiece(pieces.Length, threads, p =>
+            {
+                var piece = pieces[p];
+                sums[p].Tanh = ScaledTanhInPlace(new Span<float>((float*)values + piece.Offset, piece.Length), scaleS);
+            });
+            double sumTanh = 0;
+            for (var p = 0; p < pieces.Length; p++) sumTanh += sums[p].Tanh;
+            var ratio = sumTanh > 0 ? sumAbs / sumTanh : 0;
+            // Pass 3: grad_i += λ·s·(A/T)·(1 − tanh²(s|w_i|))·sign(w_i)
+            var scale = (float)(lambda * s * ratio);
+            ForEachPiece(pieces.Length, threads, p =>
+            {
+                var piece = pieces[p];
+                AddTerm(new Span<float>((float*)gradAt[piece.Tensor] + piece.Start, piece.Length),
+                    new ReadOnlySpan<float>((float*)weightAt[piece.Tensor] + piece.Start, piece.Length),
+                    new ReadOnlySpan<float>((float*)values + piece.Offset, piece.Length), scale);
+            });
+        }
+        GC.KeepAlive(weights);
+    }
+
+    /// <summary>The pieces of these weights' shapes (cut once per layout and kept).</summary>
+    private Piece[] PiecesFor(IReadOnlyList<Tensor> weights)
+    {
+        var same = _layout.Length == weights.Count;
+        for (var i = 0; same && i < weights.Count; i++) same = _layout[i] == weights[i].numel();
+        if (same) return _pieces;
+        var layout = new long[weights.Count];
+        var pieces = new List<Piece>();
+        var offset = 0;
+        for (var i = 0; i < weights.Count; i++)
+        {
+            var count = (int)weights[i].numel();
+            layout[i] = count;
+            for (var start = 0; start < count; start += PieceLength)
+            {
+                var length = Math.Min(PieceLength, count - start);
+                pieces.Add(new Piece(i, start, length, offset));
+                offset += length;
+            }
+        }
+        _layout = layout;
+        _pieces = pieces.ToArray();
+        _sums = new PieceSums[_pieces.Length];
+        return _pieces;
+    }
+
+    /// <summary>Runs <paramref name="body"/> for every piece, on up to <paramref name="threads"/> threads (inline for one).</summary>
+    private static void ForEachPiece(int count, int threads, Action<int> body)
+    {
+        if (threads == 1 || count == 1)
+        {
+            for (var p = 0; p < count; p++) body(p);
+            return;
+        }
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = threads }, body);
     }
 
     /// <summary>
-    /// The exact (k+1)-th smallest magnitude. SGD moves the threshold a little per mini-batch, so the bracket
-    /// [τ_prev·(1 − b), τ_prev·(1 + b)] usually holds it; the bracket narrows while it hits and widens after a miss.
+    /// destination = |source|; its sum (float lanes added into a double every 256 vectors); and how many values are
+    /// below <paramref name="low"/>, at most <paramref name="high"/>, and inside [low, high] — those copied to <paramref name="inside"/>.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // once per mini-batch: no slow tier-0 start
-    private float Threshold(ReadOnlySpan<float> values, long k, Span<float> scratch)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AbsSumAndCount(ReadOnlySpan<float> source, Span<float> destination, float low, float high, Span<float> inside, ref PieceSums sums)
     {
-        var high = _lastThreshold * (1 + _bracket); // NaN before the first mini-batch, ∞ past float's range: no bracket then
-        if (_lastThreshold >= 0 && float.IsFinite(high)
-            && MagnitudeSelection.TryKthSmallestInRange(values, k, _lastThreshold * (1 - _bracket), high, scratch, out var hinted))
+        double total = 0;
+        int below = 0, atMostHigh = 0, kept = 0, i = 0;
+        if (Vector.IsHardwareAccelerated && source.Length >= Vector<float>.Count)
         {
-            BracketHits++;
-            _bracket = Math.Max(MinBracket, _bracket * 0.9f);
-            _lastThreshold = hinted;
-            return hinted;
+            var lowV = new Vector<float>(low);
+            var highV = new Vector<float>(high);
+            var belowV = Vector<int>.Zero;
+            var atMostHighV = Vector<int>.Zero;
+            var src = MemoryMarshal.Cast<float, Vector<float>>(source);
+            var dst = MemoryMarshal.Cast<float, Vector<float>>(destination);
+            for (var start = 0; start < src.Length; start += 256)
+            {
+                var end = Math.Min(src.Length, start + 256);
+                var sum = Vector<float>.Zero;
+                for (var b = start; b < end; b++)
+                {
+                    var v = Vector.Abs(src[b]);
+                    dst[b] = v;
+                    sum += v;
+                    var isBelow = Vector.LessThan(v, lowV);
+                    var isAtMostHigh = Vector.LessThanOrEqual(v, highV);
+                    belowV -= isBelow;
+                    atMostHighV -= isAtMostHigh;
+                    if (Vector.AndNot(isAtMostHigh, isBelow) != Vector<int>.Zero)
+                        kept = CopyInside(destination.Slice(b * Vector<float>.Count, Vector<float>.Count), low, high, inside, kept);
+                }
+                total += Vector.Sum(sum);
+            }
+            below = Vector.Sum(belowV);
+            atMostHigh = Vector.Sum(atMostHighV);
+            i = src.Length * Vector<float>.Count;
         }
-        FullSelections++;
-        if (float.IsFinite(_lastThreshold)) _bracket = Math.Min(MaxBracket, _bracket * 2);
-        _lastThreshold = MagnitudeSelection.KthSmallest(values, k, scratch);
-        return _lastThreshold;
+        for (; i < source.Length; i++)
+        {
+            var x = MathF.Abs(source[i]);
+            destination[i] = x;
+            total += x;
+            if (x < low) below++;
+            if (x <= high) atMostHigh++;
+            if (x >= low && x <= high) inside[kept++] = x;
+        }
+        sums.Abs = total;
+        sums.Below = below;
+        sums.AtMostHigh = atMostHigh;
+        sums.Inside = kept;
+    }
+
+    private static int CopyInside(ReadOnlySpan<float> block, float low, float high, Span<float> inside, int kept)
+    {
+        foreach (var x in block)
+            if (x >= low && x <= high) inside[kept++] = x;
+        return kept;
     }
 
     /// <summary>
     /// a ← tanh(s·a) for a ≥ 0, as (1 − e)/(1 + e) with e = exp(−2·s·a) ∈ (0, 1] (no overflow; absolute error ≈ 1e-7), and
-    /// returns Σ tanh. One fused pass with the runtime's vector exp: TensorPrimitives.Tanh spent its first ~20 calls in tier-0
+    /// returns Σ tanh (float lanes added into a double every 256 vectors). One fused pass with the runtime's vector exp: TensorPrimitives.Tanh spent its first ~20 calls in tier-0
     /// code at ≈ 4 ms for LeNet-5's 61,470 weights (≈ 0.2 ms once re-compiled, after ~75 calls), which showed in every short run.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -202,16 +368,20 @@ internal sealed class HyperSparseRegularizer : WeightRegularizer
         {
             var one = Vector<float>.One;
             var minusTwoS = new Vector<float>(-2 * s);
-            var sum = Vector<float>.Zero;
             var blocks = MemoryMarshal.Cast<float, Vector<float>>(values);
-            for (var b = 0; b < blocks.Length; b++)
+            for (var start = 0; start < blocks.Length; start += 256)
             {
-                var e = Vector.Exp(blocks[b] * minusTwoS);
-                var t = (one - e) / (one + e);
-                blocks[b] = t;
-                sum += t;
+                var end = Math.Min(blocks.Length, start + 256);
+                var sum = Vector<float>.Zero;
+                for (var b = start; b < end; b++)
+                {
+                    var e = Vector.Exp(blocks[b] * minusTwoS);
+                    var t = (one - e) / (one + e);
+                    blocks[b] = t;
+                    sum += t;
+                }
+                total += Vector.Sum(sum);
             }
-            total = Vector.Sum(sum);
             i = blocks.Length * Vector<float>.Count;
         }
         for (; i < values.Length; i++)
