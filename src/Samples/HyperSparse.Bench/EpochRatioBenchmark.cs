@@ -12,6 +12,25 @@ internal sealed record EpochRatioRow(
     string Arch, int Images, int Batch, int Threads, int ArtEpochs, int FineTuneEpochs,
     double ArtEpochSeconds, double ProbeSeconds, double FineTuneEpochSeconds, int Round, string StartedUtc)
 {
+    /// <summary>The probe's batch size (the engine's default unless <c>--probe-batch</c> set one).</summary>
+    public int ProbeBatch { get; init; }
+
+    /// <summary>Where the probe ran (<see cref="ProbeRuntime"/>); rows written before the option existed ran libtorch.</summary>
+    public string ProbeRuntime { get; init; } = nameof(Microsoft.ML.HyperSparse.Engine.Training.ProbeRuntime.Torch);
+
+    /// <summary>True when the probe's batch and runtime are the engine's own choice (the rows the target is judged on).</summary>
+    public bool ProbeIsDefault { get; init; } = true;
+
+    /// <summary>The probe variant, for tables: runtime and batch.</summary>
+    public string ProbeText => $"{(ProbeRuntime == "OnnxRuntime" ? "ONNX Runtime" : "libtorch")}, batch {ProbeBatch}";
+
+    /// <summary>Filling one epoch of training batches (shuffle, augmentation, normalisation into the batch buffer) without
+    /// the network: the most that overlapping data loading with compute could take off a fine-tune epoch.</summary>
+    public double LoadSeconds { get; init; }
+
+    /// <summary>The same for one epoch of the probe's batches, plus turning each into tensors as the probe does.</summary>
+    public double ProbeLoadSeconds { get; init; }
+
     public double Ratio => ArtEpochSeconds / FineTuneEpochSeconds;
 }
 
@@ -33,6 +52,14 @@ internal static class EpochRatioBenchmark
         var fineTune = args.GetInt("finetune", 4, 2);
         var threads = args.GetInt("threads", 2, 1);
         var round = args.GetInt("round", -1, -1);
+        var probeBatch = args.GetInt("probe-batch", 0, 0);
+        var probeRuntime = args.Get("probe") switch
+        {
+            null => new TrainingOptions().Probe,
+            "onnxruntime" => ProbeRuntime.OnnxRuntime,
+            "torch" => ProbeRuntime.Torch,
+            var other => throw new ArgumentException($"--probe must be onnxruntime or torch; found '{other}'."),
+        };
         var raw = args.Get("raw") ?? throw new ArgumentException("epoch-ratio needs --raw FILE (rows are appended).");
         args.EnsureAllUsed();
 
@@ -45,9 +72,13 @@ internal static class EpochRatioBenchmark
         {
             // A window wider than the phase: ART runs exactly --art epochs.
             StopWindowHalfSize = art,
+            Probe = probeRuntime,
         };
         var started = Machine.UtcNow();
-        var result = new ArtTrainer(options, BenchModels.PrintEpoch, m => Console.WriteLine("  " + m)).Train(train, null, Normalization.FromData(train, 1f / 255));
+        var normalization = Normalization.FromData(train, 1f / 255);
+        var probeBatchUsed = probeBatch > 0 ? probeBatch : ArtTrainer.ProbeBatchSize(options);
+        var result = new ArtTrainer(options, BenchModels.PrintEpoch, m => Console.WriteLine("  " + m)) { ProbeBatch = probeBatchUsed }
+            .Train(train, null, normalization);
         result.Mask.Dispose();
         result.Model.Dispose();
         var epochs = result.Report.Epochs;
@@ -56,11 +87,37 @@ internal static class EpochRatioBenchmark
         var row = new EpochRatioRow(
             StepBenchmark.ArchName(arch), train.Count, batch, threads, artEpochs.Count + 1, fineTuneEpochs.Count + 1,
             Stats.Of(artEpochs.Select(e => e.Seconds).ToList()).Median, Stats.Of(artEpochs.Select(e => e.ProbeSeconds ?? double.NaN).ToList()).Median,
-            Stats.Of(fineTuneEpochs.Select(e => e.Seconds).ToList()).Median, round, started);
+            Stats.Of(fineTuneEpochs.Select(e => e.Seconds).ToList()).Median, round, started)
+        {
+            ProbeBatch = probeBatchUsed,
+            ProbeRuntime = probeRuntime.ToString(),
+            ProbeIsDefault = probeBatch == 0 && probeRuntime == new TrainingOptions().Probe,
+            LoadSeconds = LoadingSeconds(new BatchLoader(train, batch, normalization, new Augmentation(options.CropPadding, options.HorizontalFlip), shuffle: true, options.Seed), toTensors: false),
+            ProbeLoadSeconds = LoadingSeconds(new BatchLoader(train, probeBatchUsed, normalization, new Augmentation(options.CropPadding, options.HorizontalFlip), shuffle: false, options.Seed), toTensors: true),
+        };
         File.AppendAllText(raw, JsonSerializer.Serialize(row, StepReport.Json) + "\n");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"epoch-ratio: {row.Arch} {row.Images:N0} images b{batch} {threads} thread(s): ART epoch {row.ArtEpochSeconds:F2} s (probe {row.ProbeSeconds:F2} s), " +
-            $"fine-tune epoch {row.FineTuneEpochSeconds:F2} s, ratio {row.Ratio:F2}×"));
+            $"fine-tune epoch {row.FineTuneEpochSeconds:F2} s, ratio {row.Ratio:F2}×; probe {row.ProbeText}; loading alone: training epoch {row.LoadSeconds:F3} s, probe {row.ProbeLoadSeconds:F3} s"));
         return 0;
+    }
+
+    /// <summary>Median over 3 epochs (after one untimed) of enumerating the loader's batches without any network.</summary>
+    private static double LoadingSeconds(BatchLoader loader, bool toTensors)
+    {
+        var times = new List<double>();
+        for (var epoch = 0; epoch < 4; epoch++)
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            foreach (var batch in loader.Epoch(epoch))
+            {
+                if (!toTensors) continue;
+                var (images, labels) = batch.ToTensors();
+                images.Dispose();
+                labels.Dispose();
+            }
+            if (epoch > 0) times.Add(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+        }
+        return Stats.Of(times).Median;
     }
 }

@@ -10,7 +10,7 @@ namespace Microsoft.ML.HyperSparse.Tests.Engine;
 /// ART epoch, scored in eval mode on the (augmented) training data. Pinned on a real Fashion-MNIST slice with LeNet-5: the
 /// run keeps that pruned copy unchanged to the end (one ART epoch, then a fine-tune whose learning rate is stepped down
 /// below float's resolution), so the returned model is the copy the probe scored, and scoring it again here must give the
-/// reported accuracy exactly. Any faster probe must keep this test passing.
+/// reported accuracy exactly. Any faster probe must keep this test passing. Both probe runtimes are pinned.
 /// </summary>
 [TestClass]
 public sealed class ArtTrainerProbeTests
@@ -22,8 +22,23 @@ public sealed class ArtTrainerProbeTests
     public static void Release() => EngineTestTensors.Release();
 
     [TestMethod]
+    public void TrainingOptions_Probe_DefaultsToOnnxRuntime() =>
+        Assert.AreEqual(ProbeRuntime.OnnxRuntime, new TrainingOptions().Probe);
+
+    [TestMethod]
     [Timeout(300_000, CooperativeCancellation = true)]
-    public void ArtTrainer_Probe_IsThePrunedCopysAccuracyOnTheAugmentedTrainingData()
+    public void ArtTrainer_TorchProbe_IsThePrunedCopysAccuracyOnTheAugmentedTrainingData() => ProbeIsThePrunedCopysAccuracy(ProbeRuntime.Torch);
+
+    /// <summary>
+    /// Through ONNX Runtime the probe must be the same pruned copy on the same images: scoring the returned copy again through
+    /// ONNX Runtime gives the reported accuracy exactly, and libtorch's eval forward of it (the reference's way) differs by at
+    /// most one image of 600 (float rounding of different kernels).
+    /// </summary>
+    [TestMethod]
+    [Timeout(300_000, CooperativeCancellation = true)]
+    public void ArtTrainer_OnnxRuntimeProbe_IsThePrunedCopysAccuracyOnTheAugmentedTrainingData() => ProbeIsThePrunedCopysAccuracy(ProbeRuntime.OnnxRuntime);
+
+    private static void ProbeIsThePrunedCopysAccuracy(ProbeRuntime runtime)
     {
         var dir = FashionMnist.TryLocate() ?? throw new AssertInconclusiveException("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
         var train = FashionMnist.Read(dir, train: true, limit: 600);
@@ -45,6 +60,7 @@ public sealed class ArtTrainerProbeTests
             HorizontalFlip = true,
             Seed = 3,
             Threads = 1,
+            Probe = runtime,
         };
         var normalization = Normalization.FromData(train, 1f / 255);
         using var result = new ArtTrainer(options).Train(train, null, normalization);
@@ -77,8 +93,23 @@ public sealed class ArtTrainerProbeTests
             }
         }
         Assert.AreEqual(train.Count, seen);
-        Assert.AreEqual(100.0 * correct / seen, art.PrunedTrainAccuracy!.Value, 0.0,
-            "the probe's accuracy is the pruned copy's on the augmented training data");
+        if (runtime == ProbeRuntime.Torch)
+        {
+            Assert.AreEqual(100.0 * correct / seen, art.PrunedTrainAccuracy!.Value, 0.0,
+                "the probe's accuracy is the pruned copy's on the augmented training data");
+        }
+        else
+        {
+            var raw = new BatchLoader(train, ArtTrainer.ProbeBatchSize(options), Normalization.ScaleOnly(train.Channels, 1f),
+                new Augmentation(options.CropPadding, options.HorizontalFlip), shuffle: false, options.Seed + ArtTrainer.ProbeSeedOffset);
+            var (ortCorrect, ortSeen) = OnnxProbe.Score(result.Model, normalization, raw, art.Epoch, threads: 1,
+                v => new AssertFailedException($"non-finite logit {v}"), CancellationToken.None);
+            Assert.AreEqual(train.Count, ortSeen);
+            Assert.AreEqual(100.0 * ortCorrect / ortSeen, art.PrunedTrainAccuracy!.Value, 0.0,
+                "the probe's accuracy is the pruned copy's through ONNX Runtime on the augmented training data");
+            Assert.IsTrue(Math.Abs(ortCorrect - correct) <= 1,
+                $"ONNX Runtime and libtorch score the same pruned copy on the same images: {ortCorrect} vs {correct} correct of {seen}");
+        }
         // Not trivially the dense model's running accuracy.
         Assert.AreNotEqual(art.TrainAccuracy, art.PrunedTrainAccuracy!.Value);
     }

@@ -57,6 +57,12 @@ internal sealed partial class ArtTrainer
     /// <summary>Batch size of the probe (no gradients, so larger batches than training's cost no memory for backward).</summary>
     internal static int ProbeBatchSize(TrainingOptions options) => Math.Max(options.BatchSize, 256);
 
+    /// <summary>
+    /// The probe's batch size instead of <see cref="ProbeBatchSize"/> (a benchmark seam; null = that). The probe's images and
+    /// their augmentation draws do not depend on it, only how many go through the network at once.
+    /// </summary>
+    internal int? ProbeBatch { get; init; }
+
     public ArtTrainer(TrainingOptions options, Action<EpochRecord>? onEpoch = null, Action<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -169,7 +175,11 @@ internal sealed partial class ArtTrainer
             var augmentation = new Augmentation(options.CropPadding, options.HorizontalFlip);
             trainLoader = new BatchLoader(train, options.BatchSize, normalization, augmentation, shuffle: true, options.Seed);
             // The reference measures the pruned copy on the training loader, augmentation included, in eval mode.
-            probeLoader = new BatchLoader(train, ProbeBatchSize(options), normalization, augmentation, shuffle: false, options.Seed + ProbeSeedOffset);
+            // Through ONNX Runtime the graph normalises, so that loader yields raw pixels (scale 1, mean 0, std 1): the same crops
+            // and flips from the same stream, the padding a raw 0 as before normalisation.
+            probeLoader = new BatchLoader(train, owner.ProbeBatch ?? ProbeBatchSize(options),
+                options.Probe == ProbeRuntime.OnnxRuntime ? Normalization.ScaleOnly(train.Channels, 1f) : normalization,
+                augmentation, shuffle: false, options.Seed + ProbeSeedOffset);
             if (validation is not null)
                 validationLoader = new BatchLoader(validation, Math.Max(options.BatchSize, 256), normalization, Augmentation.None, shuffle: false, options.Seed);
             sgd = NewOptimizer();
@@ -292,7 +302,7 @@ internal sealed partial class ArtTrainer
             probe ??= ModelFactory.Create(options.Architecture, model.Input, model.ClassCount);
             CopyState(model, probe);
             MagnitudePruning.Prune(PrunedLayers(probe), options.PruningRate, options.MinWeightsPerLayer).Dispose();
-            var prunedAccuracy = Evaluate(probe, probeLoader, epoch, "probe loss", lambda, options.LearningRate).Accuracy;
+            var prunedAccuracy = Probe(lambda);
             var entry = new ArtStopRule<Snapshot>.Entry(artEpoch, prunedAccuracy, Snapshot.Of(probe));
             var probeSeconds = Stopwatch.GetElapsedTime(probeStarted).TotalSeconds;
             var (stop, evicted) = stopRule.Push(entry, denseAccuracy);
@@ -400,6 +410,18 @@ internal sealed partial class ArtTrainer
                 throw TrainingDivergedException.NonFinite(epoch, phase, lambda, learningRate, name,
                     string.Create(CultureInfo.InvariantCulture, $"NaN or ±Infinity in {bad:N0} of {tensor.numel():N0} entries"), DivergenceSettings);
             }
+        }
+
+        /// <summary>Top-1 (%) of the pruned copy <see cref="probe"/> on one epoch of the probe loader, where the options say.</summary>
+        private double Probe(double lambda)
+        {
+            if (options.Probe == ProbeRuntime.Torch)
+                return Evaluate(probe!, probeLoader, epoch, "probe loss", lambda, options.LearningRate).Accuracy;
+            var (correct, seen) = OnnxProbe.Score(probe!, normalization, probeLoader, epoch, torch.get_num_threads(),
+                value => TrainingDivergedException.NonFinite(epoch, phase, lambda, options.LearningRate, "probe logits",
+                    TrainingDivergedException.Show(value), DivergenceSettings),
+                cancellation);
+            return 100.0 * correct / seen;
         }
 
         /// <summary>Loss and top-1 (%) of <paramref name="network"/> in eval mode; a non-finite loss (named <paramref name="lossName"/>) is a divergence.</summary>

@@ -109,6 +109,13 @@ internal sealed record TrainingOptions
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool FreezeBatchNormStatistics { get; init; }
 
+    /// <summary>
+    /// Where ART's probe scores the pruned copy (ONNX Runtime by default: faster, same network and images, float rounding of
+    /// its own kernels). Not part of a checkpoint's fingerprint; left out of the JSON at its default.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public ProbeRuntime Probe { get; init; }
+
     public void Validate()
     {
         Check(PruningRate is > 0 and < 1, nameof(PruningRate), PruningRate, "in (0, 1)");
@@ -128,6 +135,7 @@ internal sealed record TrainingOptions
         Check(LearningRateSteps.All(s => s >= 0), nameof(LearningRateSteps), string.Join(",", LearningRateSteps), "non-negative epochs");
         Check(CropPadding >= 0, nameof(CropPadding), CropPadding, "≥ 0");
         Check(Threads is null or >= 1, nameof(Threads), Threads!, "≥ 1 or null");
+        Check(Enum.IsDefined(Probe), nameof(Probe), Probe, $"one of {string.Join(", ", Enum.GetNames<ProbeRuntime>())}");
         Check(TimeBudget is null || TimeBudget.Value > TimeSpan.Zero, nameof(TimeBudget), TimeBudget!, "a positive duration or null");
         Check(!Resume || CheckpointDirectory is not null, nameof(Resume), Resume, "true only with a CheckpointDirectory");
         if (Pretrained is { } start)
