@@ -3,7 +3,8 @@
 #   1. our training step vs the same architecture, batch and thread count in PyTorch (Debian python3-torch with OpenBLAS,
 #      build/torch_step.py), for LeNet-5 and ResNet-20 (16-wide) at batch 128 and ML.NET's ImageNet ResNet-18 ([2,2,2,3])
 #      at 3x64x64, batch R18_BATCH (issue #22);
-#   1b. speed levers (issue #22), each run beside the defaults of its round: ours channels-last, bf16, grad-none; PyTorch
+#   1b. speed levers (issue #22), each run beside the defaults of its round: ours nchw (our default is channels-last), bf16,
+#      grad-none; PyTorch
 #      channels-last, bf16-autocast (LEVER_ARCHS at THREADS);
 #   1c. an ART epoch vs a fine-tune epoch in the engine's trainer (HyperSparse.Bench epoch-ratio, issue #22);
 #   2. the HyperSparse term's overhead on our step;
@@ -21,8 +22,8 @@
 #   LENET_STEPS/LENET_WARMUP/LENET_MAX_S (150/10/6), RESNET_STEPS/RESNET_WARMUP/RESNET_MAX_S (40/3/12),
 #   R18 (1; 0 skips the ResNet-18 rows), R18_BATCH (32), R18_STEPS/R18_WARMUP/R18_MAX_S (20/3/10; quick 4/1/2),
 #   LEVERS (1; quick 0), LEVER_ARCHS ("resnet20 resnet18mlnet"), EPOCH_RATIO (1), EPOCH_ROUNDS (2; quick 1),
-#   EPOCH_LENET_TRAIN / EPOCH_RESNET_TRAIN (20000 / 5000; quick 2000 / 512), PROBE_VARIANTS ("torch:256 onnxruntime:1024"; quick
-#   none: probe runtime:batch variants run as lever rows beside the engine's default, ONNX Runtime at batch 256),
+#   EPOCH_LENET_TRAIN / EPOCH_RESNET_TRAIN (20000 / 5000; quick 2000 / 512), EPOCH_VARIANTS ("probe=torch layout=nchw"; quick
+#   none: epoch-ratio option sets run as lever rows beside the engine's defaults — ONNX Runtime probe, channels-last),
 #   PEER (1; 0 skips PyTorch), PEER_HS (0; 1 adds PyTorch with the HS term), MALLOC_OFF (0; 1 adds ours with malloc tuning off),
 #   FIT (1; 0 skips Fit vs raw), FIT_ROUNDS (4; quick 1), FIT_ARCH (lenet5), FIT_TRAIN (10000; quick 2000), FIT_EPOCHS (3; quick 1),
 #   FIT_THREADS (1: Fit and raw run the same engine loop, so the thread count does not change what is compared, and at 2
@@ -55,7 +56,7 @@ if [ "$QUICK" = 1 ]; then
   FIT_ROUNDS=${FIT_ROUNDS:-1}; FIT_TRAIN=${FIT_TRAIN:-2000}; FIT_EPOCHS=${FIT_EPOCHS:-1}
   R18_STEPS=${R18_STEPS:-4}; R18_WARMUP=${R18_WARMUP:-1}; R18_MAX_S=${R18_MAX_S:-2}; LEVERS=${LEVERS:-0}
   EPOCH_ROUNDS=${EPOCH_ROUNDS:-1}; EPOCH_LENET_TRAIN=${EPOCH_LENET_TRAIN:-2000}; EPOCH_RESNET_TRAIN=${EPOCH_RESNET_TRAIN:-512}
-  PROBE_VARIANTS=${PROBE_VARIANTS-}
+  EPOCH_VARIANTS=${EPOCH_VARIANTS-}
   OUT=${OUT:-artifacts/bench-step-quick.md}
 else
   ROUNDS=${ROUNDS:-4}; MALLOC_OFF=${MALLOC_OFF:-0}; EXTRA_THREADS=${EXTRA_THREADS:-1}
@@ -64,11 +65,11 @@ else
   FIT_ROUNDS=${FIT_ROUNDS:-4}; FIT_TRAIN=${FIT_TRAIN:-10000}; FIT_EPOCHS=${FIT_EPOCHS:-3}
   R18_STEPS=${R18_STEPS:-20}; R18_WARMUP=${R18_WARMUP:-3}; R18_MAX_S=${R18_MAX_S:-10}; LEVERS=${LEVERS:-1}
   EPOCH_ROUNDS=${EPOCH_ROUNDS:-2}; EPOCH_LENET_TRAIN=${EPOCH_LENET_TRAIN:-20000}; EPOCH_RESNET_TRAIN=${EPOCH_RESNET_TRAIN:-5000}
-  PROBE_VARIANTS=${PROBE_VARIANTS-"torch:256 onnxruntime:1024"}
+  EPOCH_VARIANTS=${EPOCH_VARIANTS-"probe=torch layout=nchw"}
   OUT=${OUT:-docs/bench-step.md}
 fi
 QUICK_FLAG=""; [ "$QUICK" = 1 ] && QUICK_FLAG=" --quick"
-COMMAND="build/bench-step.sh$QUICK_FLAG (ROUNDS=$ROUNDS BATCH=$BATCH THREADS=$THREADS EXTRA_THREADS=${EXTRA_THREADS:-none} RESNET_INPUT=$RESNET_INPUT LENET_STEPS=$LENET_STEPS/$LENET_WARMUP/${LENET_MAX_S}s RESNET_STEPS=$RESNET_STEPS/$RESNET_WARMUP/${RESNET_MAX_S}s PEER=$PEER PEER_HS=$PEER_HS MALLOC_OFF=$MALLOC_OFF R18=$R18 R18_BATCH=$R18_BATCH LEVERS=$LEVERS LEVER_ARCHS=$LEVER_ARCHS EPOCH_RATIO=$EPOCH_RATIO EPOCH_ROUNDS=$EPOCH_ROUNDS PROBE_VARIANTS=${PROBE_VARIANTS:-none} FIT=$FIT FIT_ROUNDS=$FIT_ROUNDS FIT_ARCH=$FIT_ARCH FIT_TRAIN=$FIT_TRAIN FIT_EPOCHS=$FIT_EPOCHS FIT_THREADS=$FIT_THREADS)"
+COMMAND="build/bench-step.sh$QUICK_FLAG (ROUNDS=$ROUNDS BATCH=$BATCH THREADS=$THREADS EXTRA_THREADS=${EXTRA_THREADS:-none} RESNET_INPUT=$RESNET_INPUT LENET_STEPS=$LENET_STEPS/$LENET_WARMUP/${LENET_MAX_S}s RESNET_STEPS=$RESNET_STEPS/$RESNET_WARMUP/${RESNET_MAX_S}s PEER=$PEER PEER_HS=$PEER_HS MALLOC_OFF=$MALLOC_OFF R18=$R18 R18_BATCH=$R18_BATCH LEVERS=$LEVERS LEVER_ARCHS=$LEVER_ARCHS EPOCH_RATIO=$EPOCH_RATIO EPOCH_ROUNDS=$EPOCH_ROUNDS EPOCH_VARIANTS=${EPOCH_VARIANTS:-none} FIT=$FIT FIT_ROUNDS=$FIT_ROUNDS FIT_ARCH=$FIT_ARCH FIT_TRAIN=$FIT_TRAIN FIT_EPOCHS=$FIT_EPOCHS FIT_THREADS=$FIT_THREADS)"
 
 PYTHON=/usr/bin/python3
 if [ "$PEER" = 1 ]; then
@@ -136,7 +137,7 @@ run_step() {
 STEP_ARCHS=(lenet5 resnet20)
 [ "$R18" = 1 ] && STEP_ARCHS+=(resnet18mlnet)
 # Lever runs: "who lever" at THREADS, HS off, beside the defaults of the same round.
-LEVER_COMBOS=("ours channels-last" "ours bf16" "ours grad-none")
+LEVER_COMBOS=("ours nchw" "ours bf16" "ours grad-none")
 [ "$PEER" = 1 ] && LEVER_COMBOS+=("torch channels-last" "torch bf16-autocast")
 
 for ((r = 0; r < ROUNDS; r++)); do
@@ -156,10 +157,15 @@ done
 if [ "$EPOCH_RATIO" = 1 ]; then
   for ((r = 0; r < EPOCH_ROUNDS; r++)); do
     echo "bench: ART vs fine-tune epoch round $((r + 1))/$EPOCH_ROUNDS"
-    for probe in default $PROBE_VARIANTS; do
-      probe_arg=(); [ "$probe" = default ] || probe_arg=(--probe "${probe%%:*}" --probe-batch "${probe#*:}")
-      dotnet "$DLL" epoch-ratio --arch lenet5 --train "$EPOCH_LENET_TRAIN" --batch "$BATCH" --threads "$THREADS" --round "$r" --raw "$EPOCHRAW" "${probe_arg[@]}"
-      dotnet "$DLL" epoch-ratio --arch resnet20 --train "$EPOCH_RESNET_TRAIN" --batch "$BATCH" --threads "$THREADS" --round "$r" --raw "$EPOCHRAW" "${probe_arg[@]}"
+    for variant in default $EPOCH_VARIANTS; do
+      # A variant is a comma-separated list of epoch-ratio options without their dashes, e.g. "probe=torch" or "layout=nchw".
+      variant_args=()
+      if [ "$variant" != default ]; then
+        IFS=, read -r -a parts <<<"$variant"
+        for part in "${parts[@]}"; do variant_args+=("--${part%%=*}" "${part#*=}"); done
+      fi
+      dotnet "$DLL" epoch-ratio --arch lenet5 --train "$EPOCH_LENET_TRAIN" --batch "$BATCH" --threads "$THREADS" --round "$r" --raw "$EPOCHRAW" "${variant_args[@]}"
+      dotnet "$DLL" epoch-ratio --arch resnet20 --train "$EPOCH_RESNET_TRAIN" --batch "$BATCH" --threads "$THREADS" --round "$r" --raw "$EPOCHRAW" "${variant_args[@]}"
     done
     cat /proc/loadavg >>"$LOADS"
   done

@@ -21,6 +21,20 @@ internal sealed record EpochRatioRow(
     /// <summary>True when the probe's batch and runtime are the engine's own choice (the rows the target is judged on).</summary>
     public bool ProbeIsDefault { get; init; } = true;
 
+    /// <summary>Trained with channels-last convolution weights (<see cref="TrainingOptions.ChannelsLast"/>); rows written before the option existed did not.</summary>
+    public bool ChannelsLast { get; init; }
+
+    /// <summary>Top-1 (%) of the returned pruned model on the first <see cref="TestImages"/> t10k images (the layout's accuracy effect).</summary>
+    public double TestAccuracy { get; init; } = double.NaN;
+
+    public int TestImages { get; init; }
+
+    /// <summary>True when every setting is the engine's own (the rows the target is judged on).</summary>
+    public bool IsDefault => ProbeIsDefault && ChannelsLast == new TrainingOptions().ChannelsLast;
+
+    /// <summary>The variant, for tables: layout, probe runtime and batch.</summary>
+    public string VariantText => $"{(ChannelsLast ? "NHWC" : "NCHW")}; probe {ProbeText}";
+
     /// <summary>The probe variant, for tables: runtime and batch.</summary>
     public string ProbeText => $"{(ProbeRuntime == "OnnxRuntime" ? "ONNX Runtime" : "libtorch")}, batch {ProbeBatch}";
 
@@ -60,19 +74,28 @@ internal static class EpochRatioBenchmark
             "torch" => ProbeRuntime.Torch,
             var other => throw new ArgumentException($"--probe must be onnxruntime or torch; found '{other}'."),
         };
+        var channelsLast = args.Get("layout") switch
+        {
+            null => new TrainingOptions().ChannelsLast,
+            "nhwc" => true,
+            "nchw" => false,
+            var other => throw new ArgumentException($"--layout must be nhwc or nchw; found '{other}'."),
+        };
+        var testImages = args.GetInt("test", 2000, 100);
         var raw = args.Get("raw") ?? throw new ArgumentException("epoch-ratio needs --raw FILE (rows are appended).");
         args.EnsureAllUsed();
 
         TorchRuntime.EnsureLoaded();
         TorchRuntime.TuneAllocatorForTraining(true);
         torch.set_num_threads(threads);
-        var (train, _) = BenchModels.Data(images, 1);
+        var (train, test) = BenchModels.Data(images, testImages);
         var options = BenchModels.EngineOptions(arch, kappa: 0.9, batch, learningRate: 0.05, warmup: 1, maxArt: art, fineTune: fineTune,
             learningRateSteps: [], lambdaInit: 1e-5, lambdaGrowth: 1.2, cropPadding: 2, seed: 7, threads: threads) with
         {
             // A window wider than the phase: ART runs exactly --art epochs.
             StopWindowHalfSize = art,
             Probe = probeRuntime,
+            ChannelsLast = channelsLast,
         };
         var started = Machine.UtcNow();
         var normalization = Normalization.FromData(train, 1f / 255);
@@ -80,6 +103,7 @@ internal static class EpochRatioBenchmark
         var result = new ArtTrainer(options, BenchModels.PrintEpoch, m => Console.WriteLine("  " + m)) { ProbeBatch = probeBatchUsed }
             .Train(train, null, normalization);
         result.Mask.Dispose();
+        var testAccuracy = SizeBenchmark.Accuracy(SizeBenchmark.ArgMax(BenchModels.TorchLogits(result.Model, test, normalization), test.ClassCount), test.Labels);
         result.Model.Dispose();
         var epochs = result.Report.Epochs;
         var artEpochs = epochs.Where(e => e.Phase == TrainingPhase.Art).Skip(1).ToList();
@@ -92,13 +116,16 @@ internal static class EpochRatioBenchmark
             ProbeBatch = probeBatchUsed,
             ProbeRuntime = probeRuntime.ToString(),
             ProbeIsDefault = probeBatch == 0 && probeRuntime == new TrainingOptions().Probe,
+            ChannelsLast = channelsLast,
+            TestAccuracy = Math.Round(testAccuracy, 2),
+            TestImages = test.Count,
             LoadSeconds = LoadingSeconds(new BatchLoader(train, batch, normalization, new Augmentation(options.CropPadding, options.HorizontalFlip), shuffle: true, options.Seed), toTensors: false),
             ProbeLoadSeconds = LoadingSeconds(new BatchLoader(train, probeBatchUsed, normalization, new Augmentation(options.CropPadding, options.HorizontalFlip), shuffle: false, options.Seed), toTensors: true),
         };
         File.AppendAllText(raw, JsonSerializer.Serialize(row, StepReport.Json) + "\n");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"epoch-ratio: {row.Arch} {row.Images:N0} images b{batch} {threads} thread(s): ART epoch {row.ArtEpochSeconds:F2} s (probe {row.ProbeSeconds:F2} s), " +
-            $"fine-tune epoch {row.FineTuneEpochSeconds:F2} s, ratio {row.Ratio:F2}×; probe {row.ProbeText}; loading alone: training epoch {row.LoadSeconds:F3} s, probe {row.ProbeLoadSeconds:F3} s"));
+            $"fine-tune epoch {row.FineTuneEpochSeconds:F2} s, ratio {row.Ratio:F2}×; {row.VariantText}; test accuracy {row.TestAccuracy:F2} % on {row.TestImages:N0}; loading alone: training epoch {row.LoadSeconds:F3} s, probe {row.ProbeLoadSeconds:F3} s"));
         return 0;
     }
 

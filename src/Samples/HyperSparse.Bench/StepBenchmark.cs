@@ -52,14 +52,14 @@ internal static class StepBenchmark
     public const string NoLever = "none";
 
     /// <summary>
-    /// Levers this step can try, each measured against <see cref="NoLever"/> in build/bench-step.sh:
-    /// <c>channels-last</c> gives the input NHWC strides (libtorch then runs oneDNN convolutions, batch norm and ReLU in
-    /// channels-last; TorchSharp has no memory_format API, so the strides come from a permute-contiguous-permute);
+    /// Levers this step can try, each measured against <see cref="NoLever"/> in build/bench-step.sh. The default is the
+    /// trainer's: convolution weights and (multi-channel) input in channels-last (<see cref="TrainingOptions.ChannelsLast"/>).
+    /// <c>nchw</c> runs the step in the contiguous NCHW layout (the engine's layout before channels-last became its default);
     /// <c>bf16</c> runs the whole step in bfloat16 (weights, activations, gradients: the upper bound of what autocast could
     /// gain, which TorchSharp does not offer); <c>grad-none</c> drops the gradients instead of zeroing them (backward then
     /// writes them fresh, as PyTorch 2's <c>zero_grad(set_to_none=True)</c>).
     /// </summary>
-    public static readonly string[] Levers = [NoLever, "channels-last", "bf16", "grad-none"];
+    public static readonly string[] Levers = [NoLever, "nchw", "bf16", "grad-none"];
 
     private const int BatchPool = 4;
     private const double PruningRate = 0.9, Lambda = 1e-5, Momentum = 0.9, WeightDecay = 1e-4;
@@ -102,6 +102,9 @@ internal static class StepBenchmark
         model.train();
         if (bf16) model.to(ScalarType.BFloat16);
         var weights = model.PrunableLayers().Select(l => (Tensor)l.Weight).ToList();
+        // As ArtTrainer: channels-last weights before the optimiser exists (its momentum buffers follow them).
+        var channelsLast = lever != "nchw" && new TrainingOptions().ChannelsLast;
+        if (channelsLast) model.SetChannelsLast(true);
         var parameterCount = model.parameters().Sum(p => p.numel());
         var prunableCount = weights.Sum(w => w.numel());
         using var sgd = new Sgd(model.parameters(), Momentum, WeightDecay);
@@ -112,7 +115,7 @@ internal static class StepBenchmark
         for (var i = 0; i < BatchPool; i++)
         {
             images[i] = randn(batch, input.Channels, input.Height, input.Width);
-            if (lever == "channels-last") images[i] = images[i].permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+            if (channelsLast && input.Channels > 1) images[i] = images[i].permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
             if (bf16) images[i] = images[i].to(ScalarType.BFloat16);
             labels[i] = randint(0, classes, batch, dtype: ScalarType.Int64);
         }

@@ -178,7 +178,7 @@ internal static class StepReport
                 judged <= FitTarget, perRound));
         }
 
-        foreach (var g in epochRows.Where(r => r.ProbeIsDefault).GroupBy(r => (r.Arch, r.Threads)))
+        foreach (var g in epochRows.Where(r => r.IsDefault).GroupBy(r => (r.Arch, r.Threads)))
         {
             var ratios = g.Select(r => r.Ratio).Where(double.IsFinite).ToList();
             if (ratios.Count == 0) continue;
@@ -281,11 +281,12 @@ internal static class StepReport
         md.AppendLine();
         md.AppendLine("Each lever is its own process in every round, beside the frameworks' default runs. \"vs own default\" divides the lever run's median " +
                       "step by the same framework's default run of the same round (below 1: the lever pays); \"vs PyTorch default\" divides it by PyTorch's " +
-                      "default run of that round. Ours: `channels-last` = NHWC input strides (libtorch then keeps oneDNN convolutions, batch norm and ReLU in " +
-                      "channels-last), `bf16` = the whole step in bfloat16 (weights, activations, gradients: the most autocast could gain; TorchSharp has no " +
+                      "default run of that round. Ours (whose default is channels-last: convolution weights and multi-channel input in NHWC strides, " +
+                      "`TrainingOptions.ChannelsLast`): `nchw` = the contiguous NCHW layout the engine used before, `bf16` = the whole step in bfloat16 (weights, activations, gradients: the most autocast could gain; TorchSharp has no " +
                       "autocast), `grad-none` = gradients dropped instead of zeroed. PyTorch: `channels-last` = `model.to(memory_format=torch.channels_last)` and " +
                       "channels-last input; `bf16-autocast` = forward and loss under `torch.autocast(\"cpu\", torch.bfloat16)`. Levers that change numerics " +
-                      "(bf16) are timings only here: none is the engine's default.");
+                      "are timings here; the layout's effect on accuracy is in the epoch table below (same seed and schedule, both layouts). bf16 is not " +
+                      "the engine's default.");
         md.AppendLine();
         md.AppendLine("| framework | lever | arch | input | batch | threads | median step ms | vs own default, per round: median (min–max, rounds) | vs PyTorch default, per round |");
         md.AppendLine("|---|---|---|---|---:|---:|---:|---:|---:|");
@@ -313,34 +314,40 @@ internal static class StepReport
                       "eval mode, the paper's stop-rule input; a fine-tune epoch is the masked training pass. Medians over the epochs of each phase (the first " +
                       "epoch of each phase excluded); the ratio is per run.");
         md.AppendLine();
-        md.AppendLine($"| arch | images | batch | threads | probe | ART epoch s | of which probe s | fine-tune epoch s | ART ÷ fine-tune | target ≤ {EpochRatioTarget}× | loading alone: training epoch s (÷ fine-tune epoch) | loading alone: probe s (÷ probe) |");
-        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|");
+        md.AppendLine($"| arch | images | batch | threads | layout; probe | ART epoch s | of which probe s | fine-tune epoch s | ART ÷ fine-tune | target ≤ {EpochRatioTarget}× | loading alone: training epoch s (÷ fine-tune epoch) | loading alone: probe s (÷ probe) | test accuracy (t10k slice) |");
+        md.AppendLine("|---|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|");
         foreach (var r in rows)
             md.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Arch} | {r.Images:N0} | {r.Batch} | {r.Threads} | {r.ProbeText}{(r.ProbeIsDefault ? " (default)" : "")} | {r.ArtEpochSeconds:F2} | {r.ProbeSeconds:F2} | {r.FineTuneEpochSeconds:F2} | **{r.Ratio:F2}×** | " +
-                $"{(r.ProbeIsDefault ? Verdict(r.Ratio <= EpochRatioTarget) : "(lever row)")} | {r.LoadSeconds:F3} ({100 * r.LoadSeconds / r.FineTuneEpochSeconds:F1} %) | {r.ProbeLoadSeconds:F3} ({100 * r.ProbeLoadSeconds / r.ProbeSeconds:F1} %) |"));
+                $"| {r.Arch} | {r.Images:N0} | {r.Batch} | {r.Threads} | {r.VariantText}{(r.IsDefault ? " (default)" : "")} | {r.ArtEpochSeconds:F2} | {r.ProbeSeconds:F2} | {r.FineTuneEpochSeconds:F2} | **{r.Ratio:F2}×** | " +
+                $"{(r.IsDefault ? Verdict(r.Ratio <= EpochRatioTarget) : "(lever row)")} | {r.LoadSeconds:F3} ({100 * r.LoadSeconds / r.FineTuneEpochSeconds:F1} %) | {r.ProbeLoadSeconds:F3} ({100 * r.ProbeLoadSeconds / r.ProbeSeconds:F1} %) | {r.TestAccuracy:F2} % of {r.TestImages:N0} |"));
         md.AppendLine();
         md.AppendLine("\"Loading alone\" enumerates one epoch of the same loader (shuffle, crop and flip draws, normalisation into the batch buffer; for the probe " +
                       "also the copy into tensors) with no network, median of 3 epochs after one untimed, in the same process after training: the most that " +
                       "overlapping data loading with compute could take off an epoch, before the cost of the second thread that would do it.");
-        var levers = rows.Where(r => !r.ProbeIsDefault).ToList();
+        var levers = rows.Where(r => !r.IsDefault).ToList();
         if (levers.Count > 0)
         {
             md.AppendLine();
-            md.AppendLine("Probe variants (levers): each variant run's probe time ÷ the default run's probe time of the same round, architecture and thread count " +
-                          "(below 1: the variant is faster). The probe's images and augmentation draws depend on neither its batch size nor its runtime.");
+            md.AppendLine("Variants (levers): each variant run against the default run of the same round, architecture and thread count — its epoch times " +
+                          "÷ the default's (below 1: the variant is faster), and its test accuracy minus the default's (same seed, data and schedule: the " +
+                          "difference is what the variant's rounding does to one training run). The probe's images and augmentation draws depend on neither " +
+                          "its batch size nor its runtime.");
             md.AppendLine();
-            md.AppendLine("| arch | threads | probe | default probe | probe s ÷ default, per round: median (min–max, rounds) | ART ÷ fine-tune with it (median) |");
-            md.AppendLine("|---|---:|---:|---:|---:|---:|");
-            foreach (var g in levers.GroupBy(r => (r.Arch, r.Threads, r.ProbeText)))
+            md.AppendLine("| arch | threads | variant | default | probe s ÷ default | ART epoch ÷ default | fine-tune epoch ÷ default | ART ÷ fine-tune with it | test accuracy − default (pp), per round |");
+            md.AppendLine("|---|---:|---|---|---:|---:|---:|---:|---|");
+            foreach (var g in levers.GroupBy(r => (r.Arch, r.Threads, r.VariantText)))
             {
-                var paired = g.Select(v => (Variant: v, Default: rows.FirstOrDefault(d => d.ProbeIsDefault && d.Arch == v.Arch && d.Threads == v.Threads && d.Round == v.Round)))
+                var paired = g.Select(v => (Variant: v, Default: rows.FirstOrDefault(d => d.IsDefault && d.Arch == v.Arch && d.Threads == v.Threads && d.Round == v.Round)))
                     .Where(p => p.Default is not null).ToList();
                 if (paired.Count == 0) continue;
-                var ratios = paired.Select(p => p.Variant.ProbeSeconds / p.Default!.ProbeSeconds).ToList();
-                var st = Stats.Of(ratios);
+                string Ratio(Func<EpochRatioRow, double> f)
+                {
+                    var ratios = paired.Select(p => f(p.Variant) / f(p.Default!)).ToList();
+                    return string.Create(CultureInfo.InvariantCulture, $"**{Stats.Of(ratios).Median:F2}×** ({ratios.Min():F2}–{ratios.Max():F2}, {ratios.Count})");
+                }
+                var deltas = string.Join(", ", paired.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Variant.TestAccuracy - p.Default!.TestAccuracy:+0.00;-0.00;0.00}")));
                 md.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {g.Key.Arch} | {g.Key.Threads} | {g.Key.ProbeText} | {paired[0].Default!.ProbeText} | **{st.Median:F2}×** ({ratios.Min():F2}–{ratios.Max():F2}, {ratios.Count}) | {Stats.Of(g.Select(r => r.Ratio).ToList()).Median:F2}× |"));
+                    $"| {g.Key.Arch} | {g.Key.Threads} | {g.Key.VariantText} | {paired[0].Default!.VariantText} | {Ratio(r => r.ProbeSeconds)} | {Ratio(r => r.ArtEpochSeconds)} | {Ratio(r => r.FineTuneEpochSeconds)} | {Stats.Of(g.Select(r => r.Ratio).ToList()).Median:F2}× | {deltas} |"));
             }
         }
         md.AppendLine();

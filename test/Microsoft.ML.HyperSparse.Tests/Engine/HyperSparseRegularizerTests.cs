@@ -309,6 +309,39 @@ public sealed class HyperSparseRegularizerTests
         }
     }
 
+    /// <summary>
+    /// Training runs with channels-last convolution weights (NHWC strides) and gradients of the same layout. The CPU path
+    /// works on memory order, so it must take them (not fall back to the tensor formula) and add what the formula gives.
+    /// </summary>
+    [TestMethod]
+    public void HyperSparseRegularizer_AddToGradients_ChannelsLastWeights_TakeTheCpuPathAndEqualTheTensorFormula()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(31);
+        var shapes = new[] { new long[] { 16, 6, 5, 5 }, new long[] { 32, 16, 3, 3 }, new long[] { 10, 84 } };
+        var weights = shapes.Select(s => new TorchSharp.Modules.Parameter(randn(s).mul_(0.05f), requires_grad: true)).ToArray();
+        using (no_grad())
+            foreach (var w in weights.Where(w => w.dim() == 4))
+                w.set_(w.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2));
+        Assert.IsFalse(weights[0].is_contiguous(), "the 4-D weights have NHWC strides");
+        foreach (var w in weights) w.grad = zeros_like(w).add_(0.5f);   // zeros_like keeps the weight's strides
+        Assert.IsFalse(weights[1].grad!.is_contiguous(), "so do their gradients");
+        var regularizer = new HyperSparseRegularizer(0.9);
+
+        var formula = regularizer.Gradients(weights);
+        regularizer.AddToGradients(weights, 0.25);
+
+        Assert.AreEqual(1, regularizer.FullSelections, "the CPU path ran (the tensor formula counts no selections)");
+        for (var i = 0; i < weights.Length; i++)
+        {
+            var expected = Values(formula[i].mul(0.25).add(0.5f));
+            var actual = Values(weights[i].grad!);
+            var largest = expected.Max(MathF.Abs);
+            for (var j = 0; j < actual.Length; j++)
+                Assert.AreEqual(expected[j], actual[j], 2e-6 * largest, $"layer {i}, element {j} (logical order)");
+        }
+    }
+
     /// <summary>A threshold near float's largest value must not build a bracket past it (its top would be ∞ and rejected).</summary>
     [TestMethod]
     public void HyperSparseRegularizer_AddToGradients_ThresholdNearFloatMaxDoesNotThrow()

@@ -46,6 +46,13 @@ internal sealed class PruningMask : IDisposable
         foreach (var (layer, mask) in Match(prunable)) layer.Weight.grad?.mul_(mask);
     }
 
+    /// <summary>A copy whose tensors are contiguous (NCHW), whatever the strides of these.</summary>
+    public PruningMask ContiguousCopy()
+    {
+        using var scope = NewDisposeScope();
+        return new(layers.Select(l => (l.Name, l.Mask.detach().contiguous().clone().MoveToOuterDisposeScope())).ToList());
+    }
+
     public PruningMask Clone()
     {
         using var scope = NewDisposeScope();

@@ -137,7 +137,8 @@ internal sealed class HyperSparseRegularizer : WeightRegularizer
     internal int? Threads { get; set; }
 
     /// <summary>
-    /// grad += λ·∂L_HS/∂w. On the engine's tensors (CPU, float32, contiguous — always the case in training) this runs as
+    /// grad += λ·∂L_HS/∂w. On the engine's tensors (CPU, float32, dense: contiguous, or channels-last with a gradient of the
+    /// same layout — always the case in training) this runs as
     /// three passes over the weights' memory, each split into pieces of <see cref="PieceLength"/> floats that run on
     /// libtorch's thread count: (1) |w| into one buffer, its sum, and the count of values below and inside a narrow bracket
     /// around the previous mini-batch's threshold; (2) the exact threshold — from the few values inside the bracket, or by
@@ -170,9 +171,10 @@ internal sealed class HyperSparseRegularizer : WeightRegularizer
         {
             var w = weights[i];
             var grad = w.grad;
+            // zeros_like keeps the weight's strides, so a new gradient is laid out as its weight.
             if (grad is null) w.grad = grad = zeros_like(w).DetachFromDisposeScope();
-            weightAt[i] = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(w.bytes));
-            gradAt[i] = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(grad.bytes));
+            weightAt[i] = Address(w);
+            gradAt[i] = Address(grad);
         }
 
         fixed (float* valuesAt = _values)
@@ -254,6 +256,27 @@ internal sealed class HyperSparseRegularizer : WeightRegularizer
             });
         }
         GC.KeepAlive(weights);
+    }
+
+    /// <summary>How a tensor's elements lie in memory, for the CPU path: the path works on memory order, so a weight and its
+    /// gradient only need the same layout, and both must be dense.</summary>
+    private enum MemoryLayout { Other, Contiguous, ChannelsLast }
+
+    private static MemoryLayout LayoutOf(Tensor t)
+    {
+        if (t.is_contiguous()) return MemoryLayout.Contiguous;
+        if (t.dim() != 4) return MemoryLayout.Other;
+        using var nhwc = t.permute(0, 2, 3, 1);
+        return nhwc.is_contiguous() ? MemoryLayout.ChannelsLast : MemoryLayout.Other;
+    }
+
+    /// <summary>The address of a dense tensor's first element (its memory is native and does not move).</summary>
+    private static unsafe nint Address(Tensor t)
+    {
+        if (t.is_contiguous()) return (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
+        // Channels-last: the NHWC permutation is contiguous and starts at the same element.
+        using var nhwc = t.permute(0, 2, 3, 1);
+        return (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(nhwc.bytes));
     }
 
     /// <summary>The pieces of these weights' shapes (cut once per layout and kept).</summary>
@@ -423,10 +446,12 @@ internal sealed class HyperSparseRegularizer : WeightRegularizer
     {
         foreach (var w in weights)
         {
-            if (w.device_type != DeviceType.CPU || w.dtype != ScalarType.Float32 || !w.is_contiguous()) return false;
+            if (w.device_type != DeviceType.CPU || w.dtype != ScalarType.Float32) return false;
+            var layout = LayoutOf(w);
+            if (layout == MemoryLayout.Other) return false;
             var grad = w.grad;
-            if (grad is not null && (grad.device_type != DeviceType.CPU || grad.dtype != ScalarType.Float32 || !grad.is_contiguous() ||
-                                     !grad.shape.SequenceEqual(w.shape)))
+            if (grad is not null && (grad.device_type != DeviceType.CPU || grad.dtype != ScalarType.Float32 ||
+                                     !grad.shape.SequenceEqual(w.shape) || LayoutOf(grad) != layout))
                 return false;
         }
         return weights.Count > 0;

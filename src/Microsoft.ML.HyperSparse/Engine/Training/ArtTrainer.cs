@@ -100,6 +100,8 @@ internal sealed partial class ArtTrainer
                 // Resuming takes every weight from the checkpoint; the load still checks the source fits this network.
                 loaded = Pretrained.PretrainedLoader.Apply((ImageNetResNet)model, weights, start.KeepHead);
             }
+            // Before the optimiser exists, so its momentum buffers take the same strides.
+            if (options.ChannelsLast) model.SetChannelsLast(true);
         }
         catch
         {
@@ -365,6 +367,7 @@ internal sealed partial class ArtTrainer
                 cancellation.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
                 var (images, labels) = batch.ToTensors();
+                if (options.ChannelsLast && images.shape[1] > 1) images = images.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
                 var logits = model.call(images);
                 var loss = F.cross_entropy(logits, labels);
                 // The first non-finite loss ends the run: its gradients would turn every weight into NaN, and a NaN weight is
@@ -573,8 +576,10 @@ internal sealed partial class ArtTrainer
                 owner.log?.Invoke("Warning: " + report.Notes[^1]);
             }
             report.Budget = planner?.Summary(schedule, ElapsedSeconds);
-            var result = new TrainingResult { Model = model, Mask = mask, Report = report, Normalization = normalization };
-            mask = null;
+            // Callers get contiguous NCHW tensors whatever the training layout.
+            model.SetChannelsLast(false);
+            var contiguousMask = mask.ContiguousCopy();
+            var result = new TrainingResult { Model = model, Mask = contiguousMask, Report = report, Normalization = normalization };
             DisposeAll();
             model.eval();
             return result;

@@ -116,6 +116,14 @@ internal sealed record TrainingOptions
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public ProbeRuntime Probe { get; init; }
 
+    /// <summary>
+    /// Train with channels-last (NHWC) convolution weights and inputs: a speed lever of libtorch's oneDNN kernels (their float
+    /// rounding differs from NCHW's; the accuracy effect is measured in docs/bench-step.md). The returned model is NCHW
+    /// either way. Not part of a checkpoint's fingerprint; left out of the JSON at its default.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool ChannelsLast { get; init; } = true;
+
     public void Validate()
     {
         Check(PruningRate is > 0 and < 1, nameof(PruningRate), PruningRate, "in (0, 1)");

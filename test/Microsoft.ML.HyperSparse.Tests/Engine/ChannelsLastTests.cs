@@ -1,0 +1,109 @@
+using Microsoft.ML.HyperSparse.Engine.Data;
+using Microsoft.ML.HyperSparse.Engine.Models;
+using Microsoft.ML.HyperSparse.Engine.Training;
+using static Microsoft.ML.HyperSparse.Tests.Engine.EngineTestTensors;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HyperSparse.Tests.Engine;
+
+/// <summary>
+/// Training runs with channels-last (NHWC) convolution weights by default, a speed lever of libtorch's oneDNN kernels. The
+/// switch must keep the parameters (the optimiser holds them) and their values, change the layout only, and whatever comes
+/// out of the trainer is contiguous NCHW again, so the exporter, checkpoints and callers see the layout they always saw.
+/// </summary>
+[TestClass]
+public sealed class ChannelsLastTests
+{
+    [ClassInitialize]
+    public static void Load(TestContext _) => EngineTestTensors.Load();
+
+    [ClassCleanup]
+    public static void Release() => EngineTestTensors.Release();
+
+    [TestMethod]
+    public void ImageClassifier_SetChannelsLast_KeepsParametersAndValues_ChangesOnlyTheLayout()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(4);
+        using var model = ModelFactory.Create(Architecture.ResNet20, new ImageShape(3, 16, 16), 10);
+        model.eval();
+        var parameters = model.parameters().ToList();
+        var before = parameters.Select(Values).ToList();
+        var input = randn(4, 3, 16, 16);
+        var logitsBefore = Values(model.call(input));
+
+        model.SetChannelsLast(true);
+
+        var after = model.parameters().ToList();
+        Assert.AreEqual(parameters.Count, after.Count);
+        for (var i = 0; i < after.Count; i++)
+        {
+            Assert.IsTrue(ReferenceEquals(parameters[i], after[i]) || parameters[i].Handle == after[i].Handle, $"parameter {i} is the same object");
+            CollectionAssert.AreEqual(before[i], Values(after[i]), $"parameter {i} keeps its values");
+            if (after[i].dim() == 4)
+            {
+                // A 1×1 kernel or a single input channel is both layouts at once.
+                if (after[i].shape[1] > 1 && after[i].shape[2] * after[i].shape[3] > 1)
+                    Assert.IsFalse(after[i].is_contiguous(), $"convolution weight {i} has NHWC strides");
+                using var nhwc = after[i].permute(0, 2, 3, 1);
+                Assert.IsTrue(nhwc.is_contiguous(), $"convolution weight {i} is dense in NHWC order");
+            }
+        }
+        var logitsAfter = Values(model.call(input));
+        for (var j = 0; j < logitsBefore.Length; j++)
+            Assert.AreEqual(logitsBefore[j], logitsAfter[j], 1e-4f, $"logit {j}: the same network in another layout");
+
+        model.SetChannelsLast(false);
+        foreach (var p in model.parameters()) Assert.IsTrue(p.is_contiguous(), "back to contiguous NCHW");
+        var back = model.parameters().Select(Values).ToList();
+        for (var i = 0; i < back.Count; i++) CollectionAssert.AreEqual(before[i], back[i], $"parameter {i} unchanged by the round trip");
+    }
+
+    /// <summary>A whole ART run with the default layout on a ResNet: the returned model and mask are contiguous, and the mask's zeros are the model's.</summary>
+    [TestMethod]
+    [Timeout(300_000, CooperativeCancellation = true)]
+    public void ArtTrainer_ChannelsLastByDefault_ReturnsContiguousModelAndMask()
+    {
+        Assert.IsTrue(new TrainingOptions().ChannelsLast, "channels-last is the default");
+        var random = new Random(3);
+        const int images = 48;
+        var pixels = new float[images * 3 * 12 * 12];
+        var labels = new int[images];
+        for (var i = 0; i < images; i++)
+        {
+            labels[i] = i % 2;
+            for (var p = 0; p < 3 * 144; p++) pixels[i * 3 * 144 + p] = (p % 144 < 72) == (labels[i] == 0) ? 200 + random.Next(56) : random.Next(56);
+        }
+        var train = new ImageDataset(pixels, labels, 3, 12, 12, 2);
+        var options = new TrainingOptions
+        {
+            Architecture = Architecture.ResNet20,
+            PruningRate = 0.9,
+            WarmupEpochs = 1,
+            MaxArtEpochs = 1,
+            FineTuneEpochs = 1,
+            LambdaInit = 1e-4,
+            LambdaGrowth = 1.5,
+            LearningRateSteps = Array.Empty<int>(),
+            BatchSize = 16,
+            LearningRate = 0.05,
+            CropPadding = 0,
+            HorizontalFlip = false,
+            Seed = 5,
+            Threads = 1,
+        };
+        using var result = new ArtTrainer(options).Train(train, null, Normalization.FromData(train, 1f / 255));
+
+        foreach (var p in result.Model.parameters()) Assert.IsTrue(p.is_contiguous(), "the returned model is contiguous NCHW");
+        var layers = result.Model.PrunableLayers().ToDictionary(l => l.Name);
+        foreach (var (name, mask) in result.Mask.Layers)
+        {
+            Assert.IsTrue(mask.is_contiguous(), $"mask '{name}' is contiguous");
+            var kept = Values(mask);
+            var weight = Values(layers[name].Weight);
+            for (var j = 0; j < kept.Length; j++)
+                if (kept[j] == 0) Assert.AreEqual(0f, weight[j], $"'{name}' element {j}: pruned in the mask, zero in the model (same order)");
+        }
+        Assert.AreEqual(options.PruningRate, result.Report.AchievedSparsity, 0.01, "κ reached");
+    }
+}
