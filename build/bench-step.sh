@@ -24,6 +24,8 @@
 #   LEVERS (1; quick 0), LEVER_ARCHS ("resnet20 resnet18mlnet"), EPOCH_RATIO (1), EPOCH_ROUNDS (2; quick 1),
 #   EPOCH_LENET_TRAIN / EPOCH_RESNET_TRAIN (20000 / 5000; quick 2000 / 512), EPOCH_VARIANTS ("probe=torch layout=nchw"; quick
 #   none: epoch-ratio option sets run as lever rows beside the engine's defaults — ONNX Runtime probe, channels-last),
+#   EPOCH_SEED_STEP (0: every epoch round trains with seed 7; 1: round r with seed 7 + r, so variants' accuracy differences
+#   are seen over several training runs),
 #   PEER (1; 0 skips PyTorch), PEER_HS (0; 1 adds PyTorch with the HS term), MALLOC_OFF (0; 1 adds ours with malloc tuning off),
 #   FIT (1; 0 skips Fit vs raw), FIT_ROUNDS (4; quick 1), FIT_ARCH (lenet5), FIT_TRAIN (10000; quick 2000), FIT_EPOCHS (3; quick 1),
 #   FIT_THREADS (1: Fit and raw run the same engine loop, so the thread count does not change what is compared, and at 2
@@ -48,6 +50,7 @@ BATCH=${BATCH:-128}
 THREADS=${THREADS:-2}
 RESNET_INPUT=${RESNET_INPUT:-1x28x28}
 PEER=${PEER:-1}; PEER_HS=${PEER_HS:-0}; FIT=${FIT:-1}; FIT_ARCH=${FIT_ARCH:-lenet5}; FIT_THREADS=${FIT_THREADS:-1}
+EPOCH_SEED_STEP=${EPOCH_SEED_STEP:-0}
 R18=${R18:-1}; R18_BATCH=${R18_BATCH:-32}; LEVER_ARCHS=${LEVER_ARCHS:-"resnet20 resnet18mlnet"}; EPOCH_RATIO=${EPOCH_RATIO:-1}
 if [ "$QUICK" = 1 ]; then
   ROUNDS=${ROUNDS:-2}; MALLOC_OFF=${MALLOC_OFF:-0}; EXTRA_THREADS=${EXTRA_THREADS:-}
@@ -69,7 +72,7 @@ else
   OUT=${OUT:-docs/bench-step.md}
 fi
 QUICK_FLAG=""; [ "$QUICK" = 1 ] && QUICK_FLAG=" --quick"
-COMMAND="build/bench-step.sh$QUICK_FLAG (ROUNDS=$ROUNDS BATCH=$BATCH THREADS=$THREADS EXTRA_THREADS=${EXTRA_THREADS:-none} RESNET_INPUT=$RESNET_INPUT LENET_STEPS=$LENET_STEPS/$LENET_WARMUP/${LENET_MAX_S}s RESNET_STEPS=$RESNET_STEPS/$RESNET_WARMUP/${RESNET_MAX_S}s PEER=$PEER PEER_HS=$PEER_HS MALLOC_OFF=$MALLOC_OFF R18=$R18 R18_BATCH=$R18_BATCH LEVERS=$LEVERS LEVER_ARCHS=$LEVER_ARCHS EPOCH_RATIO=$EPOCH_RATIO EPOCH_ROUNDS=$EPOCH_ROUNDS EPOCH_VARIANTS=${EPOCH_VARIANTS:-none} FIT=$FIT FIT_ROUNDS=$FIT_ROUNDS FIT_ARCH=$FIT_ARCH FIT_TRAIN=$FIT_TRAIN FIT_EPOCHS=$FIT_EPOCHS FIT_THREADS=$FIT_THREADS)"
+COMMAND="build/bench-step.sh$QUICK_FLAG (ROUNDS=$ROUNDS BATCH=$BATCH THREADS=$THREADS EXTRA_THREADS=${EXTRA_THREADS:-none} RESNET_INPUT=$RESNET_INPUT LENET_STEPS=$LENET_STEPS/$LENET_WARMUP/${LENET_MAX_S}s RESNET_STEPS=$RESNET_STEPS/$RESNET_WARMUP/${RESNET_MAX_S}s PEER=$PEER PEER_HS=$PEER_HS MALLOC_OFF=$MALLOC_OFF R18=$R18 R18_BATCH=$R18_BATCH LEVERS=$LEVERS LEVER_ARCHS=$LEVER_ARCHS EPOCH_RATIO=$EPOCH_RATIO EPOCH_ROUNDS=$EPOCH_ROUNDS EPOCH_SEED_STEP=$EPOCH_SEED_STEP EPOCH_VARIANTS=${EPOCH_VARIANTS:-none} FIT=$FIT FIT_ROUNDS=$FIT_ROUNDS FIT_ARCH=$FIT_ARCH FIT_TRAIN=$FIT_TRAIN FIT_EPOCHS=$FIT_EPOCHS FIT_THREADS=$FIT_THREADS)"
 
 PYTHON=/usr/bin/python3
 if [ "$PEER" = 1 ]; then
@@ -164,8 +167,9 @@ if [ "$EPOCH_RATIO" = 1 ]; then
         IFS=, read -r -a parts <<<"$variant"
         for part in "${parts[@]}"; do variant_args+=("--${part%%=*}" "${part#*=}"); done
       fi
-      dotnet "$DLL" epoch-ratio --arch lenet5 --train "$EPOCH_LENET_TRAIN" --batch "$BATCH" --threads "$THREADS" --round "$r" --raw "$EPOCHRAW" "${variant_args[@]}"
-      dotnet "$DLL" epoch-ratio --arch resnet20 --train "$EPOCH_RESNET_TRAIN" --batch "$BATCH" --threads "$THREADS" --round "$r" --raw "$EPOCHRAW" "${variant_args[@]}"
+      seed=$((7 + r * EPOCH_SEED_STEP))
+      dotnet "$DLL" epoch-ratio --arch lenet5 --train "$EPOCH_LENET_TRAIN" --batch "$BATCH" --threads "$THREADS" --round "$r" --seed "$seed" --raw "$EPOCHRAW" "${variant_args[@]}"
+      dotnet "$DLL" epoch-ratio --arch resnet20 --train "$EPOCH_RESNET_TRAIN" --batch "$BATCH" --threads "$THREADS" --round "$r" --seed "$seed" --raw "$EPOCHRAW" "${variant_args[@]}"
     done
     cat /proc/loadavg >>"$LOADS"
   done

@@ -29,6 +29,9 @@ internal sealed record EpochRatioRow(
 
     public int TestImages { get; init; }
 
+    /// <summary>The training run's seed (initialisation, order, augmentation).</summary>
+    public int Seed { get; init; } = 7;
+
     /// <summary>True when every setting is the engine's own (the rows the target is judged on).</summary>
     public bool IsDefault => ProbeIsDefault && ChannelsLast == new TrainingOptions().ChannelsLast;
 
@@ -82,6 +85,7 @@ internal static class EpochRatioBenchmark
             var other => throw new ArgumentException($"--layout must be nhwc or nchw; found '{other}'."),
         };
         var testImages = args.GetInt("test", 2000, 100);
+        var seed = args.GetInt("seed", 7, 0);
         var raw = args.Get("raw") ?? throw new ArgumentException("epoch-ratio needs --raw FILE (rows are appended).");
         args.EnsureAllUsed();
 
@@ -90,7 +94,7 @@ internal static class EpochRatioBenchmark
         torch.set_num_threads(threads);
         var (train, test) = BenchModels.Data(images, testImages);
         var options = BenchModels.EngineOptions(arch, kappa: 0.9, batch, learningRate: 0.05, warmup: 1, maxArt: art, fineTune: fineTune,
-            learningRateSteps: [], lambdaInit: 1e-5, lambdaGrowth: 1.2, cropPadding: 2, seed: 7, threads: threads) with
+            learningRateSteps: [], lambdaInit: 1e-5, lambdaGrowth: 1.2, cropPadding: 2, seed: seed, threads: threads) with
         {
             // A window wider than the phase: ART runs exactly --art epochs.
             StopWindowHalfSize = art,
@@ -119,6 +123,7 @@ internal static class EpochRatioBenchmark
             ChannelsLast = channelsLast,
             TestAccuracy = Math.Round(testAccuracy, 2),
             TestImages = test.Count,
+            Seed = seed,
             LoadSeconds = LoadingSeconds(new BatchLoader(train, batch, normalization, new Augmentation(options.CropPadding, options.HorizontalFlip), shuffle: true, options.Seed), toTensors: false),
             ProbeLoadSeconds = LoadingSeconds(new BatchLoader(train, probeBatchUsed, normalization, new Augmentation(options.CropPadding, options.HorizontalFlip), shuffle: false, options.Seed), toTensors: true),
         };

@@ -314,11 +314,11 @@ internal static class StepReport
                       "eval mode, the paper's stop-rule input; a fine-tune epoch is the masked training pass. Medians over the epochs of each phase (the first " +
                       "epoch of each phase excluded); the ratio is per run.");
         md.AppendLine();
-        md.AppendLine($"| arch | images | batch | threads | layout; probe | ART epoch s | of which probe s | fine-tune epoch s | ART ÷ fine-tune | target ≤ {EpochRatioTarget}× | loading alone: training epoch s (÷ fine-tune epoch) | loading alone: probe s (÷ probe) | test accuracy (t10k slice) |");
-        md.AppendLine("|---|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|");
+        md.AppendLine($"| arch | images | batch | threads | seed | layout; probe | ART epoch s | of which probe s | fine-tune epoch s | ART ÷ fine-tune | target ≤ {EpochRatioTarget}× | loading alone: training epoch s (÷ fine-tune epoch) | loading alone: probe s (÷ probe) | test accuracy (t10k slice) |");
+        md.AppendLine("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|");
         foreach (var r in rows)
             md.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Arch} | {r.Images:N0} | {r.Batch} | {r.Threads} | {r.VariantText}{(r.IsDefault ? " (default)" : "")} | {r.ArtEpochSeconds:F2} | {r.ProbeSeconds:F2} | {r.FineTuneEpochSeconds:F2} | **{r.Ratio:F2}×** | " +
+                $"| {r.Arch} | {r.Images:N0} | {r.Batch} | {r.Threads} | {r.Seed} | {r.VariantText}{(r.IsDefault ? " (default)" : "")} | {r.ArtEpochSeconds:F2} | {r.ProbeSeconds:F2} | {r.FineTuneEpochSeconds:F2} | **{r.Ratio:F2}×** | " +
                 $"{(r.IsDefault ? Verdict(r.Ratio <= EpochRatioTarget) : "(lever row)")} | {r.LoadSeconds:F3} ({100 * r.LoadSeconds / r.FineTuneEpochSeconds:F1} %) | {r.ProbeLoadSeconds:F3} ({100 * r.ProbeLoadSeconds / r.ProbeSeconds:F1} %) | {r.TestAccuracy:F2} % of {r.TestImages:N0} |"));
         md.AppendLine();
         md.AppendLine("\"Loading alone\" enumerates one epoch of the same loader (shuffle, crop and flip draws, normalisation into the batch buffer; for the probe " +
