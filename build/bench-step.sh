@@ -3,7 +3,7 @@
 #   1. our training step vs the same architecture, batch and thread count in PyTorch (Debian python3-torch with OpenBLAS,
 #      build/torch_step.py), for LeNet-5 and ResNet-20 (16-wide) at batch 128 and ML.NET's ImageNet ResNet-18 ([2,2,2,3])
 #      at 3x64x64, batch R18_BATCH (issue #22);
-#   1b. speed levers (issue #22), each run beside the defaults of its round: ours nchw (our default is channels-last), bf16,
+#   1b. speed levers (issue #22), each run beside the defaults of its round: ours channels-last, bf16,
 #      grad-none; PyTorch
 #      channels-last, bf16-autocast (LEVER_ARCHS at THREADS);
 #   1c. an ART epoch vs a fine-tune epoch in the engine's trainer (HyperSparse.Bench epoch-ratio, issue #22);
@@ -22,8 +22,8 @@
 #   LENET_STEPS/LENET_WARMUP/LENET_MAX_S (150/10/6), RESNET_STEPS/RESNET_WARMUP/RESNET_MAX_S (40/3/12),
 #   R18 (1; 0 skips the ResNet-18 rows), R18_BATCH (32), R18_STEPS/R18_WARMUP/R18_MAX_S (20/3/10; quick 4/1/2),
 #   LEVERS (1; quick 0), LEVER_ARCHS ("resnet20 resnet18mlnet"), EPOCH_RATIO (1), EPOCH_ROUNDS (2; quick 1),
-#   EPOCH_LENET_TRAIN / EPOCH_RESNET_TRAIN (20000 / 5000; quick 2000 / 512), EPOCH_VARIANTS ("probe=torch layout=nchw"; quick
-#   none: epoch-ratio option sets run as lever rows beside the engine's defaults — ONNX Runtime probe, channels-last),
+#   EPOCH_LENET_TRAIN / EPOCH_RESNET_TRAIN (20000 / 5000; quick 2000 / 512), EPOCH_VARIANTS ("probe=torch layout=nhwc"; quick
+#   none: epoch-ratio option sets run as lever rows beside the engine's defaults — ONNX Runtime probe, NCHW),
 #   EPOCH_SEED_STEP (0: every epoch round trains with seed 7; 1: round r with seed 7 + r, so variants' accuracy differences
 #   are seen over several training runs),
 #   PEER (1; 0 skips PyTorch), PEER_HS (0; 1 adds PyTorch with the HS term), MALLOC_OFF (0; 1 adds ours with malloc tuning off),
@@ -68,7 +68,7 @@ else
   FIT_ROUNDS=${FIT_ROUNDS:-4}; FIT_TRAIN=${FIT_TRAIN:-10000}; FIT_EPOCHS=${FIT_EPOCHS:-3}
   R18_STEPS=${R18_STEPS:-20}; R18_WARMUP=${R18_WARMUP:-3}; R18_MAX_S=${R18_MAX_S:-10}; LEVERS=${LEVERS:-1}
   EPOCH_ROUNDS=${EPOCH_ROUNDS:-2}; EPOCH_LENET_TRAIN=${EPOCH_LENET_TRAIN:-20000}; EPOCH_RESNET_TRAIN=${EPOCH_RESNET_TRAIN:-5000}
-  EPOCH_VARIANTS=${EPOCH_VARIANTS-"probe=torch layout=nchw"}
+  EPOCH_VARIANTS=${EPOCH_VARIANTS-"probe=torch layout=nhwc"}
   OUT=${OUT:-docs/bench-step.md}
 fi
 QUICK_FLAG=""; [ "$QUICK" = 1 ] && QUICK_FLAG=" --quick"
@@ -140,7 +140,7 @@ run_step() {
 STEP_ARCHS=(lenet5 resnet20)
 [ "$R18" = 1 ] && STEP_ARCHS+=(resnet18mlnet)
 # Lever runs: "who lever" at THREADS, HS off, beside the defaults of the same round.
-LEVER_COMBOS=("ours nchw" "ours bf16" "ours grad-none")
+LEVER_COMBOS=("ours channels-last" "ours bf16" "ours grad-none")
 [ "$PEER" = 1 ] && LEVER_COMBOS+=("torch channels-last" "torch bf16-autocast")
 
 for ((r = 0; r < ROUNDS; r++)); do
@@ -161,7 +161,7 @@ if [ "$EPOCH_RATIO" = 1 ]; then
   for ((r = 0; r < EPOCH_ROUNDS; r++)); do
     echo "bench: ART vs fine-tune epoch round $((r + 1))/$EPOCH_ROUNDS"
     for variant in default $EPOCH_VARIANTS; do
-      # A variant is a comma-separated list of epoch-ratio options without their dashes, e.g. "probe=torch" or "layout=nchw".
+      # A variant is a comma-separated list of epoch-ratio options without their dashes, e.g. "probe=torch" or "layout=nhwc".
       variant_args=()
       if [ "$variant" != default ]; then
         IFS=, read -r -a parts <<<"$variant"

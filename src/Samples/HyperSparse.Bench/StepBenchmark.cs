@@ -53,13 +53,13 @@ internal static class StepBenchmark
 
     /// <summary>
     /// Levers this step can try, each measured against <see cref="NoLever"/> in build/bench-step.sh. The default is the
-    /// trainer's: convolution weights and (multi-channel) input in channels-last (<see cref="TrainingOptions.ChannelsLast"/>).
-    /// <c>nchw</c> runs the step in the contiguous NCHW layout (the engine's layout before channels-last became its default);
+    /// trainer's layout (<see cref="TrainingOptions.ChannelsLast"/>, NCHW unless set). <c>channels-last</c> puts convolution
+    /// weights and multi-channel input in NHWC strides, <c>nchw</c> forces the contiguous NCHW layout;
     /// <c>bf16</c> runs the whole step in bfloat16 (weights, activations, gradients: the upper bound of what autocast could
     /// gain, which TorchSharp does not offer); <c>grad-none</c> drops the gradients instead of zeroing them (backward then
     /// writes them fresh, as PyTorch 2's <c>zero_grad(set_to_none=True)</c>).
     /// </summary>
-    public static readonly string[] Levers = [NoLever, "nchw", "bf16", "grad-none"];
+    public static readonly string[] Levers = [NoLever, "channels-last", "nchw", "bf16", "grad-none"];
 
     private const int BatchPool = 4;
     private const double PruningRate = 0.9, Lambda = 1e-5, Momentum = 0.9, WeightDecay = 1e-4;
@@ -103,7 +103,7 @@ internal static class StepBenchmark
         if (bf16) model.to(ScalarType.BFloat16);
         var weights = model.PrunableLayers().Select(l => (Tensor)l.Weight).ToList();
         // As ArtTrainer: channels-last weights before the optimiser exists (its momentum buffers follow them).
-        var channelsLast = lever != "nchw" && new TrainingOptions().ChannelsLast;
+        var channelsLast = lever == "channels-last" || (lever != "nchw" && new TrainingOptions().ChannelsLast);
         if (channelsLast) model.SetChannelsLast(true);
         var parameterCount = model.parameters().Sum(p => p.numel());
         var prunableCount = weights.Sum(w => w.numel());

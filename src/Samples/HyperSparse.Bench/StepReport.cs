@@ -281,8 +281,8 @@ internal static class StepReport
         md.AppendLine();
         md.AppendLine("Each lever is its own process in every round, beside the frameworks' default runs. \"vs own default\" divides the lever run's median " +
                       "step by the same framework's default run of the same round (below 1: the lever pays); \"vs PyTorch default\" divides it by PyTorch's " +
-                      "default run of that round. Ours (whose default is channels-last: convolution weights and multi-channel input in NHWC strides, " +
-                      "`TrainingOptions.ChannelsLast`): `nchw` = the contiguous NCHW layout the engine used before, `bf16` = the whole step in bfloat16 (weights, activations, gradients: the most autocast could gain; TorchSharp has no " +
+                      "default run of that round. Ours: `channels-last` = convolution weights and multi-channel input in NHWC strides " +
+                      "(`TrainingOptions.ChannelsLast`, off by default), `nchw` = the contiguous NCHW layout, `bf16` = the whole step in bfloat16 (weights, activations, gradients: the most autocast could gain; TorchSharp has no " +
                       "autocast), `grad-none` = gradients dropped instead of zeroed. PyTorch: `channels-last` = `model.to(memory_format=torch.channels_last)` and " +
                       "channels-last input; `bf16-autocast` = forward and loss under `torch.autocast(\"cpu\", torch.bfloat16)`. Levers that change numerics " +
                       "are timings here; the layout's effect on accuracy is in the epoch table below (same seed and schedule, both layouts). bf16 is not " +

@@ -76,8 +76,8 @@ internal abstract class ImageClassifier : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Gives every 4-D parameter (the convolution weights) NHWC strides — channels-last, as PyTorch's
-    /// <c>model.to(memory_format=torch.channels_last)</c>: libtorch then runs oneDNN's channels-last convolutions, measured
-    /// 0.76–0.93× the step time on this CPU (docs/bench-step.md) — or, with <paramref name="channelsLast"/> false, back to
+    /// <c>model.to(memory_format=torch.channels_last)</c>: libtorch then runs oneDNN's channels-last convolutions
+    /// (<see cref="Training.TrainingOptions.ChannelsLast"/>) — or, with <paramref name="channelsLast"/> false, back to
     /// contiguous NCHW. The parameters stay the same objects (their storage is replaced in place), so optimisers and layer
     /// lists keep working; values are unchanged.
     /// </summary>

@@ -117,12 +117,14 @@ internal sealed record TrainingOptions
     public ProbeRuntime Probe { get; init; }
 
     /// <summary>
-    /// Train with channels-last (NHWC) convolution weights and inputs: a speed lever of libtorch's oneDNN kernels (their float
-    /// rounding differs from NCHW's; the accuracy effect is measured in docs/bench-step.md). The returned model is NCHW
-    /// either way. Not part of a checkpoint's fingerprint; left out of the JSON at its default.
+    /// Train with channels-last (NHWC) convolution weights and inputs: a speed lever of libtorch's oneDNN kernels, measured
+    /// 0.68× (ResNet-20) and 0.87× (ResNet-18) of the NCHW step on an AMD EPYC (docs/bench-step.md). Off by default: over
+    /// three seeds of the epoch benchmark every channels-last run ended 0.35–2.4 points below the NCHW run of the same seed
+    /// (docs/bench-step-layout.jsonl), and every accuracy figure of the project was measured in NCHW. The returned model is
+    /// NCHW either way. Not part of a checkpoint's fingerprint; left out of the JSON at its default.
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
-    public bool ChannelsLast { get; init; } = true;
+    public bool ChannelsLast { get; init; }
 
     public void Validate()
     {
