@@ -67,10 +67,15 @@ public sealed class HyperSparseImageNetResNetTests
         };
         var model = ml.MulticlassClassification.Trainers.HyperSparseClassification(options).Fit(data);
 
-        // ResNet-18's conv and linear weights for 10 classes (ImageNetResNetTests pins the count); strict |w| > τ keeps N − ⌊κN⌋ − 1.
+        // ResNet-18's conv and linear weights for 10 classes (ImageNetResNetTests pins the count); strict |w| > τ keeps
+        // N − ⌊κN⌋ − 1 when no other magnitude equals τ. Among 11 million float32 magnitudes about one lies in each float step
+        // at τ, so a tie — which keeps one fewer per extra weight equal to τ — is a matter of the trajectory (one run here
+        // kept 1,117,202). The exact rule, ties included, is pinned on synthetic weights by the MagnitudePruning tests.
         const long n = 11_172_032;
         Assert.AreEqual(n, model.Report.PrunableWeights);
-        Assert.AreEqual(n - (long)Math.Floor(0.9 * n) - 1, model.Report.KeptWeights);
+        var withoutTies = n - (long)Math.Floor(0.9 * n) - 1;
+        Assert.IsTrue(model.Report.KeptWeights <= withoutTies && model.Report.KeptWeights >= withoutTies - 3,
+            $"kept {model.Report.KeptWeights:N0}: the global rule keeps {withoutTies:N0}, fewer only by weights tied with τ");
         Assert.AreEqual("conv1.weight", model.Report.Layers[0].Name);
         Assert.IsTrue(model.Report.Layers.Any(l => l.Name == "layer4.0.downsample.0.weight"), "torchvision's names reach the report");
 
