@@ -115,7 +115,7 @@ internal static class StepBenchmark
         for (var i = 0; i < BatchPool; i++)
         {
             images[i] = randn(batch, input.Channels, input.Height, input.Width);
-            if (channelsLast && input.Channels > 1) images[i] = images[i].permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+            if (channelsLast && input.Channels > 1) images[i] = ImageClassifier.ToChannelsLast(images[i]);
             if (bf16) images[i] = images[i].to(ScalarType.BFloat16);
             labels[i] = randint(0, classes, batch, dtype: ScalarType.Int64);
         }

@@ -89,10 +89,13 @@ internal abstract class ImageClassifier : nn.Module<Tensor, Tensor>
         {
             if (p.dim() != 4) continue;
             if (!channelsLast && p.is_contiguous()) continue;
-            var target = channelsLast ? p.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) : p.contiguous();
+            var target = channelsLast ? ToChannelsLast(p) : p.contiguous();
             p.set_(target);
         }
     }
+
+    /// <summary>A copy of a 4-D tensor (N, C, H, W) with NHWC strides (TorchSharp has no memory_format argument).</summary>
+    internal static Tensor ToChannelsLast(Tensor t) => t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
 
     /// <summary>Describes the network as shapes and arrays for the ONNX writer (eval form: BN running statistics).</summary>
     public abstract IReadOnlyList<NetworkNode> Describe();

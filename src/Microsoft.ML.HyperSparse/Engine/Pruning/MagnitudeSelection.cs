@@ -156,8 +156,9 @@ internal static class MagnitudeSelection
         return true;
     }
 
+    /// <summary>Appends the values of <paramref name="block"/> inside [low, high] to <paramref name="scratch"/> from <paramref name="inside"/> on; returns the new count.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int CopyInside(ReadOnlySpan<float> block, float low, float high, Span<float> scratch, int inside)
+    internal static int CopyInside(ReadOnlySpan<float> block, float low, float high, Span<float> scratch, int inside)
     {
         foreach (var x in block)
             if (x >= low && x <= high) scratch[inside++] = x;

@@ -347,7 +347,7 @@ internal sealed class HyperSparseRegularizer : WeightRegularizer
                     belowV -= isBelow;
                     atMostHighV -= isAtMostHigh;
                     if (Vector.AndNot(isAtMostHigh, isBelow) != Vector<int>.Zero)
-                        kept = CopyInside(destination.Slice(b * Vector<float>.Count, Vector<float>.Count), low, high, inside, kept);
+                        kept = MagnitudeSelection.CopyInside(destination.Slice(b * Vector<float>.Count, Vector<float>.Count), low, high, inside, kept);
                 }
                 total += Vector.Sum(sum);
             }
@@ -368,13 +368,6 @@ internal sealed class HyperSparseRegularizer : WeightRegularizer
         sums.Below = below;
         sums.AtMostHigh = atMostHigh;
         sums.Inside = kept;
-    }
-
-    private static int CopyInside(ReadOnlySpan<float> block, float low, float high, Span<float> inside, int kept)
-    {
-        foreach (var x in block)
-            if (x >= low && x <= high) inside[kept++] = x;
-        return kept;
     }
 
     /// <summary>

@@ -367,7 +367,7 @@ internal sealed partial class ArtTrainer
                 cancellation.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
                 var (images, labels) = batch.ToTensors();
-                if (options.ChannelsLast && images.shape[1] > 1) images = images.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+                if (options.ChannelsLast && images.shape[1] > 1) images = ImageClassifier.ToChannelsLast(images);
                 var logits = model.call(images);
                 var loss = F.cross_entropy(logits, labels);
                 // The first non-finite loss ends the run: its gradients would turn every weight into NaN, and a NaN weight is
