@@ -49,7 +49,7 @@ internal sealed partial class ArtTrainer
             // The layers kept dense by name, not by the patterns that chose them: "fc*" and "fc1,fc2,fc3" resume each other.
             Options = options with
             {
-                CheckpointDirectory = null, Resume = false, Threads = null, TuneAllocator = true, Probe = default, ChannelsLast = false,
+                CheckpointDirectory = null, Resume = false, Threads = null, TuneAllocator = true, Probe = default, ChannelsLast = false, Precision = default,
                 KeepDenseLayers = keptDense.Count == 0 ? null : keptDense.Order(StringComparer.Ordinal).ToArray(),
             },
             train.Count, train.Channels, train.Height, train.Width, train.ClassCount,

@@ -140,6 +140,8 @@ internal sealed partial class ArtTrainer
         private readonly CancellationToken cancellation;
         private readonly TrainingReport report;
         private ImageClassifier? probe;
+        /// <summary>The bfloat16 compute copy when <see cref="TrainingOptions.Precision"/> is bfloat16; null in float32.</summary>
+        private BFloat16Replica? bf16;
         private Sgd sgd;
         private ArtStopRule<Snapshot> stopRule;
         /// <summary>Phase lengths, LR steps and λ path: the options' values, or what the budget planner makes of them.</summary>
@@ -185,6 +187,7 @@ internal sealed partial class ArtTrainer
             if (validation is not null)
                 validationLoader = new BatchLoader(validation, Math.Max(options.BatchSize, 256), normalization, Augmentation.None, shuffle: false, options.Seed);
             sgd = NewOptimizer();
+            if (options.Precision == TrainingPrecision.BFloat16) bf16 = new BFloat16Replica(model, options.Architecture, options.ChannelsLast);
             stopRule = new ArtStopRule<Snapshot>(options.StopWindowHalfSize);
             schedule = TrainingSchedule.From(options);
             if (options.TimeBudget is not null) planner = new BudgetPlanner(BudgetSettings.From(options, (train.Count + options.BatchSize - 1) / options.BatchSize));
@@ -196,6 +199,13 @@ internal sealed partial class ArtTrainer
                 RequestedPruningRate = options.PruningRate,
                 Options = options,
             };
+            if (bf16 is { Float32Layers.Count: > 0 } mixed)
+            {
+                report.Notes.Add("bfloat16: libtorch's bfloat16 kernels disagreed with float32 on this CPU for " +
+                                 string.Join(", ", mixed.Float32Layers.Select(l => string.Create(CultureInfo.InvariantCulture, $"'{l.Name}' ({l.RelativeError:P1} off)"))) +
+                                 string.Create(CultureInfo.InvariantCulture, $" (more than {BFloat16Replica.Tolerance:P0}), so those layers train in float32; the others in bfloat16."));
+                owner.log?.Invoke(report.Notes[^1]);
+            }
         }
 
         private Sgd NewOptimizer() => new(model.parameters(), options.Momentum, options.WeightDecay);
@@ -360,6 +370,7 @@ internal sealed partial class ArtTrainer
         private (double Loss, double Accuracy) RunEpoch(double learningRate, WeightRegularizer? regularizer, double lambda)
         {
             TrainMode(model);
+            if (bf16 is not null) TrainMode(bf16.Network);
             double lossSum = 0;
             long correct = 0, seen = 0;
             foreach (var batch in trainLoader.Epoch(epoch))
@@ -368,7 +379,7 @@ internal sealed partial class ArtTrainer
                 using var scope = NewDisposeScope();
                 var (images, labels) = batch.ToTensors();
                 if (options.ChannelsLast && images.shape[1] > 1) images = ImageClassifier.ToChannelsLast(images);
-                var logits = model.call(images);
+                var logits = bf16 is null ? model.call(images) : bf16.Forward(images);
                 var loss = F.cross_entropy(logits, labels);
                 // The first non-finite loss ends the run: its gradients would turn every weight into NaN, and a NaN weight is
                 // never ≤ τ, so pruning would keep it and Fit would return a model that scores nothing.
@@ -376,7 +387,10 @@ internal sealed partial class ArtTrainer
                 if (!float.IsFinite(lossValue))
                     throw TrainingDivergedException.NonFinite(epoch, phase, lambda, learningRate, "loss", TrainingDivergedException.Show(lossValue), DivergenceSettings);
                 sgd.ZeroGrad();
+                bf16?.ZeroGrad();
                 loss.backward();
+                // Mixed precision: the float32 weights get their bfloat16 copy's gradients before anything reads them.
+                bf16?.CopyGradientsToMaster();
                 // Only the pruned layers' weights: layers kept dense get no regulariser gradient.
                 if (regularizer is not null && lambda != 0) regularizer.AddToGradients(weights, lambda);
                 if (mask is not null)
@@ -590,6 +604,8 @@ internal sealed partial class ArtTrainer
             ClearStopRule();
             probe?.Dispose();
             probe = null;
+            bf16?.Dispose();
+            bf16 = null;
             sgd.Dispose();
             mask?.Dispose();
             mask = null;

@@ -126,6 +126,14 @@ internal sealed record TrainingOptions
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool ChannelsLast { get; init; }
 
+    /// <summary>
+    /// The arithmetic of the training step (<see cref="TrainingPrecision"/>): float32 by default, which is exactly the step
+    /// without this option; bfloat16 mixed precision on request. Not part of a checkpoint's fingerprint (the weights are
+    /// float32 either way); left out of the JSON at its default.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public TrainingPrecision Precision { get; init; }
+
     public void Validate()
     {
         Check(PruningRate is > 0 and < 1, nameof(PruningRate), PruningRate, "in (0, 1)");
@@ -145,6 +153,7 @@ internal sealed record TrainingOptions
         Check(LearningRateSteps.All(s => s >= 0), nameof(LearningRateSteps), string.Join(",", LearningRateSteps), "non-negative epochs");
         Check(CropPadding >= 0, nameof(CropPadding), CropPadding, "≥ 0");
         Check(Threads is null or >= 1, nameof(Threads), Threads!, "≥ 1 or null");
+        Check(Enum.IsDefined(Precision), nameof(Precision), Precision, $"one of {string.Join(", ", Enum.GetNames<TrainingPrecision>())}");
         Check(Enum.IsDefined(Probe), nameof(Probe), Probe, $"one of {string.Join(", ", Enum.GetNames<ProbeRuntime>())}");
         Check(TimeBudget is null || TimeBudget.Value > TimeSpan.Zero, nameof(TimeBudget), TimeBudget!, "a positive duration or null");
         Check(!Resume || CheckpointDirectory is not null, nameof(Resume), Resume, "true only with a CheckpointDirectory");
