@@ -24,6 +24,9 @@ internal sealed record EpochRatioRow(
     /// <summary>Trained with channels-last convolution weights (<see cref="TrainingOptions.ChannelsLast"/>); rows written before the option existed did not.</summary>
     public bool ChannelsLast { get; init; }
 
+    /// <summary>The step's arithmetic (<see cref="TrainingPrecision"/>); rows written before the option existed were float32.</summary>
+    public string Precision { get; init; } = nameof(TrainingPrecision.Float32);
+
     /// <summary>Top-1 (%) of the returned pruned model on the first <see cref="TestImages"/> t10k images (the layout's accuracy effect).</summary>
     public double TestAccuracy { get; init; } = double.NaN;
 
@@ -33,10 +36,10 @@ internal sealed record EpochRatioRow(
     public int Seed { get; init; } = 7;
 
     /// <summary>True when every setting is the engine's own (the rows the target is judged on).</summary>
-    public bool IsDefault => ProbeIsDefault && ChannelsLast == new TrainingOptions().ChannelsLast;
+    public bool IsDefault => ProbeIsDefault && ChannelsLast == new TrainingOptions().ChannelsLast && Precision == new TrainingOptions().Precision.ToString();
 
     /// <summary>The variant, for tables: layout, probe runtime and batch.</summary>
-    public string VariantText => $"{(ChannelsLast ? "NHWC" : "NCHW")}; probe {ProbeText}";
+    public string VariantText => $"{(ChannelsLast ? "NHWC" : "NCHW")}{(Precision == nameof(TrainingPrecision.Float32) ? "" : "; " + Precision)}; probe {ProbeText}";
 
     /// <summary>The probe variant, for tables: runtime and batch.</summary>
     public string ProbeText => $"{(ProbeRuntime == "OnnxRuntime" ? "ONNX Runtime" : "libtorch")}, batch {ProbeBatch}";
@@ -84,6 +87,13 @@ internal static class EpochRatioBenchmark
             "nchw" => false,
             var other => throw new ArgumentException($"--layout must be nhwc or nchw; found '{other}'."),
         };
+        var precision = args.Get("precision") switch
+        {
+            null => new TrainingOptions().Precision,
+            "fp32" => TrainingPrecision.Float32,
+            "bf16" => TrainingPrecision.BFloat16,
+            var other => throw new ArgumentException($"--precision must be fp32 or bf16; found '{other}'."),
+        };
         var testImages = args.GetInt("test", 2000, 100);
         var seed = args.GetInt("seed", 7, 0);
         var raw = args.Get("raw") ?? throw new ArgumentException("epoch-ratio needs --raw FILE (rows are appended).");
@@ -100,6 +110,7 @@ internal static class EpochRatioBenchmark
             StopWindowHalfSize = art,
             Probe = probeRuntime,
             ChannelsLast = channelsLast,
+            Precision = precision,
         };
         var started = Machine.UtcNow();
         var normalization = Normalization.FromData(train, 1f / 255);
@@ -121,6 +132,7 @@ internal static class EpochRatioBenchmark
             ProbeRuntime = probeRuntime.ToString(),
             ProbeIsDefault = probeBatch == 0 && probeRuntime == new TrainingOptions().Probe,
             ChannelsLast = channelsLast,
+            Precision = precision.ToString(),
             TestAccuracy = Math.Round(testAccuracy, 2),
             TestImages = test.Count,
             Seed = seed,

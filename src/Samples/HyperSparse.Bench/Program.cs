@@ -102,7 +102,7 @@ namespace HyperSparse.Bench
             "                              [--test-images 10000] [--rounds 15] [--calibration 256] [--threads-list 1,2] [--quick on|off]\n" +
             "                              [--force on|off] [--revision TEXT] [--command TEXT] (+ the size command's schedule overrides)\n" +
             "       HyperSparse.Bench epoch-ratio --arch lenet5|resnet20 --raw FILE [--train 20000] [--batch 128] [--art 4]\n" +
-            "                              [--finetune 4] [--threads 2] [--round N] [--probe onnxruntime|torch] [--probe-batch N] [--layout nhwc|nchw] [--test 2000] (defaults: the engine's)\n" +
+            "                              [--finetune 4] [--threads 2] [--round N] [--probe onnxruntime|torch] [--probe-batch N] [--layout nhwc|nchw] [--precision fp32|bf16] [--seed 7] [--test 2000] (defaults: the engine's)\n" +
             "       HyperSparse.Bench memory [--train 10000] [--batch 256] [--warmup-epochs 4] [--art-cap 4] [--fine-tune-epochs 6]\n" +
             "                                [--threads 2] [--seed 7] [--from 2] [--to 10] [--max-growth 5] [--checkpoints on|off]\n" +
             "                                [--collect on|off]\n" +

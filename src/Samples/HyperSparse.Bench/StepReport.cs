@@ -36,12 +36,13 @@ internal static class StepReport
         var epochFile = args.Get("epochs");
         args.EnsureAllUsed();
 
-        var allRows = Read<StepRow>(raw);
-        if (allRows.Count == 0) throw new ArgumentException($"No rows in {raw}.");
+        // A run may have step rows, epoch rows or both (ROUNDS=0 runs the epoch benchmark alone); with neither there is nothing to report.
+        var allRows = File.Exists(raw) ? Read<StepRow>(raw) : new List<StepRow>();
+        var epochRows = epochFile is null || !File.Exists(epochFile) ? new List<EpochRatioRow>() : Read<EpochRatioRow>(epochFile);
+        if (allRows.Count == 0 && epochRows.Count == 0) throw new ArgumentException($"No rows in {raw}{(epochFile is null ? "" : " or " + epochFile)}.");
         // Lever runs have their own section; every other figure compares the frameworks' defaults.
         var rows = allRows.Where(r => r.Lever == StepBenchmark.NoLever).ToList();
         var leverRows = allRows.Where(r => r.Lever != StepBenchmark.NoLever).ToList();
-        var epochRows = epochFile is null || !File.Exists(epochFile) ? new List<EpochRatioRow>() : Read<EpochRatioRow>(epochFile);
         var fitRows = fitFile is null ? new List<FitRow>() : Read<FitRow>(fitFile);
         var ours = rows.Where(r => r.IsOurs).ToList();
         var peers = rows.Where(r => !r.IsOurs).ToList();
@@ -50,15 +51,15 @@ internal static class StepReport
         md.AppendLine("# HyperSparse training-step benchmark");
         md.AppendLine();
         md.AppendLine($"- Machine: {Environment.ProcessorCount} logical CPUs (nproc), {Machine.CpuModel()}, {Machine.MemTotal()}");
-        var threads = string.Join("/", rows.Select(r => r.Threads).Distinct());
-        md.AppendLine($"- Threads: {threads} — ours `torch.set_num_threads({string.Join("/", ours.Select(r => r.Threads).Distinct())})`, " +
+        var threads = string.Join("/", rows.Select(r => r.Threads).Concat(epochRows.Select(r => r.Threads)).Distinct());
+        md.AppendLine($"- Threads: {threads} — ours `torch.set_num_threads({string.Join("/", ours.Select(r => r.Threads).Concat(epochRows.Select(r => r.Threads)).Distinct())})`, " +
                       $"{(ours.FirstOrDefault()?.Framework ?? StepRow.Ours)}, .NET {Environment.Version}" +
                       (peers.Count > 0 ? $"; peer {peers[0].Framework} (Debian python3-torch, OpenBLAS pthread), `torch.set_num_threads` with {string.Join(" / ", peers.Select(r => r.Note).Distinct())}" : ""));
         if (rows.Select(r => r.Threads).Distinct().Count() > 1)
             md.AppendLine("- Thread counts: both sides always run with the same count. The largest is the engine's default (all cores); " +
                           "the smaller ones (ours with HS off and on, and PyTorch) need no OpenMP barrier to wait for a second core, so they " +
                           "stay steady when other work takes a core.");
-        var allStarts = rows.Select(r => r.StartedUtc).Concat(fitRows.Select(r => r.StartedUtc)).ToList();
+        var allStarts = allRows.Select(r => r.StartedUtc).Concat(fitRows.Select(r => r.StartedUtc)).Concat(epochRows.Select(r => r.StartedUtc)).ToList();
         md.AppendLine($"- Date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC (runs {allStarts.Min()} … {allStarts.Max()})");
         md.AppendLine($"- Command: `{command}`");
         var load = $"load average at start {Trim(loadStart)}, at end {Trim(loadEnd)}";
@@ -282,10 +283,10 @@ internal static class StepReport
         md.AppendLine("Each lever is its own process in every round, beside the frameworks' default runs. \"vs own default\" divides the lever run's median " +
                       "step by the same framework's default run of the same round (below 1: the lever pays); \"vs PyTorch default\" divides it by PyTorch's " +
                       "default run of that round. Ours: `channels-last` = convolution weights and multi-channel input in NHWC strides " +
-                      "(`TrainingOptions.ChannelsLast`, off by default), `nchw` = the contiguous NCHW layout, `bf16` = the whole step in bfloat16 (weights, activations, gradients: the most autocast could gain; TorchSharp has no " +
-                      "autocast), `grad-none` = gradients dropped instead of zeroed. PyTorch: `channels-last` = `model.to(memory_format=torch.channels_last)` and " +
+                      "(`TrainingOptions.ChannelsLast`, off by default), `nchw` = the contiguous NCHW layout, `bf16` = the trainer's bfloat16 mixed precision (`TrainingOptions.Precision`: a bfloat16 copy of the network computes, " +
+                      "float32 master weights, optimiser and batch-norm statistics; layers whose libtorch bfloat16 kernel disagrees with float32 stay float32), `grad-none` = gradients dropped instead of zeroed. PyTorch: `channels-last` = `model.to(memory_format=torch.channels_last)` and " +
                       "channels-last input; `bf16-autocast` = forward and loss under `torch.autocast(\"cpu\", torch.bfloat16)`. Levers that change numerics " +
-                      "are timings here; the layout's effect on accuracy is in the epoch table below (same seed and schedule, both layouts). bf16 is not " +
+                      "are timings here; the layout's effect on accuracy is in the epoch table below (same seed and schedule, both layouts), and so is bf16's (variant `precision=bf16`). bf16 is not " +
                       "the engine's default.");
         md.AppendLine();
         md.AppendLine("| framework | lever | arch | input | batch | threads | median step ms | vs own default, per round: median (min–max, rounds) | vs PyTorch default, per round |");
