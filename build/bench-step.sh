@@ -22,15 +22,15 @@
 #   LENET_STEPS/LENET_WARMUP/LENET_MAX_S (150/10/6), RESNET_STEPS/RESNET_WARMUP/RESNET_MAX_S (40/3/12),
 #   R18 (1; 0 skips the ResNet-18 rows), R18_BATCH (32), R18_STEPS/R18_WARMUP/R18_MAX_S (20/3/10; quick 4/1/2),
 #   LEVERS (1; quick 0), LEVER_ARCHS ("resnet20 resnet18mlnet"), EPOCH_RATIO (1), EPOCH_ROUNDS (2; quick 1),
-#   EPOCH_LENET_TRAIN / EPOCH_RESNET_TRAIN (20000 / 5000; quick 2000 / 512), EPOCH_VARIANTS ("probe=torch layout=nhwc"; quick
+#   EPOCH_LENET_TRAIN / EPOCH_RESNET_TRAIN (20000 / 5000; quick 2000 / 512), EPOCH_VARIANTS ("probe=torch layout=nhwc precision=bf16"; quick
 #   none: epoch-ratio option sets run as lever rows beside the engine's defaults — ONNX Runtime probe, NCHW),
-#   EPOCH_SEED_STEP (0: every epoch round trains with seed 7; 1: round r with seed 7 + r, so variants' accuracy differences
+#   EPOCH_SEED_BASE (7), EPOCH_SEED_STEP (0: every epoch round trains with seed EPOCH_SEED_BASE; 1: round r with seed EPOCH_SEED_BASE + r, so variants' accuracy differences
 #   are seen over several training runs),
 #   PEER (1; 0 skips PyTorch), PEER_HS (0; 1 adds PyTorch with the HS term), MALLOC_OFF (0; 1 adds ours with malloc tuning off),
 #   FIT (1; 0 skips Fit vs raw), FIT_ROUNDS (4; quick 1), FIT_ARCH (lenet5), FIT_TRAIN (10000; quick 2000), FIT_EPOCHS (3; quick 1),
 #   FIT_THREADS (1: Fit and raw run the same engine loop, so the thread count does not change what is compared, and at 2
 #   threads on a 2-core box shared with other work OpenMP barrier stalls made epochs vary 1–20 s),
-#   OUT (docs/bench-step.md; quick artifacts/bench-step-quick.md).
+#   OUT (docs/bench-step.md; quick artifacts/bench-step-quick.md), WORK (artifacts/bench-step: where the raw rows go).
 # Budget: ≈25 min on a quiet 2-core box, up to ≈45 min when other work takes the cores; --quick ≈2–3 min.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,6 +51,7 @@ THREADS=${THREADS:-2}
 RESNET_INPUT=${RESNET_INPUT:-1x28x28}
 PEER=${PEER:-1}; PEER_HS=${PEER_HS:-0}; FIT=${FIT:-1}; FIT_ARCH=${FIT_ARCH:-lenet5}; FIT_THREADS=${FIT_THREADS:-1}
 EPOCH_SEED_STEP=${EPOCH_SEED_STEP:-0}
+EPOCH_SEED_BASE=${EPOCH_SEED_BASE:-7}
 R18=${R18:-1}; R18_BATCH=${R18_BATCH:-32}; LEVER_ARCHS=${LEVER_ARCHS:-"resnet20 resnet18mlnet"}; EPOCH_RATIO=${EPOCH_RATIO:-1}
 if [ "$QUICK" = 1 ]; then
   ROUNDS=${ROUNDS:-2}; MALLOC_OFF=${MALLOC_OFF:-0}; EXTRA_THREADS=${EXTRA_THREADS:-}
@@ -68,11 +69,11 @@ else
   FIT_ROUNDS=${FIT_ROUNDS:-4}; FIT_TRAIN=${FIT_TRAIN:-10000}; FIT_EPOCHS=${FIT_EPOCHS:-3}
   R18_STEPS=${R18_STEPS:-20}; R18_WARMUP=${R18_WARMUP:-3}; R18_MAX_S=${R18_MAX_S:-10}; LEVERS=${LEVERS:-1}
   EPOCH_ROUNDS=${EPOCH_ROUNDS:-2}; EPOCH_LENET_TRAIN=${EPOCH_LENET_TRAIN:-20000}; EPOCH_RESNET_TRAIN=${EPOCH_RESNET_TRAIN:-5000}
-  EPOCH_VARIANTS=${EPOCH_VARIANTS-"probe=torch layout=nhwc"}
+  EPOCH_VARIANTS=${EPOCH_VARIANTS-"probe=torch layout=nhwc precision=bf16"}
   OUT=${OUT:-docs/bench-step.md}
 fi
 QUICK_FLAG=""; [ "$QUICK" = 1 ] && QUICK_FLAG=" --quick"
-COMMAND="build/bench-step.sh$QUICK_FLAG (ROUNDS=$ROUNDS BATCH=$BATCH THREADS=$THREADS EXTRA_THREADS=${EXTRA_THREADS:-none} RESNET_INPUT=$RESNET_INPUT LENET_STEPS=$LENET_STEPS/$LENET_WARMUP/${LENET_MAX_S}s RESNET_STEPS=$RESNET_STEPS/$RESNET_WARMUP/${RESNET_MAX_S}s PEER=$PEER PEER_HS=$PEER_HS MALLOC_OFF=$MALLOC_OFF R18=$R18 R18_BATCH=$R18_BATCH LEVERS=$LEVERS LEVER_ARCHS=$LEVER_ARCHS EPOCH_RATIO=$EPOCH_RATIO EPOCH_ROUNDS=$EPOCH_ROUNDS EPOCH_SEED_STEP=$EPOCH_SEED_STEP EPOCH_VARIANTS=${EPOCH_VARIANTS:-none} FIT=$FIT FIT_ROUNDS=$FIT_ROUNDS FIT_ARCH=$FIT_ARCH FIT_TRAIN=$FIT_TRAIN FIT_EPOCHS=$FIT_EPOCHS FIT_THREADS=$FIT_THREADS)"
+COMMAND="build/bench-step.sh$QUICK_FLAG (ROUNDS=$ROUNDS BATCH=$BATCH THREADS=$THREADS EXTRA_THREADS=${EXTRA_THREADS:-none} RESNET_INPUT=$RESNET_INPUT LENET_STEPS=$LENET_STEPS/$LENET_WARMUP/${LENET_MAX_S}s RESNET_STEPS=$RESNET_STEPS/$RESNET_WARMUP/${RESNET_MAX_S}s PEER=$PEER PEER_HS=$PEER_HS MALLOC_OFF=$MALLOC_OFF R18=$R18 R18_BATCH=$R18_BATCH LEVERS=$LEVERS LEVER_ARCHS=$LEVER_ARCHS EPOCH_RATIO=$EPOCH_RATIO EPOCH_ROUNDS=$EPOCH_ROUNDS EPOCH_SEED_BASE=$EPOCH_SEED_BASE EPOCH_SEED_STEP=$EPOCH_SEED_STEP EPOCH_VARIANTS=${EPOCH_VARIANTS:-none} FIT=$FIT FIT_ROUNDS=$FIT_ROUNDS FIT_ARCH=$FIT_ARCH FIT_TRAIN=$FIT_TRAIN FIT_EPOCHS=$FIT_EPOCHS FIT_THREADS=$FIT_THREADS)"
 
 PYTHON=/usr/bin/python3
 if [ "$PEER" = 1 ]; then
@@ -101,7 +102,7 @@ DLL="$ROOT/$PROJECT/bin/Release/net10.0/HyperSparse.Bench.dll"
 
 # The raw rows stay beside the build output (artifacts/ is not committed), so the report can be re-rendered:
 #   dotnet <dll> report --raw $WORK/step.jsonl --fit $WORK/fit.jsonl --loads $WORK/loads.txt --out FILE.md
-WORK="$ROOT/artifacts/bench-step$([ "$QUICK" = 1 ] && echo -quick || true)"
+WORK=${WORK:-"$ROOT/artifacts/bench-step$([ "$QUICK" = 1 ] && echo -quick || true)"}
 mkdir -p "$WORK"
 RAW="$WORK/step.jsonl"; FITRAW="$WORK/fit.jsonl"; LOADS="$WORK/loads.txt"; EPOCHRAW="$WORK/epochs.jsonl"
 : >"$RAW"; : >"$FITRAW"; : >"$LOADS"; : >"$EPOCHRAW"
@@ -167,7 +168,7 @@ if [ "$EPOCH_RATIO" = 1 ]; then
         IFS=, read -r -a parts <<<"$variant"
         for part in "${parts[@]}"; do variant_args+=("--${part%%=*}" "${part#*=}"); done
       fi
-      seed=$((7 + r * EPOCH_SEED_STEP))
+      seed=$((EPOCH_SEED_BASE + r * EPOCH_SEED_STEP))
       dotnet "$DLL" epoch-ratio --arch lenet5 --train "$EPOCH_LENET_TRAIN" --batch "$BATCH" --threads "$THREADS" --round "$r" --seed "$seed" --raw "$EPOCHRAW" "${variant_args[@]}"
       dotnet "$DLL" epoch-ratio --arch resnet20 --train "$EPOCH_RESNET_TRAIN" --batch "$BATCH" --threads "$THREADS" --round "$r" --seed "$seed" --raw "$EPOCHRAW" "${variant_args[@]}"
     done
