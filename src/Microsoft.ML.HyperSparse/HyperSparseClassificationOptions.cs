@@ -282,6 +282,20 @@ public sealed partial class HyperSparseClassificationTrainer
         /// <summary>libtorch threads, 1..<see cref="Environment.ProcessorCount"/>; null = all cores. Default null.</summary>
         public int? NumberOfThreads { get; set; }
 
+        /// <summary>
+        /// Train in bfloat16 mixed precision, as PyTorch's <c>torch.autocast("cpu", torch.bfloat16)</c> does for a CNN:
+        /// convolutions and linear layers compute in bfloat16, while the weights the optimiser updates, batch norm, the loss,
+        /// the HyperSparse term, pruning, ART's probe and the exported model stay float32. A speed option for CPUs with native
+        /// bfloat16 (AVX512-BF16 or AMX): on an AMD EPYC with AVX512-BF16 a ResNet-20 fine-tune epoch took 0.61–0.68× the
+        /// float32 time (docs/bench-step-precision.md); elsewhere it can be slower. Its effect on accuracy was within the spread
+        /// between seeds in that benchmark (−2.2 to +1.9 points on a short schedule), not proven neutral, so it is off by
+        /// default, and the default gives exactly the float32 results. Each layer is checked once against float32 when
+        /// training starts; a layer whose bfloat16 kernel disagrees (libtorch 2.10 on that CPU miscomputes convolutions whose
+        /// channel counts are not multiples of 16) trains in float32, and <see cref="HyperSparseTrainingReport.Notes"/> says
+        /// which. Default false.
+        /// </summary>
+        public bool UseBFloat16 { get; set; } = HyperSparseDefaults.UseBFloat16;
+
         /// <summary>Apply the glibc malloc setting that makes CPU training faster on Linux (measured by build/bench-step.sh with MALLOC_OFF=1: 2.05× for LeNet-5, 1.17× for ResNet-20 at batch 128). Default true.</summary>
         public bool TuneAllocator { get; set; } = true;
 
@@ -388,6 +402,7 @@ public sealed partial class HyperSparseClassificationTrainer
                 FixedKnobs = TimeBudget is null ? ScheduleKnobs.None : FixedKnobs | (transfer ? ScheduleKnobs.WarmupEpochs : ScheduleKnobs.None),
                 Pretrained = Pretrained is { } p ? new PretrainedStart(p.Describe(), p.KeepClassifier) { Weights = weights } : null,
                 FreezeBatchNormStatistics = FreezeBatchNormStatistics ?? (transfer && TrainingDefaults.Transfer.FreezeBatchNormStatistics),
+                Precision = UseBFloat16 ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32,
             };
         }
 

@@ -42,6 +42,9 @@ public static class HyperSparseDefaults
     public const int CropPadding = TrainingDefaults.CropPadding;
     /// <summary>Random horizontal flips on.</summary>
     public const bool HorizontalFlip = TrainingDefaults.HorizontalFlip;
+
+    /// <summary>Train in bfloat16 mixed precision (<see cref="HyperSparseClassificationTrainer.Options.UseBFloat16"/>): off, float32 throughout.</summary>
+    public const bool UseBFloat16 = false;
     /// <summary>Seed 42.</summary>
     public const int Seed = TrainingDefaults.Seed;
 

@@ -68,45 +68,6 @@ public sealed class MagnitudeSelectionTests
     /// with kthvalue's value, and declines otherwise; on lengths that are and are not whole vectors, with ties and zeros.
     /// </summary>
     [TestMethod]
-    public void MagnitudeSelection_TryKthSmallestInRange_EqualsKthValueInsideAndDeclinesOutside()
-    {
-        var random = new Random(19);
-        foreach (var n in new[] { 1, 5, 8, 17, 1_000, 61_470 })
-        {
-            var values = Enumerable.Range(0, n).Select(i => i % 11 == 0 ? 0f : i % 13 == 0 ? 0.02f : MathF.Abs((float)(random.NextDouble() - 0.5) * 0.1f)).ToArray();
-            var copy = (float[])values.Clone();
-            var sorted = values.OrderBy(v => v).ToArray();
-            var scratch = new float[n];
-            foreach (var k in new long[] { 0, n / 3, (long)Math.Floor(0.9 * n), n - 1 }.Distinct())
-                foreach (var (low, high) in new[] { (0f, 0f), (0f, 1f), (0.02f, 0.02f), (sorted[k], sorted[k]), (sorted[k] * 0.98f, sorted[k] * 1.02f), (0.03f, 0.04f), (0.2f, 0.3f) })
-                {
-                    var inside = values.Count(v => v < low) <= k && k < values.Count(v => v <= high);
-                    var found = MagnitudeSelection.TryKthSmallestInRange(values, k, low, high, scratch, out var value);
-                    Assert.AreEqual(inside, found, $"n={n}, rank {k}, bracket [{low:R}, {high:R}]");
-                    if (found)
-                        Assert.AreEqual(BitConverter.SingleToUInt32Bits(KthValue(values, k)), BitConverter.SingleToUInt32Bits(value), $"n={n}, rank {k}, bracket [{low:R}, {high:R}]");
-                    else Assert.AreEqual(0f, value);
-                }
-            CollectionAssert.AreEqual(copy, values, $"n={n}: the input is only read");
-        }
-    }
-
-    [TestMethod]
-    public void MagnitudeSelection_TryKthSmallestInRange_RejectsBadArguments()
-    {
-        var values = new[] { 0.5f, 0.1f, 0.3f };
-        var scratch = new float[3];
-        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => MagnitudeSelection.TryKthSmallestInRange(values, 3, 0f, 1f, scratch, out _));
-        foreach (var (low, high) in new[] { (0.4f, 0.2f), (-0.1f, 0.2f), (float.NaN, 0.2f), (0.1f, float.PositiveInfinity) })
-        {
-            var bad = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => MagnitudeSelection.TryKthSmallestInRange(values, 1, low, high, scratch, out _));
-            StringAssert.Contains(bad.Message, "0 ≤ low ≤ high < ∞");
-        }
-        var shortScratch = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => MagnitudeSelection.TryKthSmallestInRange(values, 1, 0f, 1f, new float[2], out _));
-        StringAssert.Contains(shortScratch.Message, "3 floats");
-    }
-
-    [TestMethod]
     public void MagnitudeSelection_KthSmallest_RejectsBadArguments()
     {
         var values = new[] { 0.5f, 0.1f, 0.3f };

@@ -47,6 +47,17 @@ public sealed class HyperSparseDefaultsTests
     }
 
     [TestMethod]
+    public void Options_UseBFloat16_IsOffByDefault_AndMapsToTheEnginesMixedPrecision()
+    {
+        var options = new HyperSparseClassificationTrainer.Options();
+        Assert.IsFalse(options.UseBFloat16);
+        Assert.AreEqual(HyperSparseDefaults.UseBFloat16, options.UseBFloat16, "one source for the default");
+        Assert.AreEqual(TrainingPrecision.Float32, options.ToEngine().Precision);
+        options.UseBFloat16 = true;
+        Assert.AreEqual(TrainingPrecision.BFloat16, options.ToEngine().Precision);
+    }
+
+    [TestMethod]
     public void Options_KnobGivenEvenAtItsDefault_IsKeptByTheTimeBudgetPlanner_NullLetsItChoose()
     {
         var options = new HyperSparseClassificationTrainer.Options { TimeBudget = TimeSpan.FromMinutes(5), WarmupEpochs = HyperSparseDefaults.WarmupEpochs };

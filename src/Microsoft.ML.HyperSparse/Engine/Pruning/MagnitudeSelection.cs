@@ -1,4 +1,3 @@
-using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -11,9 +10,9 @@ namespace Microsoft.ML.HyperSparse.Engine.Pruning;
 /// <item><see cref="KthSmallest"/>: radix on the bit patterns — for x ≥ 0 (and +∞, NaN above it) the IEEE-754 bits order as
 /// the values do, so three histogram passes over 12, 12 and 7 bits find the value without sorting. The first pass reads
 /// every value once; the later ones only the values in the chosen bucket.</item>
-/// <item><see cref="TryKthSmallestInRange"/>: when a bracket [low, high] around the answer is known (the HS threshold moves
-/// little from one mini-batch to the next), one vectorised pass counts the values below and inside it, and only the few
-/// inside are selected from.</item>
+/// <item><see cref="CopyInside"/>: when a bracket [low, high] around the answer is known (the HS threshold moves little from
+/// one mini-batch to the next), the caller's one pass over the weights counts the values below and inside it and copies
+/// the few inside out with this, and only those are selected from (WeightRegularizer's fused first pass).</item>
 /// </list>
 /// The hot methods are compiled optimised at once (AggressiveOptimization): they run once per mini-batch, and a tier-0 start
 /// would cost every run its first few dozen mini-batches (on-stack replacement cannot lift a method with stackalloc out of
@@ -99,61 +98,6 @@ internal static class MagnitudeSelection
         foreach (var b in bits)
             if ((int)b < 0 && b != 0x8000_0000u)
                 throw new ArgumentOutOfRangeException("values", BitConverter.UInt32BitsToSingle(b), "Magnitudes must be non-negative.");
-    }
-
-    /// <summary>
-    /// The (<paramref name="k"/>+1)-th smallest of <paramref name="values"/> when it lies in [<paramref name="low"/>,
-    /// <paramref name="high"/>]: one vectorised pass counts the values below the bracket and inside it; if rank k falls inside,
-    /// the values inside are copied to <paramref name="scratch"/> and selected from by <see cref="KthSmallest"/>. Returns
-    /// false (and 0) when the rank is outside the bracket; the caller then selects from all values. Exact either way.
-    /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">k is outside [0, length), the bracket is empty or not finite and
-    /// non-negative, or the scratch is shorter than the values.</exception>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static bool TryKthSmallestInRange(ReadOnlySpan<float> values, long k, float low, float high, Span<float> scratch, out float value)
-    {
-        value = 0;
-        if (k < 0 || k >= values.Length)
-            throw new ArgumentOutOfRangeException(nameof(k), k, $"The rank must be in [0, {values.Length}).");
-        if (!(low >= 0 && low <= high && float.IsFinite(high)))
-            throw new ArgumentOutOfRangeException(nameof(low), $"The bracket must satisfy 0 ≤ low ≤ high < ∞, got [{low}, {high}].");
-        if (scratch.Length < values.Length)
-            throw new ArgumentOutOfRangeException(nameof(scratch), scratch.Length, $"The scratch buffer needs {values.Length} floats.");
-
-        // Pass 1: how many are below the bracket, how many at most its top; blocks with a value inside are copied out.
-        int below = 0, atMostHigh = 0, inside = 0, i = 0;
-        if (Vector.IsHardwareAccelerated && values.Length >= Vector<float>.Count)
-        {
-            var lowV = new Vector<float>(low);
-            var highV = new Vector<float>(high);
-            var belowV = Vector<int>.Zero;
-            var atMostHighV = Vector<int>.Zero;
-            var blocks = MemoryMarshal.Cast<float, Vector<float>>(values);
-            for (var b = 0; b < blocks.Length; b++)
-            {
-                var v = blocks[b];
-                var isBelow = Vector.LessThan(v, lowV);
-                var isAtMostHigh = Vector.LessThanOrEqual(v, highV);
-                belowV -= isBelow;
-                atMostHighV -= isAtMostHigh;
-                if (Vector.AndNot(isAtMostHigh, isBelow) != Vector<int>.Zero)
-                    inside = CopyInside(values.Slice(b * Vector<float>.Count, Vector<float>.Count), low, high, scratch, inside);
-            }
-            below = Vector.Sum(belowV);
-            atMostHigh = Vector.Sum(atMostHighV);
-            i = blocks.Length * Vector<float>.Count;
-        }
-        for (; i < values.Length; i++)
-        {
-            var x = values[i];
-            if (x < low) below++;
-            if (x <= high) atMostHigh++;
-            if (x >= low && x <= high) scratch[inside++] = x;
-        }
-        if (k < below || k >= atMostHigh) return false;
-        var candidates = scratch[..inside];
-        value = KthSmallest(candidates, k - below, candidates);
-        return true;
     }
 
     /// <summary>Appends the values of <paramref name="block"/> inside [low, high] to <paramref name="scratch"/> from <paramref name="inside"/> on; returns the new count.</summary>

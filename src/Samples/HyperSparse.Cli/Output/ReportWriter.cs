@@ -74,7 +74,7 @@ internal static class ReportWriter
                 Schedule = new
                 {
                     o.WarmupEpochs, o.MaxArtEpochs, o.FineTuneEpochs, o.LearningRateSteps, o.LearningRateDecay, o.LambdaInit, o.LambdaGrowth,
-                    o.BatchSize, o.LearningRate, o.Momentum, o.WeightDecay, o.CropPadding, o.HorizontalFlip, o.StopWindowHalfSize, o.MinWeightsPerLayer,
+                    o.BatchSize, o.LearningRate, o.Momentum, o.WeightDecay, o.CropPadding, o.HorizontalFlip, o.StopWindowHalfSize, o.MinWeightsPerLayer, o.UseBFloat16,
                     Method = o.Method.ToString(), Regularizer = o.Regularizer.ToString(), WeightEncoding = o.WeightEncoding.ToString(),
                     o.KeepDenseLayers, o.ShrinkDeadChannels,
                     TimeBudgetSeconds = o.TimeBudget?.TotalSeconds,
@@ -184,6 +184,7 @@ internal static class ReportWriter
         }
         L($"| SGD | batch {o.BatchSize}, LR {o.LearningRate}, momentum {o.Momentum}, weight decay {o.WeightDecay} |");
         L($"| augmentation | random crop padding {o.CropPadding}, horizontal flip {(o.HorizontalFlip ? "on" : "off")} |");
+        L($"| precision | {(o.UseBFloat16 ? "bfloat16 mixed precision (float32 weights, batch norm and export)" : "float32")} |");
         L($"| seed | {run.Seed} |");
         Raw("");
         Raw("## Phases");
