@@ -286,10 +286,10 @@ public sealed partial class HyperSparseClassificationTrainer
         /// Train in bfloat16 mixed precision, as PyTorch's <c>torch.autocast("cpu", torch.bfloat16)</c> does for a CNN:
         /// convolutions and linear layers compute in bfloat16, while the weights the optimiser updates, batch norm, the loss,
         /// the HyperSparse term, pruning, ART's probe and the exported model stay float32. A speed option for CPUs with native
-        /// bfloat16 (AVX512-BF16 or AMX): on an AMD EPYC with AVX512-BF16 a ResNet-20 fine-tune epoch took 0.61–0.68× the
-        /// float32 time (docs/bench-step-precision.md); elsewhere it can be slower. Its effect on accuracy was within the spread
-        /// between seeds in that benchmark (−2.2 to +1.9 points on a short schedule), not proven neutral, so it is off by
-        /// default, and the default gives exactly the float32 results. Each layer is checked once against float32 when
+        /// bfloat16 (AVX512-BF16 or AMX): on an AMD EPYC with AVX512-BF16 a ResNet-20 step took 0.70× and a ResNet-20 fine-tune
+        /// epoch 0.54–0.68× the float32 time (docs/bench-step.md); a CPU without native bfloat16 runs it slower. Its effect on
+        /// accuracy, over four seeds of a short schedule, was within the spread between seeds (−2.2 to +4.7 points), not proven
+        /// neutral, so it is off by default, and the default gives exactly the float32 results. Each layer is checked once against float32 when
         /// training starts; a layer whose bfloat16 kernel disagrees (libtorch 2.10 on that CPU miscomputes convolutions whose
         /// channel counts are not multiples of 16) trains in float32, and <see cref="HyperSparseTrainingReport.Notes"/> says
         /// which. Default false.
