@@ -145,6 +145,8 @@ internal static class SpeedBenchmark
                       "ResNet-20 and ResNet-32 from scratch on 28×28; ML.NET's ImageNet ResNet-18 fine-tuned from its pretrained weights on 1,000 images upscaled " +
                       "to 64×64 (transfer profile).");
         md.AppendLine();
+        md.AppendLine($"- Machine: {string.Join("; ", rows.Select(r => r.Machine).Distinct())}");
+        md.AppendLine();
         var threadCounts = rows.SelectMany(r => r.Files.SelectMany(f => f.Timings.Select(t => t.Threads))).Distinct().Order().ToArray();
         var header = new StringBuilder("| network | κ | file | bytes | t10k accuracy | changed vs dense |");
         var rule = new StringBuilder("|---|---:|---|---:|---:|---:|");
