@@ -10,8 +10,8 @@ internal enum ProbeRuntime
 {
     /// <summary>
     /// The pruned copy is written as ONNX (dense weights, no channel shrink, the eval form the export uses) and scored by
-    /// ONNX Runtime: measured 2–2.5× faster than libtorch's eval forward on LeNet-5 and ResNet-20 on a CPU
-    /// (docs/bench-step.md). Same network, same weights, same images; only the float kernels' rounding differs.
+    /// ONNX Runtime: measured 1.4–2.5× faster than libtorch's eval forward on LeNet-5 and ResNet-20 on a 2-core CPU
+    /// (docs/bench-step.md: 1.73× / 1.79× in its latest run). Same network, same weights, same images; only the float kernels' rounding differs.
     /// </summary>
     OnnxRuntime,
 
