@@ -110,9 +110,7 @@ internal static class StepBenchmark
         using var sgd = new Sgd(model.parameters(), Momentum, WeightDecay);
         // As ArtTrainer: the bfloat16 copy is made after the layout is set and the optimiser exists.
         using var replica = bf16 ? new BFloat16Replica(model, arch, channelsLast) : null;
-        if (replica is { Float32Layers.Count: > 0 })
-            Console.Error.WriteLine($"bf16: kept in float32 (libtorch's bfloat16 kernel off by more than {BFloat16Replica.Tolerance:P0}): " +
-                                    string.Join(", ", replica.Float32Layers.Select(l => $"{l.Name} {l.RelativeError:P1}")));
+        if (replica?.Float32Note is { } float32Note) Console.Error.WriteLine(float32Note);
         replica?.Network.train();
         var regularizer = hs ? new HyperSparseRegularizer(PruningRate) : null;
 

@@ -27,19 +27,7 @@ public sealed class ArtTrainerPhaseRuleTests
     public static void Release() => EngineTestTensors.Release();
 
     /// <summary>Two classes told apart by which half of the image is bright, plus noise.</summary>
-    private static ImageDataset Synthetic()
-    {
-        var random = new Random(11);
-        var pixels = new float[Images * 64];
-        var labels = new int[Images];
-        for (var i = 0; i < Images; i++)
-        {
-            labels[i] = i % 2;
-            for (var p = 0; p < 64; p++)
-                pixels[i * 64 + p] = (p < 32) == (labels[i] == 0) ? 200 + random.Next(56) : random.Next(56);
-        }
-        return new ImageDataset(pixels, labels, 1, 8, 8, 2);
-    }
+    private static ImageDataset Synthetic() => EngineTestTensors.BrightHalves(Images, channels: 1, size: 8, seed: 11);
 
     private static TrainingOptions Tiny(string? checkpoints = null) => new()
     {

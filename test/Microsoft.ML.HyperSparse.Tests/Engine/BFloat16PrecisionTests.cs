@@ -41,7 +41,7 @@ public sealed class BFloat16PrecisionTests
     [Timeout(300_000, CooperativeCancellation = true)]
     public void ArtTrainer_Float32ByDefault_WarmupEpochIsThePlainFloat32EpochBitForBit()
     {
-        var train = Stripes(48, 3, 12);
+        var train = BrightHalves(48, 3, 12, seed: 3);
         var normalization = Normalization.FromData(train, 1f / 255);
         var options = SmallRun(Architecture.ResNet20);
 
@@ -100,11 +100,7 @@ public sealed class BFloat16PrecisionTests
             manual_seed(11);
             using var reference = ModelFactory.Create(arch, new ImageShape(channels, size, size), 10);
             using var master = ModelFactory.Create(arch, new ImageShape(channels, size, size), 10);
-            using (no_grad())
-            {
-                var to = master.state_dict();
-                foreach (var (name, t) in reference.state_dict()) to[name].copy_(t);
-            }
+            CopyState(reference, master);
             reference.train();
             master.train();
             var replica = new BFloat16Replica(master, arch, channelsLast: false, tolerance);
@@ -260,22 +256,6 @@ public sealed class BFloat16PrecisionTests
             sgd.Step(options.LearningRate);
         }
         return model.state_dict().ToDictionary(kv => kv.Key, kv => Values(kv.Value));
-    }
-
-    /// <summary>Two classes told apart by which half of the image is bright.</summary>
-    private static ImageDataset Stripes(int count, int channels, int size)
-    {
-        var random = new Random(3);
-        var plane = size * size;
-        var pixels = new float[count * channels * plane];
-        var labels = new int[count];
-        for (var i = 0; i < count; i++)
-        {
-            labels[i] = i % 2;
-            for (var p = 0; p < channels * plane; p++)
-                pixels[i * channels * plane + p] = (p % plane < plane / 2) == (labels[i] == 0) ? 200 + random.Next(56) : random.Next(56);
-        }
-        return new ImageDataset(pixels, labels, channels, size, size, 2);
     }
 
     private static double TopOne(ImageClassifier model, ImageDataset data, Normalization normalization)

@@ -73,11 +73,7 @@ public sealed class ChannelsLastTests
             manual_seed(9);
             using var nchw = ModelFactory.Create(arch, new ImageShape(channels, size, size), 10);
             using var nhwc = ModelFactory.Create(arch, new ImageShape(channels, size, size), 10);
-            using (no_grad())
-            {
-                var to = nhwc.state_dict();
-                foreach (var (name, t) in nchw.state_dict()) to[name].copy_(t);
-            }
+            CopyState(nchw, nhwc);
             nhwc.SetChannelsLast(true);
             nchw.train();
             nhwc.train();
@@ -109,16 +105,7 @@ public sealed class ChannelsLastTests
     public void ArtTrainer_ChannelsLast_ReturnsContiguousModelAndMask()
     {
         Assert.IsFalse(new TrainingOptions().ChannelsLast, "NCHW is the default (channels-last measured lower accuracy)");
-        var random = new Random(3);
-        const int images = 48;
-        var pixels = new float[images * 3 * 12 * 12];
-        var labels = new int[images];
-        for (var i = 0; i < images; i++)
-        {
-            labels[i] = i % 2;
-            for (var p = 0; p < 3 * 144; p++) pixels[i * 3 * 144 + p] = (p % 144 < 72) == (labels[i] == 0) ? 200 + random.Next(56) : random.Next(56);
-        }
-        var train = new ImageDataset(pixels, labels, 3, 12, 12, 2);
+        var train = BrightHalves(48, 3, 12, seed: 3);
         var options = new TrainingOptions
         {
             Architecture = Architecture.ResNet20,

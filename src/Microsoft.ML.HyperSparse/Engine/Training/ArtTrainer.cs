@@ -199,12 +199,10 @@ internal sealed partial class ArtTrainer
                 RequestedPruningRate = options.PruningRate,
                 Options = options,
             };
-            if (bf16 is { Float32Layers.Count: > 0 } mixed)
+            if (bf16?.Float32Note is { } float32Note)
             {
-                report.Notes.Add("bfloat16: libtorch's bfloat16 kernels disagreed with float32 on this CPU for " +
-                                 string.Join(", ", mixed.Float32Layers.Select(l => string.Create(CultureInfo.InvariantCulture, $"'{l.Name}' ({l.RelativeError:P1} off)"))) +
-                                 string.Create(CultureInfo.InvariantCulture, $" (more than {BFloat16Replica.Tolerance:P0}), so those layers train in float32; the others in bfloat16."));
-                owner.log?.Invoke(report.Notes[^1]);
+                report.Notes.Add(float32Note);
+                owner.log?.Invoke(float32Note);
             }
         }
 

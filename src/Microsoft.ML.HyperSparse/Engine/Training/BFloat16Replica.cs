@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.ML.HyperSparse.Engine.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -120,6 +121,15 @@ internal sealed class BFloat16Replica : IDisposable
 
     /// <summary>The layers kept in float32 (see <see cref="Tolerance"/>).</summary>
     public IReadOnlyList<Float32Layer> Float32Layers => float32Layers;
+
+    /// <summary>
+    /// For people (the training report's notes, a benchmark's log): which layers train in float32 and why; null when every
+    /// convolution and linear layer computes in bfloat16.
+    /// </summary>
+    public string? Float32Note => float32Layers.Count == 0 ? null :
+        "bfloat16: libtorch's bfloat16 kernels disagreed with float32 on this CPU for " +
+        string.Join(", ", float32Layers.Select(l => string.Create(CultureInfo.InvariantCulture, $"'{l.Name}' ({l.RelativeError:P1} off)"))) +
+        string.Create(CultureInfo.InvariantCulture, $" (more than {Tolerance:P0}), so those layers train in float32; the others in bfloat16.");
 
     /// <summary>The copy (for train/eval mode switches); its batch norm tensors are the master's.</summary>
     public ImageClassifier Network => copy;
@@ -287,7 +297,7 @@ internal sealed class BFloat16Replica : IDisposable
     /// <summary>The same pseudo-random upstream gradient for both precisions (seeded by the shape).</summary>
     private static Tensor Upstream(Tensor y)
     {
-        var generator = new torch.Generator((ulong)y.numel());
+        using var generator = new torch.Generator((ulong)y.numel());
         return randn(y.shape, generator: generator);
     }
 
