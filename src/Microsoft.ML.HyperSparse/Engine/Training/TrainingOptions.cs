@@ -120,7 +120,7 @@ internal sealed record TrainingOptions
     /// Train with channels-last (NHWC) convolution weights and inputs: a speed lever of libtorch's oneDNN kernels, measured
     /// 0.68–0.91× (ResNet-20) and 0.87–1.00× (ResNet-18) of the NCHW step in two runs on an AMD EPYC (docs/bench-step.md).
     /// Off by default: over three seeds of the epoch benchmark every channels-last run ended 0.35–2.4 points below the NCHW
-    /// run of the same seed (docs/bench-step-layout.jsonl), two more seeds moved −5.45 and +8.15 (docs/bench-step.md), and
+    /// run of the same seed (docs/bench-step-layout.jsonl), two more seeds moved LeNet-5 −0.35 / −5.45 and ResNet-20 −0.35 / +8.15 (docs/bench-step.md), and
     /// every accuracy figure of the project was measured in NCHW. The returned model is
     /// NCHW either way. Not part of a checkpoint's fingerprint; left out of the JSON at its default.
     /// </summary>
